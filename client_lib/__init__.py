@@ -1,0 +1,39 @@
+"""What a tablet app embeds: a local SQLite store, the outbox, the sync client, the key store and
+the inspector-facing API (``Tablet``)."""
+
+import logging
+
+from client_lib.editor import ProtocolEditor
+from client_lib.errors import (
+    ClientError,
+    NotEnrolled,
+    Offline,
+    RegistryRefused,
+    UnknownProtocol,
+    UnknownTemplate,
+)
+from client_lib.keystore import KeyStore, SoftwareKeyStore
+from client_lib.store import DeviceStore, OutboxEntry
+from client_lib.sync import SyncReport
+from client_lib.tablet import Tablet
+from client_lib.transport import HttpTransport, Transport
+
+logging.getLogger("field_sync.client").addHandler(logging.NullHandler())
+
+__all__ = [
+    "ClientError",
+    "DeviceStore",
+    "HttpTransport",
+    "KeyStore",
+    "NotEnrolled",
+    "Offline",
+    "OutboxEntry",
+    "ProtocolEditor",
+    "RegistryRefused",
+    "SoftwareKeyStore",
+    "SyncReport",
+    "Tablet",
+    "Transport",
+    "UnknownProtocol",
+    "UnknownTemplate",
+]

@@ -1,0 +1,52 @@
+"""Exceptions of client_lib.
+
+    ClientError
+    ├── NotEnrolled         the tablet has no credentials yet
+    ├── UnknownProtocol     no such protocol on this tablet
+    ├── UnknownTemplate     no such template on this tablet
+    ├── Offline             the registry could not be reached (nothing is lost; sync again later)
+    └── RegistryRefused     the registry answered with a problem detail (status, code, detail)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ClientError",
+    "NotEnrolled",
+    "Offline",
+    "RegistryRefused",
+    "UnknownProtocol",
+    "UnknownTemplate",
+]
+
+
+class ClientError(Exception):
+    """Root of every error client_lib raises."""
+
+
+class NotEnrolled(ClientError):
+    """The tablet must enroll before it can sync."""
+
+
+class UnknownProtocol(ClientError, KeyError):
+    """No protocol by that id on this tablet."""
+
+
+class UnknownTemplate(ClientError, KeyError):
+    """No template by that reference on this tablet."""
+
+
+class Offline(ClientError, ConnectionError):
+    """The registry could not be reached."""
+
+
+class RegistryRefused(ClientError):
+    """The registry refused a request; ``code`` is its stable reason."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.code = str(problem.get("code", "http_error"))
+        self.detail = str(problem.get("detail", ""))
+        super().__init__(f"{status} {self.code}: {self.detail}")

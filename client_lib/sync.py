@@ -1,0 +1,147 @@
+"""One sync: push the outbox, then pull the scope's changes.
+
+With no network the sync ends early with ``offline`` set and everything kept for next time. Ops
+the registry refuses as stamped in the future are re-stamped from the corrected clock, in their
+order, and pushed again; every other refusal is kept on the tablet with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from client_lib.errors import Offline, RegistryRefused
+from client_lib.store import DeviceStore, OutboxEntry
+from client_lib.transport import Transport
+from field_sync import DocumentState, HybridLogicalClock
+from schemas import PullResponse, PushRequest
+
+__all__ = ["SyncReport", "Synchronizer"]
+
+log = logging.getLogger("field_sync.client")
+
+CLOCK_AHEAD = "clock_ahead"
+_MAX_RESTAMPS = 3
+
+
+@dataclass
+class SyncReport:
+    """What a sync did. ``offline`` is set when the registry could not be reached."""
+
+    pushed: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    restamped: int = 0
+    pulled: int = 0
+    offline: bool = False
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """The registry was reached and everything went through."""
+        return not self.offline and not self.error
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Synchronizer:
+    """Runs syncs for one tablet."""
+
+    store: DeviceStore
+    transport: Transport
+    clock: HybridLogicalClock
+    token: str
+    batch_size: int = 500
+    wall_ms: Callable[[], int] = _wall_ms
+
+    def run(self) -> SyncReport:
+        """Push, then pull; never raises for a lost network."""
+        report = SyncReport()
+        try:
+            self._push_all(report)
+            self._pull_all(report)
+        except Offline as exc:
+            report.offline, report.error = True, str(exc)
+            log.info("sync stopped, offline: %s", exc)
+        except RegistryRefused as exc:
+            report.error = str(exc)
+            log.warning("sync refused by the registry: %s", exc)
+        return report
+
+    def _push_all(self, report: SyncReport) -> None:
+        for _ in range(_MAX_RESTAMPS + 1):
+            clock_refused = False
+            while pending := self.store.outbox("pending", limit=self.batch_size):
+                clock_refused |= self._push(pending, report)
+            if not clock_refused or not self._restamp(report):
+                return
+
+    def _push(self, pending: list[OutboxEntry], report: SyncReport) -> bool:
+        sent = self.wall_ms()
+        response = self.transport.push(self.token, PushRequest([entry.op for entry in pending]))
+        self.clock.learn_offset(response.server_time_ms, sent, self.wall_ms())
+        report.pushed += len(pending)
+        settled = []
+        for result in response.results:
+            if result.status == "rejected":
+                report.rejected += result.code != CLOCK_AHEAD
+            else:
+                report.accepted += result.status == "accepted"
+                report.duplicates += result.status == "duplicate"
+            settled.append((result.seq, "accepted" if result.status != "rejected" else "rejected",
+                            result.code, result.reason))
+        with self.store.transaction() as db:
+            DeviceStore.settle(db, settled)
+            DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
+        return any(result.code == CLOCK_AHEAD for result in response.results)
+
+    def _restamp(self, report: SyncReport) -> bool:
+        """Re-stamp the ops refused for the clock, in seq order; say whether there were any."""
+        refused = [entry for entry in self.store.outbox("rejected") if entry.code == CLOCK_AHEAD]
+        if not refused:
+            return False
+        self.clock.rewind(self.store.get("heard_hlc", 0))
+        stamps = [(entry.op.seq, self.clock.now()) for entry in refused]
+        with self.store.transaction() as db:
+            DeviceStore.restamp(db, stamps)
+            DeviceStore.put(db, "hlc_last", self.clock.last)
+        report.restamped += len(stamps)
+        return True
+
+    def _pull_all(self, report: SyncReport) -> None:
+        more = True
+        while more:
+            sent = self.wall_ms()
+            page = self.transport.pull(self.token, self.store.get("cursor", ""))
+            self.clock.learn_offset(page.server_time_ms, sent, self.wall_ms())
+            self._apply(page)
+            report.pulled += len(page.changes)
+            more = page.more
+
+    def _apply(self, page: PullResponse) -> None:
+        states: dict[str, DocumentState] = {}
+        heard = self.store.get("heard_hlc", 0)
+        for op in page.changes:
+            state = states.get(op.doc)
+            if state is None:
+                state = states[op.doc] = self.store.base(op.doc) or DocumentState(op.doc)
+            state.apply(op)
+            heard = max(heard, op.hlc)
+        self.clock.observe(heard)
+        with self.store.transaction() as db:
+            for state in states.values():
+                DeviceStore.save_base(db, state)
+            DeviceStore.save_templates(db, page.templates)
+            DeviceStore.save_reference(db, "assignment", [(a.id, a) for a in page.assignments])
+            if page.inspector is not None:
+                DeviceStore.put(db, "inspector", page.inspector)
+            DeviceStore.put(db, "cursor", page.cursor)
+            DeviceStore.put(db, "heard_hlc", heard)
+            DeviceStore.put(db, "hlc_last", self.clock.last)
+            DeviceStore.put(db, "clock_offset", self.clock.offset_ms)

@@ -1,0 +1,207 @@
+"""The object a tablet app holds: enroll, fill protocols offline, sync when a network appears."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from client_lib.editor import ProtocolEditor
+from client_lib.errors import ClientError, NotEnrolled, UnknownProtocol, UnknownTemplate
+from client_lib.keystore import KeyStore, SoftwareKeyStore
+from client_lib.store import DeviceStore, OutboxEntry
+from client_lib.sync import SyncReport, Synchronizer
+from client_lib.transport import HttpTransport, Transport
+from field_sync import DocumentState, Form, HybridLogicalClock, content_hash, form_of
+from field_sync.paths import ASSIGNMENT, TEMPLATE
+from schemas import Assignment, EnrollRequest, Inspector, Op, Protocol, Template, builtin_templates
+
+__all__ = ["Tablet"]
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Tablet:
+    """One enrolled tablet, backed by its own SQLite file.
+
+    Args:
+        path: the tablet's SQLite file (made on first use).
+        passphrase: unlocks the software key store (ignored when ``keys`` is given).
+        transport: how to reach the registry; by default HTTP to the URL given at enrollment.
+        keys: the signing key store; by default ``SoftwareKeyStore`` in the same file.
+        wall_ms: the wall clock in ms (tests pass a skewed one).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        passphrase: bytes,
+        *,
+        transport: Transport | None = None,
+        keys: KeyStore | None = None,
+        wall_ms: Callable[[], int] = _wall_ms,
+    ) -> None:
+        self.store = DeviceStore(path)
+        self.keys = keys or SoftwareKeyStore(self.store, passphrase)
+        self._transport = transport
+        self._wall_ms = wall_ms
+        self.clock = HybridLogicalClock(
+            last=self.store.get("hlc_last", 0),
+            offset_ms=self.store.get("clock_offset", 0),
+            wall_ms=wall_ms,
+        )
+        if not self.store.templates():
+            with self.store.transaction() as db:
+                DeviceStore.save_templates(db, builtin_templates())
+
+    def close(self) -> None:
+        """Close the tablet's file (and its connection to the registry)."""
+        if isinstance(self._transport, HttpTransport):
+            self._transport.close()
+        self.store.close()
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def device_id(self) -> str:
+        """This tablet's device id (empty before enrollment)."""
+        return str(self.store.get("device_id", ""))
+
+    @property
+    def inspector(self) -> Inspector | None:
+        """The inspector this tablet belongs to."""
+        raw = self.store.get("inspector")
+        return None if raw is None else msgspec.convert(raw, Inspector)
+
+    def _transport_or_default(self) -> Transport:
+        if self._transport is None:
+            url = self.store.get("server_url")
+            if not url:
+                raise NotEnrolled("enroll this tablet with a registry first")
+            self._transport = HttpTransport(url)
+        return self._transport
+
+    def enroll(self, code: str, server_url: str = "", device_name: str = "") -> Inspector:
+        """Enroll with a one-time code; the signing key is made here and never leaves."""
+        if server_url:
+            self._transport = self._transport or HttpTransport(server_url)
+        transport = self._transport_or_default()
+        sent = self._wall_ms()
+        answer = transport.enroll(EnrollRequest(code, self.keys.public_key_pem(), device_name))
+        self.clock.learn_offset(answer.server_time_ms, sent, self._wall_ms())
+        with self.store.transaction() as db:
+            for key, value in (("device_id", answer.device_id), ("token", answer.token),
+                               ("inspector", answer.inspector), ("server_url", server_url),
+                               ("clock_offset", self.clock.offset_ms)):
+                if value != "":
+                    DeviceStore.put(db, key, value)
+        return answer.inspector
+
+    # -- reference data ---------------------------------------------------------------------
+
+    def templates(self) -> list[Template]:
+        """The templates this tablet can fill."""
+        return self.store.templates()
+
+    def template(self, ref: str) -> Template:
+        """One template by ``id@version``."""
+        for template in self.store.templates():
+            if template.ref == ref:
+                return template
+        raise UnknownTemplate(ref)
+
+    def assignments(self) -> list[Assignment]:
+        """The inspections given to this tablet's inspector."""
+        return self.store.reference("assignment", Assignment)
+
+    # -- protocols --------------------------------------------------------------------------
+
+    def create_protocol(self, template_ref: str, assignment_id: str,
+                        fields: dict[str, Any] | None = None) -> str:
+        """Start a protocol from a template for an assignment; saved before it returns."""
+        if not self.device_id:
+            raise NotEnrolled("enroll this tablet before filling protocols")
+        form = form_of(self.template(template_ref))
+        if assignment_id not in {assignment.id for assignment in self.assignments()}:
+            raise ClientError(f"assignment {assignment_id!r} is not given to this inspector")
+        editor = self._editor(str(uuid.uuid4()), form)
+        editor.set("", {TEMPLATE: template_ref, ASSIGNMENT: assignment_id})
+        for name, value in (fields or {}).items():
+            editor.set(name, value)
+        editor.save()
+        return editor.protocol_id
+
+    def edit(self, protocol_id: str) -> ProtocolEditor:
+        """An editor for a protocol on this tablet."""
+        state = self._state(protocol_id)
+        return self._editor(protocol_id, form_of(self.template(state.template_ref or "")))
+
+    def _editor(self, protocol_id: str, form: Form) -> ProtocolEditor:
+        def stage(path: str, value: Any) -> Op:
+            op = Op(self.device_id, 0, protocol_id, path, value, 0)
+            form.check_op(op)
+            return op
+
+        def save(ops: list[Op]) -> None:
+            with self.store.transaction() as db:
+                if ops[0].path == "":  # the creating op: the protocol is new on this tablet
+                    DeviceStore.create_document(db, protocol_id, ops[0].value[TEMPLATE],
+                                                ops[0].value[ASSIGNMENT])
+                self._append(db, ops)
+
+        return ProtocolEditor(protocol_id, form, stage, save)
+
+    def _append(self, db: Any, ops: list[Op]) -> None:
+        """Number and stamp staged ops, and add them to the outbox (inside a transaction)."""
+        first = self.store.get("next_seq", 1)
+        stamped = [Op(self.device_id, first + index, op.doc, op.path, op.value, self.clock.now())
+                   for index, op in enumerate(ops)]
+        DeviceStore.append_ops(db, stamped)
+        DeviceStore.put(db, "next_seq", first + len(ops))
+        DeviceStore.put(db, "hlc_last", self.clock.last)
+
+    def _state(self, protocol_id: str) -> DocumentState:
+        state = self.store.base(protocol_id)
+        if state is None:
+            raise UnknownProtocol(protocol_id)
+        for entry in self.store.outbox(doc=protocol_id):
+            if entry.status != "rejected":
+                state.apply(entry.op)
+        return state
+
+    def protocol(self, protocol_id: str) -> Protocol:
+        """A protocol as the inspector sees it on this tablet, computed values included."""
+        state = self._state(protocol_id)
+        return state.materialize(self.template(state.template_ref or ""))
+
+    def protocols(self) -> list[Protocol]:
+        """Every protocol on this tablet."""
+        return [self.protocol(protocol_id) for protocol_id, _, _ in self.store.documents()]
+
+    def content_hash(self, protocol_id: str) -> str:
+        """SHA-256 of the protocol's canonical encoding, as the registry computes it."""
+        return content_hash(self.protocol(protocol_id))
+
+    # -- sync -------------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """How many saved changes wait to reach the registry."""
+        return len(self.store.outbox("pending"))
+
+    def rejections(self) -> list[OutboxEntry]:
+        """Changes the registry refused, with its reasons; they stay on the tablet."""
+        return self.store.outbox("rejected")
+
+    def sync(self, batch_size: int = 500) -> SyncReport:
+        """Push what was saved, pull what changed; with no network, keep everything for later."""
+        token = self.store.get("token")
+        if not token:
+            raise NotEnrolled("enroll this tablet before syncing")
+        return Synchronizer(self.store, self._transport_or_default(), self.clock, token,
+                            batch_size, self._wall_ms).run()

@@ -1,0 +1,82 @@
+"""How a tablet talks to the registry: a small Protocol, and the HTTP implementation.
+
+Tests and apps may plug in another transport (a recorded one, one with fault injection); the
+sync logic only ever sees this interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+import httpx
+import msgspec
+
+from client_lib.errors import Offline, RegistryRefused
+from schemas import EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse
+
+__all__ = ["HttpTransport", "Transport"]
+
+T = TypeVar("T")
+MSGPACK = "application/msgpack"
+
+
+class Transport(Protocol):
+    """The registry as the sync client sees it."""
+
+    def enroll(self, request: EnrollRequest) -> EnrollResponse: ...
+
+    def push(self, token: str, batch: PushRequest) -> PushResponse: ...
+
+    def pull(self, token: str, cursor: str) -> PullResponse: ...
+
+
+class HttpTransport:
+    """The ``/v1`` sync protocol over HTTP, in MessagePack.
+
+    Args:
+        base_url: the registry, such as ``https://registry.example.uz``.
+        timeout_s: how long to wait for the registry on a slow field connection.
+    """
+
+    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s,
+                                  headers={"Accept": MSGPACK})
+        self._encoder = msgspec.msgpack.Encoder()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _call(self, method: str, path: str, kind: type[T], token: str = "",
+              body: Any = None, params: dict[str, str] | None = None) -> T:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        content = None
+        if body is not None:
+            headers["Content-Type"] = MSGPACK
+            content = self._encoder.encode(body)
+        try:
+            response = self._http.request(method, path, content=content, headers=headers,
+                                          params=params)
+        except httpx.TransportError as exc:
+            raise Offline(f"the registry at {self.base_url} is out of reach: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"code": "http_error", "detail": response.text[:200]}
+            raise RegistryRefused(response.status_code, problem)
+        return msgspec.msgpack.decode(response.content, type=kind)
+
+    def enroll(self, request: EnrollRequest) -> EnrollResponse:
+        """Trade a one-time code and a public key for device credentials."""
+        return self._call("POST", "/v1/enroll", EnrollResponse, body=request)
+
+    def push(self, token: str, batch: PushRequest) -> PushResponse:
+        """Send a batch of ops."""
+        return self._call("POST", "/v1/push", PushResponse, token=token, body=batch)
+
+    def pull(self, token: str, cursor: str) -> PullResponse:
+        """Fetch one page of changes."""
+        return self._call("GET", "/v1/pull", PullResponse, token=token,
+                          params={"cursor": cursor})

@@ -1,0 +1,125 @@
+"""Templates put to work: which ops a protocol accepts, and whether a protocol is complete."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import msgspec
+
+from field_sync.errors import InvalidOperation
+from field_sync.paths import ASSIGNMENT, DELETED, TEMPLATE, FieldPath, spread
+from field_sync.values import check_value
+from schemas.documents import Protocol
+from schemas.operations import Op
+from schemas.templates import Field, Template
+
+__all__ = ["Form", "Violation", "form_of"]
+
+
+class Violation(msgspec.Struct, frozen=True):
+    """Why a protocol is not complete: which path, a stable code, and a sentence."""
+
+    path: str
+    code: str
+    message: str
+
+
+class Form:
+    """A template indexed for checking ops and protocols."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self.fields = {field.name: field for field in template.fields}
+        self.collections = {
+            collection.name: {field.name: field for field in collection.fields}
+            for collection in template.collections
+        }
+
+    def field(self, path: FieldPath) -> Field:
+        """The field a path writes, or ``InvalidOperation`` if the template has none there."""
+        fields = self._collection(path.collection) if path.collection else self.fields
+        found = fields.get(path.field)
+        if found is None:
+            raise InvalidOperation(f"{self.template.ref} has no field {path}", code="unknown_field")
+        return found
+
+    def check_op(self, op: Op) -> None:
+        """Raise ``InvalidOperation`` unless ``op`` may be applied to a protocol of this form."""
+        for path, value in spread(op.path, op.value):
+            if path.field == DELETED and path.row:
+                self._collection(path.collection)
+                if not isinstance(value, bool):
+                    raise InvalidOperation(f"{path} must be true or false", code="bad_value")
+            elif path.field == TEMPLATE and not path.row:
+                if value != self.template.ref:
+                    raise InvalidOperation("a protocol's template cannot change",
+                                           code="template_changed")
+            elif path.field == ASSIGNMENT and not path.row:
+                if not isinstance(value, str) or not value:
+                    raise InvalidOperation("_assignment must name an assignment", code="bad_value")
+            else:
+                check_value(self.field(path), value)
+
+    def _collection(self, name: str) -> dict[str, Field]:
+        if name not in self.collections:
+            raise InvalidOperation(f"{self.template.ref} has no collection {name!r}",
+                                   code="unknown_field")
+        return self.collections[name]
+
+    def violations(self, protocol: Protocol) -> list[Violation]:
+        """Everything that keeps ``protocol`` from being complete; empty when it is."""
+        found = list(_field_violations(self.template.fields, protocol.fields, ""))
+        for collection in self.template.collections:
+            rows = protocol.collections.get(collection.name, {})
+            if not collection.min_rows <= len(rows) <= collection.max_rows:
+                found.append(Violation(
+                    collection.name, "row_count",
+                    f"{collection.name} needs {collection.min_rows} to {collection.max_rows} rows, "
+                    f"has {len(rows)}",
+                ))
+            for row_id, row in sorted(rows.items()):
+                prefix = f"{collection.name}/{row_id}/"
+                found.extend(_field_violations(collection.fields, row, prefix))
+                found.extend(_dangling_rows(collection.fields, row, prefix, protocol))
+        return found
+
+
+def _field_violations(
+    fields: tuple[Field, ...], values: dict[str, Any], prefix: str
+) -> Iterable[Violation]:
+    for field in fields:
+        value = values.get(field.name)
+        path = prefix + field.name
+        if value is None or value == "":
+            if field.required and field.computed is None:
+                yield Violation(path, "required", f"{field.name} is required")
+            continue
+        if field.pattern and isinstance(value, str) and not re.fullmatch(field.pattern, value):
+            yield Violation(path, "pattern", f"{field.name} does not match {field.pattern}")
+        if field.type in ("decimal", "integer"):
+            number = Decimal(str(value))
+            if field.minimum is not None and number < Decimal(field.minimum):
+                yield Violation(path, "minimum", f"{field.name} is below {field.minimum}")
+            if field.maximum is not None and number > Decimal(field.maximum):
+                yield Violation(path, "maximum", f"{field.name} is above {field.maximum}")
+
+
+def _dangling_rows(
+    fields: tuple[Field, ...], row: dict[str, Any], prefix: str, protocol: Protocol
+) -> Iterable[Violation]:
+    for field in fields:
+        target = row.get(field.name)
+        if field.type == "row" and target is not None and field.collection is not None:
+            if target not in protocol.collections.get(field.collection, {}):
+                yield Violation(prefix + field.name, "dangling_row",
+                                f"{field.name} names a row of {field.collection} that is not there")
+
+
+@cache
+def form_of(template: Template) -> Form:
+    """The form of ``template``, indexed once."""
+    return Form(template)

@@ -1,0 +1,35 @@
+"""Device keys: P-256, the curve tablet secure hardware offers (ES256)."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from field_sync.errors import FieldSyncError
+
+__all__ = ["InvalidKey", "load_public_key", "public_key_pem"]
+
+
+class InvalidKey(FieldSyncError, ValueError):
+    """A key that is not a P-256 public key in PEM."""
+
+    code = "invalid_key"
+
+
+def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
+    """A P-256 public key from PEM (SubjectPublicKeyInfo)."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise InvalidKey(f"not a PEM public key: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise InvalidKey("the device key must be a P-256 (secp256r1) key")
+    return key
+
+
+def public_key_pem(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
+    """The PEM of a key's public half."""
+    public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()

@@ -1,0 +1,171 @@
+"""The conflict-free merge: every field a last-writer-wins register, rows kept with tombstones.
+
+A protocol's state is a map from field path to the register that won it. A register wins by
+``(hlc, actor, seq)``, so merging is taking the maximum per path: commutative, associative and
+idempotent. Any set of ops, in any order, with any duplicates, yields the same state everywhere.
+
+Two inspectors who change different fields of one row both keep their change: each field is its
+own register.
+
+Removing a row writes its ``_deleted`` register. A row removed on one tablet while edited on
+another stays removed when the removal is the later act, and comes back, with every field, when
+an edit is later than the removal (*last act wins*, per row). Nothing is thrown away in either
+case: the fields stay in the state, so a restore brings them back, and the rule needs no
+knowledge of who saw what, only the stamps every replica holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from field_sync.computed import apply_computed
+from field_sync.paths import ASSIGNMENT, DELETED, TEMPLATE, spread
+from schemas.documents import Protocol, Row
+from schemas.operations import Op, VersionVector
+from schemas.templates import Template
+
+__all__ = ["DocumentState", "Register", "replay"]
+
+
+class Register(msgspec.Struct, array_like=True, frozen=True):
+    """The value a field holds and the op that wrote it."""
+
+    hlc: int
+    actor: str
+    seq: int
+    value: Any
+    changed: int = 0
+    """The registry's change number when this register won; 0 on a device."""
+
+    @property
+    def stamp(self) -> tuple[int, str, int]:
+        """The total order of writes: hybrid clock, then actor, then seq."""
+        return (self.hlc, self.actor, self.seq)
+
+    def as_op(self, doc: str, path: str) -> Op:
+        """This register as the op that writes it (how the registry ships state)."""
+        return Op(self.actor, self.seq, doc, path, self.value, self.hlc)
+
+
+class DocumentState:
+    """All registers of one protocol, and the version vector of the ops merged into it."""
+
+    __slots__ = ("id", "registers", "vector")
+
+    def __init__(
+        self,
+        id: str,
+        registers: dict[str, Register] | None = None,
+        vector: VersionVector | None = None,
+    ) -> None:
+        self.id = id
+        self.registers: dict[str, Register] = registers if registers is not None else {}
+        self.vector: VersionVector = vector if vector is not None else {}
+
+    @property
+    def template_ref(self) -> str | None:
+        """The template the protocol was made from, once its creating op is known."""
+        register = self.registers.get(TEMPLATE)
+        return None if register is None else register.value
+
+    @property
+    def assignment(self) -> str | None:
+        """The assignment the protocol belongs to."""
+        register = self.registers.get(ASSIGNMENT)
+        return None if register is None else register.value
+
+    def apply(self, op: Op, changed: int = 0) -> list[str]:
+        """Merge one op; return the paths whose winner changed."""
+        if op.seq > self.vector.get(op.actor, 0):
+            self.vector[op.actor] = op.seq
+        won = []
+        for field_path, value in spread(op.path, op.value):
+            path = str(field_path)
+            if self.offer(path, Register(op.hlc, op.actor, op.seq, value, changed)):
+                won.append(path)
+        return won
+
+    def offer(self, path: str, register: Register) -> bool:
+        """Keep ``register`` for ``path`` if it wins; say whether it did."""
+        current = self.registers.get(path)
+        if current is not None and current.stamp >= register.stamp:
+            return False
+        self.registers[path] = register
+        return True
+
+    def merge(self, other: DocumentState) -> None:
+        """Take every register and vector entry of ``other`` that wins here."""
+        for path, register in other.registers.items():
+            self.offer(path, register)
+        for actor, seq in other.vector.items():
+            if seq > self.vector.get(actor, 0):
+                self.vector[actor] = seq
+
+    def changes_since(self, changed: int) -> Iterator[Op]:
+        """The winning registers the registry changed after ``changed``, as ops."""
+        for path, register in self.registers.items():
+            if register.changed > changed:
+                yield register.as_op(self.id, path)
+
+    def live_rows(self) -> dict[str, dict[str, Row]]:
+        """Every collection's rows that are not removed (see the module's delete rule)."""
+        rows: dict[tuple[str, str], Row] = {}
+        latest_edit: dict[tuple[str, str], tuple[int, str, int]] = {}
+        removals: dict[tuple[str, str], Register] = {}
+        for path, register in self.registers.items():
+            if path.count("/") != 2:
+                continue
+            collection, row, field = path.split("/")
+            key = (collection, row)
+            if field == DELETED:
+                removals[key] = register
+                continue
+            if register.value is not None:
+                rows.setdefault(key, {})[field] = register.value
+            if register.stamp > latest_edit.get(key, (-1, "", 0)):
+                latest_edit[key] = register.stamp
+        collections: dict[str, dict[str, Row]] = {}
+        for key, row_values in rows.items():
+            removal = removals.get(key)
+            if removal is not None and removal.value is True and removal.stamp > latest_edit[key]:
+                continue
+            collections.setdefault(key[0], {})[key[1]] = row_values
+        return collections
+
+    def top_fields(self) -> dict[str, Any]:
+        """Top-level field values, without meta fields and cleared (null) values."""
+        return {
+            path: register.value
+            for path, register in self.registers.items()
+            if "/" not in path and not path.startswith("_") and register.value is not None
+        }
+
+    def materialize(self, template: Template | None = None) -> Protocol:
+        """The protocol as people see it; with its template, computed values are filled in."""
+        fields = self.top_fields()
+        collections = self.live_rows()
+        if template is not None:
+            fields = apply_computed(template.fields, fields)
+            for spec in template.collections:
+                rows = collections.get(spec.name, {})
+                for row_id, row in rows.items():
+                    rows[row_id] = apply_computed(spec.fields, row)
+        return Protocol(
+            id=self.id,
+            template=self.template_ref or "",
+            assignment=self.assignment,
+            fields=fields,
+            collections=collections,
+        )
+
+
+def replay(doc: str, ops: Iterable[Op]) -> DocumentState:
+    """The state of ``doc`` made from ``ops`` (in any order)."""
+    state = DocumentState(doc)
+    for op in ops:
+        if op.doc == doc:
+            state.apply(op)
+    return state

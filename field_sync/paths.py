@@ -1,0 +1,107 @@
+"""Paths into a protocol and how an op's value spreads over them.
+
+A path is ``field``, ``collection/row/field``, or a whole row ``collection/row`` whose value is a
+map of its fields. Meta paths begin with ``_``: ``_template``, ``_assignment`` and a row's
+``_deleted`` tombstone. The empty path is the protocol itself: the op that creates a protocol
+writes its meta fields there in one go (``{"_template": ..., "_assignment": ...}``), so that a
+registry never sees a protocol without knowing its form and whose it is.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from field_sync.errors import InvalidOperation
+
+__all__ = [
+    "ASSIGNMENT",
+    "DELETED",
+    "META_FIELDS",
+    "TEMPLATE",
+    "FieldPath",
+    "parse_path",
+    "spread",
+]
+
+TEMPLATE = "_template"
+ASSIGNMENT = "_assignment"
+DELETED = "_deleted"
+META_FIELDS = frozenset({TEMPLATE, ASSIGNMENT})
+
+_NAME = re.compile(r"^_?[a-z][a-z0-9_]{0,63}$")
+MAX_PATH = 200
+
+
+class FieldPath(NamedTuple):
+    """A parsed path: ``collection`` and ``row`` are empty for a top-level field."""
+
+    collection: str
+    row: str
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.collection}/{self.row}/{self.field}" if self.row else self.field
+
+
+def _check_name(name: str, path: str) -> str:
+    if not _NAME.match(name):
+        raise InvalidOperation(f"bad name {name!r} in path {path!r}", code="bad_path")
+    return name
+
+
+def _check_row(row: str, path: str) -> str:
+    try:
+        canonical = str(uuid.UUID(row))
+    except ValueError:
+        raise InvalidOperation(f"row key {row!r} in {path!r} is not a UUID", code="bad_path") from None
+    if canonical != row:
+        raise InvalidOperation(f"row key {row!r} must be a lower-case UUID", code="bad_path")
+    return row
+
+
+def parse_path(path: str) -> FieldPath | tuple[str, str]:
+    """A field path, or ``(collection, row)`` for a whole-row path."""
+    if not isinstance(path, str) or not path or len(path) > MAX_PATH:
+        raise InvalidOperation(f"bad path {path!r}", code="bad_path")
+    parts = path.split("/")
+    if len(parts) == 1:
+        return FieldPath("", "", _check_name(parts[0], path))
+    if len(parts) == 2:
+        return (_check_name(parts[0], path), _check_row(parts[1], path))
+    if len(parts) == 3:
+        return FieldPath(
+            _check_name(parts[0], path), _check_row(parts[1], path), _check_name(parts[2], path)
+        )
+    raise InvalidOperation(f"path {path!r} is too deep", code="bad_path")
+
+
+def spread(path: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
+    """Every field an op writes: a whole-row op writes each field of its map."""
+    if path == "":
+        if not isinstance(value, dict) or not value or not set(value) <= META_FIELDS:
+            raise InvalidOperation("the protocol's root takes a map of its meta fields "
+                                   f"({', '.join(sorted(META_FIELDS))})", code="bad_value")
+        for name, meta_value in value.items():
+            yield FieldPath("", "", name), meta_value
+        return
+    parsed = parse_path(path)
+    if isinstance(parsed, FieldPath):
+        if isinstance(value, dict):
+            raise InvalidOperation(f"a map may only be written to a whole row, not {path!r}",
+                                   code="bad_value")
+        yield parsed, value
+        return
+    collection, row = parsed
+    if not isinstance(value, dict) or not value:
+        raise InvalidOperation(f"a whole-row op on {path!r} needs a map of fields",
+                               code="bad_value")
+    for name, field_value in value.items():
+        if not isinstance(name, str):
+            raise InvalidOperation(f"field names in {path!r} must be strings", code="bad_path")
+        if isinstance(field_value, dict):
+            raise InvalidOperation(f"field {name!r} of {path!r} cannot hold a map",
+                                   code="bad_value")
+        yield FieldPath(collection, row, _check_name(name, path)), field_value

@@ -1,0 +1,86 @@
+"""A registry server process on a loopback port, for the demo, end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+__all__ = ["LocalServer", "free_port"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class LocalServer:
+    """``field-sync serve`` as a child process on 127.0.0.1.
+
+    Args:
+        data_dir: the server's data directory (its SQLite file lives there by default).
+        admin_token: the administrator token the server is started with.
+        db_url: a database URL instead of the embedded SQLite.
+        port: a fixed port (to restart a server where it was); a free one by default.
+    """
+
+    def __init__(self, data_dir: Path, admin_token: str, db_url: str = "",
+                 port: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.admin_token = admin_token
+        self.db_url = db_url
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30.0) -> LocalServer:
+        """Start the process and wait until ``/health`` answers."""
+        command = [sys.executable, "-m", "field_sync_cli.main", "serve", "--port", str(self.port),
+                   "--data-dir", str(self.data_dir), "--log-level", "warning"]
+        if self.db_url:
+            command += ["--db", self.db_url]
+        env = {**os.environ, "FIELD_SYNC_ADMIN_TOKEN": self.admin_token}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "server.log").open("ab")
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}; "
+                                   f"see {self.data_dir / 'server.log'}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the server did not answer on {self.url} within {timeout_s} s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the process (``SIGKILL`` to simulate a crash)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()

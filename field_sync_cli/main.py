@@ -1,0 +1,80 @@
+"""``field-sync``: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server import ServerConfig, create_app
+
+    config = ServerConfig(
+        data_dir=Path(args.data_dir) if args.data_dir else ServerConfig().data_dir,
+        db_url=args.db or "",
+    )
+    token_note = ("from $FIELD_SYNC_ADMIN_TOKEN" if config.admin_token
+                  else f"in {config.data_dir / 'admin-token'}")
+    app = create_app(config)
+    print(f"field-sync registry on http://{args.host}:{args.port}  "
+          f"(database: {config.database_url.split('@')[-1]}; administrator token {token_note})",
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from field_sync_cli.demo import run_demo
+
+    return run_demo(server_url=args.server, admin_token=args.admin_token, out=args.out)
+
+
+def _export_schemas(args: argparse.Namespace) -> int:
+    from schemas import export_json_schemas
+
+    for path in export_json_schemas(Path(args.folder)):
+        print(path)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="field-sync", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the registry server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8470)
+    serve.add_argument("--db", help="SQLAlchemy URL (default: SQLite in the data directory)")
+    serve.add_argument("--data-dir", help="where the SQLite file and admin token live")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser("demo", help="two tablets fill one protocol offline and sync")
+    demo.add_argument("--server", help="use this registry instead of starting one")
+    demo.add_argument("--admin-token", help="the registry's administrator token (with --server)")
+    demo.add_argument("--out", help="keep the tablets' files in this folder")
+    demo.set_defaults(run=_demo)
+
+    schemas = commands.add_parser("schemas", help="JSON Schema of the wire messages")
+    schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)
+    export = schemas_commands.add_parser("export", help="write <Name>.schema.json files")
+    export.add_argument("folder")
+    export.set_defaults(run=_export_schemas)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return its exit status."""
+    args = _parser().parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

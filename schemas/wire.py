@@ -1,0 +1,126 @@
+"""Messages of the sync protocol (``/v1``), MessagePack by default and JSON for people.
+
+Fields are only ever appended, with defaults, so that an old tablet and a new registry (or the
+other way round) still understand each other.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from schemas.documents import Protocol
+from schemas.operations import Op, VersionVector
+from schemas.reference import Assignment, Inspector
+from schemas.templates import Template
+
+__all__ = [
+    "EnrollRequest",
+    "EnrollResponse",
+    "EnrollmentCode",
+    "InspectorCreate",
+    "OpResult",
+    "OpStatus",
+    "Problem",
+    "ProtocolRecord",
+    "PullResponse",
+    "PushRequest",
+    "PushResponse",
+]
+
+OpStatus = Literal["accepted", "duplicate", "rejected"]
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem detail; ``code`` is the stable machine-readable reason."""
+
+    status: int
+    title: str
+    code: str
+    detail: str = ""
+    type: str = "about:blank"
+    errors: list[dict[str, str]] = msgspec.field(default_factory=list)
+
+
+class PushRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A batch of the device's own ops, in seq order. Sending it twice changes nothing."""
+
+    ops: list[Op]
+
+
+class OpResult(msgspec.Struct, array_like=True, omit_defaults=True):
+    """What became of one pushed op. ``code`` and ``reason`` explain a rejection."""
+
+    seq: int
+    status: OpStatus
+    code: str = ""
+    reason: str = ""
+
+
+class PushResponse(msgspec.Struct):
+    """One result per pushed op, in the order sent, and the server's clock."""
+
+    results: list[OpResult]
+    server_time_ms: int
+
+
+class PullResponse(msgspec.Struct):
+    """Changes in the device's scope since ``cursor``.
+
+    ``changes`` are the current winning value of every register that changed, each carried as
+    the op that wrote it: a device that merges them holds the registry's state, not its history.
+    ``more`` says another pull with the returned ``cursor`` would bring more.
+    """
+
+    cursor: str
+    changes: list[Op]
+    more: bool
+    server_time_ms: int
+    inspector: Inspector | None = None
+    templates: list[Template] = msgspec.field(default_factory=list)
+    assignments: list[Assignment] = msgspec.field(default_factory=list)
+
+
+class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """An administrator registers an inspector."""
+
+    id: str
+    full_name: str
+    region: str = ""
+
+
+class EnrollmentCode(msgspec.Struct):
+    """A one-time code a tablet uses to enroll for ``inspector_id``; shown to the inspector as a QR."""
+
+    code: str
+    inspector_id: str
+    expires_at: str
+
+
+class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A tablet enrolls with a one-time code and the public half of the key it just made."""
+
+    code: str
+    public_key: str
+    """The device's P-256 public key, PEM (SubjectPublicKeyInfo)."""
+    device_name: str = ""
+
+
+class EnrollResponse(msgspec.Struct):
+    """The device's identity and the bearer token it sends from now on."""
+
+    device_id: str
+    token: str
+    inspector: Inspector
+    server_time_ms: int
+
+
+class ProtocolRecord(msgspec.Struct):
+    """The registry's current copy of a protocol."""
+
+    protocol: Protocol
+    content_hash: str
+    """SHA-256 of the canonical encoding of ``protocol``."""
+    vector: VersionVector
+    """The ops merged into it: ``{device id: highest seq}``."""

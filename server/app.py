@@ -1,0 +1,60 @@
+"""The Litestar application of the registry."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+
+from server.config import ServerConfig
+from server.database import Database
+from server.guards import provide_caller, provide_registry
+from server.problems import http_exception_to_problem, unexpected_error_to_problem
+from server.registry import Registry
+from server.routes.admin import AdminController
+from server.routes.enrollment import enroll
+from server.routes.health import health
+from server.routes.protocols import get_protocol
+from server.routes.sync import pull_changes, push_ops
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("field_sync.server")
+
+
+def create_app(config: ServerConfig | None = None) -> Litestar:
+    """The registry's ASGI application; the database is opened and closed with it."""
+    config = config or ServerConfig()
+    config.ensure_admin_token()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        database = Database(config.database_url)
+        database.create_schema()
+        app.state.registry = Registry(config=config, database=database)
+        log.info("registry ready on %s", database.writer.url.render_as_string(hide_password=True))
+        try:
+            yield
+        finally:
+            database.dispose()
+
+    return Litestar(
+        route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController],
+        dependencies={
+            "registry": Provide(provide_registry, sync_to_thread=False),
+            "caller": Provide(provide_caller),
+        },
+        lifespan=[lifespan],
+        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
+        exception_handlers={
+            HTTPException: http_exception_to_problem,
+            Exception: unexpected_error_to_problem,
+        },
+        request_max_body_size=config.max_body_bytes,
+        openapi_config=None,
+    )

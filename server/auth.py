@@ -1,0 +1,69 @@
+"""Who is calling: the administrator, or an enrolled device.
+
+Device tokens are ``<device id>.<secret>``; only a SHA-256 of the secret is stored (the secret is
+256 random bits, so a plain hash is as strong as a slow one and costs nothing per request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+
+from server.database import Database
+from server.problems import Unauthorized
+from server.tables import DeviceRow
+
+__all__ = ["Caller", "bearer", "hash_secret", "make_device_token", "require_admin",
+           "require_device"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated device and the inspector it belongs to."""
+
+    device_id: str
+    inspector_id: str
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a high-entropy secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def make_device_token(device_id: str) -> tuple[str, str]:
+    """A new token for ``device_id`` and the hash to store."""
+    secret = secrets.token_urlsafe(32)
+    return f"{device_id}.{secret}", hash_secret(secret)
+
+
+def bearer(request: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The bearer token of the request, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("missing_credentials", "send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def require_admin(request: ASGIConnection[Any, Any, Any, Any], admin_token: str) -> None:
+    """Admit only the administrator."""
+    if not hmac.compare_digest(hash_secret(bearer(request)), hash_secret(admin_token)):
+        raise Unauthorized("not_admin", "this endpoint needs the administrator's token")
+
+
+def require_device(request: Request[Any, Any, Any], database: Database) -> Caller:
+    """Admit only an enrolled, unrevoked device."""
+    device_id, _, secret = bearer(request).partition(".")
+    with database.read() as session:
+        device = session.get(DeviceRow, device_id) if device_id and secret else None
+        if device is None or not hmac.compare_digest(device.token_hash, hash_secret(secret)):
+            raise Unauthorized("unknown_device", "these device credentials are not known")
+        if device.revoked_at is not None:
+            raise Unauthorized("device_revoked", "this device's credentials were revoked")
+        return Caller(device.id, device.inspector_id)

@@ -1,0 +1,67 @@
+"""Server configuration: argument, then environment variable, then default."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ServerConfig", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """Where ``serve`` keeps its SQLite file when told nothing: ``$FIELD_SYNC_DATA_DIR`` or
+    ``~/.local/share/field-sync``."""
+    configured = os.environ.get("FIELD_SYNC_DATA_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "field-sync"
+
+
+@dataclass
+class ServerConfig:
+    """Everything the registry server needs to start."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    """Holds the embedded SQLite database and the administrator token file."""
+    db_url: str = ""
+    """SQLAlchemy URL; empty means SQLite in ``data_dir`` (``$FIELD_SYNC_DB``)."""
+    admin_token: str = field(default="", repr=False)
+    """Bearer token of the administrator (``$FIELD_SYNC_ADMIN_TOKEN``); empty means read or make
+    ``data_dir/admin-token``."""
+    max_body_bytes: int = 8 * 1024 * 1024
+    """Largest request body accepted."""
+    max_batch_ops: int = 10_000
+    """Most ops in one push."""
+    max_clock_ahead_ms: int = 5 * 60 * 1000
+    """How far in the future an op's stamp may be before it is refused (``clock_ahead``)."""
+    pull_page_protocols: int = 500
+    """Most protocols in one pull page."""
+    enrollment_code_ttl_s: int = 24 * 3600
+    """How long an enrollment code stays valid."""
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        self.db_url = self.db_url or os.environ.get("FIELD_SYNC_DB", "")
+        self.admin_token = self.admin_token or os.environ.get("FIELD_SYNC_ADMIN_TOKEN", "")
+
+    @property
+    def database_url(self) -> str:
+        """The database to use, defaulting to the embedded SQLite file."""
+        return self.db_url or f"sqlite:///{self.data_dir / 'field-sync.db'}"
+
+    def ensure_admin_token(self) -> str:
+        """The administrator token, made once and kept (mode 0600) in the data directory."""
+        if self.admin_token:
+            return self.admin_token
+        path = self.data_dir / "admin-token"
+        if path.exists():
+            self.admin_token = path.read_text().strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.admin_token = secrets.token_urlsafe(32)
+            path.touch(mode=0o600)
+            path.write_text(self.admin_token + "\n")
+        return self.admin_token

@@ -1,0 +1,109 @@
+"""Engines and transactions.
+
+SQLite runs in WAL mode with full sync, so an acknowledged push survives a power cut. Writers
+open their transaction with ``BEGIN IMMEDIATE``: two pushes never both read and then fight to
+upgrade their locks, they queue. Readers use plain deferred transactions and run beside a writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+from sqlalchemy import Engine, create_engine, event, insert, update
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel, select
+
+from schemas import builtin_templates
+from server.tables import ChangeCounter, TemplateRow
+
+__all__ = ["Database"]
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The registry's database: a writer and a reader engine (the same one on PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.writer = _sqlite_engine(url, immediate=True)
+            self.reader = _sqlite_engine(url, immediate=False)
+        else:
+            self.writer = self.reader = create_engine(url, pool_pre_ping=True)
+
+    def create_schema(self) -> None:
+        """Create missing tables, the change counter and the built-in templates."""
+        SQLModel.metadata.create_all(self.writer)
+        with self.write() as session:
+            if session.get(ChangeCounter, 1) is None:
+                session.add(ChangeCounter(id=1, value=0))
+                session.flush()
+            self._install_builtin_templates(session)
+
+    def _install_builtin_templates(self, session: Session) -> None:
+        known = set(session.exec(select(TemplateRow.ref)))
+        missing = [template for template in builtin_templates() if template.ref not in known]
+        if missing:
+            changed = self.next_change(session)
+            for template in missing:
+                session.add(TemplateRow(
+                    ref=template.ref, body=msgspec.json.encode(template), changed=changed
+                ))
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in a write transaction, committed on success."""
+        with Session(self.writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading."""
+        with Session(self.reader, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @staticmethod
+    def next_change(session: Session) -> int:
+        """Take the next change number; the counter row stays locked until commit."""
+        statement = (
+            update(ChangeCounter)
+            .where(ChangeCounter.id == 1)  # type: ignore[arg-type]
+            .values(value=ChangeCounter.value + 1)
+            .returning(ChangeCounter.value)
+        )
+        return int(session.execute(statement).scalar_one())
+
+    @staticmethod
+    def insert_many(session: Session, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+        """Bulk insert through SQLAlchemy Core (the ingest hot path)."""
+        if rows:
+            session.execute(insert(table), rows)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()

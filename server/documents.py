@@ -1,0 +1,31 @@
+"""How a protocol's merged state is kept in its registry row."""
+
+from __future__ import annotations
+
+import msgspec
+
+from field_sync import DocumentState, Register
+from schemas import VersionVector
+from server.tables import ProtocolRow
+
+__all__ = ["decode_state", "encode_registers", "encode_vector"]
+
+_registers_decoder = msgspec.msgpack.Decoder(dict[str, Register])
+_vector_decoder = msgspec.msgpack.Decoder(VersionVector)
+_encoder = msgspec.msgpack.Encoder()
+
+
+def decode_state(row: ProtocolRow) -> DocumentState:
+    """The merged state stored in ``row``."""
+    return DocumentState(row.id, _registers_decoder.decode(row.registers),
+                         _vector_decoder.decode(row.vector))
+
+
+def encode_registers(state: DocumentState) -> bytes:
+    """The stored form of a state's registers."""
+    return _encoder.encode(state.registers)
+
+
+def encode_vector(state: DocumentState) -> bytes:
+    """The stored form of a state's version vector."""
+    return _encoder.encode(state.vector)

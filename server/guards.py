@@ -1,0 +1,31 @@
+"""Route guards and the device dependency: every endpoint says which roles it admits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from server.auth import Caller, require_admin, require_device
+from server.registry import Registry
+
+__all__ = ["admin_only", "provide_caller", "provide_registry"]
+
+
+def provide_registry(request: Request[Any, Any, Any]) -> Registry:
+    """The running registry, from the application state."""
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Admit the administrator only."""
+    registry: Registry = connection.app.state.registry
+    require_admin(connection, registry.config.admin_token)
+
+
+async def provide_caller(request: Request[Any, Any, Any], registry: Registry) -> Caller:
+    """The enrolled device making the request (401 otherwise)."""
+    return await registry.run(require_device, request, registry.database)

@@ -1,0 +1,101 @@
+"""RFC 9457 problem details: every error a client sees has a status, a stable code and a sentence.
+
+    ProblemError (litestar ProblemDetailsException)
+    ├── BadRequest        400  malformed body, bad parameter
+    ├── Unauthorized      401  no, unknown or revoked credentials
+    ├── Forbidden         403  a role or scope that does not admit the caller
+    ├── NotFound          404
+    ├── Conflict          409  already exists, already used
+    ├── TooLarge          413  body or batch over its limit
+    └── TooMany           429  rate limited
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsException
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "ProblemError",
+    "TooLarge",
+    "TooMany",
+    "Unauthorized",
+    "http_exception_to_problem",
+    "unexpected_error_to_problem",
+]
+
+log = logging.getLogger("field_sync.server")
+
+
+class ProblemError(ProblemDetailsException):
+    """A problem detail with a stable ``code``."""
+
+    status = 500
+
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(
+            detail=detail,
+            status_code=self.status,
+            title=code.replace("_", " ").capitalize(),
+            type_=f"urn:field-sync:problem:{code}",
+            extra={"code": code, **extra},
+        )
+        self.code = code
+
+
+class BadRequest(ProblemError):
+    status = 400
+
+
+class Unauthorized(ProblemError):
+    status = 401
+
+
+class Forbidden(ProblemError):
+    status = 403
+
+
+class NotFound(ProblemError):
+    status = 404
+
+
+class Conflict(ProblemError):
+    status = 409
+
+
+class TooLarge(ProblemError):
+    status = 413
+
+
+class TooMany(ProblemError):
+    status = 429
+
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 413: "too_large", 429: "too_many_requests"}
+
+
+def http_exception_to_problem(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar's own errors (routing, validation, body size) as problem details too."""
+    status = exc.status_code
+    code = "invalid_parameter" if isinstance(exc, ValidationException) else _CODES.get(
+        status, "server_error" if status >= 500 else "http_error")
+    problem = ProblemError(code, str(exc.detail))
+    problem.status_code = status
+    return problem.to_response(_request)
+
+
+def unexpected_error_to_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A bug or an outage: logged with its traceback, answered without internals."""
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    problem = ProblemError("server_error", "the registry could not complete this request")
+    problem.status_code = 500
+    return problem.to_response(request)

@@ -1,0 +1,36 @@
+"""The running registry: configuration, database and template catalog, shared by every route."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from server.catalog import TemplateCatalog
+from server.config import ServerConfig
+from server.database import Database
+
+__all__ = ["Registry", "now_ms"]
+
+T = TypeVar("T")
+
+
+def now_ms() -> int:
+    """The registry's clock, in milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Registry:
+    """What a request handler reaches for."""
+
+    config: ServerConfig
+    database: Database
+    catalog: TemplateCatalog = field(default_factory=TemplateCatalog)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run blocking database work in a worker thread."""
+        return await anyio.to_thread.run_sync(work, *args)

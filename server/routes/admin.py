@@ -1,0 +1,138 @@
+"""Administrator API: inspectors, enrollment codes, assignments, devices."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from litestar import Controller, Request, Response, post, put
+from sqlmodel import Session, col, delete
+
+from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
+from server.auth import hash_secret
+from server.clock import utcnow
+from server.database import Database
+from server.guards import admin_only
+from server.problems import BadRequest, Conflict, NotFound
+from server.registry import Registry
+from server.tables import (
+    AssignmentMember,
+    AssignmentRow,
+    DeviceRow,
+    EnrollmentCodeRow,
+    InspectorRow,
+)
+from server.wire import decode_body, reply
+
+__all__ = ["AdminController", "new_enrollment_code", "normalize_code"]
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud, typed by hand
+
+
+def new_enrollment_code() -> str:
+    """A one-time code of 60 random bits, ``XXXX-XXXX-XXXX``, QR-alphanumeric."""
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalize_code(code: str) -> str:
+    """A code as typed (any case, with or without dashes) in its stored form."""
+    return code.replace("-", "").replace(" ", "").upper()
+
+
+def _create_inspector(database: Database, new: InspectorCreate) -> Inspector:
+    if not new.id or not new.full_name.strip():
+        raise BadRequest("invalid_inspector", "an inspector needs an id and a full name")
+    with database.write() as session:
+        if session.get(InspectorRow, new.id) is not None:
+            raise Conflict("inspector_exists", f"inspector {new.id!r} already exists")
+        session.add(InspectorRow(id=new.id, full_name=new.full_name, region=new.region,
+                                 created_at=utcnow()))
+    return Inspector(new.id, new.full_name, new.region)
+
+
+def _issue_code(database: Database, inspector_id: str, ttl_s: int) -> EnrollmentCode:
+    code = new_enrollment_code()
+    expires = utcnow() + timedelta(seconds=ttl_s)
+    with database.write() as session:
+        if session.get(InspectorRow, inspector_id) is None:
+            raise NotFound("unknown_inspector", f"no inspector {inspector_id!r}")
+        session.add(EnrollmentCodeRow(code_hash=hash_secret(normalize_code(code)),
+                                      inspector_id=inspector_id, expires_at=expires))
+    return EnrollmentCode(code=code, inspector_id=inspector_id,
+                          expires_at=expires.isoformat())
+
+
+def _check_team(session: Session, assignment: Assignment) -> None:
+    if not assignment.id or not assignment.inspectors:
+        raise BadRequest("invalid_assignment", "an assignment needs an id and a team")
+    for inspector_id in assignment.inspectors:
+        if session.get(InspectorRow, inspector_id) is None:
+            raise BadRequest("unknown_inspector", f"no inspector {inspector_id!r}")
+
+
+def _put_assignment(database: Database, assignment: Assignment) -> Assignment:
+    with database.write() as session:
+        _check_team(session, assignment)
+        changed = Database.next_change(session)
+        row = session.get(AssignmentRow, assignment.id) or AssignmentRow(
+            id=assignment.id, title="", changed=changed)
+        row.title, row.starts_on, row.ends_on = (assignment.title, assignment.starts_on,
+                                                 assignment.ends_on)
+        row.changed = changed
+        session.add(row)
+        session.flush()
+        session.execute(delete(AssignmentMember).where(
+            col(AssignmentMember.assignment_id) == assignment.id))
+        session.add_all([AssignmentMember(assignment_id=assignment.id, inspector_id=inspector)
+                         for inspector in sorted(set(assignment.inspectors))])
+    return assignment
+
+
+def _revoke_device(database: Database, device_id: str) -> dict[str, Any]:
+    with database.write() as session:
+        device = session.get(DeviceRow, device_id)
+        if device is None:
+            raise NotFound("unknown_device", f"no device {device_id!r}")
+        device.revoked_at = device.revoked_at or utcnow()
+        session.add(device)
+        return {"device_id": device_id, "revoked_at": device.revoked_at.isoformat()}
+
+
+class AdminController(Controller):
+    """Administrator only."""
+
+    path = "/v1/admin"
+    guards = [admin_only]
+
+    @post("/inspectors")
+    async def create_inspector(self, request: Request[Any, Any, Any],
+                               registry: Registry) -> Response[bytes]:
+        """Register an inspector; 409 if the id is taken."""
+        new = await decode_body(request, InspectorCreate)
+        return reply(request, await registry.run(_create_inspector, registry.database, new), 201)
+
+    @post("/inspectors/{inspector_id:str}/enrollment-codes")
+    async def issue_enrollment_code(self, request: Request[Any, Any, Any], registry: Registry,
+                                    inspector_id: str) -> Response[bytes]:
+        """A one-time enrollment code for the inspector's tablet."""
+        code = await registry.run(_issue_code, registry.database, inspector_id,
+                                  registry.config.enrollment_code_ttl_s)
+        return reply(request, code, 201)
+
+    @put("/assignments/{assignment_id:str}")
+    async def put_assignment(self, request: Request[Any, Any, Any], registry: Registry,
+                             assignment_id: str) -> Response[bytes]:
+        """Create or replace an assignment and its team."""
+        assignment = await decode_body(request, Assignment)
+        if assignment.id != assignment_id:
+            raise BadRequest("id_mismatch", "the body's id differs from the URL's")
+        return reply(request, await registry.run(_put_assignment, registry.database, assignment))
+
+    @post("/devices/{device_id:str}/revoke")
+    async def revoke_device(self, request: Request[Any, Any, Any], registry: Registry,
+                            device_id: str) -> Response[bytes]:
+        """Revoke a device's credentials; it can no longer push or pull."""
+        revoked = await registry.run(_revoke_device, registry.database, device_id)
+        return reply(request, revoked)

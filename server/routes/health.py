@@ -1,0 +1,18 @@
+"""``GET /health``: is the server up and its database reachable."""
+
+from __future__ import annotations
+
+from litestar import get
+from sqlalchemy import text
+
+from server.registry import Registry, now_ms
+
+__all__ = ["health"]
+
+
+@get("/health", sync_to_thread=True)
+def health(registry: Registry) -> dict[str, object]:
+    """Public. Answers 200 with the server time when the database answers."""
+    with registry.database.read() as session:
+        session.execute(text("SELECT 1"))
+    return {"status": "ok", "server_time_ms": now_ms()}

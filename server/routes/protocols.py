@@ -1,0 +1,52 @@
+"""``GET /v1/protocols/{id}``: the registry's current copy of a protocol."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+
+from field_sync import content_hash
+from schemas import ProtocolRecord
+from server.auth import Caller, require_admin, require_device
+from server.documents import decode_state
+from server.problems import NotFound, Unauthorized
+from server.registry import Registry
+from server.scope import assignments_in_scope
+from server.tables import ProtocolRow
+from server.wire import reply
+
+__all__ = ["get_protocol"]
+
+
+def _caller(request: Request[Any, Any, Any], registry: Registry) -> Caller | None:
+    """The device asking, or None for the administrator."""
+    try:
+        require_admin(request, registry.config.admin_token)
+    except Unauthorized:
+        return require_device(request, registry.database)
+    return None
+
+
+def _record(registry: Registry, request: Request[Any, Any, Any], protocol_id: str) -> Any:
+    caller = _caller(request, registry)
+    with registry.database.read() as session:
+        row = session.get(ProtocolRow, protocol_id)
+        if row is not None and caller is not None and (
+            row.assignment_id not in assignments_in_scope(session, caller.inspector_id)
+        ):
+            row = None  # out of scope looks the same as absent: ids are not to be probed
+        if row is None:
+            raise NotFound("unknown_protocol", f"no protocol {protocol_id!r} in your reach")
+        template = registry.catalog.get(session, row.template_ref)
+    state = decode_state(row)
+    protocol = state.materialize(template)
+    return ProtocolRecord(protocol=protocol, content_hash=content_hash(protocol),
+                          vector=state.vector)
+
+
+@get("/v1/protocols/{protocol_id:str}")
+async def get_protocol(request: Request[Any, Any, Any], registry: Registry,
+                       protocol_id: str) -> Response[bytes]:
+    """Administrator, or a device whose scope holds the protocol."""
+    return reply(request, await registry.run(_record, registry, request, protocol_id))

@@ -1,0 +1,48 @@
+"""``POST /v1/push`` and ``GET /v1/pull``: the sync protocol, for enrolled devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+
+from schemas import PushRequest, PushResponse
+from server.auth import Caller
+from server.changes import Cursor, pull
+from server.ingest import ingest
+from server.problems import BadRequest, TooLarge
+from server.registry import Registry, now_ms
+from server.wire import decode_body, reply
+
+__all__ = ["pull_changes", "push_ops"]
+
+
+@post("/v1/push")
+async def push_ops(request: Request[Any, Any, Any], registry: Registry,
+                   caller: Caller) -> Response[bytes]:
+    """Device. Merge a batch of the device's own ops; one result per op."""
+    batch = await decode_body(request, PushRequest)
+    if len(batch.ops) > registry.config.max_batch_ops:
+        raise TooLarge("batch_too_large",
+                       f"{len(batch.ops)} ops; send at most {registry.config.max_batch_ops}")
+    results = await registry.run(
+        ingest, registry.database, registry.catalog, caller, batch.ops, now_ms(),
+        registry.config.max_clock_ahead_ms,
+    )
+    return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
+
+
+def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int) -> Any:
+    with registry.database.read() as session:
+        return pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms())
+
+
+@get("/v1/pull")
+async def pull_changes(request: Request[Any, Any, Any], registry: Registry, caller: Caller,
+                       cursor: str = "", limit: int | None = None) -> Response[bytes]:
+    """Device. The changes in the device's scope since ``cursor``."""
+    page = registry.config.pull_page_protocols
+    if limit is not None and not 1 <= limit <= page:
+        raise BadRequest("bad_limit", f"limit is a number of protocols from 1 to {page}")
+    response = await registry.run(_pull, registry, caller, Cursor.parse(cursor), limit or page)
+    return reply(request, response)

@@ -1,0 +1,115 @@
+"""The registry's tables.
+
+A protocol is one row holding its merged registers (MessagePack), so that ingesting a batch
+reads and writes one row per protocol instead of one per field; the op log keeps every accepted
+op for deduplication, audit and rebuilding a signed state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, LargeBinary
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AssignmentMember",
+    "AssignmentRow",
+    "ChangeCounter",
+    "DeviceRow",
+    "EnrollmentCodeRow",
+    "InspectorRow",
+    "OpLogRow",
+    "ProtocolRow",
+    "TemplateRow",
+]
+
+
+class InspectorRow(SQLModel, table=True):
+    __tablename__ = "inspector"
+
+    id: str = Field(primary_key=True, max_length=64)
+    full_name: str = Field(max_length=200)
+    region: str = Field(default="", max_length=100)
+    suspended: bool = False
+    created_at: datetime
+
+
+class EnrollmentCodeRow(SQLModel, table=True):
+    __tablename__ = "enrollment_code"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    inspector_id: str = Field(foreign_key="inspector.id", index=True)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class DeviceRow(SQLModel, table=True):
+    __tablename__ = "device"
+
+    id: str = Field(primary_key=True, max_length=64)
+    inspector_id: str = Field(foreign_key="inspector.id", index=True)
+    name: str = Field(default="", max_length=200)
+    public_key: str
+    token_hash: str = Field(max_length=64)
+    enrolled_at: datetime
+    revoked_at: datetime | None = None
+
+
+class AssignmentRow(SQLModel, table=True):
+    __tablename__ = "assignment"
+
+    id: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=300)
+    starts_on: str = Field(default="", max_length=10)
+    ends_on: str = Field(default="", max_length=10)
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class AssignmentMember(SQLModel, table=True):
+    __tablename__ = "assignment_member"
+
+    assignment_id: str = Field(foreign_key="assignment.id", primary_key=True)
+    inspector_id: str = Field(foreign_key="inspector.id", primary_key=True, index=True)
+
+
+class TemplateRow(SQLModel, table=True):
+    __tablename__ = "template"
+
+    ref: str = Field(primary_key=True, max_length=100)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class ProtocolRow(SQLModel, table=True):
+    __tablename__ = "protocol"
+
+    id: str = Field(primary_key=True, max_length=64)
+    template_ref: str = Field(max_length=100)
+    assignment_id: str = Field(index=True, max_length=64)
+    registers: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    created_by: str = Field(max_length=64)
+
+
+class OpLogRow(SQLModel, table=True):
+    __tablename__ = "op_log"
+
+    actor: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    doc: str = Field(index=True, max_length=64)
+    path: str = Field(max_length=200)
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    hlc: int = Field(sa_column=Column(BigInteger, nullable=False))
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ChangeCounter(SQLModel, table=True):
+    """One row: the registry's change number. Taking the next one locks the row until commit,
+    so change numbers become visible in order and a pull cursor never skips a late commit."""
+
+    __tablename__ = "change_counter"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))

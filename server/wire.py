@@ -1,0 +1,48 @@
+"""Content negotiation: MessagePack by default, JSON when the client says so."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request, Response
+
+from server.problems import BadRequest
+
+__all__ = ["JSON", "MSGPACK", "decode_body", "reply"]
+
+MSGPACK = "application/msgpack"
+JSON = "application/json"
+
+T = TypeVar("T")
+
+_json_encoder = msgspec.json.Encoder()
+_msgpack_encoder = msgspec.msgpack.Encoder()
+
+
+def _wants_json(media_type: str) -> bool:
+    return "json" in media_type.lower()
+
+
+async def decode_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
+    """The request body as ``kind``, read as JSON or MessagePack by its ``Content-Type``."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", MSGPACK)
+    try:
+        if _wants_json(content_type):
+            return msgspec.json.decode(body, type=kind)
+        return msgspec.msgpack.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        raise BadRequest("invalid_body", f"the body does not match {kind.__name__}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise BadRequest("malformed_body", f"the body is not valid {content_type}: {exc}") from exc
+
+
+def reply(request: Request[Any, Any, Any], message: Any, status_code: int = 200) -> Response[bytes]:
+    """``message`` encoded as the client prefers: its ``Accept``, else its ``Content-Type``."""
+    preferred = request.headers.get("accept", "")
+    if not preferred or preferred == "*/*":
+        preferred = request.headers.get("content-type", MSGPACK)
+    if _wants_json(preferred):
+        return Response(_json_encoder.encode(message), media_type=JSON, status_code=status_code)
+    return Response(_msgpack_encoder.encode(message), media_type=MSGPACK, status_code=status_code)
