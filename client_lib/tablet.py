@@ -14,7 +14,7 @@ from client_lib.editor import ProtocolEditor
 from client_lib.errors import ClientError, NotEnrolled, UnknownProtocol, UnknownTemplate
 from client_lib.keystore import KeyStore, SoftwareKeyStore
 from client_lib.store import DeviceStore, OutboxEntry
-from client_lib.sync import SyncReport, Synchronizer
+from client_lib.sync import Synchronizer, SyncReport
 from client_lib.transport import HttpTransport, Transport
 from field_sync import DocumentState, Form, HybridLogicalClock, content_hash, form_of
 from field_sync.paths import ASSIGNMENT, TEMPLATE

@@ -113,10 +113,10 @@ def _dangling_rows(
 ) -> Iterable[Violation]:
     for field in fields:
         target = row.get(field.name)
-        if field.type == "row" and target is not None and field.collection is not None:
-            if target not in protocol.collections.get(field.collection, {}):
-                yield Violation(prefix + field.name, "dangling_row",
-                                f"{field.name} names a row of {field.collection} that is not there")
+        if (field.type == "row" and target is not None and field.collection is not None
+                and target not in protocol.collections.get(field.collection, {})):
+            yield Violation(prefix + field.name, "dangling_row",
+                            f"{field.name} names a row of {field.collection} that is not there")
 
 
 @cache

@@ -56,7 +56,8 @@ def _check_row(row: str, path: str) -> str:
     try:
         canonical = str(uuid.UUID(row))
     except ValueError:
-        raise InvalidOperation(f"row key {row!r} in {path!r} is not a UUID", code="bad_path") from None
+        raise InvalidOperation(f"row key {row!r} in {path!r} is not a UUID",
+                               code="bad_path") from None
     if canonical != row:
         raise InvalidOperation(f"row key {row!r} must be a lower-case UUID", code="bad_path")
     return row

@@ -91,7 +91,7 @@ class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class EnrollmentCode(msgspec.Struct):
-    """A one-time code a tablet uses to enroll for ``inspector_id``; shown to the inspector as a QR."""
+    """A one-time enrollment code for ``inspector_id``'s tablet, shown as a QR."""
 
     code: str
     inspector_id: str

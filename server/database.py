@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, create_engine, event, insert, update
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from schemas import builtin_templates
 from server.tables import ChangeCounter, TemplateRow
@@ -90,9 +90,9 @@ class Database:
         """Take the next change number; the counter row stays locked until commit."""
         statement = (
             update(ChangeCounter)
-            .where(ChangeCounter.id == 1)  # type: ignore[arg-type]
-            .values(value=ChangeCounter.value + 1)
-            .returning(ChangeCounter.value)
+            .where(col(ChangeCounter.id) == 1)
+            .values(value=col(ChangeCounter.value) + 1)
+            .returning(col(ChangeCounter.value))
         )
         return int(session.execute(statement).scalar_one())
 

@@ -83,7 +83,9 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
           405: "method_not_allowed", 413: "too_large", 429: "too_many_requests"}
 
 
-def http_exception_to_problem(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_exception_to_problem(
+    _request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[Any]:
     """Litestar's own errors (routing, validation, body size) as problem details too."""
     status = exc.status_code
     code = "invalid_parameter" if isinstance(exc, ValidationException) else _CODES.get(

@@ -28,9 +28,9 @@ def assignments_since(session: Session, ids: set[str], changed: int) -> list[Ass
     if not rows:
         return []
     members: dict[str, list[str]] = {}
-    for member in session.exec(
-        select(AssignmentMember).where(col(AssignmentMember.assignment_id).in_([r.id for r in rows]))
-    ):
+    team = select(AssignmentMember).where(
+        col(AssignmentMember.assignment_id).in_([row.id for row in rows]))
+    for member in session.exec(team):
         members.setdefault(member.assignment_id, []).append(member.inspector_id)
     return [
         Assignment(id=row.id, title=row.title, inspectors=tuple(sorted(members.get(row.id, []))),

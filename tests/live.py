@@ -1,0 +1,60 @@
+"""Fixtures for tests against a real `field-sync serve` process on loopback."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client_lib import Tablet
+from field_sync_cli.admin_client import AdminClient
+from field_sync_cli.local_server import LocalServer
+from schemas import Assignment
+
+TEMPLATE = "metrology_supervision@1"
+PASSPHRASE = b"test passphrase"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    with LocalServer(tmp_path_factory.mktemp("registry"), secrets.token_urlsafe(16)) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(server: LocalServer) -> Iterator[AdminClient]:
+    client = AdminClient(server.url, server.admin_token)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def opened() -> Iterator[list[Tablet]]:
+    """Tablets a test opened; closed after it."""
+    tablets: list[Tablet] = []
+    yield tablets
+    for tablet in tablets:
+        tablet.close()
+
+
+def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
+          opened: list[Tablet]) -> tuple[str, list[Tablet]]:
+    """``size`` enrolled tablets whose inspectors share one new assignment, all synced once."""
+    suffix = secrets.token_hex(4)
+    inspectors = [f"insp-{suffix}-{index}" for index in range(size)]
+    tablets = []
+    for inspector in inspectors:
+        admin.create_inspector(inspector, f"Inspector {inspector}")
+        tablet = Tablet(folder / f"{inspector}.sqlite", PASSPHRASE)
+        opened.append(tablet)
+        tablet.enroll(admin.enrollment_code(inspector), server.url)
+        tablets.append(tablet)
+    assignment = f"assignment-{suffix}"
+    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors)))
+    for tablet in tablets:
+        assert tablet.sync().ok
+    return assignment, tablets
+
+
