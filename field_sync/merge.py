@@ -27,7 +27,10 @@ from schemas.documents import Protocol, Row
 from schemas.operations import Op, VersionVector
 from schemas.templates import Template
 
-__all__ = ["DocumentState", "Register", "replay"]
+__all__ = ["DocumentState", "Register", "RowKey", "replay"]
+
+RowKey = tuple[str, str]
+"""``(collection, row uuid)``."""
 
 
 class Register(msgspec.Struct, array_like=True, frozen=True):
@@ -78,15 +81,31 @@ class DocumentState:
         return None if register is None else register.value
 
     def apply(self, op: Op, changed: int = 0) -> list[str]:
-        """Merge one op; return the paths whose winner changed."""
+        """Merge one op; return the paths whose winner changed.
+
+        On the registry (``changed`` set), an op that brings a removed row back marks every
+        field of the row as changed, so that a device that never received the removed row
+        (see ``changes_since(full=True)``) gets all of it.
+        """
         if op.seq > self.vector.get(op.actor, 0):
             self.vector[op.actor] = op.seq
+        fields = list(spread(op.path, op.value))
+        row = (fields[0][0].collection, fields[0][0].row) if fields[0][0].row else None
+        was_dead = changed and row is not None and row in self.dead_rows()
         won = []
-        for field_path, value in spread(op.path, op.value):
+        for field_path, value in fields:
             path = str(field_path)
             if self.offer(path, Register(op.hlc, op.actor, op.seq, value, changed)):
                 won.append(path)
+        if was_dead and row is not None and row not in self.dead_rows():
+            self._mark_row(row, changed)
         return won
+
+    def _mark_row(self, row: RowKey, changed: int) -> None:
+        prefix = f"{row[0]}/{row[1]}/"
+        for path, register in self.registers.items():
+            if path.startswith(prefix) and register.changed < changed:
+                self.registers[path] = msgspec.structs.replace(register, changed=changed)
 
     def offer(self, path: str, register: Register) -> bool:
         """Keep ``register`` for ``path`` if it wins; say whether it did."""
@@ -104,17 +123,27 @@ class DocumentState:
             if seq > self.vector.get(actor, 0):
                 self.vector[actor] = seq
 
-    def changes_since(self, changed: int) -> Iterator[Op]:
-        """The winning registers the registry changed after ``changed``, as ops."""
+    def changes_since(self, changed: int, full: bool = False) -> Iterator[Op]:
+        """The winning registers the registry changed after ``changed``, as ops.
+
+        ``full`` sends the whole current state instead, for a device that has never seen this
+        protocol: removed rows are left out entirely, tombstones and all.
+        """
+        if full:
+            dead = {f"{collection}/{row}/" for collection, row in self.dead_rows()}
+            for path, register in self.registers.items():
+                if path.count("/") != 2 or path[: path.rindex("/") + 1] not in dead:
+                    yield register.as_op(self.id, path)
+            return
         for path, register in self.registers.items():
             if register.changed > changed:
                 yield register.as_op(self.id, path)
 
-    def live_rows(self) -> dict[str, dict[str, Row]]:
-        """Every collection's rows that are not removed (see the module's delete rule)."""
-        rows: dict[tuple[str, str], Row] = {}
-        latest_edit: dict[tuple[str, str], tuple[int, str, int]] = {}
-        removals: dict[tuple[str, str], Register] = {}
+    def _rows(self) -> tuple[dict[RowKey, Row], set[RowKey]]:
+        """Every row's values, and the keys of the removed rows."""
+        rows: dict[RowKey, Row] = {}
+        latest_edit: dict[RowKey, tuple[int, str, int]] = {}
+        removals: dict[RowKey, Register] = {}
         for path, register in self.registers.items():
             if path.count("/") != 2:
                 continue
@@ -127,12 +156,23 @@ class DocumentState:
                 rows.setdefault(key, {})[field] = register.value
             if register.stamp > latest_edit.get(key, (-1, "", 0)):
                 latest_edit[key] = register.stamp
+        dead = {
+            key for key, removal in removals.items()
+            if removal.value is True and removal.stamp > latest_edit.get(key, (-1, "", 0))
+        }
+        return rows, dead
+
+    def dead_rows(self) -> set[RowKey]:
+        """``(collection, row)`` of every removed row (see the module's delete rule)."""
+        return self._rows()[1]
+
+    def live_rows(self) -> dict[str, dict[str, Row]]:
+        """Every collection's rows that are not removed (see the module's delete rule)."""
+        rows, dead = self._rows()
         collections: dict[str, dict[str, Row]] = {}
         for key, row_values in rows.items():
-            removal = removals.get(key)
-            if removal is not None and removal.value is True and removal.stamp > latest_edit[key]:
-                continue
-            collections.setdefault(key[0], {})[key[1]] = row_values
+            if key not in dead:
+                collections.setdefault(key[0], {})[key[1]] = row_values
         return collections
 
     def top_fields(self) -> dict[str, Any]:

@@ -1,16 +1,23 @@
 """Pulling: the changes in a device's scope since its cursor, a page at a time.
 
-A cursor is ``<base>.<changed>.<protocol id>``: the device holds every change numbered up to
-``base``, and this run of pages has sent the protocols up to position ``(changed, id)``. Each page
-sends, for every protocol past the position, the registers that changed after ``base``; the last
-page hands back a new base, the change number its snapshot had reached. Change numbers are taken
-under a row lock held to commit (see ``server.tables.ChangeCounter``), so a change that is
-visible has a number no greater than any still in flight, and no cursor can pass over it.
+A cursor is ``<base>.<scope>.<changed>.<doc>.<catch-up>``:
+
+- the device holds every change numbered up to ``base``;
+- it has received, whole, the protocols of every assignment it joined up to change ``scope``;
+- this run of pages has sent protocols up to position ``(changed, doc)``;
+- and, of the assignments joined after ``scope``, the protocols up to id ``catch-up`` (``~``
+  once they are all sent).
+
+A run first sends the protocols of newly joined assignments whole (their older history was
+never the device's), then every protocol changed after ``base``. The last page hands back a new
+base: the change number its snapshot had reached. Change numbers are taken under a row lock held
+to commit (``server.tables.ChangeCounter``), so a visible change never has a number above one
+still in flight, and no cursor can pass over a late commit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
@@ -19,10 +26,12 @@ from schemas import Inspector, Op, PullResponse
 from server.catalog import TemplateCatalog
 from server.documents import decode_state
 from server.problems import BadRequest
-from server.scope import assignments_in_scope, assignments_since
-from server.tables import ChangeCounter, InspectorRow, ProtocolRow
+from server.scope import assignments_since
+from server.tables import AssignmentMember, ChangeCounter, InspectorRow, ProtocolRow
 
 __all__ = ["Cursor", "pull"]
+
+DONE = "~"  # sorts after every protocol id
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,10 @@ class Cursor:
     """Where a device stands in the registry's changes."""
 
     base: int = 0
+    scope: int = 0
     changed: int = 0
     doc: str = ""
+    catch_up: str = ""
 
     @classmethod
     def parse(cls, text: str) -> Cursor:
@@ -39,24 +50,53 @@ class Cursor:
         if not text:
             return cls()
         try:
-            base, changed, doc = text.split(".", 2)
-            cursor = cls(int(base), int(changed), doc)
+            base, scope, changed, doc, catch_up = text.split(".")
+            cursor = cls(int(base), int(scope), int(changed), doc, catch_up)
         except ValueError:
             raise BadRequest("bad_cursor", f"{text!r} is not a cursor this registry gave") from None
-        if cursor.base < 0 or cursor.changed < cursor.base:
+        if min(cursor.base, cursor.scope) < 0 or cursor.changed < cursor.base:
             raise BadRequest("bad_cursor", f"{text!r} is not a cursor this registry gave")
         return cursor
 
     def __str__(self) -> str:
-        return f"{self.base}.{self.changed}.{self.doc}"
+        return f"{self.base}.{self.scope}.{self.changed}.{self.doc}.{self.catch_up}"
 
     @property
     def at_start(self) -> bool:
         """True on the first page of a run."""
-        return self.changed == self.base and not self.doc
+        return self.changed == self.base and not self.doc and not self.catch_up
 
 
-def _page(session: Session, scope: set[str], cursor: Cursor, limit: int) -> list[ProtocolRow]:
+@dataclass
+class _Scope:
+    """The assignments a device's inspector is on, and those joined after the cursor's scope."""
+
+    all: set[str]
+    joined: set[str]
+    reached: int
+
+
+def _scope(session: Session, inspector_id: str, cursor: Cursor) -> _Scope:
+    members = session.exec(select(AssignmentMember).where(
+        AssignmentMember.inspector_id == inspector_id)).all()
+    joined = set() if cursor.base == 0 else {
+        member.assignment_id for member in members if member.added > cursor.scope}
+    return _Scope({member.assignment_id for member in members}, joined,
+                  max((member.added for member in members), default=cursor.scope))
+
+
+def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[ProtocolRow]:
+    statement = (
+        select(ProtocolRow)
+        .where(col(ProtocolRow.assignment_id).in_(joined), col(ProtocolRow.id) > after)
+        .order_by(col(ProtocolRow.id))
+        .limit(limit + 1)
+    )
+    return list(session.exec(statement))
+
+
+def _changes_page(session: Session, scope: set[str], cursor: Cursor,
+                  limit: int) -> list[ProtocolRow]:
     position = or_(
         col(ProtocolRow.changed) > cursor.changed,
         and_(col(ProtocolRow.changed) == cursor.changed, col(ProtocolRow.id) > cursor.doc),
@@ -70,6 +110,25 @@ def _page(session: Session, scope: set[str], cursor: Cursor, limit: int) -> list
     return list(session.exec(statement))
 
 
+def _page(session: Session, scope: _Scope, cursor: Cursor, limit: int,
+          reached: int) -> tuple[list[Op], Cursor, bool]:
+    """One page of changes, the cursor after it, and whether more pages follow."""
+    changes: list[Op] = []
+    if scope.joined and cursor.catch_up != DONE:
+        rows = _catch_up_page(session, scope.joined, cursor.catch_up, limit)
+        for row in rows[:limit]:
+            changes.extend(decode_state(row).changes_since(0, full=True))
+        more = len(rows) > limit
+        return changes, replace(cursor, catch_up=rows[limit - 1].id if more else DONE), True
+    rows = _changes_page(session, scope.all, cursor, limit) if scope.all else []
+    for row in rows[:limit]:
+        changes.extend(decode_state(row).changes_since(cursor.base, full=cursor.base == 0))
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        return changes, replace(cursor, changed=last.changed, doc=last.id), True
+    return changes, Cursor(reached, scope.reached, reached, "", ""), False
+
+
 def pull(
     session: Session,
     catalog: TemplateCatalog,
@@ -80,24 +139,17 @@ def pull(
 ) -> PullResponse:
     """One page of changes for a device of ``inspector_id``."""
     reached = session.exec(select(ChangeCounter.value)).one()
-    scope = assignments_in_scope(session, inspector_id)
-    rows = _page(session, scope, cursor, limit) if scope else []
-    more = len(rows) > limit
-    rows = rows[:limit]
-    changes: list[Op] = []
-    for row in rows:
-        changes.extend(decode_state(row).changes_since(cursor.base))
-    if more:
-        next_cursor = Cursor(cursor.base, rows[-1].changed, rows[-1].id)
-    else:
-        next_cursor = Cursor(reached, reached, "")
-    inspector = session.get(InspectorRow, inspector_id)
+    scope = _scope(session, inspector_id, cursor)
+    changes, next_cursor, more = _page(session, scope, cursor, limit, reached)
     response = PullResponse(cursor=str(next_cursor), changes=changes, more=more,
                             server_time_ms=now_ms)
+    inspector = session.get(InspectorRow, inspector_id)
     if inspector is not None:
         response.inspector = Inspector(inspector.id, inspector.full_name, inspector.region,
                                        inspector.suspended)
     if cursor.at_start:
         response.templates = catalog.changed_since(session, cursor.base)
-        response.assignments = assignments_since(session, scope, cursor.base)
+        response.assignments = assignments_since(session, scope.all, cursor.base)
+        known = {assignment.id for assignment in response.assignments}
+        response.assignments += assignments_since(session, scope.joined - known, 0)
     return response

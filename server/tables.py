@@ -71,6 +71,9 @@ class AssignmentMember(SQLModel, table=True):
 
     assignment_id: str = Field(foreign_key="assignment.id", primary_key=True)
     inspector_id: str = Field(foreign_key="inspector.id", primary_key=True, index=True)
+    added: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """The change number that put the inspector on the team: a device whose cursor is older
+    receives the assignment's protocols whole on its next pull."""
 
 
 class TemplateRow(SQLModel, table=True):

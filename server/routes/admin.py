@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, Response, post, put
-from sqlmodel import Session, col, delete
+from sqlmodel import Session, col, delete, select
 
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
 from server.auth import hash_secret
@@ -83,10 +83,15 @@ def _put_assignment(database: Database, assignment: Assignment) -> Assignment:
         row.changed = changed
         session.add(row)
         session.flush()
+        team = set(assignment.inspectors)
+        current = {member.inspector_id for member in session.exec(
+            select(AssignmentMember).where(AssignmentMember.assignment_id == assignment.id))}
         session.execute(delete(AssignmentMember).where(
-            col(AssignmentMember.assignment_id) == assignment.id))
-        session.add_all([AssignmentMember(assignment_id=assignment.id, inspector_id=inspector)
-                         for inspector in sorted(set(assignment.inspectors))])
+            col(AssignmentMember.assignment_id) == assignment.id,
+            col(AssignmentMember.inspector_id).not_in(team)))
+        session.add_all([AssignmentMember(assignment_id=assignment.id, inspector_id=inspector,
+                                          added=changed)
+                         for inspector in sorted(team - current)])
     return assignment
 
 

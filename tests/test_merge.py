@@ -1,0 +1,415 @@
+"""The conflict-free merge: LWW registers per field, the per-row delete rule, and its laws."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from field_sync import DocumentState, Register, canonical_bytes, pack, replay, spread
+from schemas import Op
+from tests.strategies import DOC, METROLOGY, ROW_IDS, histories
+
+T = 1_717_000_000_000
+ROW, OTHER_ROW, THIRD_ROW = ROW_IDS
+CREATE = {"_template": METROLOGY.ref, "_assignment": "asg-1"}
+
+_PROPERTY = settings(max_examples=120, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
+
+
+def op(actor: str, seq: int, path: str, value: Any, ms: int, counter: int = 0) -> Op:
+    return Op(actor, seq, DOC, path, value, pack(T + ms, counter))
+
+
+def state_of(ops: Iterable[Op]) -> DocumentState:
+    return replay(DOC, ops)
+
+
+def copy(state: DocumentState) -> DocumentState:
+    return DocumentState(state.id, dict(state.registers), dict(state.vector))
+
+
+def merged(*states: DocumentState) -> DocumentState:
+    result = copy(states[0])
+    for other in states[1:]:
+        result.merge(other)
+    return result
+
+
+def encoded(state: DocumentState) -> bytes:
+    return canonical_bytes(state.materialize(METROLOGY))
+
+
+def assert_same(a: DocumentState, b: DocumentState) -> None:
+    assert a.registers == b.registers
+    assert a.vector == b.vector
+    assert encoded(a) == encoded(b)
+    assert canonical_bytes(a.materialize()) == canonical_bytes(b.materialize())
+
+
+# --- last writer wins per field ----------------------------------------------------------------
+
+
+def test_the_later_hlc_wins_whatever_the_order_of_arrival() -> None:
+    early = op("tablet-b", 1, "findings", "early", ms=1)
+    late = op("tablet-a", 1, "findings", "late", ms=2)
+    for ops in ([early, late], [late, early]):
+        state = state_of(ops)
+        assert state.registers["findings"].value == "late"
+        assert state.materialize().fields == {"findings": "late"}
+
+
+def test_equal_hlc_is_broken_by_actor_id() -> None:
+    a = op("tablet-a", 1, "findings", "from a", ms=1)
+    b = op("tablet-b", 1, "findings", "from b", ms=1)
+    assert state_of([a, b]).registers["findings"].value == "from b"
+    assert state_of([b, a]).registers["findings"].value == "from b"
+
+
+def test_equal_hlc_and_actor_is_broken_by_seq() -> None:
+    first = op("tablet-a", 1, "findings", "first", ms=1)
+    second = op("tablet-a", 2, "findings", "second", ms=1)
+    assert state_of([second, first]).registers["findings"].value == "second"
+    assert Register(5, "a", 2, None).stamp == (5, "a", 2)
+
+
+def test_apply_reports_the_paths_whose_winner_changed() -> None:
+    state = DocumentState(DOC)
+    late = op("tablet-a", 2, "findings", "late", ms=5)
+    assert state.apply(late) == ["findings"]
+    assert state.apply(late) == []  # a duplicate changes nothing
+    assert state.apply(op("tablet-b", 1, "findings", "old", ms=1)) == []
+    assert state.registers["findings"] == Register(late.hlc, "tablet-a", 2, "late")
+    assert state.vector == {"tablet-a": 2, "tablet-b": 1}
+
+
+def test_vector_keeps_the_highest_seq_per_actor_even_when_ops_arrive_late() -> None:
+    state = state_of([op("tablet-a", 3, "number", "N-3", ms=3),
+                      op("tablet-a", 1, "number", "N-1", ms=1)])
+    assert state.vector == {"tablet-a": 3}
+    assert state.registers["number"].value == "N-3"
+
+
+def test_two_actors_editing_different_fields_of_one_row_both_keep_their_change() -> None:
+    row = f"instruments/{ROW}"
+    created = op("tablet-a", 1, row, {"type": "Scales", "serial": "S-1"}, ms=1)
+    serial = op("tablet-a", 2, f"{row}/serial", "S-100", ms=5)
+    seal = op("tablet-b", 1, f"{row}/seal_intact", False, ms=4)
+    for ops in ([created, serial, seal], [seal, serial, created]):
+        rows = state_of(ops).materialize().collections["instruments"]
+        assert rows == {ROW: {"type": "Scales", "serial": "S-100", "seal_intact": False}}
+
+
+def test_whole_row_op_writes_each_field_as_its_own_register() -> None:
+    created = op("tablet-a", 1, f"measurements/{ROW}", {"nominal": "10", "unit": "kg"}, ms=1)
+    state = state_of([created])
+    assert set(state.registers) == {f"measurements/{ROW}/nominal", f"measurements/{ROW}/unit"}
+    assert state.registers[f"measurements/{ROW}/unit"] == Register(created.hlc, "tablet-a", 1,
+                                                                   "kg")
+
+
+def test_a_cleared_field_disappears_from_the_protocol() -> None:
+    state = state_of([op("tablet-a", 1, "findings", "text", ms=1),
+                      op("tablet-b", 1, "findings", None, ms=2)])
+    assert "findings" in state.registers
+    assert state.materialize().fields == {}
+
+
+def test_meta_fields_name_template_and_assignment_but_are_not_fields() -> None:
+    state = state_of([op("tablet-a", 1, "", CREATE, ms=1),
+                      op("tablet-a", 2, "number", "MN-1", ms=2)])
+    assert state.template_ref == METROLOGY.ref
+    assert state.assignment == "asg-1"
+    protocol = state.materialize()
+    assert protocol.template == METROLOGY.ref
+    assert protocol.assignment == "asg-1"
+    assert protocol.fields == {"number": "MN-1"}
+    assert DocumentState(DOC).template_ref is None
+    assert DocumentState(DOC).materialize().template == ""
+
+
+def test_replay_ignores_ops_of_other_protocols() -> None:
+    mine = op("tablet-a", 1, "number", "MN-1", ms=1)
+    other = Op("tablet-a", 2, "5d1e4c8a-0000-4000-8000-000000000000", "number", "X", mine.hlc + 1)
+    state = replay(DOC, [mine, other])
+    assert state.materialize().fields == {"number": "MN-1"}
+    assert state.vector == {"tablet-a": 1}
+
+
+# --- the delete rule ---------------------------------------------------------------------------
+
+_ROW = f"instruments/{ROW}"
+_ADDED = op("tablet-a", 1, _ROW, {"type": "Fuel dispenser", "serial": "FD-7"}, ms=1)
+
+
+def _instruments(ops: Iterable[Op]) -> dict[str, Any]:
+    return state_of(ops).materialize().collections.get("instruments", {})
+
+
+def test_removal_later_than_every_edit_hides_the_row_but_keeps_its_fields() -> None:
+    removed = op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2)
+    state = state_of([_ADDED, removed])
+    assert state.materialize().collections == {}
+    assert state.registers[f"{_ROW}/serial"].value == "FD-7"  # nothing thrown away
+
+
+def test_an_edit_later_than_the_removal_brings_the_row_back_with_every_field() -> None:
+    removed = op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2)
+    edited = op("tablet-a", 2, f"{_ROW}/seal_intact", True, ms=3)
+    for ops in ([_ADDED, removed, edited], [edited, removed, _ADDED]):
+        assert _instruments(ops) == {
+            ROW: {"type": "Fuel dispenser", "serial": "FD-7", "seal_intact": True}
+        }
+
+
+def test_removal_later_than_a_concurrent_edit_wins() -> None:
+    edited = op("tablet-a", 2, f"{_ROW}/serial", "FD-8", ms=3)
+    removed = op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=4)
+    assert _instruments([_ADDED, edited, removed]) == {}
+    assert _instruments([removed, edited, _ADDED]) == {}
+
+
+def test_removal_earlier_than_an_edit_of_any_field_does_not_hide_the_row() -> None:
+    removed = op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=1, counter=1)
+    edited = op("tablet-c", 1, f"{_ROW}/manufacturer", "Tokheim", ms=1, counter=2)
+    assert _instruments([_ADDED, removed, edited])[ROW]["manufacturer"] == "Tokheim"
+
+
+def test_removal_and_edit_with_equal_stamps_are_ordered_by_actor() -> None:
+    removed_by_b = op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2)
+    edited_by_a = op("tablet-a", 2, f"{_ROW}/serial", "FD-9", ms=2)
+    assert _instruments([_ADDED, removed_by_b, edited_by_a]) == {}
+    removed_by_a = op("tablet-a", 2, f"{_ROW}/_deleted", True, ms=2)
+    edited_by_b = op("tablet-b", 1, f"{_ROW}/serial", "FD-9", ms=2)
+    assert ROW in _instruments([_ADDED, removed_by_a, edited_by_b])
+
+
+def test_a_later_restore_brings_a_removed_row_back() -> None:
+    removed = op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2)
+    restored = op("tablet-a", 2, f"{_ROW}/_deleted", False, ms=3)
+    assert _instruments([_ADDED, restored, removed]) == {
+        ROW: {"type": "Fuel dispenser", "serial": "FD-7"}
+    }
+
+
+def test_clearing_a_field_after_the_removal_is_an_edit_and_brings_the_row_back() -> None:
+    removed = op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2)
+    cleared = op("tablet-a", 2, f"{_ROW}/serial", None, ms=3)
+    assert _instruments([_ADDED, removed, cleared]) == {ROW: {"type": "Fuel dispenser"}}
+
+
+def test_removing_one_row_leaves_the_others() -> None:
+    other = op("tablet-a", 2, f"instruments/{OTHER_ROW}", {"type": "Meter", "serial": "M-1"},
+               ms=1)
+    removed = op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2)
+    assert _instruments([_ADDED, other, removed]) == {OTHER_ROW: {"type": "Meter",
+                                                                  "serial": "M-1"}}
+
+
+def test_removal_of_a_row_nobody_has_seen_shows_nothing() -> None:
+    assert state_of([op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2)]).materialize() \
+        .collections == {}
+
+
+# --- materialize with the template ------------------------------------------------------------
+
+_MEASURED = f"measurements/{OTHER_ROW}"
+
+
+def _measurement(**fields: Any) -> DocumentState:
+    row = {"instrument": ROW, "nominal": "10.000", "indication": "10.012", "mpe": "0.020",
+           "unit": "l"} | fields
+    row = {name: value for name, value in row.items() if value is not None}
+    return state_of([op("tablet-a", 1, "", CREATE, ms=0), _ADDED,
+                     op("tablet-a", 2, _MEASURED, row, ms=2)])
+
+
+def test_materialize_computes_error_and_pass_of_a_measurement() -> None:
+    protocol = _measurement().materialize(METROLOGY)
+    assert protocol.collections["measurements"][OTHER_ROW] == {
+        "instrument": ROW, "nominal": "10.000", "indication": "10.012", "mpe": "0.020",
+        "unit": "l", "error": "0.012", "pass": True,
+    }
+
+
+def test_materialize_fails_a_measurement_outside_the_mpe() -> None:
+    row = _measurement(indication="9.975").materialize(METROLOGY).collections["measurements"]
+    assert row[OTHER_ROW]["error"] == "-0.025"
+    assert row[OTHER_ROW]["pass"] is False
+
+
+def test_an_error_equal_to_the_mpe_passes() -> None:
+    row = _measurement(indication="9.980").materialize(METROLOGY).collections["measurements"]
+    assert row[OTHER_ROW]["error"] == "-0.020"
+    assert row[OTHER_ROW]["pass"] is True
+
+
+def test_computed_values_are_left_out_while_an_input_is_missing() -> None:
+    row = _measurement(mpe=None).materialize(METROLOGY).collections["measurements"][OTHER_ROW]
+    assert row["error"] == "0.012"
+    assert "pass" not in row
+    row = _measurement(indication=None).materialize(METROLOGY).collections["measurements"]
+    assert "error" not in row[OTHER_ROW]
+    assert "pass" not in row[OTHER_ROW]
+
+
+def test_a_typed_computed_value_never_reaches_the_materialized_protocol() -> None:
+    state = _measurement()
+    state.apply(op("tablet-b", 1, f"{_MEASURED}/error", "999", ms=9))
+    row = state.materialize(METROLOGY).collections["measurements"][OTHER_ROW]
+    assert row["error"] == "0.012"
+    assert state.materialize().collections["measurements"][OTHER_ROW]["error"] == "999"
+
+
+def test_computed_values_follow_the_latest_edit_of_their_inputs() -> None:
+    state = _measurement()
+    state.apply(op("tablet-b", 1, f"{_MEASURED}/indication", "10.030", ms=5))
+    row = state.materialize(METROLOGY).collections["measurements"][OTHER_ROW]
+    assert (row["error"], row["pass"]) == ("0.030", False)
+
+
+# --- changes_since -----------------------------------------------------------------------------
+
+
+def test_changes_since_ships_the_winning_registers_changed_after_a_number() -> None:
+    state = DocumentState(DOC)
+    state.apply(op("tablet-a", 1, "", CREATE, ms=0), changed=1)
+    state.apply(op("tablet-a", 2, "number", "MN-1", ms=1), changed=2)
+    state.apply(op("tablet-b", 1, f"instruments/{ROW}", {"type": "T", "serial": "S"}, ms=2),
+                changed=3)
+    state.apply(op("tablet-c", 1, "number", "loser", ms=0), changed=4)  # loses: not shipped
+    assert list(state.changes_since(3)) == []
+    assert sorted(change.path for change in state.changes_since(2)) == [
+        f"instruments/{ROW}/serial", f"instruments/{ROW}/type",
+    ]
+    shipped = {change.path: change for change in state.changes_since(0)}
+    assert set(shipped) == {"_template", "_assignment", "number", f"instruments/{ROW}/serial",
+                            f"instruments/{ROW}/type"}
+    assert shipped["number"] == Op("tablet-a", 2, DOC, "number", "MN-1", pack(T + 1, 0))
+    # a replica that receives only the shipped registers sees the same protocol
+    assert encoded(state_of(shipped.values())) == encoded(state)
+
+
+def test_registers_made_on_a_device_carry_change_number_zero() -> None:
+    state = state_of([op("tablet-a", 1, "number", "MN-1", ms=1)])
+    assert state.registers["number"].changed == 0
+    assert list(state.changes_since(0)) == []
+
+
+# --- the laws, as properties -------------------------------------------------------------------
+
+
+@_PROPERTY
+@given(a=histories(), b=histories())
+def test_merge_is_commutative(a: list[Op], b: list[Op]) -> None:
+    left, right = state_of(a), state_of(b)
+    assert_same(merged(left, right), merged(right, left))
+
+
+@_PROPERTY
+@given(a=histories(max_size=12), b=histories(max_size=12), c=histories(max_size=12))
+def test_merge_is_associative(a: list[Op], b: list[Op], c: list[Op]) -> None:
+    x, y, z = state_of(a), state_of(b), state_of(c)
+    assert_same(merged(merged(x, y), z), merged(x, merged(y, z)))
+
+
+@_PROPERTY
+@given(history=histories())
+def test_merge_is_idempotent(history: list[Op]) -> None:
+    state = state_of(history)
+    assert_same(merged(state, state), state)
+    again = copy(state)
+    for ops in (history, history):
+        for each in ops:
+            again.apply(each)
+    assert_same(again, state)
+
+
+@_PROPERTY
+@given(a=histories(), b=histories())
+def test_merging_states_equals_replaying_the_union_of_their_ops(a: list[Op], b: list[Op]) -> None:
+    assert_same(merged(state_of(a), state_of(b)), state_of(a + b))
+
+
+@_PROPERTY
+@given(history=histories(min_size=1), data=st.data())
+def test_any_order_with_any_duplicates_gives_identical_bytes(
+    history: list[Op], data: st.DataObject
+) -> None:
+    shuffled = data.draw(st.permutations(history))
+    duplicates = data.draw(st.lists(st.sampled_from(history), max_size=len(history)))
+    delivered = list(shuffled)
+    for duplicate in duplicates:
+        delivered.insert(data.draw(st.integers(0, len(delivered))), duplicate)
+    reference, replica = state_of(history), state_of(delivered)
+    assert encoded(replica) == encoded(reference)
+    assert replica.registers == reference.registers
+    assert replica.vector == reference.vector
+
+
+@_PROPERTY
+@given(history=histories(min_size=1), data=st.data())
+def test_replicas_that_saw_different_subsets_converge_after_exchanging_states(
+    history: list[Op], data: st.DataObject
+) -> None:
+    count = data.draw(st.integers(2, 4))
+    replicas = []
+    seen: set[int] = set()
+    for _ in range(count):
+        picked = data.draw(st.sets(st.integers(0, len(history) - 1)))
+        seen |= picked
+        order = data.draw(st.permutations(sorted(picked)))
+        replicas.append(state_of(history[index] for index in order))
+    # gossip: every replica merges every other's state, in an order of its own
+    exchanged = []
+    for mine in range(count):
+        result = copy(replicas[mine])
+        for theirs in data.draw(st.permutations([i for i in range(count) if i != mine])):
+            result.merge(replicas[theirs])
+        exchanged.append(result)
+    union = state_of(history[index] for index in sorted(seen))
+    for result in exchanged:
+        assert_same(result, union)
+
+
+# --- an independent model of the documented rules ----------------------------------------------
+
+
+def _model(history: list[Op]) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, Any]]]]:
+    """What merge.py's docstring promises, computed the obvious (slow) way."""
+    writes: dict[str, list[tuple[tuple[int, str, int], Any]]] = {}
+    for each in history:
+        for path, value in spread(each.path, each.value):
+            writes.setdefault(str(path), []).append(((each.hlc, each.actor, each.seq), value))
+    winner = {path: max(candidates, key=lambda c: c[0]) for path, candidates in writes.items()}
+    fields = {path: value for path, (_, value) in winner.items()
+              if "/" not in path and not path.startswith("_") and value is not None}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    last_edit: dict[tuple[str, str], tuple[int, str, int]] = {}
+    for path, candidates in writes.items():
+        if path.count("/") != 2 or path.endswith("/_deleted"):
+            continue
+        collection, row, name = path.split("/")
+        key = (collection, row)
+        last_edit[key] = max([last_edit.get(key, (-1, "", 0))] + [c[0] for c in candidates])
+        if winner[path][1] is not None:
+            rows.setdefault(key, {})[name] = winner[path][1]
+    collections: dict[str, dict[str, dict[str, Any]]] = {}
+    for (collection, row), values in rows.items():
+        removal = winner.get(f"{collection}/{row}/_deleted")
+        if removal is not None and removal[1] is True and removal[0] > last_edit[(collection, row)]:
+            continue
+        collections.setdefault(collection, {})[row] = values
+    return fields, collections
+
+
+@settings(max_examples=200, deadline=None)
+@given(history=histories(max_size=30))
+def test_materialized_protocol_matches_an_independent_model(history: list[Op]) -> None:
+    protocol = state_of(history).materialize()
+    fields, collections = _model(history)
+    assert protocol.fields == fields
+    assert protocol.collections == collections
