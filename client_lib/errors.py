@@ -4,6 +4,7 @@
     ├── NotEnrolled         the tablet has no credentials yet
     ├── UnknownProtocol     no such protocol on this tablet
     ├── UnknownTemplate     no such template on this tablet
+    ├── ProtocolSigned      the protocol is signed and can no longer change
     ├── Offline             the registry could not be reached (nothing is lost; sync again later)
     └── RegistryRefused     the registry answered with a problem detail (status, code, detail)
 """
@@ -16,6 +17,7 @@ __all__ = [
     "ClientError",
     "NotEnrolled",
     "Offline",
+    "ProtocolSigned",
     "RegistryRefused",
     "UnknownProtocol",
     "UnknownTemplate",
@@ -36,6 +38,10 @@ class UnknownProtocol(ClientError, KeyError):
 
 class UnknownTemplate(ClientError, KeyError):
     """No template by that reference on this tablet."""
+
+
+class ProtocolSigned(ClientError):
+    """A signed protocol cannot change; a correction is a new protocol that supersedes it."""
 
 
 class Offline(ClientError, ConnectionError):

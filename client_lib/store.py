@@ -118,16 +118,17 @@ class DeviceStore:
         )
 
     def outbox(self, status: str | None = None, doc: str | None = None,
-               limit: int = -1) -> list[OutboxEntry]:
-        """Ops of this tablet in seq order, by status and protocol if given."""
-        clauses, args = [], []
+               limit: int = -1, after: int = 0) -> list[OutboxEntry]:
+        """Ops of this tablet in seq order after ``after``, by status and protocol if given."""
+        clauses: list[str] = ["seq > ?"]
+        args: list[object] = [after]
         if status is not None:
             clauses.append("status = ?")
             args.append(status)
         if doc is not None:
             clauses.append("doc = ?")
             args.append(doc)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where = f"WHERE {' AND '.join(clauses)}"
         device = self.get("device_id", "")
         with self._lock:
             rows = self._db.execute(

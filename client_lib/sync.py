@@ -11,11 +11,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from client_lib.errors import Offline, RegistryRefused
 from client_lib.store import DeviceStore, OutboxEntry
 from client_lib.transport import Transport
 from field_sync import DocumentState, HybridLogicalClock
+from field_sync.freeze import covers
 from schemas import PullResponse, PushRequest
 
 __all__ = ["SyncReport", "Synchronizer"]
@@ -23,6 +25,8 @@ __all__ = ["SyncReport", "Synchronizer"]
 log = logging.getLogger("field_sync.client")
 
 CLOCK_AHEAD = "clock_ahead"
+UNKNOWN_PROTOCOL = "unknown_protocol"
+PROTOCOL_SIGNED = "protocol_signed"
 _MAX_RESTAMPS = 3
 
 
@@ -76,11 +80,22 @@ class Synchronizer:
 
     def _push_all(self, report: SyncReport) -> None:
         for _ in range(_MAX_RESTAMPS + 1):
-            clock_refused = False
-            while pending := self.store.outbox("pending", limit=self.batch_size):
+            clock_refused, after = False, 0
+            while pending := self.store.outbox("pending", limit=self.batch_size, after=after):
                 clock_refused |= self._push(pending, report)
+                after = pending[-1].op.seq
             if not clock_refused or not self._restamp(report):
                 return
+
+    def _status(self, code: str, doc: str) -> str:
+        """What an op refused with ``code`` becomes: ``pending`` to try again, or refused."""
+        if code == UNKNOWN_PROTOCOL:
+            # The creating op has not landed yet (pushes crossed): try again, unless the
+            # registry refused the creating op itself, which leaves nothing to wait for.
+            created = self.store.outbox(doc=doc, limit=1)
+            if created and created[0].status != "rejected":
+                return "pending"
+        return "rejected"
 
     def _push(self, pending: list[OutboxEntry], report: SyncReport) -> bool:
         sent = self.wall_ms()
@@ -88,18 +103,31 @@ class Synchronizer:
         self.clock.learn_offset(response.server_time_ms, sent, self.wall_ms())
         report.pushed += len(pending)
         settled = []
+        docs = {entry.op.seq: entry.op.doc for entry in pending}
         for result in response.results:
+            status = "accepted"
             if result.status == "rejected":
-                report.rejected += result.code != CLOCK_AHEAD
+                status = self._status(result.code, docs[result.seq])
+                report.rejected += status == "rejected" and result.code != CLOCK_AHEAD
             else:
                 report.accepted += result.status == "accepted"
                 report.duplicates += result.status == "duplicate"
-            settled.append((result.seq, "accepted" if result.status != "rejected" else "rejected",
-                            result.code, result.reason))
+            settled.append((result.seq, status, result.code, result.reason))
         with self.store.transaction() as db:
             DeviceStore.settle(db, settled)
             DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
         return any(result.code == CLOCK_AHEAD for result in response.results)
+
+    def _settle_signed(self, db: Any, state: DocumentState) -> None:
+        """Mark this tablet's merged ops that a signed protocol left out as refused (the
+        registry holds them aside); unsent ones are pushed, and refused, as usual."""
+        freeze = state.frozen
+        if freeze is None:
+            return
+        left_out = [(entry.op.seq, "rejected", PROTOCOL_SIGNED, "the protocol was signed "
+                     "without this change") for entry in self.store.outbox(doc=state.id)
+                    if entry.status == "accepted" and not covers(freeze, entry.op)]
+        DeviceStore.settle(db, left_out)
 
     def _restamp(self, report: SyncReport) -> bool:
         """Re-stamp the ops refused for the clock, in seq order; say whether there were any."""
@@ -125,7 +153,8 @@ class Synchronizer:
             more = page.more
 
     def _apply(self, page: PullResponse) -> None:
-        states: dict[str, DocumentState] = {}
+        states: dict[str, DocumentState] = {
+            doc: DocumentState(doc) for doc in page.replaced}  # signed: take the registry's copy
         heard = self.store.get("heard_hlc", 0)
         for op in page.changes:
             state = states.get(op.doc)
@@ -133,10 +162,18 @@ class Synchronizer:
                 state = states[op.doc] = self.store.base(op.doc) or DocumentState(op.doc)
             state.apply(op)
             heard = max(heard, op.hlc)
+        for doc, vector in page.vectors.items():
+            state = states.get(doc)
+            if state is not None and doc in page.replaced:
+                state.vector = dict(vector)
+            elif state is not None:
+                state.vector = {actor: max(seq, state.vector.get(actor, 0))
+                                for actor, seq in {**state.vector, **vector}.items()}
         self.clock.observe(heard)
         with self.store.transaction() as db:
             for state in states.values():
                 DeviceStore.save_base(db, state)
+                self._settle_signed(db, state)
             DeviceStore.save_templates(db, page.templates)
             DeviceStore.save_reference(db, "assignment", [(a.id, a) for a in page.assignments])
             if page.inspector is not None:

@@ -11,13 +11,20 @@ from typing import Any
 import msgspec
 
 from client_lib.editor import ProtocolEditor
-from client_lib.errors import ClientError, NotEnrolled, UnknownProtocol, UnknownTemplate
+from client_lib.errors import (
+    ClientError,
+    NotEnrolled,
+    ProtocolSigned,
+    UnknownProtocol,
+    UnknownTemplate,
+)
 from client_lib.keystore import KeyStore, SoftwareKeyStore
 from client_lib.store import DeviceStore, OutboxEntry
 from client_lib.sync import Synchronizer, SyncReport
 from client_lib.transport import HttpTransport, Transport
 from field_sync import DocumentState, Form, HybridLogicalClock, content_hash, form_of
-from field_sync.paths import ASSIGNMENT, TEMPLATE
+from field_sync.freeze import Freeze, covers
+from field_sync.paths import ASSIGNMENT, FREEZE, TEMPLATE
 from schemas import Assignment, EnrollRequest, Inspector, Op, Protocol, Template, builtin_templates
 
 __all__ = ["Tablet"]
@@ -138,9 +145,28 @@ class Tablet:
         return editor.protocol_id
 
     def edit(self, protocol_id: str) -> ProtocolEditor:
-        """An editor for a protocol on this tablet."""
+        """An editor for a protocol on this tablet; a signed protocol cannot be edited."""
         state = self._state(protocol_id)
+        if state.frozen is not None:
+            raise ProtocolSigned(f"protocol {protocol_id} is signed; a correction is a new "
+                                 "protocol that supersedes it")
         return self._editor(protocol_id, form_of(self.template(state.template_ref or "")))
+
+    def freeze(self, protocol_id: str) -> Freeze:
+        """Freeze the protocol at the state this tablet holds (the first half of signing).
+
+        The registry will hold exactly this state; later edits, from any tablet, are refused
+        with ``protocol_signed`` and kept aside.
+        """
+        state = self._state(protocol_id)
+        if state.frozen is not None:
+            raise ProtocolSigned(f"protocol {protocol_id} is already signed")
+        template = self.template(state.template_ref or "")
+        freeze = Freeze(dict(state.vector), content_hash(state.materialize(template)))
+        editor = self._editor(protocol_id, form_of(template))
+        editor.set(FREEZE, msgspec.to_builtins(freeze))
+        editor.save()
+        return freeze
 
     def _editor(self, protocol_id: str, form: Form) -> ProtocolEditor:
         def stage(path: str, value: Any) -> Op:
@@ -171,7 +197,8 @@ class Tablet:
         if state is None:
             raise UnknownProtocol(protocol_id)
         for entry in self.store.outbox(doc=protocol_id):
-            if entry.status != "rejected":
+            frozen = state.frozen
+            if entry.status != "rejected" and (frozen is None or covers(frozen, entry.op)):
                 state.apply(entry.op)
         return state
 

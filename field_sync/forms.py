@@ -11,7 +11,8 @@ from typing import Any
 import msgspec
 
 from field_sync.errors import InvalidOperation
-from field_sync.paths import ASSIGNMENT, DELETED, TEMPLATE, FieldPath, spread
+from field_sync.freeze import parse_freeze
+from field_sync.paths import ASSIGNMENT, DELETED, FREEZE, TEMPLATE, FieldPath, spread
 from field_sync.values import check_value
 from schemas.documents import Protocol
 from schemas.operations import Op
@@ -61,6 +62,8 @@ class Form:
             elif path.field == ASSIGNMENT and not path.row:
                 if not isinstance(value, str) or not value:
                     raise InvalidOperation("_assignment must name an assignment", code="bad_value")
+            elif path.field == FREEZE and not path.row:
+                parse_freeze(value)
             else:
                 check_value(self.field(path), value)
 

@@ -22,7 +22,8 @@ from typing import Any
 import msgspec
 
 from field_sync.computed import apply_computed
-from field_sync.paths import ASSIGNMENT, DELETED, TEMPLATE, spread
+from field_sync.freeze import Freeze, parse_freeze
+from field_sync.paths import ASSIGNMENT, DELETED, FREEZE, TEMPLATE, spread
 from schemas.documents import Protocol, Row
 from schemas.operations import Op, VersionVector
 from schemas.templates import Template
@@ -73,6 +74,17 @@ class DocumentState:
         """The template the protocol was made from, once its creating op is known."""
         register = self.registers.get(TEMPLATE)
         return None if register is None else register.value
+
+    @property
+    def frozen(self) -> Freeze | None:
+        """The freeze of a signed protocol, or None while it may still change."""
+        register = self.registers.get(FREEZE)
+        return None if register is None else parse_freeze(register.value)
+
+    def frozen_since(self) -> int:
+        """The registry's change number of the freeze (0 when not frozen)."""
+        register = self.registers.get(FREEZE)
+        return 0 if register is None else register.changed
 
     @property
     def assignment(self) -> str | None:
@@ -202,10 +214,10 @@ class DocumentState:
         )
 
 
-def replay(doc: str, ops: Iterable[Op]) -> DocumentState:
+def replay(doc: str, ops: Iterable[Op], changed: int = 0) -> DocumentState:
     """The state of ``doc`` made from ``ops`` (in any order)."""
     state = DocumentState(doc)
     for op in ops:
         if op.doc == doc:
-            state.apply(op)
+            state.apply(op, changed)
     return state

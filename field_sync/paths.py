@@ -19,6 +19,7 @@ from field_sync.errors import InvalidOperation
 __all__ = [
     "ASSIGNMENT",
     "DELETED",
+    "FREEZE",
     "META_FIELDS",
     "TEMPLATE",
     "FieldPath",
@@ -29,6 +30,7 @@ __all__ = [
 TEMPLATE = "_template"
 ASSIGNMENT = "_assignment"
 DELETED = "_deleted"
+FREEZE = "_freeze"
 META_FIELDS = frozenset({TEMPLATE, ASSIGNMENT})
 
 _NAME = re.compile(r"^_?[a-z][a-z0-9_]{0,63}$")
@@ -90,7 +92,7 @@ def spread(path: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
         return
     parsed = parse_path(path)
     if isinstance(parsed, FieldPath):
-        if isinstance(value, dict):
+        if isinstance(value, dict) and path != FREEZE:  # a freeze carries its vector and hash
             raise InvalidOperation(f"a map may only be written to a whole row, not {path!r}",
                                    code="bad_value")
         yield parsed, value

@@ -80,6 +80,11 @@ class PullResponse(msgspec.Struct):
     inspector: Inspector | None = None
     templates: list[Template] = msgspec.field(default_factory=list)
     assignments: list[Assignment] = msgspec.field(default_factory=list)
+    vectors: dict[str, VersionVector] = msgspec.field(default_factory=dict)
+    """The version vector of every protocol in ``changes``."""
+    replaced: list[str] = msgspec.field(default_factory=list)
+    """Protocols sent whole, to replace what the device holds: signed ones, whose registry copy
+    is exactly the signed state."""
 
 
 class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -124,3 +129,5 @@ class ProtocolRecord(msgspec.Struct):
     """SHA-256 of the canonical encoding of ``protocol``."""
     vector: VersionVector
     """The ops merged into it: ``{device id: highest seq}``."""
+    held: list[Op] = msgspec.field(default_factory=list)
+    """Ops refused because the protocol was signed without them: kept, never merged."""

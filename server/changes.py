@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from schemas import Inspector, Op, PullResponse
+from schemas import Inspector, PullResponse
 from server.catalog import TemplateCatalog
 from server.documents import decode_state
 from server.problems import BadRequest
@@ -110,23 +110,31 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
     return list(session.exec(statement))
 
 
-def _page(session: Session, scope: _Scope, cursor: Cursor, limit: int,
-          reached: int) -> tuple[list[Op], Cursor, bool]:
-    """One page of changes, the cursor after it, and whether more pages follow."""
-    changes: list[Op] = []
+def _send(response: PullResponse, rows: list[ProtocolRow], base: int, whole: bool) -> None:
+    """Put the changes of ``rows`` after ``base`` in ``response`` (all of them if ``whole``)."""
+    for row in rows:
+        state = decode_state(row)
+        replaced = state.frozen_since() > base
+        response.changes.extend(state.changes_since(base, full=whole or replaced))
+        response.vectors[row.id] = state.vector
+        if replaced:
+            response.replaced.append(row.id)
+
+
+def _page(session: Session, scope: _Scope, cursor: Cursor, limit: int, reached: int,
+          response: PullResponse) -> Cursor:
+    """Fill ``response`` with one page; return the cursor after it."""
     if scope.joined and cursor.catch_up != DONE:
         rows = _catch_up_page(session, scope.joined, cursor.catch_up, limit)
-        for row in rows[:limit]:
-            changes.extend(decode_state(row).changes_since(0, full=True))
-        more = len(rows) > limit
-        return changes, replace(cursor, catch_up=rows[limit - 1].id if more else DONE), True
+        _send(response, rows[:limit], 0, whole=True)
+        response.more = True
+        return replace(cursor, catch_up=rows[limit - 1].id if len(rows) > limit else DONE)
     rows = _changes_page(session, scope.all, cursor, limit) if scope.all else []
-    for row in rows[:limit]:
-        changes.extend(decode_state(row).changes_since(cursor.base, full=cursor.base == 0))
+    _send(response, rows[:limit], cursor.base, whole=cursor.base == 0)
     if len(rows) > limit:
-        last = rows[limit - 1]
-        return changes, replace(cursor, changed=last.changed, doc=last.id), True
-    return changes, Cursor(reached, scope.reached, reached, "", ""), False
+        response.more = True
+        return replace(cursor, changed=rows[limit - 1].changed, doc=rows[limit - 1].id)
+    return Cursor(reached, scope.reached, reached, "", "")
 
 
 def pull(
@@ -140,9 +148,8 @@ def pull(
     """One page of changes for a device of ``inspector_id``."""
     reached = session.exec(select(ChangeCounter.value)).one()
     scope = _scope(session, inspector_id, cursor)
-    changes, next_cursor, more = _page(session, scope, cursor, limit, reached)
-    response = PullResponse(cursor=str(next_cursor), changes=changes, more=more,
-                            server_time_ms=now_ms)
+    response = PullResponse(cursor="", changes=[], more=False, server_time_ms=now_ms)
+    response.cursor = str(_page(session, scope, cursor, limit, reached, response))
     inspector = session.get(InspectorRow, inspector_id)
     if inspector is not None:
         response.inspector = Inspector(inspector.id, inspector.full_name, inspector.region,

@@ -1,32 +1,37 @@
 """Ingesting a push: every op gets its own answer, and one bad op never fails the batch.
 
 An op is accepted (merged and logged), a duplicate (its ``(actor, seq)`` is already logged: the
-batch was sent twice, or its answer was lost), or rejected with a stable code. Rejected ops leave
-nothing behind. The whole batch commits in one transaction, so an acknowledged batch is durable
-and a batch cut off half way changes nothing.
+batch was sent twice, or its answer was lost), or rejected with a stable code. Rejected ops
+leave nothing behind, except on a signed protocol: an op its freeze does not cover is kept aside
+(``held_op``), never merged, and answered ``protocol_signed`` every time it is sent. The batch
+commits in one transaction, so an acknowledged batch is durable and a batch cut off half way
+changes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 from sqlmodel import Session, col, select
 
-from field_sync import DocumentState, FieldSyncError, form_of, physical_ms
-from field_sync.paths import ASSIGNMENT, TEMPLATE
-from schemas import Op, OpResult
+from field_sync import DocumentState, FieldSyncError, content_hash, form_of, physical_ms, replay
+from field_sync.freeze import covers, parse_freeze
+from field_sync.paths import ASSIGNMENT, FREEZE, TEMPLATE
+from schemas import Op, OpResult, Template
 from server.auth import Caller
 from server.catalog import TemplateCatalog
 from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector
 from server.scope import assignments_in_scope
-from server.tables import OpLogRow, ProtocolRow
+from server.tables import HeldOpRow, OpLogRow, ProtocolRow
 
-__all__ = ["Rejected", "ingest"]
+__all__ = ["Rejected", "ingest", "logged_ops"]
 
 _value_encoder = msgspec.msgpack.Encoder()
+PROTOCOL_SIGNED = "protocol_signed"
 
 
 class Rejected(Exception):
@@ -45,10 +50,12 @@ class _Batch:
     caller: Caller
     scope: set[str]
     rows: dict[str, ProtocolRow]
+    changed: int
     states: dict[str, DocumentState] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
-    log: list[dict[str, object]] = field(default_factory=list)
-    created: set[str] = field(default_factory=set)
+    held_seen: set[int] = field(default_factory=set)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _is_uuid(text: str) -> bool:
@@ -56,6 +63,19 @@ def _is_uuid(text: str) -> bool:
         return str(uuid.UUID(text)) == text
     except ValueError:
         return False
+
+
+def _row(op: Op, changed: int, **extra: Any) -> dict[str, Any]:
+    return {"actor": op.actor, "seq": op.seq, "doc": op.doc, "path": op.path,
+            "value": _value_encoder.encode(op.value), "hlc": op.hlc, "changed": changed, **extra}
+
+
+def logged_ops(session: Session, doc: str) -> list[Op]:
+    """Every op of ``doc`` the registry ever merged, in the order it received them."""
+    rows = session.exec(select(OpLogRow).where(OpLogRow.doc == doc)
+                        .order_by(col(OpLogRow.changed), col(OpLogRow.actor), col(OpLogRow.seq)))
+    return [Op(row.actor, row.seq, row.doc, row.path, msgspec.msgpack.decode(row.value), row.hlc)
+            for row in rows]
 
 
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> DocumentState:
@@ -74,14 +94,32 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
         raise Rejected("unknown_template", f"the registry has no template {template_ref!r}")
     if assignment not in batch.scope:
         raise Rejected("out_of_scope", f"assignment {assignment!r} is not this inspector's")
-    batch.created.add(op.doc)
-    state = batch.states[op.doc] = DocumentState(op.doc)
-    return state
+    return DocumentState(op.doc)
 
 
-def _accept(
-    batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog, latest_ms: int, changed: int
-) -> None:
+def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
+            template: Template) -> DocumentState:
+    """The frozen state ``op`` asks for, rebuilt from the ops it covers and checked."""
+    if state.frozen is not None:
+        raise Rejected(PROTOCOL_SIGNED, "this protocol is already signed")
+    freeze = parse_freeze(op.value)
+    merged = logged_ops(session, op.doc) + [
+        Op(row["actor"], row["seq"], row["doc"], row["path"],
+           msgspec.msgpack.decode(row["value"]), row["hlc"])
+        for row in batch.log if row["doc"] == op.doc]
+    kept = [logged for logged in merged if covers(freeze, logged)]
+    rebuilt = replay(op.doc, kept, batch.changed)
+    if content_hash(rebuilt.materialize(template)) != freeze.content_hash:
+        raise Rejected("freeze_mismatch", "the signed hash does not match the state the vector "
+                       "names; sync and sign again")
+    for logged in merged:
+        if not covers(freeze, logged):  # merged before the freeze arrived, now set aside
+            batch.held.append(_row(logged, batch.changed, code=PROTOCOL_SIGNED))
+    return rebuilt
+
+
+def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
+            latest_ms: int) -> None:
     if op.actor != batch.caller.device_id:
         raise Rejected("foreign_actor", "a device may only push its own ops")
     if op.seq < 1:
@@ -91,19 +129,23 @@ def _accept(
     if physical_ms(op.hlc) > latest_ms:
         raise Rejected("clock_ahead", "the op is stamped too far in the future; re-stamp it")
     state = _state_for(batch, op, session, catalog)
+    frozen = state.frozen
+    if frozen is not None and not covers(frozen, op):
+        batch.held.append(_row(op, batch.changed, code=PROTOCOL_SIGNED))
+        batch.held_seen.add(op.seq)
+        raise Rejected(PROTOCOL_SIGNED, "the protocol was signed without this change; it is "
+                       "kept aside, and a correction is a new protocol that supersedes it")
     template = catalog.get(session, state.template_ref or op.value.get(TEMPLATE, ""))
     assert template is not None  # a stored protocol's template is never removed
     try:
         form_of(template).check_op(op)
     except FieldSyncError as exc:
-        if op.doc in batch.created and not state.registers:
-            batch.created.discard(op.doc)
-            del batch.states[op.doc]
         raise Rejected(exc.code, exc.reason) from exc
-    state.apply(op, changed)
-    batch.log.append({"actor": op.actor, "seq": op.seq, "doc": op.doc, "path": op.path,
-                      "value": _value_encoder.encode(op.value), "hlc": op.hlc,
-                      "changed": changed})
+    if op.path == FREEZE:
+        state = _freeze(batch, op, state, session, template)
+    state.apply(op, batch.changed)
+    batch.states[op.doc] = state
+    batch.log.append(_row(op, batch.changed))
 
 
 def _load(session: Session, caller: Caller, ops: list[Op], database: Database) -> _Batch:
@@ -112,31 +154,47 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database) -
     if not database.is_sqlite:
         statement = statement.with_for_update()
     rows = {row.id: row for row in session.exec(statement)}
+    batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
+                   rows=rows, changed=Database.next_change(session))
     own = [op.seq for op in ops if op.actor == caller.device_id]
-    seen: set[int] = set()
     if own:
-        seen = set(session.exec(select(OpLogRow.seq).where(
-            OpLogRow.actor == caller.device_id,
-            col(OpLogRow.seq) >= min(own), col(OpLogRow.seq) <= max(own),
-        )))
-    scope = assignments_in_scope(session, caller.inspector_id)
-    return _Batch(caller=caller, scope=scope, rows=rows, seen=seen)
+        for table, seen in ((OpLogRow, batch.seen), (HeldOpRow, batch.held_seen)):
+            seen.update(session.exec(select(table.seq).where(
+                table.actor == caller.device_id,
+                col(table.seq) >= min(own), col(table.seq) <= max(own),
+            )))
+    return batch
 
 
-def _store(session: Session, batch: _Batch, changed: int) -> None:
+def _store(session: Session, batch: _Batch) -> None:
     for doc, state in batch.states.items():
         row = batch.rows.get(doc)
         if row is None:
-            if not state.registers:
-                continue
             row = ProtocolRow(id=doc, template_ref=state.template_ref or "",
                               assignment_id=state.assignment or "", registers=b"", vector=b"",
-                              changed=changed, created_by=batch.caller.device_id)
+                              changed=batch.changed, created_by=batch.caller.device_id)
         row.registers = encode_registers(state)
         row.vector = encode_vector(state)
-        row.changed = changed
+        row.changed = batch.changed
         session.add(row)
     Database.insert_many(session, OpLogRow, batch.log)
+    Database.insert_many(session, HeldOpRow, batch.held)
+
+
+def _answer(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
+            latest_ms: int) -> OpResult:
+    if op.actor == batch.caller.device_id:
+        if op.seq in batch.seen:
+            return OpResult(op.seq, "duplicate")
+        if op.seq in batch.held_seen:
+            return OpResult(op.seq, "rejected", PROTOCOL_SIGNED, "the protocol was signed "
+                            "without this change; it is kept aside")
+    try:
+        _accept(batch, op, session, catalog, latest_ms)
+    except Rejected as rejection:
+        return OpResult(op.seq, "rejected", rejection.code, rejection.reason)
+    batch.seen.add(op.seq)
+    return OpResult(op.seq, "accepted")
 
 
 def ingest(
@@ -148,20 +206,8 @@ def ingest(
     max_ahead_ms: int,
 ) -> list[OpResult]:
     """Merge a device's batch of ops into the registry; one result per op, in order."""
-    results: list[OpResult] = []
     with database.write() as session:
         batch = _load(session, caller, ops, database)
-        changed = Database.next_change(session)
-        for op in ops:
-            if op.actor == caller.device_id and op.seq in batch.seen:
-                results.append(OpResult(op.seq, "duplicate"))
-                continue
-            try:
-                _accept(batch, op, session, catalog, now_ms + max_ahead_ms, changed)
-            except Rejected as rejection:
-                results.append(OpResult(op.seq, "rejected", rejection.code, rejection.reason))
-                continue
-            batch.seen.add(op.seq)
-            results.append(OpResult(op.seq, "accepted"))
-        _store(session, batch, changed)
+        results = [_answer(batch, op, session, catalog, now_ms + max_ahead_ms) for op in ops]
+        _store(session, batch)
     return results

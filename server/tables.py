@@ -18,6 +18,7 @@ __all__ = [
     "ChangeCounter",
     "DeviceRow",
     "EnrollmentCodeRow",
+    "HeldOpRow",
     "InspectorRow",
     "OpLogRow",
     "ProtocolRow",
@@ -116,3 +117,19 @@ class ChangeCounter(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class HeldOpRow(SQLModel, table=True):
+    """An op refused because its protocol was signed without it: kept, never merged, shown to
+    supervisors in the audit and to the device that made it."""
+
+    __tablename__ = "held_op"
+
+    actor: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    doc: str = Field(index=True, max_length=64)
+    path: str = Field(max_length=200)
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    hlc: int = Field(sa_column=Column(BigInteger, nullable=False))
+    code: str = Field(max_length=64)
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -63,8 +63,8 @@ class Device:
 
 
 async def add_inspector(client: AsyncTestClient, inspector_id: str) -> None:  # type: ignore[type-arg]
-    response = await client.post("/v1/admin/inspectors", headers=ADMIN,
-                                  json={"id": inspector_id, "full_name": f"Inspector {inspector_id}"})
+    body = {"id": inspector_id, "full_name": f"Inspector {inspector_id}"}
+    response = await client.post("/v1/admin/inspectors", headers=ADMIN, json=body)
     assert response.status_code == 201, response.text
 
 

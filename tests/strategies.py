@@ -27,6 +27,7 @@ __all__ = [
     "field_paths",
     "histories",
     "row_ids",
+    "shares",
     "stamp_history",
     "values_for",
 ]
@@ -209,3 +210,16 @@ def histories(draw: st.DrawFn, min_size: int = 0, max_size: int = 24) -> list[Op
     """A list of ops on ``DOC`` by up to three devices, in the order they were made."""
     authored = draw(st.lists(st.tuples(actors(), edits()), min_size=min_size, max_size=max_size))
     return draw(stamp_history([(actor, path, value) for actor, (path, value) in authored]))
+
+
+@st.composite
+def shares(draw: st.DrawFn, count: int, max_size: int = 24) -> tuple[list[Op], list[list[Op]]]:
+    """One history and what ``count`` replicas saw of it: overlapping subsets, each in its own
+    order. Replicas must draw from one history: an op id ``(actor, seq)`` names one op only."""
+    history = draw(histories(max_size=max_size))
+    views = []
+    for _ in range(count):
+        picked = draw(st.lists(st.sampled_from(history), unique_by=lambda op: op.id)
+                      if history else st.just([]))
+        views.append(draw(st.permutations(picked)))
+    return history, views

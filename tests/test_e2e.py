@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from client_lib import HttpTransport, Tablet
+from client_lib import HttpTransport, ProtocolSigned, Tablet
 from field_sync import content_hash
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
@@ -114,3 +114,39 @@ def test_demo_command_starts_its_own_server(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "registry" / "field-sync.db").exists()
+
+
+def test_a_signed_protocol_holds_exactly_the_signed_state(
+    admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]
+) -> None:
+    assignment, (a, b, c) = team(admin, server, tmp_path, 3, opened)
+    protocol = a.create_protocol(TEMPLATE, assignment, {"number": "TR-SIGN"})
+    assert a.sync().ok and b.sync().ok and c.sync().ok
+
+    # B's edit reaches the registry before A's freeze, but A never saw it: it is set aside.
+    with b.edit(protocol) as edit:
+        edit.set("findings", "B, merged before the freeze arrived")
+    assert b.sync().rejected == 0
+    with a.edit(protocol) as edit:
+        edit.set("conclusion", "compliant")
+    freeze = a.freeze(protocol)
+    with pytest.raises(ProtocolSigned):
+        a.edit(protocol)
+    # C edits offline after A signed: refused when it arrives, kept on C and in the registry.
+    with c.edit(protocol) as edit:
+        edit.set("prescription", "C, written after the signature")
+
+    assert a.sync().rejected == 0
+    assert c.sync().rejected == 1
+    b.sync()
+
+    record = admin.protocol(protocol)
+    assert record.content_hash == freeze.content_hash
+    assert record.protocol.fields == {"number": "TR-SIGN", "conclusion": "compliant"}
+    assert {op.value for op in record.held} == {"B, merged before the freeze arrived",
+                                                "C, written after the signature"}
+    for tablet in (a, b, c):
+        assert tablet.content_hash(protocol) == freeze.content_hash
+    (refused_b,) = b.rejections()
+    (refused_c,) = c.rejections()
+    assert refused_b.code == refused_c.code == "protocol_signed"

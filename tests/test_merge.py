@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from field_sync import DocumentState, Register, canonical_bytes, pack, replay, spread
 from schemas import Op
-from tests.strategies import DOC, METROLOGY, ROW_IDS, histories
+from tests.strategies import DOC, METROLOGY, ROW_IDS, histories, shares
 
 T = 1_717_000_000_000
 ROW, OTHER_ROW, THIRD_ROW = ROW_IDS
@@ -303,16 +303,16 @@ def test_registers_made_on_a_device_carry_change_number_zero() -> None:
 
 
 @_PROPERTY
-@given(a=histories(), b=histories())
-def test_merge_is_commutative(a: list[Op], b: list[Op]) -> None:
-    left, right = state_of(a), state_of(b)
+@given(seen=shares(2))
+def test_merge_is_commutative(seen: tuple[list[Op], list[list[Op]]]) -> None:
+    left, right = (state_of(view) for view in seen[1])
     assert_same(merged(left, right), merged(right, left))
 
 
 @_PROPERTY
-@given(a=histories(max_size=12), b=histories(max_size=12), c=histories(max_size=12))
-def test_merge_is_associative(a: list[Op], b: list[Op], c: list[Op]) -> None:
-    x, y, z = state_of(a), state_of(b), state_of(c)
+@given(seen=shares(3, max_size=16))
+def test_merge_is_associative(seen: tuple[list[Op], list[list[Op]]]) -> None:
+    x, y, z = (state_of(view) for view in seen[1])
     assert_same(merged(merged(x, y), z), merged(x, merged(y, z)))
 
 
@@ -329,8 +329,11 @@ def test_merge_is_idempotent(history: list[Op]) -> None:
 
 
 @_PROPERTY
-@given(a=histories(), b=histories())
-def test_merging_states_equals_replaying_the_union_of_their_ops(a: list[Op], b: list[Op]) -> None:
+@given(seen=shares(2))
+def test_merging_states_equals_replaying_the_union_of_their_ops(
+    seen: tuple[list[Op], list[list[Op]]],
+) -> None:
+    a, b = seen[1]
     assert_same(merged(state_of(a), state_of(b)), state_of(a + b))
 
 

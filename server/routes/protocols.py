@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get
+from sqlmodel import col, select
 
 from field_sync import content_hash
-from schemas import ProtocolRecord
+from schemas import Op, ProtocolRecord
 from server.auth import Caller, require_admin, require_device
 from server.documents import decode_state
 from server.problems import NotFound, Unauthorized
 from server.registry import Registry
 from server.scope import assignments_in_scope
-from server.tables import ProtocolRow
+from server.tables import HeldOpRow, ProtocolRow
 from server.wire import reply
 
 __all__ = ["get_protocol"]
@@ -39,10 +41,13 @@ def _record(registry: Registry, request: Request[Any, Any, Any], protocol_id: st
         if row is None:
             raise NotFound("unknown_protocol", f"no protocol {protocol_id!r} in your reach")
         template = registry.catalog.get(session, row.template_ref)
+        held = [Op(op.actor, op.seq, op.doc, op.path, msgspec.msgpack.decode(op.value), op.hlc)
+                for op in session.exec(select(HeldOpRow).where(HeldOpRow.doc == protocol_id)
+                                       .order_by(col(HeldOpRow.changed), col(HeldOpRow.seq)))]
     state = decode_state(row)
     protocol = state.materialize(template)
     return ProtocolRecord(protocol=protocol, content_hash=content_hash(protocol),
-                          vector=state.vector)
+                          vector=state.vector, held=held)
 
 
 @get("/v1/protocols/{protocol_id:str}")
