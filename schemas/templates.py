@@ -109,7 +109,9 @@ class Template(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_def
     id: str
     version: int
     kind: str
-    """The document kind printed in the QR seal, e.g. ``metrology_supervision``."""
+    """The document kind, e.g. ``metrology_supervision``."""
+    code: str
+    """A short code of the kind, printed in the QR seal (``MSP``); a few letters keep it small."""
     title: Label
     fields: tuple[Field, ...]
     collections: tuple[Collection, ...] = ()

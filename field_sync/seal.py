@@ -1,0 +1,174 @@
+"""The QR seal: a compact signed claim a phone can check, on paper or on a screen.
+
+The claim (protocol id and number, kind, inspected entity, result, signing time, content hash)
+is a COSE_Sign1 structure (RFC 9052) in CBOR, signed ES256 by the device key named by a short
+key id. Its bytes are written in RFC 4648 base32 without padding: every character is in QR
+alphanumeric mode (so the code stays small) and safe in a URL path (base45, the EU digital
+COVID certificate's choice, uses a space and ``%``, which are not). The text is the registry's
+verification URL in upper case, ``/V/``, the prefix ``FS1`` and the base32: a phone camera
+opens the verification page, and an offline verifier reads the same text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cbor2
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from field_sync.errors import FieldSyncError
+
+__all__ = [
+    "PREFIX",
+    "RESULTS",
+    "Claim",
+    "Seal",
+    "SealError",
+    "key_id",
+    "make_seal",
+    "read_seal",
+    "seal_hash",
+]
+
+PREFIX = "FS1"
+ES256 = -7  # COSE algorithm id
+_COSE_SIGN1_TAG = 18
+_ALG, _KID = 1, 4  # COSE header labels
+RESULTS = ("non_compliant", "compliant", "sampled", "refused")
+"""Results the payload writes as one small integer; any other is written as text."""
+
+
+class SealError(FieldSyncError, ValueError):
+    """A text that is not a well-formed seal."""
+
+    code = "not_a_seal"
+
+
+class Claim(msgspec.Struct, frozen=True):
+    """What the seal says of a protocol."""
+
+    protocol_id: str
+    number: str
+    kind: str
+    """The template's short code, such as ``MSP``."""
+    entity: str
+    """The inspected entity's taxpayer id (STIR)."""
+    result: str
+    signed_at: int
+    """Seconds since the epoch."""
+    content_hash: str
+    """SHA-256 of the protocol's canonical encoding, hex."""
+
+
+@dataclass(frozen=True)
+class Seal:
+    """A parsed seal: the claim, the key id, and what the signature covers."""
+
+    claim: Claim
+    kid: bytes
+    protected: bytes
+    payload: bytes
+    signature: bytes
+
+    def verify(self, public_key: ec.EllipticCurvePublicKey) -> bool:
+        """True when ``public_key`` made the signature over exactly this claim."""
+        r = int.from_bytes(self.signature[:32], "big")
+        s = int.from_bytes(self.signature[32:], "big")
+        try:
+            public_key.verify(encode_dss_signature(r, s),
+                              _to_be_signed(self.protected, self.payload),
+                              ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+
+
+def key_id(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The 8-byte key id: the head of SHA-256 over the key's SubjectPublicKeyInfo."""
+    der = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).digest()[:8]
+
+
+def _to_be_signed(protected: bytes, payload: bytes) -> bytes:
+    return cbor2.dumps(["Signature1", protected, b"", payload])
+
+
+def _payload(claim: Claim) -> bytes:
+    entity: str | int = int(claim.entity) if claim.entity.isdigit() and claim.entity[0] != "0" \
+        else claim.entity  # a STIR is nine digits: an integer is half the bytes
+    return cbor2.dumps({
+        1: uuid.UUID(claim.protocol_id).bytes, 2: claim.number, 3: claim.kind, 4: entity,
+        5: RESULTS.index(claim.result) if claim.result in RESULTS else claim.result,
+        6: claim.signed_at, 7: bytes.fromhex(claim.content_hash),
+    })
+
+
+def make_seal(claim: Claim, private_key: ec.EllipticCurvePrivateKey, base_url: str) -> str:
+    """The seal text of ``claim``, signed with ``private_key``, under ``base_url``."""
+    protected = cbor2.dumps({_ALG: ES256, _KID: key_id(private_key.public_key())})
+    payload = _payload(claim)
+    der = private_key.sign(_to_be_signed(protected, payload), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    sign1 = cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    text = base64.b32encode(sign1).decode().rstrip("=")
+    return f"{base_url.rstrip('/').upper()}/V/{PREFIX}{text}"
+
+
+def _decode_claim(payload: bytes) -> Claim:
+    fields = cbor2.loads(payload)
+    if not isinstance(fields, Mapping) or set(fields) != set(range(1, 8)):
+        raise SealError("the seal's claim is not a protocol claim")
+    try:
+        return Claim(
+            protocol_id=str(uuid.UUID(bytes=fields[1])), number=fields[2], kind=fields[3],
+            entity=str(fields[4]),
+            result=RESULTS[fields[5]] if isinstance(fields[5], int) else fields[5],
+            signed_at=fields[6],
+            content_hash=fields[7].hex(),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise SealError(f"the seal's claim is malformed: {exc}") from exc
+
+
+def read_seal(text: str) -> Seal:
+    """Parse a seal from its QR text (the whole URL, or from ``FS1`` on)."""
+    start = text.rfind(PREFIX)
+    body = text[start + len(PREFIX):].strip().upper() if start >= 0 else ""
+    if not body:
+        raise SealError(f"no {PREFIX} seal in this text")
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+        tag = cbor2.loads(raw)
+    except (ValueError, cbor2.CBORDecodeError) as exc:
+        raise SealError(f"the seal is not valid base32 CBOR: {exc}") from exc
+    if not isinstance(tag, cbor2.CBORTag) or tag.tag != _COSE_SIGN1_TAG or \
+            not isinstance(tag.value, list | tuple) or len(tag.value) != 4:
+        raise SealError("the seal is not a COSE_Sign1 structure")
+    protected, _unprotected, payload, signature = tag.value
+    if not all(isinstance(part, bytes) for part in (protected, payload, signature)) or \
+            len(signature) != 64:
+        raise SealError("the seal's COSE_Sign1 parts are malformed")
+    headers = cbor2.loads(protected)
+    if not isinstance(headers, Mapping) or headers.get(_ALG) != ES256 or \
+            not isinstance(headers.get(_KID), bytes):
+        raise SealError("the seal is not signed ES256 with a key id")
+    return Seal(_decode_claim(payload), headers[_KID], protected, payload, signature)
+
+
+def seal_hash(text: str) -> str:
+    """SHA-256 of the seal's COSE bytes, hex: what the registry receipt countersigns."""
+    body = text[text.rfind(PREFIX) + len(PREFIX):].upper()
+    return hashlib.sha256(base64.b32decode(body + "=" * (-len(body) % 8))).hexdigest()
