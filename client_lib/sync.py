@@ -178,6 +178,8 @@ class Synchronizer:
             DeviceStore.save_reference(db, "assignment", [(a.id, a) for a in page.assignments])
             if page.inspector is not None:
                 DeviceStore.put(db, "inspector", page.inspector)
+            for receipt in page.receipts:
+                DeviceStore.put(db, f"receipt:{receipt.protocol_id}", receipt)
             DeviceStore.put(db, "cursor", page.cursor)
             DeviceStore.put(db, "heard_hlc", heard)
             DeviceStore.put(db, "hlc_last", self.clock.last)

@@ -22,10 +22,26 @@ from client_lib.keystore import KeyStore, SoftwareKeyStore
 from client_lib.store import DeviceStore, OutboxEntry
 from client_lib.sync import Synchronizer, SyncReport
 from client_lib.transport import HttpTransport, Transport
-from field_sync import DocumentState, Form, HybridLogicalClock, content_hash, form_of
+from field_sync import (
+    DocumentState,
+    Form,
+    HybridLogicalClock,
+    canonical_bytes,
+    content_hash,
+    form_of,
+)
 from field_sync.freeze import Freeze, covers
 from field_sync.paths import ASSIGNMENT, FREEZE, TEMPLATE
+from field_sync.seal import claim_for, make_seal
+from field_sync.signing import b64url
 from schemas import Assignment, EnrollRequest, Inspector, Op, Protocol, Template, builtin_templates
+from schemas.signing import (
+    Confirmation,
+    LocationFix,
+    Receipt,
+    SignedProtocol,
+    SigningStatement,
+)
 
 __all__ = ["Tablet"]
 
@@ -105,7 +121,8 @@ class Tablet:
         with self.store.transaction() as db:
             for key, value in (("device_id", answer.device_id), ("token", answer.token),
                                ("inspector", answer.inspector), ("server_url", server_url),
-                               ("clock_offset", self.clock.offset_ms)):
+                               ("clock_offset", self.clock.offset_ms), ("kid", answer.kid),
+                               ("public_url", answer.public_url or server_url)):
                 if value != "":
                     DeviceStore.put(db, key, value)
         return answer.inspector
@@ -153,20 +170,68 @@ class Tablet:
         return self._editor(protocol_id, form_of(self.template(state.template_ref or "")))
 
     def freeze(self, protocol_id: str) -> Freeze:
-        """Freeze the protocol at the state this tablet holds (the first half of signing).
+        """Freeze the protocol, unsigned, at the state this tablet holds.
 
-        The registry will hold exactly this state; later edits, from any tablet, are refused
-        with ``protocol_signed`` and kept aside.
+        The mechanism under ``sign()``, for embedded registries that take unsigned freezes; the
+        registry server refuses a freeze without a signature.
         """
+        return self._freeze(protocol_id, None)
+
+    def sign(self, protocol_id: str, confirmation: Confirmation,
+             location: LocationFix | None = None) -> Freeze:
+        """Sign the protocol as it stands on this tablet, offline, and seal it.
+
+        The device key signs the content hash with the signer, time, version vector, location
+        fix and confirmation; the QR seal is made here too (``signed.seal``). The protocol is
+        frozen: the registry will hold exactly this state, and later edits, from any tablet,
+        are refused with ``protocol_signed`` and kept aside.
+
+        Args:
+            confirmation: the one-time code the inspector typed, or a biometric assertion over
+                ``content_hash(protocol_id)``.
+            location: the fix taken at signing.
+        """
+        return self._freeze(protocol_id, (confirmation, location))
+
+    def _freeze(self, protocol_id: str,
+                signing: tuple[Confirmation, LocationFix | None] | None) -> Freeze:
         state = self._state(protocol_id)
         if state.frozen is not None:
             raise ProtocolSigned(f"protocol {protocol_id} is already signed")
         template = self.template(state.template_ref or "")
-        freeze = Freeze(dict(state.vector), content_hash(state.materialize(template)))
+        protocol = state.materialize(template)
+        freeze = Freeze(dict(state.vector), content_hash(protocol))
+        if signing is not None:
+            freeze = Freeze(freeze.vector, freeze.content_hash,
+                            self._signature(protocol, template, freeze, *signing))
         editor = self._editor(protocol_id, form_of(template))
         editor.set(FREEZE, msgspec.to_builtins(freeze))
         editor.save()
         return freeze
+
+    def _signature(self, protocol: Protocol, template: Template, freeze: Freeze,
+                   confirmation: Confirmation, location: LocationFix | None) -> SignedProtocol:
+        inspector, kid = self.inspector, self.store.get("kid", "")
+        if inspector is None or not kid:
+            raise NotEnrolled("enroll this tablet before signing")
+        signed_at = self.clock.corrected_ms()
+        statement = SigningStatement(
+            protocol_id=protocol.id, content_hash=freeze.content_hash, vector=freeze.vector,
+            signer=inspector.id, device_id=self.device_id, kid=kid, signed_at_ms=signed_at,
+            confirmation=confirmation, location=location)
+        seal = make_seal(claim_for(protocol, template, signed_at), self.keys.sign,
+                         bytes.fromhex(kid), self.store.get("public_url", ""))
+        return SignedProtocol(statement, b64url(self.keys.sign(canonical_bytes(statement))), seal)
+
+    def signature(self, protocol_id: str) -> SignedProtocol | None:
+        """The signature (and seal) of a signed protocol, or None."""
+        frozen = self._state(protocol_id).frozen
+        return None if frozen is None else frozen.signed
+
+    def receipt(self, protocol_id: str) -> Receipt | None:
+        """The registry's receipt for a registered protocol, once it has synced back."""
+        raw = self.store.get(f"receipt:{protocol_id}")
+        return None if raw is None else msgspec.convert(raw, Receipt)
 
     def _editor(self, protocol_id: str, form: Form) -> ProtocolEditor:
         def stage(path: str, value: Any) -> Op:

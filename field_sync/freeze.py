@@ -17,17 +17,20 @@ import msgspec
 from field_sync.errors import InvalidOperation
 from field_sync.paths import FREEZE
 from schemas import Op, VersionVector
+from schemas.signing import SignedProtocol
 
 __all__ = ["Freeze", "covers", "parse_freeze"]
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
-class Freeze(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The signed state: which ops it holds, and the hash of what they make."""
+class Freeze(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """The signed state: which ops it holds, the hash of what they make, and the signature."""
 
     vector: VersionVector
     content_hash: str
+    signed: SignedProtocol | None = None
+    """The device's signature, confirmation and seal (the registry requires one)."""
 
 
 def parse_freeze(value: Any) -> Freeze:
@@ -40,6 +43,11 @@ def parse_freeze(value: Any) -> Freeze:
         seq < 1 for seq in freeze.vector.values()
     ):
         raise InvalidOperation("a freeze needs a SHA-256 hex hash and a non-empty vector",
+                               code="bad_value")
+    statement = freeze.signed.statement if freeze.signed else None
+    if statement is not None and (statement.vector != freeze.vector
+                                  or statement.content_hash != freeze.content_hash):
+        raise InvalidOperation("the signed statement names another state than the freeze",
                                code="bad_value")
     return freeze
 

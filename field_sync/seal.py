@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import cbor2
@@ -28,7 +28,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from field_sync.canonical import content_hash
 from field_sync.errors import FieldSyncError
+from schemas.documents import Protocol
+from schemas.templates import Template
 
 __all__ = [
     "PREFIX",
@@ -36,6 +39,7 @@ __all__ = [
     "Claim",
     "Seal",
     "SealError",
+    "claim_for",
     "key_id",
     "make_seal",
     "read_seal",
@@ -115,11 +119,19 @@ def _payload(claim: Claim) -> bytes:
     })
 
 
-def make_seal(claim: Claim, private_key: ec.EllipticCurvePrivateKey, base_url: str) -> str:
-    """The seal text of ``claim``, signed with ``private_key``, under ``base_url``."""
-    protected = cbor2.dumps({_ALG: ES256, _KID: key_id(private_key.public_key())})
+def make_seal(claim: Claim, sign: Callable[[bytes], bytes], kid: bytes, base_url: str) -> str:
+    """The seal text of ``claim`` under ``base_url``.
+
+    Args:
+        claim: what the seal says.
+        sign: the device key's ES256 signature (DER) over the bytes given: a secure-hardware key
+            store signs without ever showing the key.
+        kid: the key's id (``key_id``).
+        base_url: the registry's public address.
+    """
+    protected = cbor2.dumps({_ALG: ES256, _KID: kid})
     payload = _payload(claim)
-    der = private_key.sign(_to_be_signed(protected, payload), ec.ECDSA(hashes.SHA256()))
+    der = sign(_to_be_signed(protected, payload))
     r, s = decode_dss_signature(der)
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     sign1 = cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, signature]))
@@ -172,3 +184,17 @@ def seal_hash(text: str) -> str:
     """SHA-256 of the seal's COSE bytes, hex: what the registry receipt countersigns."""
     body = text[text.rfind(PREFIX) + len(PREFIX):].upper()
     return hashlib.sha256(base64.b32decode(body + "=" * (-len(body) % 8))).hexdigest()
+
+
+def claim_for(protocol: Protocol, template: Template, signed_at_ms: int) -> Claim:
+    """The claim a seal makes of ``protocol``; tablet and registry build it the same way."""
+    fields = protocol.fields
+    return Claim(
+        protocol_id=protocol.id,
+        number=str(fields.get("number", "")),
+        kind=template.code,
+        entity=str(fields.get("entity_tin", "")),
+        result=str(fields.get("conclusion") or "sampled"),
+        signed_at=signed_at_ms // 1000,
+        content_hash=content_hash(protocol),
+    )

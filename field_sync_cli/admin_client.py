@@ -42,11 +42,15 @@ class AdminClient:
         body = InspectorCreate(inspector_id, full_name, region)
         return self._call("POST", "/v1/admin/inspectors", Inspector, body)
 
+    def enrollment(self, inspector_id: str) -> EnrollmentCode:
+        """A fresh one-time enrollment code for the inspector's tablet (and, the first time,
+        the otpauth URI of the inspector's one-time-code secret)."""
+        return self._call("POST", f"/v1/admin/inspectors/{inspector_id}/enrollment-codes",
+                          EnrollmentCode)
+
     def enrollment_code(self, inspector_id: str) -> str:
         """A fresh one-time enrollment code for the inspector's tablet."""
-        code = self._call("POST", f"/v1/admin/inspectors/{inspector_id}/enrollment-codes",
-                          EnrollmentCode)
-        return code.code
+        return self.enrollment(inspector_id).code
 
     def put_assignment(self, assignment: Assignment) -> Assignment:
         """Create or replace an assignment and its team."""

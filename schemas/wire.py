@@ -13,6 +13,7 @@ import msgspec
 from schemas.documents import Protocol
 from schemas.operations import Op, VersionVector
 from schemas.reference import Assignment, Inspector
+from schemas.signing import Receipt
 from schemas.templates import Template
 
 __all__ = [
@@ -82,6 +83,8 @@ class PullResponse(msgspec.Struct):
     assignments: list[Assignment] = msgspec.field(default_factory=list)
     vectors: dict[str, VersionVector] = msgspec.field(default_factory=dict)
     """The version vector of every protocol in ``changes``."""
+    receipts: list[Receipt] = msgspec.field(default_factory=list)
+    """The registry's receipts for protocols in ``changes`` registered since the cursor."""
     replaced: list[str] = msgspec.field(default_factory=list)
     """Protocols sent whole, to replace what the device holds: signed ones, whose registry copy
     is exactly the signed state."""
@@ -101,6 +104,9 @@ class EnrollmentCode(msgspec.Struct):
     code: str
     inspector_id: str
     expires_at: str
+    totp_uri: str = ""
+    """``otpauth://`` URI of the inspector's one-time-code secret, to show as a QR to the
+    inspector's own authenticator app (never to the tablet). Set when the secret is made."""
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -110,6 +116,10 @@ class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
     public_key: str
     """The device's P-256 public key, PEM (SubjectPublicKeyInfo)."""
     device_name: str = ""
+    biometric_credential_id: str = ""
+    """A WebAuthn credential the tablet's authenticator made for the inspector (base64url)."""
+    biometric_public_key: str = ""
+    """Its COSE public key (base64url)."""
 
 
 class EnrollResponse(msgspec.Struct):
@@ -119,6 +129,10 @@ class EnrollResponse(msgspec.Struct):
     token: str
     inspector: Inspector
     server_time_ms: int
+    kid: str = ""
+    """Hex id of the enrolled signing key."""
+    public_url: str = ""
+    """The registry's public address, which seals point at."""
 
 
 class ProtocolRecord(msgspec.Struct):

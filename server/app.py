@@ -14,6 +14,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from server.config import ServerConfig
 from server.database import Database
 from server.guards import provide_caller, provide_registry
+from server.keys import RegistryKeys
 from server.problems import http_exception_to_problem, unexpected_error_to_problem
 from server.registry import Registry
 from server.routes.admin import AdminController
@@ -36,7 +37,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database = Database(config.database_url)
         database.create_schema()
-        app.state.registry = Registry(config=config, database=database)
+        app.state.registry = Registry(config=config, database=database,
+                                      keys=RegistryKeys.load(config.data_dir))
         log.info("registry ready on %s", database.writer.url.render_as_string(hide_password=True))
         try:
             yield

@@ -23,11 +23,12 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from schemas import Inspector, PullResponse
+from schemas.signing import Receipt
 from server.catalog import TemplateCatalog
 from server.documents import decode_state
 from server.problems import BadRequest
 from server.scope import assignments_since
-from server.tables import AssignmentMember, ChangeCounter, InspectorRow, ProtocolRow
+from server.tables import AssignmentMember, ChangeCounter, InspectorRow, ProtocolRow, ReceiptRow
 
 __all__ = ["Cursor", "pull"]
 
@@ -110,8 +111,15 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
     return list(session.exec(statement))
 
 
-def _send(response: PullResponse, rows: list[ProtocolRow], base: int, whole: bool) -> None:
+def _send(session: Session, response: PullResponse, rows: list[ProtocolRow], base: int,
+          whole: bool) -> None:
     """Put the changes of ``rows`` after ``base`` in ``response`` (all of them if ``whole``)."""
+    receipts = select(ReceiptRow).where(col(ReceiptRow.protocol_id).in_([r.id for r in rows]))
+    if not whole:
+        receipts = receipts.where(ReceiptRow.changed > base)
+    response.receipts.extend(
+        Receipt(r.protocol_id, r.content_hash, r.seal_hash, r.registered_at_ms, r.registry_number,
+                r.signature) for r in session.exec(receipts))
     for row in rows:
         state = decode_state(row)
         replaced = state.frozen_since() > base
@@ -126,11 +134,11 @@ def _page(session: Session, scope: _Scope, cursor: Cursor, limit: int, reached: 
     """Fill ``response`` with one page; return the cursor after it."""
     if scope.joined and cursor.catch_up != DONE:
         rows = _catch_up_page(session, scope.joined, cursor.catch_up, limit)
-        _send(response, rows[:limit], 0, whole=True)
+        _send(session, response, rows[:limit], 0, whole=True)
         response.more = True
         return replace(cursor, catch_up=rows[limit - 1].id if len(rows) > limit else DONE)
     rows = _changes_page(session, scope.all, cursor, limit) if scope.all else []
-    _send(response, rows[:limit], cursor.base, whole=cursor.base == 0)
+    _send(session, response, rows[:limit], cursor.base, whole=cursor.base == 0)
     if len(rows) > limit:
         response.more = True
         return replace(cursor, changed=rows[limit - 1].changed, doc=rows[limit - 1].id)

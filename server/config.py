@@ -41,11 +41,25 @@ class ServerConfig:
     """Most protocols in one pull page."""
     enrollment_code_ttl_s: int = 24 * 3600
     """How long an enrollment code stays valid."""
+    public_url: str = ""
+    """The registry's address as people reach it (``$FIELD_SYNC_PUBLIC_URL``); seals point at
+    ``<public_url>/V/...``. Empty: the address ``serve`` listens on."""
+    confirmation: str = "any"
+    """Which confirmations signing accepts: ``any``, ``totp`` or ``biometric``."""
+    webauthn_rp_id: str = "field-sync.local"
+    """The WebAuthn relying party id tablets' authenticators are bound to."""
+    webauthn_origins: tuple[str, ...] = ("https://field-sync.local",)
+    """Origins a biometric assertion may come from."""
+    totp_max_failures: int = 5
+    """Wrong one-time codes before an inspector is locked out."""
+    totp_lockout_s: int = 15 * 60
+    """How long a lockout lasts."""
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         self.db_url = self.db_url or os.environ.get("FIELD_SYNC_DB", "")
         self.admin_token = self.admin_token or os.environ.get("FIELD_SYNC_ADMIN_TOKEN", "")
+        self.public_url = self.public_url or os.environ.get("FIELD_SYNC_PUBLIC_URL", "")
 
     @property
     def database_url(self) -> str:

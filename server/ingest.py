@@ -26,6 +26,7 @@ from server.catalog import TemplateCatalog
 from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector
 from server.scope import assignments_in_scope
+from server.signatures import SignatureRefused, Signing, register
 from server.tables import HeldOpRow, OpLogRow, ProtocolRow
 
 __all__ = ["Rejected", "ingest", "logged_ops"]
@@ -51,6 +52,8 @@ class _Batch:
     scope: set[str]
     rows: dict[str, ProtocolRow]
     changed: int
+    now_ms: int
+    signing: Signing | None
     states: dict[str, DocumentState] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
     held_seen: set[int] = field(default_factory=set)
@@ -109,9 +112,16 @@ def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
         for row in batch.log if row["doc"] == op.doc]
     kept = [logged for logged in merged if covers(freeze, logged)]
     rebuilt = replay(op.doc, kept, batch.changed)
-    if content_hash(rebuilt.materialize(template)) != freeze.content_hash:
+    protocol = rebuilt.materialize(template)
+    if content_hash(protocol) != freeze.content_hash:
         raise Rejected("freeze_mismatch", "the signed hash does not match the state the vector "
                        "names; sync and sign again")
+    if batch.signing is not None:
+        try:
+            register(session, batch.signing, batch.caller, freeze, protocol, template,
+                     batch.now_ms, batch.changed)
+        except SignatureRefused as refused:
+            raise Rejected(refused.code, refused.reason) from refused
     for logged in merged:
         if not covers(freeze, logged):  # merged before the freeze arrived, now set aside
             batch.held.append(_row(logged, batch.changed, code=PROTOCOL_SIGNED))
@@ -148,14 +158,16 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     batch.log.append(_row(op, batch.changed))
 
 
-def _load(session: Session, caller: Caller, ops: list[Op], database: Database) -> _Batch:
+def _load(session: Session, caller: Caller, ops: list[Op], database: Database, now_ms: int,
+          signing: Signing | None) -> _Batch:
     docs = {op.doc for op in ops}
     statement = select(ProtocolRow).where(col(ProtocolRow.id).in_(docs))
     if not database.is_sqlite:
         statement = statement.with_for_update()
     rows = {row.id: row for row in session.exec(statement)}
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
-                   rows=rows, changed=Database.next_change(session))
+                   rows=rows, changed=Database.next_change(session), now_ms=now_ms,
+                   signing=signing)
     own = [op.seq for op in ops if op.actor == caller.device_id]
     if own:
         for table, seen in ((OpLogRow, batch.seen), (HeldOpRow, batch.held_seen)):
@@ -204,10 +216,16 @@ def ingest(
     ops: list[Op],
     now_ms: int,
     max_ahead_ms: int,
+    signing: Signing | None = None,
 ) -> list[OpResult]:
-    """Merge a device's batch of ops into the registry; one result per op, in order."""
+    """Merge a device's batch of ops into the registry; one result per op, in order.
+
+    With ``signing`` (as the server always runs), a freeze must carry a valid signature,
+    confirmation and seal, and a receipt is written; without it (embedded use) a freeze is
+    checked against the state it names only.
+    """
     with database.write() as session:
-        batch = _load(session, caller, ops, database)
+        batch = _load(session, caller, ops, database, now_ms, signing)
         results = [_answer(batch, op, session, catalog, now_ms + max_ahead_ms) for op in ops]
         _store(session, batch)
     return results

@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio.to_thread
+from litestar import Request
 
 from server.catalog import TemplateCatalog
 from server.config import ServerConfig
 from server.database import Database
+from server.keys import RegistryKeys
+from server.signatures import Signing
 
 __all__ = ["Registry", "now_ms"]
 
@@ -29,7 +32,17 @@ class Registry:
 
     config: ServerConfig
     database: Database
+    keys: RegistryKeys
     catalog: TemplateCatalog = field(default_factory=TemplateCatalog)
+
+    def public_url(self, request: Request[Any, Any, Any]) -> str:
+        """The registry's public address: configured, else the one this request reached."""
+        return self.config.public_url or str(request.base_url).rstrip("/")
+
+    @property
+    def signing(self) -> Signing:
+        """What ingest needs to check signatures."""
+        return Signing(self.keys, self.config)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """Run blocking database work in a worker thread."""

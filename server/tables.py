@@ -15,14 +15,19 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "AssignmentMember",
     "AssignmentRow",
+    "BiometricCredentialRow",
     "ChangeCounter",
+    "DeviceKeyRow",
     "DeviceRow",
     "EnrollmentCodeRow",
     "HeldOpRow",
     "InspectorRow",
     "OpLogRow",
     "ProtocolRow",
+    "ReceiptRow",
     "TemplateRow",
+    "TotpSecretRow",
+    "UsedTotpStep",
 ]
 
 
@@ -133,3 +138,66 @@ class HeldOpRow(SQLModel, table=True):
     hlc: int = Field(sa_column=Column(BigInteger, nullable=False))
     code: str = Field(max_length=64)
     changed: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class DeviceKeyRow(SQLModel, table=True):
+    """A device signing key. Retired keys stay, so their old signatures still verify."""
+
+    __tablename__ = "device_key"
+
+    kid: str = Field(primary_key=True, max_length=16)
+    device_id: str = Field(foreign_key="device.id", index=True)
+    inspector_id: str = Field(foreign_key="inspector.id", index=True)
+    public_key: str
+    valid_from_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    retired_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    revoked_after_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class TotpSecretRow(SQLModel, table=True):
+    """An inspector's TOTP secret, encrypted with the registry's secret key; failure count and
+    lockout for the code checks."""
+
+    __tablename__ = "totp_secret"
+
+    inspector_id: str = Field(foreign_key="inspector.id", primary_key=True)
+    secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    failures: int = 0
+    locked_until_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class UsedTotpStep(SQLModel, table=True):
+    """A time step already used by an inspector: a set, since protocols arrive out of order."""
+
+    __tablename__ = "used_totp_step"
+
+    inspector_id: str = Field(foreign_key="inspector.id", primary_key=True)
+    step: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+
+
+class BiometricCredentialRow(SQLModel, table=True):
+    """A WebAuthn credential a device registered for its inspector."""
+
+    __tablename__ = "biometric_credential"
+
+    credential_id: str = Field(primary_key=True, max_length=200)
+    device_id: str = Field(foreign_key="device.id", index=True)
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    """COSE_Key."""
+    sign_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class ReceiptRow(SQLModel, table=True):
+    """The registry's countersigned registration of a signed protocol."""
+
+    __tablename__ = "receipt"
+
+    protocol_id: str = Field(primary_key=True, max_length=64)
+    registry_number: str = Field(unique=True, max_length=32)
+    content_hash: str = Field(max_length=64)
+    seal_hash: str = Field(index=True, max_length=64)
+    seal: str
+    kid: str = Field(max_length=16)
+    registered_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    signature: str
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))

@@ -6,15 +6,26 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
+from schemas.signing import TotpConfirmation
 
 TEMPLATE = "metrology_supervision@1"
 PASSPHRASE = b"test passphrase"
+AUTHENTICATORS: dict[str, pyotp.TOTP] = {}
+"""Each inspector's authenticator app, as provisioned from the otpauth URI."""
+
+
+def totp_code(tablet: Tablet, at_ms: int | None = None) -> TotpConfirmation:
+    """The code the tablet's inspector reads from the authenticator app (now, or at ``at_ms``)."""
+    assert tablet.inspector is not None
+    app = AUTHENTICATORS[tablet.inspector.id]
+    return TotpConfirmation(app.now() if at_ms is None else app.at(at_ms // 1000))
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +60,9 @@ def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
         admin.create_inspector(inspector, f"Inspector {inspector}")
         tablet = Tablet(folder / f"{inspector}.sqlite", PASSPHRASE)
         opened.append(tablet)
-        tablet.enroll(admin.enrollment_code(inspector), server.url)
+        enrollment = admin.enrollment(inspector)
+        AUTHENTICATORS[inspector] = pyotp.parse_uri(enrollment.totp_uri)
+        tablet.enroll(enrollment.code, server.url)
         tablets.append(tablet)
     assignment = f"assignment-{suffix}"
     admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors)))

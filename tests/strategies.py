@@ -223,3 +223,43 @@ def shares(draw: st.DrawFn, count: int, max_size: int = 24) -> tuple[list[Op], l
                       if history else st.just([]))
         views.append(draw(st.permutations(picked)))
     return history, views
+
+
+# -- Added for tests/test_convergence.py: edits a tablet makes through its editor, clock skews ----
+# (kept apart from the strategies above, which they only use)
+
+HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+ALLOWED_AHEAD_MS = 5 * MINUTE_MS
+"""How far ahead of the registry an op may be stamped (``ServerConfig.max_clock_ahead_ms``)."""
+
+_SKEW_EDGES = [0, 1_000, -1_000, 4 * MINUTE_MS, -4 * MINUTE_MS, 6 * MINUTE_MS, -6 * MINUTE_MS,
+               HOUR_MS, -HOUR_MS, 3 * HOUR_MS, -3 * HOUR_MS]
+
+
+def clock_skews() -> st.SearchStrategy[int]:
+    """How far a tablet's wall clock is off, in ms: up to three hours either way, with the edges
+    of the registry's allowance (a stamp up to five minutes ahead is accepted) drawn often."""
+    return st.one_of(st.sampled_from(_SKEW_EDGES), st.integers(-3 * HOUR_MS, 3 * HOUR_MS))
+
+
+COLLECTIONS = tuple(collection.name for collection in METROLOGY.collections)
+"""The metrology template's collections."""
+
+
+def top_field_sets(clearing: bool = True) -> st.SearchStrategy[tuple[str, Any]]:
+    """``(field, value)`` for ``ProtocolEditor.set``: a typed top-level field and a valid value,
+    sometimes null (which clears the field) when ``clearing``."""
+    return (_top_field_edit() if clearing else
+            st.sampled_from(_TOP_FIELDS).flatmap(
+                lambda field: values_for(field).map(lambda value: (field.name, value))))
+
+
+@st.composite
+def row_values(draw: st.DrawFn, collection: str, clearing: bool = True) -> dict[str, Any]:
+    """A non-empty map of typed fields of ``collection`` and valid values, for
+    ``ProtocolEditor.add_row`` and ``update_row`` (values sometimes null when ``clearing``)."""
+    chosen = draw(st.lists(st.sampled_from(_ROW_FIELDS[collection]), min_size=1, max_size=4,
+                           unique_by=lambda field: field.name))
+    return {field.name: draw(_maybe_cleared(values_for(field)) if clearing
+                             else values_for(field)) for field in chosen}

@@ -13,7 +13,7 @@ from field_sync import content_hash
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
-from tests.live import PASSPHRASE, TEMPLATE, team
+from tests.live import PASSPHRASE, TEMPLATE, team, totp_code
 
 pytestmark = pytest.mark.e2e
 
@@ -129,7 +129,7 @@ def test_a_signed_protocol_holds_exactly_the_signed_state(
     assert b.sync().rejected == 0
     with a.edit(protocol) as edit:
         edit.set("conclusion", "compliant")
-    freeze = a.freeze(protocol)
+    freeze = a.sign(protocol, totp_code(a))
     with pytest.raises(ProtocolSigned):
         a.edit(protocol)
     # C edits offline after A signed: refused when it arrives, kept on C and in the registry.
@@ -150,3 +150,6 @@ def test_a_signed_protocol_holds_exactly_the_signed_state(
     (refused_b,) = b.rejections()
     (refused_c,) = c.rejections()
     assert refused_b.code == refused_c.code == "protocol_signed"
+    receipt = a.receipt(protocol)
+    assert receipt is not None and receipt.content_hash == freeze.content_hash
+    assert c.receipt(protocol) == receipt

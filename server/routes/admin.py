@@ -6,14 +6,17 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import pyotp
 from litestar import Controller, Request, Response, post, put
 from sqlmodel import Session, col, delete, select
 
+from field_sync.confirmation import TOTP_STEP_S
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
 from server.auth import hash_secret
 from server.clock import utcnow
 from server.database import Database
 from server.guards import admin_only
+from server.keys import RegistryKeys
 from server.problems import BadRequest, Conflict, NotFound
 from server.registry import Registry
 from server.tables import (
@@ -22,6 +25,7 @@ from server.tables import (
     DeviceRow,
     EnrollmentCodeRow,
     InspectorRow,
+    TotpSecretRow,
 )
 from server.wire import decode_body, reply
 
@@ -52,7 +56,19 @@ def _create_inspector(database: Database, new: InspectorCreate) -> Inspector:
     return Inspector(new.id, new.full_name, new.region)
 
 
-def _issue_code(database: Database, inspector_id: str, ttl_s: int) -> EnrollmentCode:
+def _provision_totp(session: Session, keys: RegistryKeys, inspector_id: str) -> str:
+    """Make the inspector's TOTP secret if there is none; its otpauth URI when made."""
+    if session.get(TotpSecretRow, inspector_id) is not None:
+        return ""
+    secret = pyotp.random_base32()
+    session.add(TotpSecretRow(inspector_id=inspector_id,
+                              secret=keys.secrets.encrypt(secret.encode())))
+    return pyotp.TOTP(secret, interval=TOTP_STEP_S).provisioning_uri(
+        name=inspector_id, issuer_name="field-sync")
+
+
+def _issue_code(database: Database, keys: RegistryKeys, inspector_id: str,
+                ttl_s: int) -> EnrollmentCode:
     code = new_enrollment_code()
     expires = utcnow() + timedelta(seconds=ttl_s)
     with database.write() as session:
@@ -60,8 +76,9 @@ def _issue_code(database: Database, inspector_id: str, ttl_s: int) -> Enrollment
             raise NotFound("unknown_inspector", f"no inspector {inspector_id!r}")
         session.add(EnrollmentCodeRow(code_hash=hash_secret(normalize_code(code)),
                                       inspector_id=inspector_id, expires_at=expires))
+        totp_uri = _provision_totp(session, keys, inspector_id)
     return EnrollmentCode(code=code, inspector_id=inspector_id,
-                          expires_at=expires.isoformat())
+                          expires_at=expires.isoformat(), totp_uri=totp_uri)
 
 
 def _check_team(session: Session, assignment: Assignment) -> None:
@@ -122,7 +139,7 @@ class AdminController(Controller):
     async def issue_enrollment_code(self, request: Request[Any, Any, Any], registry: Registry,
                                     inspector_id: str) -> Response[bytes]:
         """A one-time enrollment code for the inspector's tablet."""
-        code = await registry.run(_issue_code, registry.database, inspector_id,
+        code = await registry.run(_issue_code, registry.database, registry.keys, inspector_id,
                                   registry.config.enrollment_code_ttl_s)
         return reply(request, code, 201)
 

@@ -8,6 +8,8 @@ from typing import Any
 from litestar import Request, Response, post
 
 from field_sync.keys import InvalidKey, load_public_key
+from field_sync.seal import key_id
+from field_sync.signing import from_b64url
 from schemas import EnrollRequest, EnrollResponse, Inspector
 from server.auth import hash_secret, make_device_token
 from server.clock import utcnow
@@ -15,15 +17,33 @@ from server.database import Database
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
 from server.routes.admin import normalize_code
-from server.tables import DeviceRow, EnrollmentCodeRow, InspectorRow
+from server.tables import (
+    BiometricCredentialRow,
+    DeviceKeyRow,
+    DeviceRow,
+    EnrollmentCodeRow,
+    InspectorRow,
+)
 from server.wire import decode_body, reply
 
 __all__ = ["enroll"]
 
 
-def _enroll(database: Database, request: EnrollRequest) -> EnrollResponse:
+def _biometric(request: EnrollRequest, device_id: str) -> BiometricCredentialRow | None:
+    if not request.biometric_credential_id:
+        return None
     try:
-        load_public_key(request.public_key)
+        public_key = from_b64url(request.biometric_public_key)
+    except ValueError as exc:
+        raise BadRequest("invalid_biometric_key", "the biometric public key is not base64url") \
+            from exc
+    return BiometricCredentialRow(credential_id=request.biometric_credential_id,
+                                  device_id=device_id, public_key=public_key)
+
+
+def _enroll(database: Database, request: EnrollRequest, public_url: str) -> EnrollResponse:
+    try:
+        public_key = load_public_key(request.public_key)
     except InvalidKey as exc:
         raise BadRequest(exc.code, exc.reason) from exc
     with database.write() as session:
@@ -43,11 +63,20 @@ def _enroll(database: Database, request: EnrollRequest) -> EnrollResponse:
         session.add(DeviceRow(id=device_id, inspector_id=inspector.id,
                               name=request.device_name[:200], public_key=request.public_key,
                               token_hash=token_hash, enrolled_at=utcnow()))
+        session.flush()
+        kid = key_id(public_key).hex()
+        if session.get(DeviceKeyRow, kid) is not None:
+            raise Conflict("key_in_use", "this public key is already enrolled")
+        session.add(DeviceKeyRow(kid=kid, device_id=device_id, inspector_id=inspector.id,
+                                 public_key=request.public_key, valid_from_ms=now_ms()))
+        biometric = _biometric(request, device_id)
+        if biometric is not None:
+            session.add(biometric)
         return EnrollResponse(
             device_id=device_id, token=token,
             inspector=Inspector(inspector.id, inspector.full_name, inspector.region,
                                 inspector.suspended),
-            server_time_ms=now_ms(),
+            server_time_ms=now_ms(), kid=kid, public_url=public_url,
         )
 
 
@@ -55,4 +84,5 @@ def _enroll(database: Database, request: EnrollRequest) -> EnrollResponse:
 async def enroll(request: Request[Any, Any, Any], registry: Registry) -> Response[bytes]:
     """Public, with a one-time code: enroll a device for the code's inspector."""
     body = await decode_body(request, EnrollRequest)
-    return reply(request, await registry.run(_enroll, registry.database, body), 201)
+    return reply(request, await registry.run(_enroll, registry.database, body,
+                                             registry.public_url(request)), 201)

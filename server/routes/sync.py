@@ -27,7 +27,7 @@ async def push_ops(request: Request[Any, Any, Any], registry: Registry,
                        f"{len(batch.ops)} ops; send at most {registry.config.max_batch_ops}")
     results = await registry.run(
         ingest, registry.database, registry.catalog, caller, batch.ops, now_ms(),
-        registry.config.max_clock_ahead_ms,
+        registry.config.max_clock_ahead_ms, registry.signing,
     )
     return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
 

@@ -1,0 +1,120 @@
+"""What signing a protocol sends: the signed statement, its confirmation, the seal; and the
+registry's receipt and trust list."""
+
+from __future__ import annotations
+
+import msgspec
+
+from schemas.operations import VersionVector
+
+__all__ = [
+    "BiometricConfirmation",
+    "Confirmation",
+    "LocationFix",
+    "Receipt",
+    "SignedProtocol",
+    "SigningStatement",
+    "TotpConfirmation",
+    "TrustList",
+    "TrustedKey",
+]
+
+
+class LocationFix(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Where the tablet was at signing. Decimals as strings, as everywhere in signed data."""
+
+    lat: str
+    lon: str
+    accuracy_m: str
+    """The fix's reported horizontal accuracy, metres."""
+    at_ms: int
+    """When the fix was taken, ms since the epoch."""
+    mock: bool = False
+    """The platform flagged the fix as coming from a mock provider."""
+
+
+class TotpConfirmation(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="totp"):
+    """The six digits the inspector typed from the authenticator app. The tablet cannot check
+    them (it never holds the secret); the registry does, against the signing time."""
+
+    code: str
+
+
+class BiometricConfirmation(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
+                            tag="biometric"):
+    """A WebAuthn assertion whose challenge is the protocol's content hash (base64url parts)."""
+
+    credential_id: str
+    authenticator_data: str
+    client_data_json: str
+    signature: str
+
+
+Confirmation = TotpConfirmation | BiometricConfirmation
+
+
+class SigningStatement(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
+                       omit_defaults=True):
+    """What the device key signs (canonically encoded): the state, who, when, where, how
+    confirmed."""
+
+    protocol_id: str
+    content_hash: str
+    vector: VersionVector
+    signer: str
+    """The inspector signing; must be the inspector of the signing device."""
+    device_id: str
+    kid: str
+    """Hex id of the device key that signs."""
+    signed_at_ms: int
+    confirmation: Confirmation
+    location: LocationFix | None = None
+
+
+class SignedProtocol(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The signature a tablet attaches to a frozen protocol."""
+
+    statement: SigningStatement
+    signature: str
+    """ES256 (DER, base64url) over the canonical encoding of ``statement``."""
+    seal: str
+    """The QR seal text."""
+
+
+class Receipt(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The registry's countersignature on a registered protocol."""
+
+    protocol_id: str
+    content_hash: str
+    seal_hash: str
+    registered_at_ms: int
+    registry_number: str
+    signature: str
+    """ES256 (DER, base64url) of the registry key over the canonical encoding of the fields
+    above."""
+
+
+class TrustedKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A device key as verifiers may trust it."""
+
+    kid: str
+    public_key: str
+    """PEM."""
+    inspector_id: str
+    device_id: str
+    valid_from_ms: int
+    retired_at_ms: int = 0
+    """After this, the key signs nothing new; older signatures stay valid (0: current)."""
+    revoked_after_ms: int = 0
+    """Signatures dated after this are not trusted (0: not revoked)."""
+
+
+class TrustList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Every device key the registry has known, signed by the registry key."""
+
+    issued_at_ms: int
+    registry_key: str
+    """PEM of the registry's own public key."""
+    keys: list[TrustedKey]
+    signature: str = ""
+    """ES256 (DER, base64url) over the canonical encoding of the list without this field."""

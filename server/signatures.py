@@ -1,0 +1,103 @@
+"""Registering a signed protocol: the signature, its key, its seal and its confirmation are
+checked, then the registry countersigns a receipt."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from field_sync.confirmation import ConfirmationFailed
+from field_sync.freeze import Freeze
+from field_sync.keys import load_public_key
+from field_sync.seal import SealError, claim_for, read_seal, seal_hash
+from field_sync.signing import sign_canonical, verify_canonical
+from schemas import Protocol, Template
+from schemas.signing import Receipt, SignedProtocol
+from server.auth import Caller
+from server.config import ServerConfig
+from server.confirmations import check_confirmation
+from server.keys import RegistryKeys
+from server.tables import DeviceKeyRow, ReceiptRow
+
+__all__ = ["SignatureRefused", "Signing", "register"]
+
+
+class SignatureRefused(Exception):
+    """Why a signature is refused: a stable code and a sentence."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Signing:
+    """What checking signatures needs: the registry's keys and policy."""
+
+    keys: RegistryKeys
+    config: ServerConfig
+
+
+def _device_key(session: Session, caller: Caller, signed: SignedProtocol) -> DeviceKeyRow:
+    statement = signed.statement
+    if statement.device_id != caller.device_id or statement.signer != caller.inspector_id:
+        raise SignatureRefused("not_signer", "a device signs only as its own inspector")
+    key = session.get(DeviceKeyRow, statement.kid)
+    if key is None or key.device_id != caller.device_id:
+        raise SignatureRefused("unknown_key", "the signing key is not this device's")
+    if key.revoked_after_ms and statement.signed_at_ms > key.revoked_after_ms:
+        raise SignatureRefused("key_revoked", "the signing key was revoked before this time")
+    if key.retired_at_ms and statement.signed_at_ms > key.retired_at_ms:
+        raise SignatureRefused("key_retired", "the signing key was retired before this time")
+    return key
+
+
+def _check_seal(signed: SignedProtocol, key: DeviceKeyRow, protocol: Protocol,
+                template: Template) -> str:
+    try:
+        seal = read_seal(signed.seal)
+    except SealError as exc:
+        raise SignatureRefused("bad_seal", exc.reason) from exc
+    if seal.kid.hex() != key.kid or not seal.verify(load_public_key(key.public_key)):
+        raise SignatureRefused("bad_seal", "the seal is not signed by the signing key")
+    if seal.claim != claim_for(protocol, template, signed.statement.signed_at_ms):
+        raise SignatureRefused("seal_mismatch", "the seal's claim differs from the protocol")
+    return seal_hash(signed.seal)
+
+
+def _registry_number(session: Session, now_ms: int) -> str:
+    count = session.exec(select(func.count()).select_from(ReceiptRow)).one()
+    year = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).year
+    return f"{year}-{count + 1:08d}"
+
+
+def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
+             protocol: Protocol, template: Template, now_ms: int, changed: int) -> Receipt:
+    """Check a signed freeze and write the registry's receipt; ``SignatureRefused`` if not."""
+    signed = freeze.signed
+    if signed is None:
+        raise SignatureRefused("unsigned", "a protocol is frozen only by its signature")
+    if signed.statement.protocol_id != protocol.id:
+        raise SignatureRefused("bad_signature", "the signature names another protocol")
+    key = _device_key(session, caller, signed)
+    if not verify_canonical(load_public_key(key.public_key), signed.statement, signed.signature):
+        raise SignatureRefused("bad_signature", "the device signature does not verify")
+    digest = _check_seal(signed, key, protocol, template)
+    try:
+        check_confirmation(session, signing.keys, signing.config, signed.statement, now_ms)
+    except ConfirmationFailed as exc:
+        raise SignatureRefused(exc.code, exc.reason) from exc
+    unsigned = Receipt(protocol.id, freeze.content_hash, digest, now_ms,
+                       _registry_number(session, now_ms), "")
+    receipt = Receipt(unsigned.protocol_id, unsigned.content_hash, unsigned.seal_hash,
+                      unsigned.registered_at_ms, unsigned.registry_number,
+                      sign_canonical(signing.keys.signing, unsigned))
+    session.add(ReceiptRow(
+        protocol_id=receipt.protocol_id, registry_number=receipt.registry_number,
+        content_hash=receipt.content_hash, seal_hash=digest, seal=signed.seal, kid=key.kid,
+        registered_at_ms=now_ms, signature=receipt.signature, changed=changed))
+    return receipt

@@ -1,0 +1,296 @@
+"""The real registry without HTTP: a client_lib ``Transport`` that calls the server's own logic.
+
+``InProcessTransport`` answers a tablet's enroll, push and pull with the registry's code itself
+(``routes.enrollment._enroll``, ``ingest.ingest``, ``changes.pull`` inside ``Database.read()``) on
+a real SQLite ``server.database.Database``, authenticating the bearer token with
+``server.auth.require_device``. Only Litestar's request plumbing is left out; every message is
+still encoded and decoded as MessagePack on the way, so nothing is shared between the tablet and
+the registry that the wire would not carry.
+
+The registry's clock is a parameter, so a simulation can run on a clock of its own. (``_enroll``
+reads the real clock for ``server_time_ms``; the transport replaces it with a reading of its
+clock, which is what a registry running on that clock would have said.)
+
+Fault injection, all of it behaviour a real network shows:
+
+- ``LostResponse``: the registry commits the push, then the answer is lost (``Offline``).
+- ``Duplicated``: every push is delivered twice (a retry after a timeout that was not one);
+  the tablet hears the second answer.
+- ``Partitioned``: nothing is delivered (``Offline``).
+- ``deliver_out_of_order``: the later half of a tablet's pending ops reaches the registry before
+  the earlier half, as when one request overtakes another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+import msgspec
+from sqlmodel import select
+
+from client_lib import Offline, RegistryRefused, Tablet, Transport
+from field_sync import DocumentState
+from schemas import (
+    Assignment,
+    EnrollRequest,
+    EnrollResponse,
+    InspectorCreate,
+    Op,
+    Protocol,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+)
+from server.auth import Caller, require_device
+from server.catalog import TemplateCatalog
+from server.changes import Cursor, pull
+from server.config import ServerConfig
+from server.database import Database
+from server.documents import decode_state
+from server.ingest import ingest
+from server.problems import ProblemError
+from server.routes.admin import _create_inspector, _issue_code, _put_assignment
+from server.routes.enrollment import _enroll
+from server.tables import HeldOpRow, OpLogRow, ProtocolRow
+
+__all__ = [
+    "Duplicated",
+    "InProcessRegistry",
+    "InProcessTransport",
+    "Link",
+    "LostResponse",
+    "Partitioned",
+    "deliver_out_of_order",
+]
+
+T = TypeVar("T")
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+def _system_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _over_the_wire(message: Any, kind: type[T]) -> T:
+    """``message`` as the other side decodes it: MessagePack there and back."""
+    return msgspec.msgpack.decode(_encoder.encode(message), type=kind)
+
+
+@contextmanager
+def _as_problem() -> Iterator[None]:
+    """The registry's problem details, as ``HttpTransport`` raises them."""
+    try:
+        yield
+    except ProblemError as problem:
+        raise RegistryRefused(problem.status_code,
+                              {"code": problem.code, "detail": problem.detail}) from problem
+
+
+class InProcessTransport:
+    """A ``client_lib.Transport`` that is the registry's own code on ``database``.
+
+    Args:
+        database: the registry's database (its schema already made).
+        catalog: the registry's template catalog.
+        config: limits (batch size, clock allowance, pull page size).
+        clock: the registry's clock in ms since the epoch.
+    """
+
+    def __init__(self, database: Database, catalog: TemplateCatalog | None = None,
+                 config: ServerConfig | None = None,
+                 clock: Callable[[], int] = _system_ms) -> None:
+        self.database = database
+        self.catalog = catalog or TemplateCatalog()
+        self.config = config or ServerConfig()
+        self.clock = clock
+        self.pushes = 0
+        """How many pushes reached the registry (each delivery of a duplicate counts)."""
+
+    def _caller(self, token: str) -> Caller:
+        request = SimpleNamespace(headers={"authorization": f"Bearer {token}"})
+        with _as_problem():
+            return require_device(request, self.database)  # type: ignore[arg-type]
+
+    def enroll(self, request: EnrollRequest) -> EnrollResponse:
+        """``POST /v1/enroll``."""
+        with _as_problem():
+            answer = _enroll(self.database, _over_the_wire(request, EnrollRequest))
+        answer = msgspec.structs.replace(answer, server_time_ms=self.clock())
+        return _over_the_wire(answer, EnrollResponse)
+
+    def push(self, token: str, batch: PushRequest) -> PushResponse:
+        """``POST /v1/push``."""
+        caller = self._caller(token)
+        batch = _over_the_wire(batch, PushRequest)
+        if len(batch.ops) > self.config.max_batch_ops:
+            raise RegistryRefused(413, {"code": "batch_too_large",
+                                        "detail": f"{len(batch.ops)} ops"})
+        self.pushes += 1
+        results = ingest(self.database, self.catalog, caller, batch.ops, self.clock(),
+                         self.config.max_clock_ahead_ms)
+        return _over_the_wire(PushResponse(results=results, server_time_ms=self.clock()),
+                              PushResponse)
+
+    def pull(self, token: str, cursor: str) -> PullResponse:
+        """``GET /v1/pull``."""
+        caller = self._caller(token)
+        with _as_problem(), self.database.read() as session:
+            response = pull(session, self.catalog, caller.inspector_id, Cursor.parse(cursor),
+                            self.config.pull_page_protocols, self.clock())
+        return _over_the_wire(response, PullResponse)
+
+
+class _Fault:
+    """A transport that passes calls on to ``inner``, changing what the network does."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    def enroll(self, request: EnrollRequest) -> EnrollResponse:
+        return self.inner.enroll(request)
+
+    def push(self, token: str, batch: PushRequest) -> PushResponse:
+        return self.inner.push(token, batch)
+
+    def pull(self, token: str, cursor: str) -> PullResponse:
+        return self.inner.pull(token, cursor)
+
+
+class LostResponse(_Fault):
+    """Every push is committed by the registry, and its answer never comes back."""
+
+    def push(self, token: str, batch: PushRequest) -> PushResponse:
+        self.inner.push(token, batch)
+        raise Offline("the connection dropped before the registry's answer arrived")
+
+
+class Duplicated(_Fault):
+    """Every push is delivered twice; the tablet hears the answer to the second delivery."""
+
+    def push(self, token: str, batch: PushRequest) -> PushResponse:
+        self.inner.push(token, batch)
+        return self.inner.push(token, batch)
+
+
+class Partitioned(_Fault):
+    """No network: nothing reaches the registry."""
+
+    def enroll(self, request: EnrollRequest) -> EnrollResponse:
+        raise Offline("no network")
+
+    def push(self, token: str, batch: PushRequest) -> PushResponse:
+        raise Offline("no network")
+
+    def pull(self, token: str, cursor: str) -> PullResponse:
+        raise Offline("no network")
+
+
+class Link:
+    """A tablet's connection, whose behaviour a test switches (``link.via = Partitioned(...)``).
+
+    ``Tablet`` keeps the transport it was given; this one passes every call to ``via``.
+    """
+
+    def __init__(self, direct: Transport) -> None:
+        self.direct = direct
+        self.via: Transport = direct
+
+    @contextmanager
+    def fault(self, make: Callable[[Transport], Transport] | None) -> Iterator[None]:
+        """Use ``make(direct)`` for the calls inside the block (the direct link if None)."""
+        self.via = self.direct if make is None else make(self.direct)
+        try:
+            yield
+        finally:
+            self.via = self.direct
+
+    def enroll(self, request: EnrollRequest) -> EnrollResponse:
+        return self.via.enroll(request)
+
+    def push(self, token: str, batch: PushRequest) -> PushResponse:
+        return self.via.push(token, batch)
+
+    def pull(self, token: str, cursor: str) -> PullResponse:
+        return self.via.pull(token, cursor)
+
+
+def deliver_out_of_order(tablet: Tablet, transport: Transport) -> int:
+    """Deliver only the later half of ``tablet``'s pending ops, as a request that overtook the
+    one carrying the earlier half; its answer is lost. Return how many ops went.
+
+    The earlier half is still on its way: it arrives with the tablet's next sync, which pushes
+    every pending op again, in order (the later half then as duplicates)."""
+    pending = [entry.op for entry in tablet.store.outbox("pending")]
+    if len(pending) < 2:
+        return 0
+    later = pending[len(pending) // 2:]
+    transport.push(tablet.store.get("token"), PushRequest(later))
+    return len(later)
+
+
+class InProcessRegistry:
+    """A registry on a fresh SQLite file, with the administrator's actions as plain calls."""
+
+    def __init__(self, folder: Path, clock: Callable[[], int] = _system_ms) -> None:
+        self.database = Database(f"sqlite:///{folder / 'registry.db'}")
+        self.database.create_schema()
+        self.catalog = TemplateCatalog()
+        self.config = ServerConfig(data_dir=folder)
+        self.clock = clock
+        self.transport = InProcessTransport(self.database, self.catalog, self.config, clock)
+
+    def close(self) -> None:
+        """Close the database's connections."""
+        self.database.dispose()
+
+    # -- administrator --------------------------------------------------------------------
+
+    def add_inspector(self, inspector_id: str) -> None:
+        _create_inspector(self.database, InspectorCreate(inspector_id, f"Inspector {inspector_id}"))
+
+    def enrollment_code(self, inspector_id: str) -> str:
+        return _issue_code(self.database, inspector_id, self.config.enrollment_code_ttl_s).code
+
+    def put_assignment(self, assignment_id: str, team: list[str]) -> None:
+        _put_assignment(self.database, Assignment(assignment_id, assignment_id, tuple(team)))
+
+    # -- what the registry holds ----------------------------------------------------------
+
+    def protocol_ids(self) -> set[str]:
+        with self.database.read() as session:
+            return set(session.exec(select(ProtocolRow.id)))
+
+    def state(self, protocol_id: str) -> DocumentState:
+        """The registry's merged state of a protocol."""
+        with self.database.read() as session:
+            row = session.get(ProtocolRow, protocol_id)
+            assert row is not None, f"the registry has no protocol {protocol_id}"
+            return decode_state(row)
+
+    def protocol(self, protocol_id: str) -> Protocol:
+        """The registry's copy of a protocol, as ``GET /v1/protocols/{id}`` materializes it."""
+        with self.database.read() as session:
+            row = session.get(ProtocolRow, protocol_id)
+            assert row is not None, f"the registry has no protocol {protocol_id}"
+            template = self.catalog.get(session, row.template_ref)
+        return decode_state(row).materialize(template)
+
+    def op_log(self) -> list[Op]:
+        """Every op the registry merged (one row per op id, by the table's key)."""
+        with self.database.read() as session:
+            rows = session.exec(select(OpLogRow))
+            return [Op(row.actor, row.seq, row.doc, row.path, msgspec.msgpack.decode(row.value),
+                       row.hlc) for row in rows]
+
+    def held(self) -> list[tuple[Op, str]]:
+        """Every op set aside, with its code."""
+        with self.database.read() as session:
+            rows = session.exec(select(HeldOpRow))
+            return [(Op(row.actor, row.seq, row.doc, row.path,
+                        msgspec.msgpack.decode(row.value), row.hlc), row.code) for row in rows]

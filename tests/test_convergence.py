@@ -1,0 +1,555 @@
+"""Convergence under faults: tablets of one team, the real registry in process, a bad network.
+
+A random program drives 2-4 tablets (``client_lib.Tablet`` on their own SQLite files) that edit
+1-2 shared protocols offline, sync through a network that loses answers, delivers twice, is
+down, or lets a later request overtake an earlier one, while their wall clocks are hours off.
+At the end every tablet syncs until nothing is pending, then once more, and then:
+
+1. every tablet holds every protocol byte for byte as the registry does;
+2. every op a tablet made is settled: accepted, or rejected with a code;
+3. every accepted op is in the registry's op log once, and no op is lost: what the registry
+   logged or held aside of a tablet is exactly what the tablet was told was accepted or
+   ``protocol_signed``;
+4. each field holds the value of its last write by ``(hlc, actor, seq)`` and each row is removed
+   exactly when its last act was a removal (an oracle written here, not ``field_sync.merge``);
+5. each tablet's stamps increase with its seq (its own later edit is never ordered before its
+   earlier one);
+
+and, when one tablet signed (froze) a protocol part way, the registry and every tablet hold
+exactly the frozen state, and every op the freeze does not cover was refused ``protocol_signed``
+and is kept in the registry's ``held_op``.
+
+``pytest --hypothesis-show-statistics`` shows how many tablets, protocols, ops and faults the
+examples exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from hypothesis import HealthCheck, event, given, settings, target
+from hypothesis import strategies as st
+
+from client_lib import ProtocolSigned, Tablet
+from field_sync import canonical_bytes, content_hash
+from field_sync.freeze import Freeze, covers
+from field_sync.paths import DELETED, FREEZE
+from schemas import Op, PushRequest
+from tests.inprocess import (
+    Duplicated,
+    InProcessRegistry,
+    Link,
+    LostResponse,
+    Partitioned,
+    deliver_out_of_order,
+)
+from tests.strategies import (
+    COLLECTIONS,
+    METROLOGY,
+    MINUTE_MS,
+    clock_skews,
+    row_values,
+    top_field_sets,
+)
+
+TEMPLATE = METROLOGY.ref
+ASSIGNMENT = "asg-market-scales"
+PASSPHRASE = b"convergence test"
+START_MS = 1_750_000_000_000
+SIGNED = "protocol_signed"
+FAULTS = ("none", "lost_response", "duplicated", "partitioned", "out_of_order")
+COMPUTED = {
+    collection.name: {spec.name for spec in collection.fields if spec.computed is not None}
+    for collection in METROLOGY.collections
+}
+TOP_COMPUTED = {spec.name for spec in METROLOGY.fields if spec.computed is not None}
+
+
+# -- the simulated field ---------------------------------------------------------------------
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    """A fresh folder for one example: in memory (``/dev/shm``) where the system has one. The
+    registry and the tablets still run on real SQLite files, with the same transactions and
+    fsyncs; only the disk under them is faster."""
+    shm = Path("/dev/shm")
+    where = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="field-sync-convergence-", dir=where) as folder:
+        yield Path(folder)
+
+
+@contextmanager
+def seeded_uuids(seed: int) -> Iterator[None]:
+    """Make the UUIDs of devices, protocols and rows repeatable, so that an example (whose
+    outcome depends on how device ids break ties) replays the same while Hypothesis shrinks."""
+    rng = random.Random(seed)
+    with mock.patch.object(uuid, "uuid4",
+                           lambda: uuid.UUID(int=rng.getrandbits(128), version=4)):
+        yield
+
+
+class World:
+    """Simulated time: the registry's clock. A tablet's wall clock is this plus its skew."""
+
+    def __init__(self) -> None:
+        self.now = START_MS
+
+    def registry_ms(self) -> int:
+        return self.now
+
+
+@dataclass
+class Device:
+    """One tablet, its switchable link to the registry and how far its wall clock is off."""
+
+    link: Link
+    world: World
+    skew: int = 0
+    tablet: Tablet = field(init=False)
+
+    def wall_ms(self) -> int:
+        return self.world.now + self.skew
+
+    @property
+    def id(self) -> str:
+        return self.tablet.device_id
+
+
+@contextmanager
+def field_team(folder: Path, size: int,
+               world: World) -> Iterator[tuple[InProcessRegistry, list[Device]]]:
+    """A registry and ``size`` enrolled, synced tablets whose inspectors share one assignment."""
+    registry = InProcessRegistry(folder, clock=world.registry_ms)
+    devices: list[Device] = []
+    try:
+        inspectors = [f"inspector-{index}" for index in range(size)]
+        for inspector in inspectors:
+            registry.add_inspector(inspector)
+        registry.put_assignment(ASSIGNMENT, inspectors)
+        for inspector in inspectors:
+            device = Device(Link(registry.transport), world)
+            device.tablet = Tablet(folder / f"{inspector}.sqlite", PASSPHRASE,
+                                   transport=device.link, wall_ms=device.wall_ms)
+            devices.append(device)
+            device.tablet.enroll(registry.enrollment_code(inspector))
+            assert device.tablet.sync().ok
+        yield registry, devices
+    finally:
+        for device in devices:
+            device.tablet.close()
+        registry.close()
+
+
+def known(tablet: Tablet) -> list[str]:
+    """The protocols on a tablet."""
+    return [doc for doc, _, _ in tablet.store.documents()]
+
+
+def settle(devices: list[Device], rounds: int = 8) -> None:
+    """Every tablet syncs, a round at a time, until nothing is pending; then all once more."""
+    for _ in range(rounds):
+        for device in devices:
+            report = device.tablet.sync()
+            assert report.ok, report
+        if not any(device.tablet.pending() for device in devices):
+            break
+    else:
+        raise AssertionError(f"ops still pending after {rounds} rounds: "
+                             f"{[device.tablet.store.outbox('pending') for device in devices]}")
+    for device in devices:
+        report = device.tablet.sync()
+        assert report.ok and report.pushed == 0, report
+
+
+# -- the program -----------------------------------------------------------------------------
+
+
+@dataclass
+class Signing:
+    """A freeze made on one tablet."""
+
+    device: Device
+    doc: str
+    freeze: Freeze
+    seq: int
+
+
+@dataclass
+class Program:
+    """Draws and runs the steps of one example, and keeps what the checks need."""
+
+    data: st.DataObject
+    registry: InProcessRegistry
+    devices: list[Device]
+    world: World
+    docs: list[str] = field(default_factory=list)
+    signing: Signing | None = None
+    faults: set[str] = field(default_factory=set)
+
+    def draw(self, strategy: st.SearchStrategy[Any], label: str | None = None) -> Any:
+        return self.data.draw(strategy, label=label)
+
+    def device(self) -> Device:
+        return self.devices[self.draw(st.integers(0, len(self.devices) - 1))]
+
+    def create(self) -> None:
+        creator = self.device()
+        fields = dict(self.draw(st.lists(top_field_sets(clearing=False), max_size=2)))
+        self.docs.append(creator.tablet.create_protocol(TEMPLATE, ASSIGNMENT, fields))
+
+    def step(self, may_sign: bool) -> None:
+        self.world.now += self.draw(st.one_of(st.integers(0, 2_000),
+                                              st.sampled_from([MINUTE_MS, 10 * MINUTE_MS])))
+        kinds = ["edit"] * 4 + ["sync"] * 3 + ["clock"] + (["sign"] if may_sign else [])
+        getattr(self, self.draw(st.sampled_from(kinds)))()
+
+    def edit(self) -> None:
+        device = self.device()
+        docs = known(device.tablet)
+        if not docs:
+            event("edit skipped: the tablet has no protocol yet")
+            return
+        doc = self.draw(st.sampled_from(docs))
+        try:
+            editor = device.tablet.edit(doc)
+        except ProtocolSigned:
+            event("edit refused on the tablet: the protocol is signed")
+            return
+        live = device.tablet.protocol(doc).collections
+        rows = sorted((collection, row) for collection, found in live.items() for row in found)
+        for _ in range(self.draw(st.integers(1, 3))):
+            kind = self.draw(st.sampled_from(["set", "set", "add_row", "update_row",
+                                              "remove_row"]))
+            if kind == "set":
+                editor.set(*self.draw(top_field_sets()))
+            elif kind == "add_row" or not rows:
+                collection = self.draw(st.sampled_from(COLLECTIONS))
+                row = editor.add_row(collection, self.draw(row_values(collection)))
+                rows.append((collection, row))
+            elif kind == "update_row":
+                collection, row = self.draw(st.sampled_from(rows))
+                editor.update_row(collection, row, self.draw(row_values(collection)))
+            else:
+                collection, row = self.draw(st.sampled_from(rows))
+                editor.remove_row(collection, row)
+        editor.save()
+
+    def sync(self) -> None:
+        device = self.device()
+        fault = self.draw(st.sampled_from(FAULTS))
+        self.faults.add(fault)
+        if fault == "out_of_order":
+            deliver_out_of_order(device.tablet, self.registry.transport)
+            return
+        wrappers: dict[str, Callable[[Any], Any] | None] = {
+            "none": None, "lost_response": LostResponse, "duplicated": Duplicated,
+            "partitioned": Partitioned,
+        }
+        with device.link.fault(wrappers[fault]):
+            report = device.tablet.sync()
+        assert report.offline or not report.error, report
+        if report.restamped:
+            event("ops re-stamped after clock_ahead")
+
+    def clock(self) -> None:
+        """The tablet's wall clock jumps (set by hand, a flat battery, a time zone mix-up)."""
+        self.device().skew = self.draw(clock_skews())
+
+    def sign(self) -> None:
+        device = self.device()
+        docs = known(device.tablet)
+        if not docs:
+            return
+        doc = self.draw(st.sampled_from(docs))
+        freeze = device.tablet.freeze(doc)
+        seq = device.tablet.store.outbox(doc=doc)[-1].op.seq
+        self.signing = Signing(device, doc, freeze, seq)
+
+
+# -- the oracle ------------------------------------------------------------------------------
+
+Stamp = tuple[int, str, int]
+
+
+def expected_content(ops: list[Op]) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, Any]]]]:
+    """Top-level fields and live rows (typed fields only) that ``ops`` make, by the rules of
+    DESIGN section 3 stated directly: a field holds its last write by ``(hlc, actor, seq)``
+    (null: cleared), and a row is gone when its last act is a removal."""
+    last: dict[tuple[str, str, str], tuple[Stamp, Any]] = {}
+    last_act: dict[tuple[str, str], tuple[Stamp, bool]] = {}
+    for op in ops:
+        stamp = (op.hlc, op.actor, op.seq)
+        parts = op.path.split("/")
+        if op.path == "" or op.path == FREEZE:
+            continue
+        if len(parts) == 1:
+            writes = [(("", "", parts[0]), op.value)]
+        elif len(parts) == 2:
+            writes = [((parts[0], parts[1], name), value) for name, value in op.value.items()]
+        else:
+            writes = [((parts[0], parts[1], parts[2]), op.value)]
+        for key, value in writes:
+            if key[2] != DELETED and (key not in last or last[key][0] < stamp):
+                last[key] = (stamp, value)
+        if len(parts) > 1:
+            row = (parts[0], parts[1])
+            act = (stamp, parts[-1] == DELETED and op.value is True)
+            last_act[row] = max(last_act.get(row, act), act)
+    fields: dict[str, Any] = {}
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for (collection, row, name), (_, value) in last.items():
+        if value is None:
+            continue
+        if not collection:
+            fields[name] = value
+        elif not last_act[(collection, row)][1]:
+            rows.setdefault(collection, {}).setdefault(row, {})[name] = value
+    return fields, rows
+
+
+def typed(collections: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Rows without their computed fields."""
+    return {
+        collection: {row: {name: value for name, value in values.items()
+                           if name not in COMPUTED[collection]}
+                     for row, values in found.items()}
+        for collection, found in collections.items()
+    }
+
+
+# -- the checks ------------------------------------------------------------------------------
+
+
+def check_converged(program: Program) -> None:
+    registry, devices = program.registry, program.devices
+    docs = registry.protocol_ids()
+    assert docs == set(program.docs)
+    log, held = registry.op_log(), registry.held()
+    log_ids = [op.id for op in log]
+    held_ids = [op.id for op, _ in held]
+    assert len(log_ids) == len(set(log_ids)) and len(held_ids) == len(set(held_ids))
+    logged = {op.id: op for op in log}
+
+    for device in devices:
+        tablet = device.tablet
+        # (1) byte for byte what the registry holds
+        assert set(known(tablet)) == docs
+        for doc in docs:
+            assert canonical_bytes(tablet.protocol(doc)) == canonical_bytes(
+                registry.protocol(doc)), f"tablet {device.id} differs from the registry on {doc}"
+        # (2) everything settled
+        outbox = tablet.store.outbox()
+        for entry in outbox:
+            assert entry.status in ("accepted", "rejected"), entry
+            assert entry.status == "accepted" or entry.code, entry
+            if entry.status == "rejected":
+                event(f"rejected at the end: {entry.code}")
+        # (3) no duplicates, nothing lost
+        told = {entry.op.seq for entry in outbox
+                if entry.status == "accepted" or entry.code == SIGNED}
+        kept = {seq for actor, seq in [*log_ids, *held_ids] if actor == device.id}
+        assert kept == told, f"tablet {device.id}: registry has {kept}, tablet was told {told}"
+        for entry in outbox:
+            if entry.status == "accepted":
+                assert logged[entry.op.id] == entry.op
+        # (5) a tablet's own edits stay in the order it made them
+        stamps = [entry.op.hlc for entry in outbox]
+        assert all(a < b for a, b in pairwise(stamps)), (
+            f"tablet {device.id}: stamps out of seq order {stamps}")
+
+    # (4) the last write wins each field, the last act each row
+    for doc in docs:
+        accepted = [entry.op for device in devices
+                    for entry in device.tablet.store.outbox(doc=doc) if entry.status == "accepted"]
+        fields, rows = expected_content(accepted)
+        protocol = registry.protocol(doc)
+        assert {name: value for name, value in protocol.fields.items()
+                if name not in TOP_COMPUTED} == fields
+        assert typed(protocol.collections) == rows
+
+
+def check_signing(program: Program) -> None:
+    signing = program.signing
+    if signing is None:
+        return
+    registry, doc, freeze = program.registry, signing.doc, signing.freeze
+    (entry,) = [entry for entry in signing.device.tablet.store.outbox(doc=doc)
+                if entry.op.seq == signing.seq]
+    if entry.status == "rejected":
+        event(f"freeze refused: {entry.code}")
+        assert registry.state(doc).frozen is None
+        return
+    event("freeze registered")
+    assert registry.state(doc).frozen == freeze
+    assert content_hash(registry.protocol(doc)) == freeze.content_hash
+    for device in program.devices:
+        assert device.tablet.content_hash(doc) == freeze.content_hash
+    held = {op.id: code for op, code in registry.held()}
+    later = 0
+    for device in program.devices:
+        for entry in device.tablet.store.outbox(doc=doc):
+            if covers(freeze, entry.op):
+                assert entry.status == "accepted", entry
+            else:
+                later += 1
+                assert (entry.status, entry.code) == ("rejected", SIGNED), entry
+                assert held.get(entry.op.id) == SIGNED, entry
+    if later:
+        event("ops after the freeze were held aside")
+
+
+# -- the property ----------------------------------------------------------------------------
+
+
+def bucket(count: int) -> str:
+    for top in (10, 20, 40, 80):
+        if count < top:
+            return f"<{top}"
+    return ">=80"
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data())
+def test_tablets_and_registry_converge_whatever_the_network_does(data: st.DataObject) -> None:
+    size = data.draw(st.integers(2, 4), label="tablets")
+    protocols = data.draw(st.integers(1, 2), label="protocols")
+    sign_after = data.draw(st.none() | st.integers(0, 30), label="freeze after step")
+    steps = data.draw(st.integers(1, 30), label="steps")
+    world = World()
+    with seeded_uuids(size * 100 + steps), scratch() as folder, \
+            field_team(folder, size, world) as (registry, devices):
+        for device in devices:  # out in the field, the clocks are off
+            device.skew = data.draw(clock_skews(), label="skew")
+        program = Program(data, registry, devices, world)
+        for _ in range(protocols):
+            program.create()
+        for index in range(steps):
+            program.step(may_sign=sign_after is not None and index >= sign_after
+                         and program.signing is None)
+        settle(devices)
+
+        ops = sum(len(device.tablet.store.outbox()) for device in devices)
+        event(f"tablets: {size}")
+        event(f"protocols: {protocols}")
+        event(f"ops per example: {bucket(ops)}")
+        for fault in sorted(program.faults):
+            event(f"fault: {fault}")
+        event("signed" if program.signing else "not signed")
+        target(float(ops), label="ops per example")
+        target(float(len(program.faults)), label="kinds of fault per example")
+
+        check_converged(program)
+        check_signing(program)
+
+
+# -- plain cases -----------------------------------------------------------------------------
+
+
+@contextmanager
+def two_tablets() -> Iterator[tuple[InProcessRegistry, Device, Device]]:
+    world = World()
+    with seeded_uuids(7), scratch() as folder, field_team(folder, 2, world) as (registry,
+                                                                               devices):
+        yield registry, devices[0], devices[1]
+
+
+def fill(tablet: Tablet, doc: str) -> None:
+    with tablet.edit(doc) as edit:
+        scale = edit.add_row("instruments", {"type": "scale", "serial": "SN-1"})
+        edit.set("findings", "seals intact")
+        edit.add_row("measurements", {"instrument": scale, "nominal": "5.000",
+                                      "indication": "5.004", "mpe": "0.005"})
+
+
+def test_a_push_whose_answer_is_lost_is_retried_without_duplicates() -> None:
+    with two_tablets() as (registry, a, b):
+        doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-LOST"})
+        fill(a.tablet, doc)
+        made = a.tablet.pending()
+        with a.link.fault(LostResponse):
+            report = a.tablet.sync()
+        assert report.offline
+        assert a.tablet.pending() == made  # the tablet cannot know the push landed
+        assert len(registry.op_log()) == made  # but it did
+
+        report = a.tablet.sync()
+        assert report.ok and (report.accepted, report.duplicates) == (0, made)
+        assert a.tablet.pending() == 0 and not a.tablet.rejections()
+        ids = [op.id for op in registry.op_log()]
+        assert len(ids) == len(set(ids)) == made
+        assert b.tablet.sync().ok
+        assert (canonical_bytes(a.tablet.protocol(doc)) == canonical_bytes(b.tablet.protocol(doc))
+                == canonical_bytes(registry.protocol(doc)))
+
+
+def test_the_same_batch_twice_changes_nothing() -> None:
+    with two_tablets() as (registry, a, b):
+        doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-TWICE"})
+        fill(a.tablet, doc)
+        batch = PushRequest([entry.op for entry in a.tablet.store.outbox("pending")])
+        token = a.tablet.store.get("token")
+        first = registry.transport.push(token, batch)
+        assert {result.status for result in first.results} == {"accepted"}
+        assert b.tablet.sync().ok
+        state, log = registry.state(doc), registry.op_log()
+        cursor = b.tablet.store.get("cursor")
+
+        second = registry.transport.push(token, batch)
+        assert [(r.seq, r.status) for r in second.results] == [
+            (op.seq, "duplicate") for op in batch.ops]
+        after = registry.state(doc)
+        assert (after.registers, after.vector) == (state.registers, state.vector)
+        assert registry.op_log() == log and registry.held() == []
+        assert registry.transport.pull(b.tablet.store.get("token"), cursor).changes == []
+
+        # and through the tablet, every push delivered twice
+        with a.tablet.edit(doc) as edit:
+            edit.set("conclusion", "compliant")
+        with a.link.fault(Duplicated):
+            report = a.tablet.sync()
+        assert report.ok and report.duplicates == len(batch.ops) + 1
+        assert len(registry.op_log()) == len(batch.ops) + 1
+
+
+def test_pushes_arriving_out_of_order_converge_after_the_next_sync() -> None:
+    with two_tablets() as (registry, a, b):
+        doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-ORDER"})
+        fill(a.tablet, doc)
+        pending = [entry.op for entry in a.tablet.store.outbox("pending")]
+        token = a.tablet.store.get("token")
+        # the later ops overtake the one that creates the protocol
+        early = registry.transport.push(token, PushRequest(pending[1:]))
+        assert {result.code for result in early.results} == {"unknown_protocol"}
+        assert registry.protocol_ids() == set()
+
+        # the later half of edits to a protocol the registry knows overtakes the earlier half
+        registry.transport.push(token, PushRequest(pending[:1]))
+        with a.tablet.edit(doc) as edit:
+            edit.set("conclusion", "non_compliant")
+            edit.set("prescription", "recalibrate")
+            edit.set("findings", "one seal broken")
+            edit.set("conclusion", "compliant")
+        assert deliver_out_of_order(a.tablet, registry.transport) > 0
+
+        report = a.tablet.sync()
+        assert report.ok and report.rejected == 0 and a.tablet.pending() == 0
+        assert b.tablet.sync().ok
+        protocol = registry.protocol(doc)
+        assert protocol.fields["conclusion"] == "compliant"
+        assert protocol.fields["findings"] == "one seal broken"
+        assert (canonical_bytes(a.tablet.protocol(doc)) == canonical_bytes(b.tablet.protocol(doc))
+                == canonical_bytes(protocol))
+        ids = [op.id for op in registry.op_log()]
+        assert len(ids) == len(set(ids)) == len(a.tablet.store.outbox())
