@@ -182,8 +182,15 @@ def read_seal(text: str) -> Seal:
 
 def seal_hash(text: str) -> str:
     """SHA-256 of the seal's COSE bytes, hex: what the registry receipt countersigns."""
-    body = text[text.rfind(PREFIX) + len(PREFIX):].upper()
-    return hashlib.sha256(base64.b32decode(body + "=" * (-len(body) % 8))).hexdigest()
+    start = text.rfind(PREFIX)
+    if start < 0:
+        raise SealError(f"no {PREFIX} seal in this text")
+    body = text[start + len(PREFIX):].strip().upper()
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    except ValueError as exc:
+        raise SealError(f"the seal is not valid base32: {exc}") from exc
+    return hashlib.sha256(raw).hexdigest()
 
 
 def claim_for(protocol: Protocol, template: Template, signed_at_ms: int) -> Claim:

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+import msgspec
+import pyotp
+
 from client_lib import HttpTransport, Tablet
 from field_sync import content_hash
+from field_sync.qr import qr_png, qr_svg, qr_version
+from field_sync.verify import verify_seal
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, Protocol
+from schemas.signing import LocationFix, TotpConfirmation, TrustList
 
 __all__ = ["run_demo"]
 
@@ -46,12 +54,16 @@ def _registry(server_url: str | None, admin_token: str | None, folder: Path) -> 
 
 
 def _enroll(admin: AdminClient, url: str, folder: Path, suffix: str, inspector: str,
-            name: str) -> Tablet:
+            name: str) -> tuple[Tablet, pyotp.TOTP]:
+    """An enrolled tablet, and the inspector's authenticator app provisioned from the URI."""
     admin.create_inspector(inspector, name, region="Toshkent")
     tablet = Tablet(folder / f"tablet-{inspector}.sqlite", PASSPHRASE)
-    tablet.enroll(admin.enrollment_code(inspector), url, device_name=f"tablet {suffix}")
+    enrollment = admin.enrollment(inspector)
+    tablet.enroll(enrollment.code, url, device_name=f"tablet {suffix}")
     _say(f"• tablet {suffix} enrolled for {name} (device {tablet.device_id[:8]}…)")
-    return tablet
+    authenticator = pyotp.parse_uri(enrollment.totp_uri)
+    assert isinstance(authenticator, pyotp.TOTP)
+    return tablet, authenticator
 
 
 def _show(protocol: Protocol) -> None:
@@ -81,8 +93,8 @@ def _expected(protocol: Protocol, instrument: str, measurement: str) -> list[tup
 def _walk(url: str, token: str, folder: Path) -> bool:
     admin = AdminClient(url, token)
     suffix = secrets.token_hex(3)
-    a = _enroll(admin, url, folder, "A", f"insp-a-{suffix}", "Inspector A")
-    b = _enroll(admin, url, folder, "B", f"insp-b-{suffix}", "Inspector B")
+    a, authenticator = _enroll(admin, url, folder, "A", f"insp-a-{suffix}", "Inspector A")
+    b, _ = _enroll(admin, url, folder, "B", f"insp-b-{suffix}", "Inspector B")
     assignment = f"inspection-{suffix}"
     admin.put_assignment(Assignment(assignment, "Fuel station no. 7, scales and dispensers",
                                     (f"insp-a-{suffix}", f"insp-b-{suffix}")))
@@ -131,10 +143,42 @@ def _walk(url: str, token: str, folder: Path) -> bool:
     for label, ok in checks:
         _say(f"  {'✓' if ok else '✗'} {label} kept")
     _say(f"  {'✓' if same else '✗'} tablets and registry hold the same protocol")
+    sealed = _seal(a, b, authenticator, protocol_id, url, folder)
     for tablet in (a, b):
         tablet.close()
     admin.close()
-    return same and all(ok for _, ok in checks)
+    return same and all(ok for _, ok in checks) and sealed
+
+
+def _seal(a: Tablet, b: Tablet, authenticator: pyotp.TOTP, protocol_id: str, url: str,
+          folder: Path) -> bool:
+    """A signs with the code from the authenticator app; the registry countersigns; the QR is
+    written out and verified offline, and once more with one character changed."""
+    started = time.perf_counter()
+    freeze = a.sign(protocol_id, TotpConfirmation(authenticator.now()), LocationFix(
+        lat="41.311081", lon="69.240562", accuracy_m="8", at_ms=time.time_ns() // 1_000_000))
+    signing_ms = (time.perf_counter() - started) * 1000
+    a.sync(), b.sync()
+    receipt = a.receipt(protocol_id)
+    assert freeze.signed is not None
+    seal = freeze.signed.seal
+    _say(f"• A signed with a one-time code ({signing_ms:.1f} ms on the tablet); registry "
+         f"number {receipt.registry_number if receipt else '(none)'}")
+    (folder / "seal.png").write_bytes(qr_png(seal))
+    (folder / "seal.svg").write_bytes(qr_svg(seal))
+    (folder / "seal.txt").write_text(seal + "\n")
+    trust = httpx.get(f"{url}/v1/trust-list", headers={"Accept": "application/json"}, timeout=30)
+    (folder / "trust-list.json").write_bytes(msgspec.json.format(trust.content, indent=2))
+    trusted = msgspec.json.decode(trust.content, type=TrustList)
+    _say(f"• seal: {len(seal)} characters, QR version {qr_version(seal)} at level Q; wrote "
+         f"seal.png, seal.svg and trust-list.json to {folder}")
+    verdict = verify_seal(seal, trusted)
+    tampered = seal[:-5] + ("A" if seal[-5] != "A" else "B") + seal[-4:]
+    altered = verify_seal(tampered, trusted)
+    _say(f"  {'✓' if verdict.genuine else '✗'} offline verification: {verdict.verdict}")
+    _say(f"  {'✓' if altered.verdict == 'altered' else '✗'} one character changed: "
+         f"{altered.verdict}")
+    return receipt is not None and verdict.genuine and altered.verdict == "altered"
 
 
 def run_demo(server_url: str | None = None, admin_token: str | None = None,

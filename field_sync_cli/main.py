@@ -35,6 +35,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(server_url=args.server, admin_token=args.admin_token, out=args.out)
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from field_sync_cli.verify_command import run_verify
+
+    return run_verify(args.seal, args.trust_list, args.server, args.registry_key)
+
+
 def _export_schemas(args: argparse.Namespace) -> int:
     from schemas import export_json_schemas
 
@@ -60,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--admin-token", help="the registry's administrator token (with --server)")
     demo.add_argument("--out", help="keep the tablets' files in this folder")
     demo.set_defaults(run=_demo)
+
+    verify = commands.add_parser("verify", help="is a sealed protocol genuine? (exit 0 if so)")
+    verify.add_argument("seal", help="a QR image (PNG, JPEG), a file with the seal text, or "
+                                     "the text itself")
+    verify.add_argument("--trust-list", help="the registry-signed trust list (JSON), offline")
+    verify.add_argument("--server", help="ask this registry too (and fetch its trust list)")
+    verify.add_argument("--registry-key", help="PEM of the registry key to pin the list to")
+    verify.set_defaults(run=_verify)
 
     schemas = commands.add_parser("schemas", help="JSON Schema of the wire messages")
     schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)

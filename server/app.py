@@ -22,6 +22,7 @@ from server.routes.enrollment import enroll
 from server.routes.health import health
 from server.routes.protocols import get_protocol
 from server.routes.sync import pull_changes, push_ops
+from server.routes.verify import trust_list_route, verification_page, verify_json
 
 __all__ = ["create_app"]
 
@@ -46,7 +47,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
             database.dispose()
 
     return Litestar(
-        route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController],
+        route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController,
+                        trust_list_route, verify_json, verification_page],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),

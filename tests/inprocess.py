@@ -11,6 +11,11 @@ The registry's clock is a parameter, so a simulation can run on a clock of its o
 reads the real clock for ``server_time_ms``; the transport replaces it with a reading of its
 clock, which is what a registry running on that clock would have said.)
 
+Signatures: with ``signing`` (a ``server.signatures.Signing``, as ``serve`` always runs) a freeze
+must carry a valid signature, confirmation and seal (``Tablet.sign``); without it the transport is
+an embedded registry that takes an unsigned freeze (``Tablet.freeze``), checked against the state
+it names only (see ``server.ingest.ingest``).
+
 Fault injection, all of it behaviour a real network shows:
 
 - ``LostResponse``: the registry commits the push, then the answer is lost (``Offline``).
@@ -53,9 +58,11 @@ from server.config import ServerConfig
 from server.database import Database
 from server.documents import decode_state
 from server.ingest import ingest
+from server.keys import RegistryKeys
 from server.problems import ProblemError
 from server.routes.admin import _create_inspector, _issue_code, _put_assignment
 from server.routes.enrollment import _enroll
+from server.signatures import Signing
 from server.tables import HeldOpRow, OpLogRow, ProtocolRow
 
 __all__ = [
@@ -98,17 +105,21 @@ class InProcessTransport:
     Args:
         database: the registry's database (its schema already made).
         catalog: the registry's template catalog.
-        config: limits (batch size, clock allowance, pull page size).
+        config: limits (batch size, clock allowance, pull page size) and the public URL.
         clock: the registry's clock in ms since the epoch.
+        signing: the registry's keys and policy to check signed freezes; None for an embedded
+            registry that takes unsigned ones.
     """
 
     def __init__(self, database: Database, catalog: TemplateCatalog | None = None,
                  config: ServerConfig | None = None,
-                 clock: Callable[[], int] = _system_ms) -> None:
+                 clock: Callable[[], int] = _system_ms,
+                 signing: Signing | None = None) -> None:
         self.database = database
         self.catalog = catalog or TemplateCatalog()
         self.config = config or ServerConfig()
         self.clock = clock
+        self.signing = signing
         self.pushes = 0
         """How many pushes reached the registry (each delivery of a duplicate counts)."""
 
@@ -120,7 +131,8 @@ class InProcessTransport:
     def enroll(self, request: EnrollRequest) -> EnrollResponse:
         """``POST /v1/enroll``."""
         with _as_problem():
-            answer = _enroll(self.database, _over_the_wire(request, EnrollRequest))
+            answer = _enroll(self.database, _over_the_wire(request, EnrollRequest),
+                             self.config.public_url)
         answer = msgspec.structs.replace(answer, server_time_ms=self.clock())
         return _over_the_wire(answer, EnrollResponse)
 
@@ -133,7 +145,7 @@ class InProcessTransport:
                                         "detail": f"{len(batch.ops)} ops"})
         self.pushes += 1
         results = ingest(self.database, self.catalog, caller, batch.ops, self.clock(),
-                         self.config.max_clock_ahead_ms)
+                         self.config.max_clock_ahead_ms, self.signing)
         return _over_the_wire(PushResponse(results=results, server_time_ms=self.clock()),
                               PushResponse)
 
@@ -235,15 +247,22 @@ def deliver_out_of_order(tablet: Tablet, transport: Transport) -> int:
 
 
 class InProcessRegistry:
-    """A registry on a fresh SQLite file, with the administrator's actions as plain calls."""
+    """A registry on a fresh SQLite file in ``folder``, with the administrator's actions as
+    plain calls. ``signed_freezes`` makes it require signed freezes, as ``serve`` does."""
 
-    def __init__(self, folder: Path, clock: Callable[[], int] = _system_ms) -> None:
+    def __init__(self, folder: Path, clock: Callable[[], int] = _system_ms,
+                 signed_freezes: bool = False) -> None:
         self.database = Database(f"sqlite:///{folder / 'registry.db'}")
         self.database.create_schema()
         self.catalog = TemplateCatalog()
-        self.config = ServerConfig(data_dir=folder)
+        self.config = ServerConfig(data_dir=folder, public_url="https://registry.test")
+        self.keys = RegistryKeys.load(folder)
         self.clock = clock
-        self.transport = InProcessTransport(self.database, self.catalog, self.config, clock)
+        self.totp_uris: dict[str, str] = {}
+        """The ``otpauth://`` URI of each inspector's one-time-code secret, once issued."""
+        signing = Signing(self.keys, self.config) if signed_freezes else None
+        self.transport = InProcessTransport(self.database, self.catalog, self.config, clock,
+                                            signing)
 
     def close(self) -> None:
         """Close the database's connections."""
@@ -255,7 +274,11 @@ class InProcessRegistry:
         _create_inspector(self.database, InspectorCreate(inspector_id, f"Inspector {inspector_id}"))
 
     def enrollment_code(self, inspector_id: str) -> str:
-        return _issue_code(self.database, inspector_id, self.config.enrollment_code_ttl_s).code
+        issued = _issue_code(self.database, self.keys, inspector_id,
+                             self.config.enrollment_code_ttl_s)
+        if issued.totp_uri:
+            self.totp_uris[inspector_id] = issued.totp_uri
+        return issued.code
 
     def put_assignment(self, assignment_id: str, team: list[str]) -> None:
         _put_assignment(self.database, Assignment(assignment_id, assignment_id, tuple(team)))

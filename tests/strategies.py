@@ -129,20 +129,25 @@ _HOT_COLLECTIONS = ["measurements", "measurements", "instruments", "instruments"
                     "reference_instruments"]
 
 
+def _pick(fields: list[Field]) -> st.SearchStrategy[Field]:
+    """A field, often one of the first few, so that devices write the same paths."""
+    return st.one_of(st.sampled_from(fields[:3]), st.sampled_from(fields))
+
+
 def _maybe_cleared(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), values, values, values)
 
 
 @st.composite
 def _top_field_edit(draw: st.DrawFn) -> tuple[str, Any]:
-    field = draw(st.sampled_from(_TOP_FIELDS))
+    field = draw(_pick(_TOP_FIELDS))
     return field.name, draw(_maybe_cleared(values_for(field)))
 
 
 @st.composite
 def _row_field_edit(draw: st.DrawFn) -> tuple[str, Any]:
     collection = draw(st.sampled_from(_HOT_COLLECTIONS))
-    field = draw(st.sampled_from(_ROW_FIELDS[collection]))
+    field = draw(_pick(_ROW_FIELDS[collection]))
     value = draw(_maybe_cleared(values_for(field)))
     return f"{collection}/{draw(row_ids())}/{field.name}", value
 
@@ -153,6 +158,8 @@ def _whole_row_edit(draw: st.DrawFn) -> tuple[str, Any]:
     chosen = draw(st.lists(st.sampled_from(_ROW_FIELDS[collection]), min_size=1, max_size=5,
                            unique_by=lambda field: field.name))
     row = {field.name: draw(_maybe_cleared(values_for(field))) for field in chosen}
+    if draw(st.integers(0, 5)) == 0:  # a row written and removed (or restored) in one op
+        row["_deleted"] = draw(st.booleans())
     return f"{collection}/{draw(row_ids())}", row
 
 

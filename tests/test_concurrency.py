@@ -40,7 +40,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from client_lib import HttpTransport
-from field_sync import DocumentState, HybridLogicalClock, content_hash, replay
+from field_sync import DocumentState, HybridLogicalClock, content_hash
 from field_sync.keys import public_key_pem
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
@@ -159,7 +159,8 @@ class Pusher:
             ops.append(self.op(doc, f"instruments/{row}/serial", tag))
         if edit_docs and self.rng.random() < 0.3:
             row = str(uuid.uuid4())
-            ops.append(self.op(edit_docs[0], f"instruments/{row}", {"type": "meter", "serial": tag}))
+            ops.append(self.op(edit_docs[0], f"instruments/{row}",
+                               {"type": "meter", "serial": tag}))
             rows.append((edit_docs[0], row))
         if self.own_rows and round_ not in CREATE_ROUNDS:
             (doc, own), alive = self.rng.choice(sorted(self.own_rows.items()))
@@ -202,6 +203,7 @@ class Run:
 
     reached: int  # the change number its cursor claims the device now holds
     received: int  # how many ops the puller had received by its end
+    pages: int = 1
 
 
 @dataclass
@@ -219,6 +221,7 @@ class Puller:
     received: list[Op] = field(default_factory=list)
     vectors: dict[str, dict[str, int]] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
+    run_pages: int = 0
 
     def __post_init__(self) -> None:
         self._transport = HttpTransport(self.url)
@@ -241,6 +244,7 @@ class Puller:
         """Pull one page; say whether the run has more."""
         page = self._fetch()
         self.pages += 1
+        self.run_pages += 1
         self.received += page.changes
         for doc, vector in page.vectors.items():
             held = self.vectors.setdefault(doc, {})
@@ -250,7 +254,8 @@ class Puller:
         if not page.more:
             reached = Cursor.parse(page.cursor).base
             assert not self.runs or reached >= self.runs[-1].reached, "the cursor went back"
-            self.runs.append(Run(reached, len(self.received)))
+            self.runs.append(Run(reached, len(self.received), self.run_pages))
+            self.run_pages = 0
         return page.more
 
     def pull_to_end(self) -> None:
@@ -308,24 +313,25 @@ def states(ops: Iterable[Op]) -> dict[str, DocumentState]:
     return merged
 
 
-def check_runs(puller: Puller, stored: Stored) -> int:
+def check_runs(name: str, inspector: str, runs: list[Run], received_ops: list[Op],
+               stored: Stored) -> int:
     """Replay the registry change by change beside the puller's pulls: at the end of every run
     the puller holds exactly the registry's state at the change number its cursor claims.
     Returns how many protocol states were compared."""
     history = sorted(stored.logged, key=lambda item: item[1])
-    joined = stored.added[puller.inspector]
+    joined = stored.added[inspector]
     registry: dict[str, DocumentState] = {}
     mine: dict[str, DocumentState] = {}
     logged = received = compared = 0
     in_scope = False
-    for number, run in enumerate(puller.runs):
+    for number, run in enumerate(runs):
         dirty: set[str] = set()
         while logged < len(history) and history[logged][1] <= run.reached:
             op = history[logged][0]
             registry.setdefault(op.doc, DocumentState(op.doc)).apply(op)
             dirty.add(op.doc)
             logged += 1
-        for op in puller.received[received:run.received]:
+        for op in received_ops[received:run.received]:
             mine.setdefault(op.doc, DocumentState(op.doc)).apply(op)
             dirty.add(op.doc)
         received = run.received
@@ -338,7 +344,7 @@ def check_runs(puller: Puller, stored: Stored) -> int:
             if got != want:
                 missing = sorted(set(want.items()) - set(got.items()))
                 extra = sorted(set(got.items()) - set(want.items()))
-                pytest.fail(f"{puller.name}, run {number} (cursor at change {run.reached}), "
+                pytest.fail(f"{name}, run {number} (cursor at change {run.reached}), "
                             f"protocol {doc}: missing {missing[:3]}, not in the registry then "
                             f"{extra[:3]}")
             compared += 1
@@ -365,10 +371,10 @@ def test_no_pull_skips_a_change_while_many_devices_push(tmp_path: Path) -> None:
         team = tuple(pusher_names + puller_names[:-1])
         admin.put_assignment(Assignment(assignment, "market scales", team))
         pushers = [Pusher(name, enroll_device(admin, server.url, name), server.url, assignment,
-                          board, random.Random(index))
+                          board, random.Random(index))  # noqa: S311 (a workload, not a secret)
                    for index, name in enumerate(pusher_names)]
         pullers = [Puller(name, name, enroll_device(admin, server.url, name), server.url, limit,
-                          random.Random(1000 + index))
+                          random.Random(1000 + index))  # noqa: S311
                    for index, (name, limit) in enumerate(
                        zip(puller_names, [*PAGE_LIMITS, LATE_PAGE_LIMIT], strict=True))]
         for puller in pullers:
@@ -392,6 +398,7 @@ def test_no_pull_skips_a_change_while_many_devices_push(tmp_path: Path) -> None:
                     start.abort()  # a thread that failed before the start must not hang the rest
             _results(pulling)
         ran = time.monotonic()
+        during = {puller.name: len(puller.runs) for puller in pullers}
         for puller in pullers:
             puller.pull_to_end()
 
@@ -412,10 +419,18 @@ def test_no_pull_skips_a_change_while_many_devices_push(tmp_path: Path) -> None:
         assert state.registers.keys() == expected[doc].registers.keys()
         assert state.vector == expected[doc].vector
 
+    # The workload did what it is for: every puller pulled while the pushers pushed, paged
+    # runs spanned several pages, and the late puller pulled both before and after joining.
+    assert min(during.values()) >= 2, during
+    assert all(max(run.pages for run in puller.runs) > 1
+               for puller in pullers if puller.limit is not None)
+    assert pullers[-1].runs[0].reached < stored.added[late] <= pullers[-1].runs[-1].reached
+
     # Every pull run held exactly the registry's state at its cursor; the last holds it all.
     compared = 0
     for puller in pullers:
-        compared += check_runs(puller, stored)
+        compared += check_runs(puller.name, puller.inspector, puller.runs, puller.received,
+                               stored)
         assert puller.runs[-1].reached == stored.counter
         received = {(op.doc, op.path, op.actor, op.seq, op.hlc) for op in puller.received}
         mine = states(puller.received)
@@ -445,15 +460,25 @@ def _results(futures: list[Future[None]]) -> None:
         future.result()
 
 
-def test_replaying_the_op_log_gives_the_merged_state() -> None:
-    """The checker's own footing: the merge is order-free, so rebuilding a state from its ops
-    in change order (as ``check_runs`` does) gives what any order gives."""
+def test_the_run_check_catches_a_skipped_change() -> None:
+    """The checker has teeth: a run whose cursor claims a change it never delivered fails it,
+    even when a later write covers the skipped value up in the final state."""
     clock = HybridLogicalClock()
     doc, row = str(uuid.uuid4()), str(uuid.uuid4())
-    ops = [Op("a", 1, doc, "", {"_template": TEMPLATE, "_assignment": "x"}, clock.now()),
-           Op("b", 1, doc, f"instruments/{row}", {"type": "t", "serial": "1"}, clock.now()),
-           Op("a", 2, doc, f"instruments/{row}/_deleted", True, clock.now()),
-           Op("b", 2, doc, f"instruments/{row}/serial", "2", clock.now())]
-    forward, backward = replay(doc, ops), replay(doc, reversed(ops))
-    assert live(forward) == live(backward)
-    assert f"instruments/{row}/serial" in live(forward)  # the later edit brought the row back
+    create = Op("a", 1, doc, "", {"_template": TEMPLATE, "_assignment": "x"}, clock.now())
+    added = Op("b", 1, doc, f"instruments/{row}", {"type": "t", "serial": "1"}, clock.now())
+    first = Op("a", 2, doc, "findings", "first", clock.now())
+    second = Op("b", 2, doc, "findings", "second", clock.now())
+    stored = Stored({}, [(create, 1), (added, 2), (first, 3), (second, 4)], {"i": 1}, 4)
+    pulled = [create, *added_as_pulled(added), second]
+    assert check_runs("honest", "i", [Run(2, 3), Run(4, 4)], pulled, stored) == 2
+    with pytest.raises(pytest.fail.Exception, match="run 0 .* change 3"):
+        # the same ops, but the first run claims change 3 without having brought ``first``
+        # (``second`` covers the skip up by the end)
+        check_runs("skipping", "i", [Run(3, 3), Run(4, 4)], pulled, stored)
+
+
+def added_as_pulled(op: Op) -> list[Op]:
+    """A whole-row op as a pull sends it: one op per field, each carrying the op's id."""
+    return [Op(op.actor, op.seq, op.doc, f"{op.path}/{name}", value, op.hlc)
+            for name, value in op.value.items()]

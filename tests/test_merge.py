@@ -299,6 +299,50 @@ def test_registers_made_on_a_device_carry_change_number_zero() -> None:
     assert list(state.changes_since(0)) == []
 
 
+def test_full_changes_leave_removed_rows_out_tombstones_and_all() -> None:
+    registry = replay(DOC, [_ADDED, op("tablet-a", 2, f"instruments/{OTHER_ROW}/type", "T", ms=1),
+                            op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2)], changed=1)
+    shipped = sorted(change.path for change in registry.changes_since(0, full=True))
+    assert shipped == [f"instruments/{OTHER_ROW}/type"]
+
+
+def test_a_revived_row_is_shipped_whole_to_devices_that_never_had_it() -> None:
+    registry = DocumentState(DOC)
+    registry.apply(_ADDED, changed=1)
+    registry.apply(op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2), changed=2)
+    device = replay(DOC, registry.changes_since(0, full=True))
+    assert device.registers == {}
+    registry.apply(op("tablet-a", 2, f"{_ROW}/seal_intact", True, ms=3), changed=3)
+    shipped = sorted(change.path for change in registry.changes_since(2))
+    assert shipped == [f"{_ROW}/_deleted", f"{_ROW}/seal_intact", f"{_ROW}/serial",
+                       f"{_ROW}/type"]
+    for change in registry.changes_since(2):
+        device.apply(change)
+    assert encoded(device) == encoded(registry)
+
+
+def test_a_stale_edit_of_a_removed_row_does_not_revive_it_on_a_device() -> None:
+    """BUG: the registry ships the stale edit without the tombstone the device never got.
+
+    The device took the protocol whole after the row was removed (``changes_since(full=True)``
+    leaves the row out, tombstone and all). An edit made offline before the removal then
+    arrives: the row stays removed on the registry, but ``changes_since`` ships only the edited
+    field, so the device shows the row again, with that one field, and its protocol (and
+    content hash) differs from the registry's.
+    """
+    registry = DocumentState(DOC)
+    registry.apply(_ADDED, changed=1)
+    registry.apply(op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=5), changed=2)
+    device = replay(DOC, registry.changes_since(0, full=True))
+    stale = op("tablet-c", 1, f"{_ROW}/manufacturer", "Tokheim", ms=3)  # made before removal
+    registry.apply(stale, changed=3)
+    assert registry.materialize().collections == {}
+    for change in registry.changes_since(2):
+        device.apply(change)
+    assert device.materialize().collections == {}
+    assert encoded(device) == encoded(registry)
+
+
 # --- the laws, as properties -------------------------------------------------------------------
 
 
@@ -376,6 +420,33 @@ def test_replicas_that_saw_different_subsets_converge_after_exchanging_states(
     union = state_of(history[index] for index in sorted(seen))
     for result in exchanged:
         assert_same(result, union)
+
+
+@_PROPERTY
+@given(history=histories(min_size=1), data=st.data())
+def test_a_device_pulling_from_the_registry_ends_with_the_registry_protocol(
+    history: list[Op], data: st.DataObject
+) -> None:
+    """The registry numbers each change; a device pulls the whole protocol first, then what
+    changed after its cursor, at arbitrary moments; after a last pull both show the same."""
+    arrival = data.draw(st.permutations(history))
+    pulls = data.draw(st.sets(st.integers(0, len(arrival) - 1))) | {len(arrival)}
+    registry = DocumentState(DOC)
+    device: DocumentState | None = None
+    cursor = 0
+    for number in range(len(arrival) + 1):
+        if number in pulls:
+            if device is None:
+                device, changes = DocumentState(DOC), registry.changes_since(0, full=True)
+            else:
+                changes = registry.changes_since(cursor)
+            for change in list(changes):
+                device.apply(change)
+            cursor = number
+        if number < len(arrival):
+            registry.apply(arrival[number], changed=number + 1)
+    assert device is not None
+    assert encoded(device) == encoded(registry)
 
 
 # --- an independent model of the documented rules ----------------------------------------------

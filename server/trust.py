@@ -1,0 +1,32 @@
+"""The trust list: every device key the registry has known, signed by the registry key.
+
+Verifiers cache it and check seals offline. Retired keys stay in it (their old signatures stay
+valid); revoked keys stay with the time after which their signatures are not trusted.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from sqlmodel import Session, col, select
+
+from field_sync.keys import public_key_pem
+from field_sync.signing import sign_canonical
+from schemas.signing import TrustedKey, TrustList
+from server.keys import RegistryKeys
+from server.tables import DeviceKeyRow
+
+__all__ = ["trust_list"]
+
+
+def trust_list(session: Session, keys: RegistryKeys, now_ms: int) -> TrustList:
+    """The current trust list, signed."""
+    rows = session.exec(select(DeviceKeyRow).order_by(col(DeviceKeyRow.kid)))
+    unsigned = TrustList(
+        issued_at_ms=now_ms,
+        registry_key=public_key_pem(keys.signing),
+        keys=[TrustedKey(kid=row.kid, public_key=row.public_key, inspector_id=row.inspector_id,
+                         device_id=row.device_id, valid_from_ms=row.valid_from_ms,
+                         retired_at_ms=row.retired_at_ms, revoked_after_ms=row.revoked_after_ms)
+              for row in rows],
+    )
+    return msgspec.structs.replace(unsigned, signature=sign_canonical(keys.signing, unsigned))

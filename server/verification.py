@@ -1,0 +1,28 @@
+"""The registry's verdict on a seal: the offline checks against its own trust list, and its
+register (registered or not; superseded and annulled once those acts exist)."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from field_sync.seal import SealError, seal_hash
+from field_sync.verify import Verdict, verify_seal
+from server.registry import Registry, now_ms
+from server.tables import ReceiptRow
+from server.trust import trust_list
+
+__all__ = ["verdict_for"]
+
+
+def verdict_for(registry: Registry, seal: str) -> Verdict:
+    """The verdict on ``seal`` as the registry sees it now."""
+    with registry.database.read() as session:
+        trusted = trust_list(session, registry.keys, now_ms())
+        try:
+            digest = seal_hash(seal)
+        except SealError:
+            return verify_seal(seal, trusted)
+        receipt = session.exec(select(ReceiptRow).where(ReceiptRow.seal_hash == digest)).first()
+    if receipt is None:
+        return verify_seal(seal, trusted, "not_registered")
+    return verify_seal(seal, trusted, "registered", receipt.registry_number)
