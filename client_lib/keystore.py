@@ -29,6 +29,15 @@ class KeyStore(Protocol):
         """An ES256 signature (DER) over ``data``."""
         ...
 
+    def next_key(self) -> str:
+        """Make (once) the key that will replace the current one; return its public PEM.
+        The current key keeps signing until ``promote()``."""
+        ...
+
+    def promote(self) -> None:
+        """Sign with the next key from now on (after the registry enrolled it)."""
+        ...
+
 
 class SoftwareKeyStore:
     """A P-256 key kept in the device store, PKCS#8-encrypted with ``passphrase``.
@@ -39,6 +48,7 @@ class SoftwareKeyStore:
     """
 
     _KEY = "signing_key"
+    _NEXT = "next_signing_key"
 
     def __init__(self, store: DeviceStore, passphrase: bytes) -> None:
         self._store = store
@@ -49,20 +59,42 @@ class SoftwareKeyStore:
         if self._key is None:
             pem = self._store.get(self._KEY)
             if pem is None:
-                key = ec.generate_private_key(ec.SECP256R1())
-                encrypted = key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.BestAvailableEncryption(self._passphrase),
-                )
-                with self._store.transaction() as db:
-                    DeviceStore.put(db, self._KEY, encrypted)
+                self._key = self._make()
             else:
                 loaded = serialization.load_pem_private_key(pem, password=self._passphrase)
                 assert isinstance(loaded, ec.EllipticCurvePrivateKey)
-                key = loaded
-            self._key = key
+                self._key = loaded
         return self._key
+
+    def _make(self, slot: str = _KEY) -> ec.EllipticCurvePrivateKey:
+        key = ec.generate_private_key(ec.SECP256R1())
+        encrypted = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self._passphrase),
+        )
+        with self._store.transaction() as db:
+            DeviceStore.put(db, slot, encrypted)
+        return key
+
+    def next_key(self) -> str:
+        """Make (once) the replacement key, kept apart until ``promote()``; its public PEM."""
+        pem = self._store.get(self._NEXT)
+        if pem is None:
+            return public_key_pem(self._make(self._NEXT))
+        loaded = serialization.load_pem_private_key(pem, password=self._passphrase)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        return public_key_pem(loaded)
+
+    def promote(self) -> None:
+        """Sign with the replacement key from now on; the old key is destroyed."""
+        pem = self._store.get(self._NEXT)
+        if pem is None:
+            return
+        with self._store.transaction() as db:
+            DeviceStore.put(db, self._KEY, pem)
+            db.execute("DELETE FROM meta WHERE key = ?", (self._NEXT,))
+        self._key = None
 
     def public_key_pem(self) -> str:
         """The public half, PEM (the key is made on first use)."""

@@ -223,6 +223,23 @@ class Tablet:
                          bytes.fromhex(kid), self.store.get("public_url", ""))
         return SignedProtocol(statement, b64url(self.keys.sign(canonical_bytes(statement))), seal)
 
+    def rotate_key(self) -> str:
+        """Make a new signing key and enroll it (needs the network); return its key id.
+
+        The old key is retired: what it signed stays valid. On a real tablet the key store
+        makes the key in secure hardware.
+        """
+        token = self.store.get("token")
+        if not token:
+            raise NotEnrolled("enroll this tablet before rotating its key")
+        # The new key signs only once the registry has enrolled it: a rotation cut off by the
+        # network leaves the old key in use, and the same new key is offered next time.
+        kid = self._transport_or_default().rotate_key(token, self.keys.next_key())
+        self.keys.promote()
+        with self.store.transaction() as db:
+            DeviceStore.put(db, "kid", kid)
+        return kid
+
     def signature(self, protocol_id: str) -> SignedProtocol | None:
         """The signature (and seal) of a signed protocol, or None."""
         frozen = self._state(protocol_id).frozen

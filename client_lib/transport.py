@@ -29,6 +29,8 @@ class Transport(Protocol):
 
     def pull(self, token: str, cursor: str) -> PullResponse: ...
 
+    def rotate_key(self, token: str, public_key: str) -> str: ...
+
 
 class HttpTransport:
     """The ``/v1`` sync protocol over HTTP, in MessagePack.
@@ -80,3 +82,9 @@ class HttpTransport:
         """Fetch one page of changes."""
         return self._call("GET", "/v1/pull", PullResponse, token=token,
                           params={"cursor": cursor})
+
+    def rotate_key(self, token: str, public_key: str) -> str:
+        """Enroll a new signing key; return its key id."""
+        answer = self._call("POST", "/v1/keys", dict[str, Any], token=token,
+                            body={"public_key": public_key})
+        return str(answer["kid"])

@@ -1,0 +1,87 @@
+"""Device keys: a device rotates its own key; the administrator revokes a key from a time on.
+
+A rotated-out key is retired: it signs nothing new, and what it signed before stays valid. A
+revoked key's signatures dated after the revocation time are not trusted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from sqlmodel import select
+
+from field_sync.keys import InvalidKey, load_public_key
+from field_sync.seal import key_id
+from server.auth import Caller
+from server.database import Database
+from server.guards import admin_only
+from server.problems import BadRequest, Conflict, NotFound
+from server.registry import Registry, now_ms
+from server.tables import DeviceKeyRow
+from server.wire import decode_body, reply
+
+__all__ = ["KeyRotation", "Revocation", "revoke_key", "rotate_key"]
+
+
+class KeyRotation(msgspec.Struct, forbid_unknown_fields=True):
+    """A device's new public key (PEM)."""
+
+    public_key: str
+
+
+class Revocation(msgspec.Struct, forbid_unknown_fields=True):
+    """Signatures dated after ``after_ms`` (ms since the epoch) are not to be trusted."""
+
+    after_ms: int
+
+
+def _rotate(database: Database, caller: Caller, public_key: str) -> dict[str, Any]:
+    try:
+        kid = key_id(load_public_key(public_key)).hex()
+    except InvalidKey as exc:
+        raise BadRequest(exc.code, exc.reason) from exc
+    now = now_ms()
+    with database.write() as session:
+        existing = session.get(DeviceKeyRow, kid)
+        if existing is not None:
+            if existing.device_id != caller.device_id:
+                raise Conflict("key_in_use", "this public key is already enrolled")
+            return {"kid": kid, "valid_from_ms": existing.valid_from_ms}  # a retried rotation
+        for old in session.exec(select(DeviceKeyRow).where(
+                DeviceKeyRow.device_id == caller.device_id, DeviceKeyRow.retired_at_ms == 0)):
+            old.retired_at_ms = now
+            session.add(old)
+        session.add(DeviceKeyRow(kid=kid, device_id=caller.device_id,
+                                 inspector_id=caller.inspector_id, public_key=public_key,
+                                 valid_from_ms=now))
+    return {"kid": kid, "valid_from_ms": now}
+
+
+def _revoke(database: Database, kid: str, after_ms: int) -> dict[str, Any]:
+    with database.write() as session:
+        key = session.get(DeviceKeyRow, kid)
+        if key is None:
+            raise NotFound("unknown_key", f"no key {kid!r}")
+        if key.revoked_after_ms == 0 or after_ms < key.revoked_after_ms:
+            key.revoked_after_ms = after_ms  # a revocation can only move earlier
+        session.add(key)
+        return {"kid": kid, "revoked_after_ms": key.revoked_after_ms}
+
+
+@post("/v1/keys")
+async def rotate_key(request: Request[Any, Any, Any], registry: Registry,
+                     caller: Caller) -> Response[bytes]:
+    """Device. Enroll a new signing key; the device's current key is retired."""
+    body = await decode_body(request, KeyRotation)
+    return reply(request, await registry.run(_rotate, registry.database, caller,
+                                             body.public_key), 201)
+
+
+@post("/v1/admin/keys/{kid:str}/revoke", guards=[admin_only])
+async def revoke_key(request: Request[Any, Any, Any], registry: Registry,
+                     kid: str) -> Response[bytes]:
+    """Administrator. Distrust a key's signatures dated after ``after_ms``."""
+    body = await decode_body(request, Revocation)
+    return reply(request, await registry.run(_revoke, registry.database, kid, body.after_ms))
