@@ -18,6 +18,7 @@ from client_lib.store import DeviceStore, OutboxEntry
 from client_lib.transport import Transport
 from field_sync import DocumentState, HybridLogicalClock
 from field_sync.freeze import covers
+from field_sync.verify import trust_list_is_signed
 from schemas import PullResponse, PushRequest
 
 __all__ = ["SyncReport", "Synchronizer"]
@@ -70,6 +71,7 @@ class Synchronizer:
         try:
             self._push_all(report)
             self._pull_all(report)
+            self._refresh_trust_list()
         except Offline as exc:
             report.offline, report.error = True, str(exc)
             log.info("sync stopped, offline: %s", exc)
@@ -141,6 +143,18 @@ class Synchronizer:
             DeviceStore.put(db, "hlc_last", self.clock.last)
         report.restamped += len(stamps)
         return True
+
+    def _refresh_trust_list(self) -> None:
+        """Cache the registry's trust list, for checking seals offline; keep the old one if
+        the new one's signature does not verify against the registry key seen first."""
+        fresh = self.transport.trust_list()
+        pinned = self.store.get("registry_key") or fresh.registry_key
+        if not trust_list_is_signed(fresh, pinned):
+            log.warning("ignoring a trust list not signed by the registry key")
+            return
+        with self.store.transaction() as db:
+            DeviceStore.put(db, "registry_key", pinned)
+            DeviceStore.put(db, "trust_list", fresh)
 
     def _pull_all(self, report: SyncReport) -> None:
         more = True

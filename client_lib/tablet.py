@@ -34,6 +34,7 @@ from field_sync.freeze import Freeze, covers
 from field_sync.paths import ASSIGNMENT, FREEZE, TEMPLATE
 from field_sync.seal import claim_for, make_seal
 from field_sync.signing import b64url
+from field_sync.verify import Verdict, verify_seal
 from schemas import Assignment, EnrollRequest, Inspector, Op, Protocol, Template, builtin_templates
 from schemas.signing import (
     Confirmation,
@@ -41,6 +42,7 @@ from schemas.signing import (
     Receipt,
     SignedProtocol,
     SigningStatement,
+    TrustList,
 )
 
 __all__ = ["Tablet"]
@@ -239,6 +241,13 @@ class Tablet:
         with self.store.transaction() as db:
             DeviceStore.put(db, "kid", kid)
         return kid
+
+    def verify(self, seal: str) -> Verdict:
+        """Check a seal offline against the trust list cached at the last sync."""
+        raw = self.store.get("trust_list")
+        if raw is None:
+            return Verdict("unknown_key", "no trust list yet: sync once with the registry")
+        return verify_seal(seal, msgspec.convert(raw, TrustList))
 
     def signature(self, protocol_id: str) -> SignedProtocol | None:
         """The signature (and seal) of a signed protocol, or None."""

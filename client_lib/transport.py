@@ -13,6 +13,7 @@ import msgspec
 
 from client_lib.errors import Offline, RegistryRefused
 from schemas import EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse
+from schemas.signing import TrustList
 
 __all__ = ["HttpTransport", "Transport"]
 
@@ -30,6 +31,8 @@ class Transport(Protocol):
     def pull(self, token: str, cursor: str) -> PullResponse: ...
 
     def rotate_key(self, token: str, public_key: str) -> str: ...
+
+    def trust_list(self) -> TrustList: ...
 
 
 class HttpTransport:
@@ -82,6 +85,10 @@ class HttpTransport:
         """Fetch one page of changes."""
         return self._call("GET", "/v1/pull", PullResponse, token=token,
                           params={"cursor": cursor})
+
+    def trust_list(self) -> TrustList:
+        """The registry's signed trust list."""
+        return self._call("GET", "/v1/trust-list", TrustList)
 
     def rotate_key(self, token: str, public_key: str) -> str:
         """Enroll a new signing key; return its key id."""

@@ -51,6 +51,7 @@ from schemas import (
     PushRequest,
     PushResponse,
 )
+from schemas.signing import TrustList
 from server.auth import Caller, require_device
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
@@ -62,8 +63,10 @@ from server.keys import RegistryKeys
 from server.problems import ProblemError
 from server.routes.admin import _create_inspector, _issue_code, _put_assignment
 from server.routes.enrollment import _enroll
+from server.routes.keys import _rotate
 from server.signatures import Signing
 from server.tables import HeldOpRow, OpLogRow, ProtocolRow
+from server.trust import trust_list
 
 __all__ = [
     "Duplicated",
@@ -104,24 +107,23 @@ class InProcessTransport:
 
     Args:
         database: the registry's database (its schema already made).
+        keys: the registry's keys (they sign the trust list and check signed freezes).
         catalog: the registry's template catalog.
         config: limits (batch size, clock allowance, pull page size) and the public URL.
         clock: the registry's clock in ms since the epoch.
-        signing: the registry's keys and policy to check signed freezes; None for an embedded
-            registry that takes unsigned ones.
+        signed_freezes: check freezes as ``serve`` does (a signature, confirmation and seal are
+            required); False for an embedded registry that takes unsigned ones.
     """
 
-    def __init__(self, database: Database, catalog: TemplateCatalog | None = None,
-                 config: ServerConfig | None = None,
-                 clock: Callable[[], int] = _system_ms,
-                 signing: Signing | None = None) -> None:
+    def __init__(self, database: Database, keys: RegistryKeys,
+                 catalog: TemplateCatalog | None = None, config: ServerConfig | None = None,
+                 clock: Callable[[], int] = _system_ms, signed_freezes: bool = False) -> None:
         self.database = database
+        self.keys = keys
         self.catalog = catalog or TemplateCatalog()
         self.config = config or ServerConfig()
         self.clock = clock
-        self.signing = signing
-        self.pushes = 0
-        """How many pushes reached the registry (each delivery of a duplicate counts)."""
+        self.signing = Signing(keys, self.config) if signed_freezes else None
 
     def _caller(self, token: str) -> Caller:
         request = SimpleNamespace(headers={"authorization": f"Bearer {token}"})
@@ -143,7 +145,6 @@ class InProcessTransport:
         if len(batch.ops) > self.config.max_batch_ops:
             raise RegistryRefused(413, {"code": "batch_too_large",
                                         "detail": f"{len(batch.ops)} ops"})
-        self.pushes += 1
         results = ingest(self.database, self.catalog, caller, batch.ops, self.clock(),
                          self.config.max_clock_ahead_ms, self.signing)
         return _over_the_wire(PushResponse(results=results, server_time_ms=self.clock()),
@@ -157,21 +158,28 @@ class InProcessTransport:
                             self.config.pull_page_protocols, self.clock())
         return _over_the_wire(response, PullResponse)
 
+    def rotate_key(self, token: str, public_key: str) -> str:
+        """``POST /v1/keys``."""
+        caller = self._caller(token)
+        with _as_problem():
+            answer = _rotate(self.database, caller, public_key)
+        return str(_over_the_wire(answer, dict[str, Any])["kid"])
+
+    def trust_list(self) -> TrustList:
+        """``GET /v1/trust-list``."""
+        with self.database.read() as session:
+            listed = trust_list(session, self.keys, self.clock())
+        return _over_the_wire(listed, TrustList)
+
 
 class _Fault:
-    """A transport that passes calls on to ``inner``, changing what the network does."""
+    """A transport that passes every call on to ``inner``, except those it changes."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
 
-    def enroll(self, request: EnrollRequest) -> EnrollResponse:
-        return self.inner.enroll(request)
-
-    def push(self, token: str, batch: PushRequest) -> PushResponse:
-        return self.inner.push(token, batch)
-
-    def pull(self, token: str, cursor: str) -> PullResponse:
-        return self.inner.pull(token, cursor)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class LostResponse(_Fault):
@@ -191,20 +199,19 @@ class Duplicated(_Fault):
 
 
 class Partitioned(_Fault):
-    """No network: nothing reaches the registry."""
+    """No network: no call reaches the registry."""
 
-    def enroll(self, request: EnrollRequest) -> EnrollResponse:
-        raise Offline("no network")
+    def __getattr__(self, name: str) -> Any:
+        getattr(self.inner, name)  # only what a transport has
 
-    def push(self, token: str, batch: PushRequest) -> PushResponse:
-        raise Offline("no network")
+        def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+            raise Offline("no network")
 
-    def pull(self, token: str, cursor: str) -> PullResponse:
-        raise Offline("no network")
+        return unreachable
 
 
 class Link:
-    """A tablet's connection, whose behaviour a test switches (``link.via = Partitioned(...)``).
+    """A tablet's connection, whose behaviour a test switches for a while (``fault``).
 
     ``Tablet`` keeps the transport it was given; this one passes every call to ``via``.
     """
@@ -222,14 +229,8 @@ class Link:
         finally:
             self.via = self.direct
 
-    def enroll(self, request: EnrollRequest) -> EnrollResponse:
-        return self.via.enroll(request)
-
-    def push(self, token: str, batch: PushRequest) -> PushResponse:
-        return self.via.push(token, batch)
-
-    def pull(self, token: str, cursor: str) -> PullResponse:
-        return self.via.pull(token, cursor)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.via, name)
 
 
 def deliver_out_of_order(tablet: Tablet, transport: Transport) -> int:
@@ -260,9 +261,8 @@ class InProcessRegistry:
         self.clock = clock
         self.totp_uris: dict[str, str] = {}
         """The ``otpauth://`` URI of each inspector's one-time-code secret, once issued."""
-        signing = Signing(self.keys, self.config) if signed_freezes else None
-        self.transport = InProcessTransport(self.database, self.catalog, self.config, clock,
-                                            signing)
+        self.transport = InProcessTransport(self.database, self.keys, self.catalog, self.config,
+                                            clock, signed_freezes)
 
     def close(self) -> None:
         """Close the database's connections."""

@@ -153,3 +153,5 @@ def test_a_signed_protocol_holds_exactly_the_signed_state(
     receipt = a.receipt(protocol)
     assert receipt is not None and receipt.content_hash == freeze.content_hash
     assert c.receipt(protocol) == receipt
+    assert freeze.signed is not None
+    assert c.verify(freeze.signed.seal).genuine  # offline, with the trust list C cached
