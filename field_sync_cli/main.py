@@ -41,6 +41,12 @@ def _verify(args: argparse.Namespace) -> int:
     return run_verify(args.seal, args.trust_list, args.server, args.registry_key)
 
 
+def _import(args: argparse.Namespace) -> int:
+    from field_sync_cli.admin_command import run_import
+
+    return run_import(args.file, args.kind, args.server, args.admin_token)
+
+
 def _export_schemas(args: argparse.Namespace) -> int:
     from schemas import export_json_schemas
 
@@ -74,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--server", help="ask this registry too (and fetch its trust list)")
     verify.add_argument("--registry-key", help="PEM of the registry key to pin the list to")
     verify.set_defaults(run=_verify)
+
+    admin = commands.add_parser("admin", help="administer a running registry")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    load = admin_commands.add_parser("import", help="load reference data (CSV or JSON lines)")
+    load.add_argument("file")
+    load.add_argument("--kind", default="", help="inspector, instrument, entity, site or "
+                      "assignment (JSON lines may name their own)")
+    load.add_argument("--server", default="http://127.0.0.1:8470")
+    load.add_argument("--admin-token")
+    load.set_defaults(run=_import)
 
     schemas = commands.add_parser("schemas", help="JSON Schema of the wire messages")
     schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)

@@ -25,6 +25,7 @@ __all__ = [
     "OpLogRow",
     "ProtocolRow",
     "ReceiptRow",
+    "ReferenceRow",
     "TemplateRow",
     "TotpSecretRow",
     "UsedTotpStep",
@@ -38,6 +39,7 @@ class InspectorRow(SQLModel, table=True):
     full_name: str = Field(max_length=200)
     region: str = Field(default="", max_length=100)
     suspended: bool = False
+    attested_until: str = Field(default="", max_length=10)
     created_at: datetime
 
 
@@ -69,6 +71,7 @@ class AssignmentRow(SQLModel, table=True):
     title: str = Field(max_length=300)
     starts_on: str = Field(default="", max_length=10)
     ends_on: str = Field(default="", max_length=10)
+    site_id: str = Field(default="", max_length=64)
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
 
 
@@ -100,6 +103,23 @@ class ProtocolRow(SQLModel, table=True):
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     created_by: str = Field(max_length=64)
+    status: str = Field(default="draft", max_length=16, index=True)
+    """``draft``, ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
+    reasons: str = ""
+    """Why a protocol is quarantined: the broken rules, one per line."""
+
+
+class ReferenceRow(SQLModel, table=True):
+    """Reference data a device may receive: working standards, entities, sites. ``owner`` is
+    what scopes it (the inspector a standard is issued to; empty for shared rows)."""
+
+    __tablename__ = "reference"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    key: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(default="", max_length=64, index=True)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
 
 
 class OpLogRow(SQLModel, table=True):

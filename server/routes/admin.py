@@ -6,9 +6,10 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import pyotp
 from litestar import Controller, Request, Response, post, put
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session
 
 from field_sync.confirmation import TOTP_STEP_S
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
@@ -18,10 +19,9 @@ from server.database import Database
 from server.guards import admin_only
 from server.keys import RegistryKeys
 from server.problems import BadRequest, Conflict, NotFound
+from server.reference import RecordRejected, put_record
 from server.registry import Registry
 from server.tables import (
-    AssignmentMember,
-    AssignmentRow,
     DeviceRow,
     EnrollmentCodeRow,
     InspectorRow,
@@ -81,34 +81,11 @@ def _issue_code(database: Database, keys: RegistryKeys, inspector_id: str,
                           expires_at=expires.isoformat(), totp_uri=totp_uri)
 
 
-def _check_team(session: Session, assignment: Assignment) -> None:
-    if not assignment.id or not assignment.inspectors:
-        raise BadRequest("invalid_assignment", "an assignment needs an id and a team")
-    for inspector_id in assignment.inspectors:
-        if session.get(InspectorRow, inspector_id) is None:
-            raise BadRequest("unknown_inspector", f"no inspector {inspector_id!r}")
-
-
 def _put_assignment(database: Database, assignment: Assignment) -> Assignment:
-    with database.write() as session:
-        _check_team(session, assignment)
-        changed = Database.next_change(session)
-        row = session.get(AssignmentRow, assignment.id) or AssignmentRow(
-            id=assignment.id, title="", changed=changed)
-        row.title, row.starts_on, row.ends_on = (assignment.title, assignment.starts_on,
-                                                 assignment.ends_on)
-        row.changed = changed
-        session.add(row)
-        session.flush()
-        team = set(assignment.inspectors)
-        current = {member.inspector_id for member in session.exec(
-            select(AssignmentMember).where(AssignmentMember.assignment_id == assignment.id))}
-        session.execute(delete(AssignmentMember).where(
-            col(AssignmentMember.assignment_id) == assignment.id,
-            col(AssignmentMember.inspector_id).not_in(team)))
-        session.add_all([AssignmentMember(assignment_id=assignment.id, inspector_id=inspector,
-                                          added=changed)
-                         for inspector in sorted(team - current)])
+    try:
+        put_record(database, "assignment", msgspec.to_builtins(assignment))
+    except RecordRejected as exc:
+        raise BadRequest(exc.code, str(exc)) from exc
     return assignment
 
 

@@ -1,0 +1,108 @@
+"""Importing reference data from CSV or JSON lines, row by row, with a report.
+
+A broken row is reported (line, field, reason) and skipped; the good rows are stored in one
+transaction. A file that is not UTF-8 is read as Windows-1251, the encoding Russian-language
+office software still exports, and the report says so. Importing the same file again changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from server.database import Database
+from server.reference import KINDS, RecordRejected, decode, upsert
+
+__all__ = ["ImportReport", "RejectedRow", "import_records"]
+
+_LIST_FIELDS = {"inspectors"}  # CSV cells holding lists, written "a;b;c"
+
+
+class RejectedRow(msgspec.Struct, frozen=True):
+    """A row left out of an import."""
+
+    line: int
+    field: str
+    reason: str
+
+
+class ImportReport(msgspec.Struct):
+    """What an import did."""
+
+    kind: str
+    encoding: str
+    stored: int = 0
+    unchanged: int = 0
+    rejected: list[RejectedRow] = msgspec.field(default_factory=list)
+
+
+def _text(data: bytes) -> tuple[str, str]:
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1251"), "cp1251 (not UTF-8: read as Windows-1251)"
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        fields: dict[str, Any] = {key.strip(): (value or "").strip()
+                                  for key, value in row.items() if key}
+        for name in _LIST_FIELDS & set(fields):
+            fields[name] = [part.strip() for part in fields[name].split(";") if part.strip()]
+        yield reader.line_num, fields
+
+
+def _json_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, f"not JSON: {exc.msg}"
+            continue
+        yield number, value if isinstance(value, dict) else "a line must be a JSON object"
+
+
+def _rows(data: bytes, fmt: str) -> tuple[str, Iterator[tuple[int, dict[str, Any] | str]]]:
+    text, encoding = _text(data)
+    if fmt == "csv":
+        return encoding, iter(_csv_rows(text))
+    return encoding, _json_rows(text)
+
+
+def import_records(database: Database, kind: str, data: bytes, fmt: str) -> ImportReport:
+    """Import ``data`` (``csv`` or ``jsonl``) as records of ``kind`` (JSON lines may name their
+    own ``kind``)."""
+    if kind not in KINDS and fmt == "csv":
+        raise RecordRejected("kind", f"a CSV file needs a kind: one of {', '.join(KINDS)}")
+    encoding, rows = _rows(data, fmt)
+    report = ImportReport(kind=kind, encoding=encoding)
+    seen: dict[tuple[str, str], int] = {}
+    with database.write() as session:
+        changed = Database.next_change(session)
+        for line, fields in rows:
+            if isinstance(fields, str):
+                report.rejected.append(RejectedRow(line, "line", fields))
+                continue
+            row_kind = str(fields.pop("kind", kind))
+            try:
+                record = decode(row_kind, fields)
+                key = (row_kind, KINDS[row_kind].key(record))
+                if key in seen:
+                    raise RecordRejected("key", f"duplicate of line {seen[key]}", "duplicate")
+                seen[key] = line
+                stored = upsert(session, row_kind, record, changed)
+            except RecordRejected as exc:
+                report.rejected.append(RejectedRow(line, exc.field, exc.reason))
+                continue
+            report.stored += stored
+            report.unchanged += not stored
+    return report

@@ -1,0 +1,201 @@
+"""Reference data: inspectors, working standards, entities, sites and assignments.
+
+One way in for all of them, row by row, from the admin API and from ``field-sync admin import``:
+each record is decoded into its schema, normalized (NFC, Uzbek apostrophes), checked, and
+upserted. An unchanged record is left alone, so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
+from sqlmodel import Session, col, delete, select
+
+from field_sync.uzbek import normalize_uzbek
+from schemas import Assignment, Inspector
+from schemas.reference import Entity, ReferenceInstrument, Site
+from server.clock import utcnow
+from server.database import Database
+from server.tables import AssignmentMember, AssignmentRow, InspectorRow, ReferenceRow
+
+__all__ = ["KINDS", "RecordRejected", "upsert"]
+
+_encoder = msgspec.msgpack.Encoder()
+_TIN = re.compile(r"^[0-9]{9}$")
+
+
+class RecordRejected(ValueError):
+    """A record that cannot be stored: which field, why, and a stable code."""
+
+    def __init__(self, field: str, reason: str, code: str = "invalid_record") -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+        self.code = code
+
+
+def _date(field: str, text: str, required: bool = True) -> None:
+    if not text and not required:
+        return
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise RecordRejected(field, f"expected a date YYYY-MM-DD, not {text!r}") from None
+
+
+def _decimal(field: str, text: str, low: Decimal, high: Decimal) -> None:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise RecordRejected(field, f"expected a decimal, not {text!r}") from None
+    if not number.is_finite() or not low <= number <= high:
+        raise RecordRejected(field, f"{text} is outside {low}..{high}")
+
+
+def _check_inspector(record: Inspector) -> None:
+    _date("attested_until", record.attested_until, required=False)
+
+
+def _check_instrument(record: ReferenceInstrument) -> None:
+    _date("verified_until", record.verified_until)
+
+
+def _check_entity(record: Entity) -> None:
+    if not _TIN.match(record.tin):
+        raise RecordRejected("tin", f"a STIR is nine digits, not {record.tin!r}")
+
+
+def _check_site(record: Site) -> None:
+    _check_entity(Entity(record.entity_tin, record.name))
+    _decimal("lat", record.lat, Decimal(-90), Decimal(90))
+    _decimal("lon", record.lon, Decimal(-180), Decimal(180))
+    _decimal("radius_m", record.radius_m, Decimal(1), Decimal(100_000))
+
+
+def _check_assignment(record: Assignment) -> None:
+    _date("starts_on", record.starts_on, required=False)
+    _date("ends_on", record.ends_on, required=False)
+    if not record.inspectors:
+        raise RecordRejected("inspectors", "an assignment needs a team", "invalid_assignment")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of reference record: its schema, key, scope owner and checks."""
+
+    schema: type[Any]
+    key: Callable[[Any], str]
+    check: Callable[[Any], None]
+    owner: Callable[[Any], str] = lambda _record: ""
+
+
+KINDS: dict[str, Kind] = {
+    "inspector": Kind(Inspector, lambda r: r.id, _check_inspector),
+    "instrument": Kind(ReferenceInstrument, lambda r: r.id, _check_instrument,
+                       lambda r: r.inspector_id),
+    "entity": Kind(Entity, lambda r: r.tin, _check_entity),
+    "site": Kind(Site, lambda r: r.id, _check_site),
+    "assignment": Kind(Assignment, lambda r: r.id, _check_assignment),
+}
+
+
+def _normalized(value: Any) -> Any:
+    if isinstance(value, str):
+        return normalize_uzbek(value.strip())
+    if isinstance(value, list | tuple):
+        return [_normalized(item) for item in value]
+    return value
+
+
+def decode(kind: str, fields: dict[str, Any]) -> Any:
+    """A record of ``kind`` from loose fields (CSV strings or JSON), normalized and checked."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise RecordRejected("kind", f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    try:
+        record = msgspec.convert({name: _normalized(value) for name, value in fields.items()
+                                  if value not in ("", None)}, spec.schema, strict=False)
+    except msgspec.ValidationError as exc:
+        path = str(exc).rpartition("at `$.")[2].rstrip("`") or "record"
+        raise RecordRejected(path, str(exc)) from None
+    if not spec.key(record):
+        raise RecordRejected("id", "every record needs its key")
+    spec.check(record)
+    return record
+
+
+def _upsert_inspector(session: Session, record: Inspector, _changed: int) -> bool:
+    row = session.get(InspectorRow, record.id)
+    if row is None:
+        row = InspectorRow(id=record.id, full_name=record.full_name, created_at=utcnow())
+    elif (row.full_name, row.region, row.suspended, row.attested_until) == (
+            record.full_name, record.region, record.suspended, record.attested_until):
+        return False
+    row.full_name, row.region = record.full_name, record.region
+    row.suspended, row.attested_until = record.suspended, record.attested_until
+    session.add(row)
+    return True
+
+
+def _upsert_assignment(session: Session, record: Assignment, changed: int) -> bool:
+    for inspector_id in record.inspectors:
+        if session.get(InspectorRow, inspector_id) is None:
+            raise RecordRejected("inspectors", f"no inspector {inspector_id!r}",
+                                 "unknown_inspector")
+    row = session.get(AssignmentRow, record.id)
+    team = set(record.inspectors)
+    current = {member.inspector_id for member in session.exec(
+        select(AssignmentMember).where(AssignmentMember.assignment_id == record.id))}
+    fields = (record.title, record.starts_on, record.ends_on, record.site_id)
+    if row is not None and current == team and (
+            row.title, row.starts_on, row.ends_on, row.site_id) == fields:
+        return False
+    row = row or AssignmentRow(id=record.id, title="", changed=changed)
+    row.title, row.starts_on, row.ends_on, row.site_id = fields
+    row.changed = changed
+    session.add(row)
+    session.flush()
+    session.execute(delete(AssignmentMember).where(
+        col(AssignmentMember.assignment_id) == record.id,
+        col(AssignmentMember.inspector_id).not_in(team)))
+    session.add_all([AssignmentMember(assignment_id=record.id, inspector_id=inspector,
+                                      added=changed) for inspector in sorted(team - current)])
+    return True
+
+
+def _upsert_reference(session: Session, kind: str, record: Any, changed: int) -> bool:
+    spec = KINDS[kind]
+    body = _encoder.encode(record)
+    row = session.get(ReferenceRow, (kind, spec.key(record)))
+    if row is not None and row.body == body:
+        return False
+    row = row or ReferenceRow(kind=kind, key=spec.key(record), body=b"", changed=changed)
+    row.owner, row.body, row.changed = spec.owner(record), body, changed
+    session.add(row)
+    return True
+
+
+def upsert(session: Session, kind: str, record: Any, changed: int) -> bool:
+    """Store ``record``; say whether anything changed."""
+    if kind == "inspector":
+        return _upsert_inspector(session, record, changed)
+    if kind == "assignment":
+        return _upsert_assignment(session, record, changed)
+    return _upsert_reference(session, kind, record, changed)
+
+
+def put_record(database: Database, kind: str, fields: dict[str, Any],
+               key: str | None = None) -> tuple[Any, bool]:
+    """Decode, check and store one record (whose key must be ``key``, if given)."""
+    record = decode(kind, fields)
+    if key is not None and KINDS[kind].key(record) != key:
+        raise RecordRejected("id", "the record's key differs from the URL's", "id_mismatch")
+    with database.write() as session:
+        changed = upsert(session, kind, record, Database.next_change(session))
+    return record, changed
