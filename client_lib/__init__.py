@@ -10,6 +10,7 @@ from client_lib.errors import (
     Offline,
     ProtocolSigned,
     RegistryRefused,
+    SigningRefused,
     UnknownProtocol,
     UnknownTemplate,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "ProtocolEditor",
     "ProtocolSigned",
     "RegistryRefused",
+    "SigningRefused",
     "SoftwareKeyStore",
     "SyncReport",
     "Tablet",

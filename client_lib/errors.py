@@ -5,6 +5,7 @@
     ├── UnknownProtocol     no such protocol on this tablet
     ├── UnknownTemplate     no such template on this tablet
     ├── ProtocolSigned      the protocol is signed and can no longer change
+    ├── SigningRefused      a registry rule is broken: signing is refused, with the reasons
     ├── Offline             the registry could not be reached (nothing is lost; sync again later)
     └── RegistryRefused     the registry answered with a problem detail (status, code, detail)
 """
@@ -18,6 +19,7 @@ __all__ = [
     "NotEnrolled",
     "Offline",
     "ProtocolSigned",
+    "SigningRefused",
     "RegistryRefused",
     "UnknownProtocol",
     "UnknownTemplate",
@@ -42,6 +44,15 @@ class UnknownTemplate(ClientError, KeyError):
 
 class ProtocolSigned(ClientError):
     """A signed protocol cannot change; a correction is a new protocol that supersedes it."""
+
+
+class SigningRefused(ClientError):
+    """Signing is refused, offline, because registry rules are broken (``breaches``)."""
+
+    def __init__(self, breaches: list[Any]) -> None:
+        self.breaches = breaches
+        super().__init__("signing refused: " + "; ".join(
+            f"rule {breach.rule} {breach.code}: {breach.message}" for breach in breaches))
 
 
 class Offline(ClientError, ConnectionError):

@@ -48,7 +48,12 @@ CREATE TABLE IF NOT EXISTS document (
 );
 CREATE TABLE IF NOT EXISTS template (ref TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS assignment (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS instrument (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS site (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 """
+
+REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity"})
 
 _encode = msgspec.msgpack.Encoder().encode
 _registers = msgspec.msgpack.Decoder(dict[str, Register])
@@ -204,13 +209,13 @@ class DeviceStore:
     @staticmethod
     def save_reference(db: sqlite3.Connection, table: str, rows: Iterable[tuple[str, Any]]) -> None:
         """Keep reference rows ``(id, struct)`` in ``table`` (inside a transaction)."""
-        assert table in {"assignment"}
+        assert table in REFERENCE_TABLES
         db.executemany(f"INSERT OR REPLACE INTO {table} (id, body) VALUES (?, ?)",  # noqa: S608
                        [(row_id, _encode(body)) for row_id, body in rows])
 
     def reference(self, table: str, kind: type[Any]) -> list[Any]:
         """Every reference row of ``table``, decoded as ``kind``."""
-        assert table in {"assignment"}
+        assert table in REFERENCE_TABLES
         with self._lock:
             rows = self._db.execute(f"SELECT body FROM {table} ORDER BY id").fetchall()  # noqa: S608
         return [msgspec.msgpack.decode(body, type=kind) for (body,) in rows]

@@ -190,10 +190,15 @@ class Synchronizer:
                 self._settle_signed(db, state)
             DeviceStore.save_templates(db, page.templates)
             DeviceStore.save_reference(db, "assignment", [(a.id, a) for a in page.assignments])
+            DeviceStore.save_reference(db, "instrument", [(i.id, i) for i in page.instruments])
+            DeviceStore.save_reference(db, "site", [(s.id, s) for s in page.sites])
+            DeviceStore.save_reference(db, "entity", [(e.tin, e) for e in page.entities])
             if page.inspector is not None:
                 DeviceStore.put(db, "inspector", page.inspector)
             for receipt in page.receipts:
                 DeviceStore.put(db, f"receipt:{receipt.protocol_id}", receipt)
+            for doc, reasons in page.quarantined.items():
+                DeviceStore.put(db, f"quarantine:{doc}", reasons)
             DeviceStore.put(db, "cursor", page.cursor)
             DeviceStore.put(db, "heard_hlc", heard)
             DeviceStore.put(db, "hlc_last", self.clock.last)

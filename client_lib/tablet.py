@@ -15,6 +15,7 @@ from client_lib.errors import (
     ClientError,
     NotEnrolled,
     ProtocolSigned,
+    SigningRefused,
     UnknownProtocol,
     UnknownTemplate,
 )
@@ -32,16 +33,19 @@ from field_sync import (
 )
 from field_sync.freeze import Freeze, covers
 from field_sync.paths import ASSIGNMENT, FREEZE, TEMPLATE
+from field_sync.rules import Breach, RuleContext, check_rules
 from field_sync.seal import claim_for, make_seal
 from field_sync.signing import b64url
 from field_sync.verify import Verdict, verify_seal
 from schemas import Assignment, EnrollRequest, Inspector, Op, Protocol, Template, builtin_templates
+from schemas.reference import ReferenceInstrument, Site
 from schemas.signing import (
     Confirmation,
     LocationFix,
     Receipt,
     SignedProtocol,
     SigningStatement,
+    TotpConfirmation,
     TrustList,
 )
 
@@ -221,9 +225,49 @@ class Tablet:
             protocol_id=protocol.id, content_hash=freeze.content_hash, vector=freeze.vector,
             signer=inspector.id, device_id=self.device_id, kid=kid, signed_at_ms=signed_at,
             confirmation=confirmation, location=location)
+        breaches = check_rules(self._rule_context(protocol, template, statement, inspector))
+        if breaches:
+            raise SigningRefused(breaches)
         seal = make_seal(claim_for(protocol, template, signed_at), self.keys.sign,
                          bytes.fromhex(kid), self.store.get("public_url", ""))
         return SignedProtocol(statement, b64url(self.keys.sign(canonical_bytes(statement))), seal)
+
+    def _rule_context(self, protocol: Protocol, template: Template,
+                      statement: SigningStatement, inspector: Inspector) -> RuleContext:
+        """The rules' view from what this tablet holds (reference data of its last sync)."""
+        assignment = next((a for a in self.assignments() if a.id == protocol.assignment), None)
+        site = next((s for s in self.store.reference("site", Site)
+                     if assignment is not None and s.id == assignment.site_id), None)
+        instruments = {i.id: i for i in self.store.reference("instrument", ReferenceInstrument)}
+        return RuleContext(protocol=protocol, template=template, statement=statement,
+                           signer=inspector, key_owner=inspector.id, assignment=assignment,
+                           site=site, instruments=instruments)
+
+    def check_signing(self, protocol_id: str, location: LocationFix | None = None) -> list[Breach]:
+        """What would keep this protocol from being signed now, offline (rule 6, the
+        confirmation, only the registry can check)."""
+        inspector = self.inspector
+        if inspector is None:
+            raise NotEnrolled("enroll this tablet before signing")
+        state = self._state(protocol_id)
+        template = self.template(state.template_ref or "")
+        protocol = state.materialize(template)
+        statement = SigningStatement(
+            protocol_id=protocol_id, content_hash=content_hash(protocol),
+            vector=dict(state.vector), signer=inspector.id, device_id=self.device_id,
+            kid=self.store.get("kid", ""), signed_at_ms=self.clock.corrected_ms(),
+            confirmation=TotpConfirmation(""), location=location)
+        return check_rules(self._rule_context(protocol, template, statement, inspector))
+
+    def status(self, protocol_id: str) -> tuple[str, list[str]]:
+        """``draft``, ``signed`` (not yet registered), ``registered`` or ``quarantined`` (with
+        the registry's reasons)."""
+        if self.receipt(protocol_id) is not None:
+            return "registered", []
+        reasons = self.store.get(f"quarantine:{protocol_id}")
+        if reasons:
+            return "quarantined", list(reasons)
+        return ("signed" if self._state(protocol_id).frozen else "draft"), []
 
     def rotate_key(self) -> str:
         """Make a new signing key and enroll it (needs the network); return its key id.

@@ -52,6 +52,11 @@ class AdminClient:
         """A fresh one-time enrollment code for the inspector's tablet."""
         return self.enrollment(inspector_id).code
 
+    def put_reference(self, kind: str, key: str, record: dict[str, Any]) -> None:
+        """Create or replace a reference record (``inspector``, ``instrument``, ``entity``,
+        ``site``, ``assignment``)."""
+        self._call("PUT", f"/v1/admin/reference/{kind}/{key}", dict[str, Any], record)
+
     def put_assignment(self, assignment: Assignment) -> Assignment:
         """Create or replace an assignment and its team."""
         return self._call("PUT", f"/v1/admin/assignments/{assignment.id}",

@@ -12,7 +12,7 @@ import msgspec
 
 from schemas.documents import Protocol
 from schemas.operations import Op, VersionVector
-from schemas.reference import Assignment, Inspector
+from schemas.reference import Assignment, Entity, Inspector, ReferenceInstrument, Site
 from schemas.signing import Receipt
 from schemas.templates import Template
 
@@ -83,7 +83,16 @@ class PullResponse(msgspec.Struct):
     assignments: list[Assignment] = msgspec.field(default_factory=list)
     vectors: dict[str, VersionVector] = msgspec.field(default_factory=dict)
     """The version vector of every protocol in ``changes``."""
+    instruments: list[ReferenceInstrument] = msgspec.field(default_factory=list)
+    """Working standards issued to the device's inspector (or shared), changed since the
+    cursor."""
+    sites: list[Site] = msgspec.field(default_factory=list)
+    """Sites of the device's assignments."""
+    entities: list[Entity] = msgspec.field(default_factory=list)
+    """Entities of those sites."""
     receipts: list[Receipt] = msgspec.field(default_factory=list)
+    quarantined: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Signed protocols in ``changes`` the registry quarantined, with the broken rules."""
     """The registry's receipts for protocols in ``changes`` registered since the cursor."""
     replaced: list[str] = msgspec.field(default_factory=list)
     """Protocols sent whole, to replace what the device holds: signed ones, whose registry copy

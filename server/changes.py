@@ -18,21 +18,33 @@ still in flight, and no cursor can pass over a late commit.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
+import msgspec
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from schemas import Inspector, PullResponse
+from schemas.reference import Entity, ReferenceInstrument, Site
 from schemas.signing import Receipt
 from server.catalog import TemplateCatalog
 from server.documents import decode_state
 from server.problems import BadRequest
 from server.scope import assignments_since
-from server.tables import AssignmentMember, ChangeCounter, InspectorRow, ProtocolRow, ReceiptRow
+from server.tables import (
+    AssignmentMember,
+    AssignmentRow,
+    ChangeCounter,
+    InspectorRow,
+    ProtocolRow,
+    ReceiptRow,
+    ReferenceRow,
+)
 
 __all__ = ["Cursor", "pull"]
 
 DONE = "~"  # sorts after every protocol id
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,8 @@ def _send(session: Session, response: PullResponse, rows: list[ProtocolRow], bas
         replaced = state.frozen_since() > base
         response.changes.extend(state.changes_since(base, full=whole or replaced))
         response.vectors[row.id] = state.vector
+        if row.status == "quarantined":
+            response.quarantined[row.id] = row.reasons.splitlines()
         if replaced:
             response.replaced.append(row.id)
 
@@ -161,10 +175,43 @@ def pull(
     inspector = session.get(InspectorRow, inspector_id)
     if inspector is not None:
         response.inspector = Inspector(inspector.id, inspector.full_name, inspector.region,
-                                       inspector.suspended)
+                                       inspector.suspended, inspector.attested_until)
     if cursor.at_start:
         response.templates = catalog.changed_since(session, cursor.base)
         response.assignments = assignments_since(session, scope.all, cursor.base)
         known = {assignment.id for assignment in response.assignments}
         response.assignments += assignments_since(session, scope.joined - known, 0)
+        _send_reference(session, response, inspector_id, scope, cursor.base)
     return response
+
+
+def _references(session: Session, kind: str, schema: type[T], since: int,
+                keys: set[str] | None = None, owners: set[str] | None = None) -> list[T]:
+    statement = select(ReferenceRow).where(ReferenceRow.kind == kind,
+                                           ReferenceRow.changed > since)
+    if keys is not None:
+        statement = statement.where(col(ReferenceRow.key).in_(keys))
+    if owners is not None:
+        statement = statement.where(col(ReferenceRow.owner).in_(owners))
+    return [msgspec.msgpack.decode(row.body, type=schema) for row in session.exec(statement)]
+
+
+def _send_reference(session: Session, response: PullResponse, inspector_id: str,
+                    scope: _Scope, base: int) -> None:
+    """The reference rows of the device's scope: its standards, its assignments' sites and
+    their entities; whole for newly joined assignments."""
+    response.instruments = _references(session, "instrument", ReferenceInstrument, base,
+                                       owners={inspector_id, ""})
+    sites_of = {row.id: row.site_id for row in session.exec(
+        select(AssignmentRow).where(col(AssignmentRow.id).in_(scope.all)))}
+    joined_sites = {sites_of[a] for a in scope.joined if sites_of.get(a)}
+    site_ids = {site for site in sites_of.values() if site}
+    sites = {s.id: s for s in _references(session, "site", Site, base, keys=site_ids)}
+    sites |= {s.id: s for s in _references(session, "site", Site, 0, keys=joined_sites)}
+    response.sites = sorted(sites.values(), key=lambda site: site.id)
+    all_sites = _references(session, "site", Site, 0, keys=site_ids) if site_ids else []
+    tins = {site.entity_tin for site in all_sites}
+    joined_tins = {sites[key].entity_tin for key in joined_sites if key in sites}
+    entities = {e.tin: e for e in _references(session, "entity", Entity, base, keys=tins)}
+    entities |= {e.tin: e for e in _references(session, "entity", Entity, 0, keys=joined_tins)}
+    response.entities = sorted(entities.values(), key=lambda entity: entity.tin)

@@ -59,6 +59,8 @@ class _Batch:
     held_seen: set[int] = field(default_factory=set)
     log: list[dict[str, Any]] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
+    statuses: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    """Protocols signed in this batch: registered, or quarantined with the broken rules."""
 
 
 def _is_uuid(text: str) -> bool:
@@ -118,10 +120,13 @@ def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
                        "names; sync and sign again")
     if batch.signing is not None:
         try:
-            register(session, batch.signing, batch.caller, freeze, protocol, template,
-                     batch.now_ms, batch.changed)
+            outcome = register(session, batch.signing, batch.caller, freeze, protocol, template,
+                               batch.now_ms, batch.changed)
         except SignatureRefused as refused:
             raise Rejected(refused.code, refused.reason) from refused
+        batch.statuses[op.doc] = ("quarantined", [f"rule {b.rule} {b.code}: {b.message}"
+                                                  for b in outcome]) \
+            if isinstance(outcome, list) else ("registered", [])
     for logged in merged:
         if not covers(freeze, logged):  # merged before the freeze arrived, now set aside
             batch.held.append(_row(logged, batch.changed, code=PROTOCOL_SIGNED))
@@ -188,6 +193,9 @@ def _store(session: Session, batch: _Batch) -> None:
         row.registers = encode_registers(state)
         row.vector = encode_vector(state)
         row.changed = batch.changed
+        if doc in batch.statuses:
+            row.status, reasons = batch.statuses[doc]
+            row.reasons = "\n".join(reasons)
         session.add(row)
     Database.insert_many(session, OpLogRow, batch.log)
     Database.insert_many(session, HeldOpRow, batch.held)

@@ -72,7 +72,8 @@ def _check_entity(record: Entity) -> None:
 
 
 def _check_site(record: Site) -> None:
-    _check_entity(Entity(record.entity_tin, record.name))
+    if not _TIN.match(record.entity_tin):
+        raise RecordRejected("entity_tin", f"a STIR is nine digits, not {record.entity_tin!r}")
     _decimal("lat", record.lat, Decimal(-90), Decimal(90))
     _decimal("lon", record.lon, Decimal(-180), Decimal(180))
     _decimal("radius_m", record.radius_m, Decimal(1), Decimal(100_000))

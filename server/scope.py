@@ -34,6 +34,6 @@ def assignments_since(session: Session, ids: set[str], changed: int) -> list[Ass
         members.setdefault(member.assignment_id, []).append(member.inspector_id)
     return [
         Assignment(id=row.id, title=row.title, inspectors=tuple(sorted(members.get(row.id, []))),
-                   starts_on=row.starts_on, ends_on=row.ends_on)
+                   starts_on=row.starts_on, ends_on=row.ends_on, site_id=row.site_id)
         for row in rows
     ]

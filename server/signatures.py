@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from field_sync.confirmation import ConfirmationFailed
 from field_sync.freeze import Freeze
 from field_sync.keys import load_public_key
+from field_sync.rules import Breach, check_rules
 from field_sync.seal import SealError, claim_for, read_seal, seal_hash
 from field_sync.signing import sign_canonical, verify_canonical
 from schemas import Protocol, Template
@@ -20,6 +21,7 @@ from server.auth import Caller
 from server.config import ServerConfig
 from server.confirmations import check_confirmation
 from server.keys import RegistryKeys
+from server.rule_context import rule_context
 from server.tables import DeviceKeyRow, ReceiptRow
 
 __all__ = ["SignatureRefused", "Signing", "register"]
@@ -76,8 +78,11 @@ def _registry_number(session: Session, now_ms: int) -> str:
 
 
 def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
-             protocol: Protocol, template: Template, now_ms: int, changed: int) -> Receipt:
-    """Check a signed freeze and write the registry's receipt; ``SignatureRefused`` if not."""
+             protocol: Protocol, template: Template, now_ms: int,
+             changed: int) -> Receipt | list[Breach]:
+    """Check a signed freeze; ``SignatureRefused`` if the signature, seal or confirmation does
+    not hold. Then the registry rules: the receipt when they hold, else the breaches (the
+    protocol is quarantined, frozen as signed, without a receipt)."""
     signed = freeze.signed
     if signed is None:
         raise SignatureRefused("unsigned", "a protocol is frozen only by its signature")
@@ -91,6 +96,10 @@ def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
         check_confirmation(session, signing.keys, signing.config, signed.statement, now_ms)
     except ConfirmationFailed as exc:
         raise SignatureRefused(exc.code, exc.reason) from exc
+    breaches = check_rules(rule_context(session, protocol, template, signed.statement,
+                                        key.inspector_id))
+    if breaches:
+        return breaches
     unsigned = Receipt(protocol.id, freeze.content_hash, digest, now_ms,
                        _registry_number(session, now_ms), "")
     receipt = Receipt(unsigned.protocol_id, unsigned.content_hash, unsigned.seal_hash,

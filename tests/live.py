@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,19 @@ TEMPLATE = "metrology_supervision@1"
 PASSPHRASE = b"test passphrase"
 AUTHENTICATORS: dict[str, pyotp.TOTP] = {}
 """Each inspector's authenticator app, as provisioned from the otpauth URI."""
+
+
+def complete_protocol(tablet: Tablet, assignment: str, number: str) -> str:
+    """A protocol with every field the template requires but the conclusion, and one
+    inspected instrument; returns its id."""
+    assert tablet.inspector is not None
+    protocol = tablet.create_protocol(TEMPLATE, assignment, {
+        "number": number, "started_at": "2026-11-20T10:00:00+05:00",
+        "entity_tin": "301245678", "entity_name": "Toshkent un kombinati",
+        "site_address": "Toshkent, Chilonzor 7", "lead_inspector": tablet.inspector.id})
+    with tablet.edit(protocol) as edit:
+        edit.add_row("instruments", {"type": "scale", "serial": "SN-1"})
+    return protocol
 
 
 def totp_code(tablet: Tablet, at_ms: int | None = None) -> TotpConfirmation:
@@ -56,8 +70,11 @@ def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
     suffix = secrets.token_hex(4)
     inspectors = [f"insp-{suffix}-{index}" for index in range(size)]
     tablets = []
+    attested = (dt.date.today() + dt.timedelta(days=365)).isoformat()
     for inspector in inspectors:
         admin.create_inspector(inspector, f"Inspector {inspector}")
+        admin.put_reference("inspector", inspector, {
+            "id": inspector, "full_name": f"Inspector {inspector}", "attested_until": attested})
         tablet = Tablet(folder / f"{inspector}.sqlite", PASSPHRASE)
         opened.append(tablet)
         enrollment = admin.enrollment(inspector)

@@ -13,7 +13,7 @@ from field_sync import content_hash
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
-from tests.live import PASSPHRASE, TEMPLATE, team, totp_code
+from tests.live import PASSPHRASE, TEMPLATE, complete_protocol, team, totp_code
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +120,7 @@ def test_a_signed_protocol_holds_exactly_the_signed_state(
     admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]
 ) -> None:
     assignment, (a, b, c) = team(admin, server, tmp_path, 3, opened)
-    protocol = a.create_protocol(TEMPLATE, assignment, {"number": "TR-SIGN"})
+    protocol = complete_protocol(a, assignment, "TR-SIGN")
     assert a.sync().ok and b.sync().ok and c.sync().ok
 
     # B's edit reaches the registry before A's freeze, but A never saw it: it is set aside.
@@ -142,7 +142,9 @@ def test_a_signed_protocol_holds_exactly_the_signed_state(
 
     record = admin.protocol(protocol)
     assert record.content_hash == freeze.content_hash
-    assert record.protocol.fields == {"number": "TR-SIGN", "conclusion": "compliant"}
+    assert record.protocol.fields["conclusion"] == "compliant"
+    assert "findings" not in record.protocol.fields
+    assert "prescription" not in record.protocol.fields
     assert {op.value for op in record.held} == {"B, merged before the freeze arrived",
                                                 "C, written after the signature"}
     for tablet in (a, b, c):
@@ -155,3 +157,4 @@ def test_a_signed_protocol_holds_exactly_the_signed_state(
     assert c.receipt(protocol) == receipt
     assert freeze.signed is not None
     assert c.verify(freeze.signed.seal).genuine  # offline, with the trust list C cached
+    assert a.status(protocol) == ("registered", [])

@@ -75,7 +75,7 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
         return EnrollResponse(
             device_id=device_id, token=token,
             inspector=Inspector(inspector.id, inspector.full_name, inspector.region,
-                                inspector.suspended),
+                                inspector.suspended, inspector.attested_until),
             server_time_ms=now_ms(), kid=kid, public_url=public_url,
         )
 
