@@ -58,7 +58,7 @@ def _enroll(admin: AdminClient, url: str, folder: Path, suffix: str, inspector: 
             name: str) -> tuple[Tablet, pyotp.TOTP]:
     """An enrolled tablet, and the inspector's authenticator app provisioned from the URI."""
     admin.create_inspector(inspector, name, region="Toshkent")
-    attested = (dt.date.today() + dt.timedelta(days=365)).isoformat()
+    attested = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=365)).isoformat()
     admin.put_reference("inspector", inspector, {"id": inspector, "full_name": name,
                                                  "region": "Toshkent", "attested_until": attested})
     tablet = Tablet(folder / f"tablet-{inspector}.sqlite", PASSPHRASE)

@@ -38,6 +38,7 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(config.database_url)
         database.create_schema()
         app.state.registry = Registry(config=config, database=database,

@@ -74,11 +74,6 @@ class Cursor:
     def __str__(self) -> str:
         return f"{self.base}.{self.scope}.{self.changed}.{self.doc}.{self.catch_up}"
 
-    @property
-    def at_start(self) -> bool:
-        """True on the first page of a run."""
-        return self.changed == self.base and not self.doc and not self.catch_up
-
 
 @dataclass
 class _Scope:
@@ -176,7 +171,9 @@ def pull(
     if inspector is not None:
         response.inspector = Inspector(inspector.id, inspector.full_name, inspector.region,
                                        inspector.suspended, inspector.attested_until)
-    if cursor.at_start:
+    if not response.more:
+        # On the last page of a run: its cursor covers every change up to its snapshot, so
+        # reference data changed while the run was paging arrives too.
         response.templates = catalog.changed_since(session, cursor.base)
         response.assignments = assignments_since(session, scope.all, cursor.base)
         known = {assignment.id for assignment in response.assignments}

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
 from server.auth import Caller, require_admin, require_device
@@ -26,6 +27,7 @@ def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRou
     require_admin(connection, registry.config.admin_token)
 
 
-async def provide_caller(request: Request[Any, Any, Any], registry: Registry) -> Caller:
+async def provide_caller(request: Request[Any, Any, Any],
+                         registry: NamedDependency[Registry]) -> Caller:
     """The enrolled device making the request (401 otherwise)."""
     return await registry.run(require_device, request, registry.database)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, physical_ms, replay
 from field_sync.freeze import covers, parse_freeze
-from field_sync.paths import ASSIGNMENT, FREEZE, TEMPLATE
+from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, TEMPLATE
 from schemas import Op, OpResult, Template
 from server.auth import Caller
 from server.catalog import TemplateCatalog
@@ -33,6 +33,8 @@ __all__ = ["Rejected", "ingest", "logged_ops"]
 
 _value_encoder = msgspec.msgpack.Encoder()
 PROTOCOL_SIGNED = "protocol_signed"
+MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
+MAX_STAMP = 2**63 - 1
 
 
 class Rejected(Exception):
@@ -90,6 +92,11 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
     if state is not None:
         if state.assignment not in batch.scope:
             raise Rejected("out_of_scope", "this protocol belongs to an assignment of another team")
+        meta = _meta_written(op)
+        if any(state.registers[name].value != value for name, value in meta.items()
+               if name in state.registers):
+            raise Rejected("meta_immutable", "a protocol's template and assignment are set when "
+                           "it is created and never change")
         return state
     if op.path != "" or not isinstance(op.value, dict):
         raise Rejected("unknown_protocol",
@@ -97,9 +104,16 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
     template_ref, assignment = op.value.get(TEMPLATE), op.value.get(ASSIGNMENT)
     if not isinstance(template_ref, str) or catalog.get(session, template_ref) is None:
         raise Rejected("unknown_template", f"the registry has no template {template_ref!r}")
-    if assignment not in batch.scope:
+    if not isinstance(assignment, str) or assignment not in batch.scope:
         raise Rejected("out_of_scope", f"assignment {assignment!r} is not this inspector's")
     return DocumentState(op.doc)
+
+
+def _meta_written(op: Op) -> dict[str, Any]:
+    """The meta fields (template, assignment) an op writes."""
+    if op.path == "" and isinstance(op.value, dict):
+        return {name: value for name, value in op.value.items() if name in META_FIELDS}
+    return {op.path: op.value} if op.path in META_FIELDS else {}
 
 
 def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
@@ -137,8 +151,10 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
             latest_ms: int) -> None:
     if op.actor != batch.caller.device_id:
         raise Rejected("foreign_actor", "a device may only push its own ops")
-    if op.seq < 1:
-        raise Rejected("bad_seq", "seq counts from 1")
+    if not 1 <= op.seq <= MAX_SEQ:
+        raise Rejected("bad_seq", f"seq counts from 1 to {MAX_SEQ}")
+    if not 0 <= op.hlc <= MAX_STAMP:
+        raise Rejected("bad_clock", "the stamp is not one a hybrid logical clock makes")
     if not _is_uuid(op.doc):
         raise Rejected("bad_doc", "a protocol id is a lower-case UUID")
     if physical_ms(op.hlc) > latest_ms:
@@ -173,7 +189,7 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
                    rows=rows, changed=Database.next_change(session), now_ms=now_ms,
                    signing=signing)
-    own = [op.seq for op in ops if op.actor == caller.device_id]
+    own = [op.seq for op in ops if op.actor == caller.device_id and 1 <= op.seq <= MAX_SEQ]
     if own:
         for table, seen in ((OpLogRow, batch.seen), (HeldOpRow, batch.held_seen)):
             seen.update(session.exec(select(table.seq).where(

@@ -20,13 +20,6 @@ from field_sync.keys import public_key_pem
 from server import ServerConfig, create_app
 from tests.conftest import ADMIN, ADMIN_TOKEN, Device, add_inspector, enroll, put_assignment
 
-# Litestar >= 2.19 deprecates the inferred dependency / parameter style the server's handlers
-# use; with warnings as errors the app could not even be built. Ignored here, narrowly, until the
-# handlers are migrated (reported).
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:.*(Inferred dependency field|parameter .* declared using deprecated)"
-    r":litestar.exceptions.LitestarDeprecationWarning"
-)
 
 JSON_ONLY = {"Content-Type": "application/json", "Accept": "application/json"}
 

@@ -9,6 +9,8 @@ from typing import Any
 import msgspec
 import pyotp
 from litestar import Controller, Request, Response, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlmodel import Session
 
 from field_sync.confirmation import TOTP_STEP_S
@@ -51,8 +53,9 @@ def _create_inspector(database: Database, new: InspectorCreate) -> Inspector:
     with database.write() as session:
         if session.get(InspectorRow, new.id) is not None:
             raise Conflict("inspector_exists", f"inspector {new.id!r} already exists")
-        session.add(InspectorRow(id=new.id, full_name=new.full_name, region=new.region,
-                                 created_at=utcnow()))
+        session.add(
+            InspectorRow(id=new.id, full_name=new.full_name, region=new.region, created_at=utcnow())
+        )
     return Inspector(new.id, new.full_name, new.region)
 
 
@@ -61,24 +64,33 @@ def _provision_totp(session: Session, keys: RegistryKeys, inspector_id: str) -> 
     if session.get(TotpSecretRow, inspector_id) is not None:
         return ""
     secret = pyotp.random_base32()
-    session.add(TotpSecretRow(inspector_id=inspector_id,
-                              secret=keys.secrets.encrypt(secret.encode())))
+    session.add(
+        TotpSecretRow(inspector_id=inspector_id, secret=keys.secrets.encrypt(secret.encode()))
+    )
     return pyotp.TOTP(secret, interval=TOTP_STEP_S).provisioning_uri(
-        name=inspector_id, issuer_name="field-sync")
+        name=inspector_id, issuer_name="field-sync"
+    )
 
 
-def _issue_code(database: Database, keys: RegistryKeys, inspector_id: str,
-                ttl_s: int) -> EnrollmentCode:
+def _issue_code(
+    database: Database, keys: RegistryKeys, inspector_id: str, ttl_s: int
+) -> EnrollmentCode:
     code = new_enrollment_code()
     expires = utcnow() + timedelta(seconds=ttl_s)
     with database.write() as session:
         if session.get(InspectorRow, inspector_id) is None:
             raise NotFound("unknown_inspector", f"no inspector {inspector_id!r}")
-        session.add(EnrollmentCodeRow(code_hash=hash_secret(normalize_code(code)),
-                                      inspector_id=inspector_id, expires_at=expires))
+        session.add(
+            EnrollmentCodeRow(
+                code_hash=hash_secret(normalize_code(code)),
+                inspector_id=inspector_id,
+                expires_at=expires,
+            )
+        )
         totp_uri = _provision_totp(session, keys, inspector_id)
-    return EnrollmentCode(code=code, inspector_id=inspector_id,
-                          expires_at=expires.isoformat(), totp_uri=totp_uri)
+    return EnrollmentCode(
+        code=code, inspector_id=inspector_id, expires_at=expires.isoformat(), totp_uri=totp_uri
+    )
 
 
 def _put_assignment(database: Database, assignment: Assignment) -> Assignment:
@@ -106,23 +118,37 @@ class AdminController(Controller):
     guards = [admin_only]
 
     @post("/inspectors")
-    async def create_inspector(self, request: Request[Any, Any, Any],
-                               registry: Registry) -> Response[bytes]:
+    async def create_inspector(
+        self, request: Request[Any, Any, Any], registry: NamedDependency[Registry]
+    ) -> Response[bytes]:
         """Register an inspector; 409 if the id is taken."""
         new = await decode_body(request, InspectorCreate)
         return reply(request, await registry.run(_create_inspector, registry.database, new), 201)
 
     @post("/inspectors/{inspector_id:str}/enrollment-codes")
-    async def issue_enrollment_code(self, request: Request[Any, Any, Any], registry: Registry,
-                                    inspector_id: str) -> Response[bytes]:
+    async def issue_enrollment_code(
+        self,
+        request: Request[Any, Any, Any],
+        registry: NamedDependency[Registry],
+        inspector_id: FromPath[str],
+    ) -> Response[bytes]:
         """A one-time enrollment code for the inspector's tablet."""
-        code = await registry.run(_issue_code, registry.database, registry.keys, inspector_id,
-                                  registry.config.enrollment_code_ttl_s)
+        code = await registry.run(
+            _issue_code,
+            registry.database,
+            registry.keys,
+            inspector_id,
+            registry.config.enrollment_code_ttl_s,
+        )
         return reply(request, code, 201)
 
     @put("/assignments/{assignment_id:str}")
-    async def put_assignment(self, request: Request[Any, Any, Any], registry: Registry,
-                             assignment_id: str) -> Response[bytes]:
+    async def put_assignment(
+        self,
+        request: Request[Any, Any, Any],
+        registry: NamedDependency[Registry],
+        assignment_id: FromPath[str],
+    ) -> Response[bytes]:
         """Create or replace an assignment and its team."""
         assignment = await decode_body(request, Assignment)
         if assignment.id != assignment_id:
@@ -130,8 +156,12 @@ class AdminController(Controller):
         return reply(request, await registry.run(_put_assignment, registry.database, assignment))
 
     @post("/devices/{device_id:str}/revoke")
-    async def revoke_device(self, request: Request[Any, Any, Any], registry: Registry,
-                            device_id: str) -> Response[bytes]:
+    async def revoke_device(
+        self,
+        request: Request[Any, Any, Any],
+        registry: NamedDependency[Registry],
+        device_id: FromPath[str],
+    ) -> Response[bytes]:
         """Revoke a device's credentials; it can no longer push or pull."""
         revoked = await registry.run(_revoke_device, registry.database, device_id)
         return reply(request, revoked)

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 
 from field_sync.keys import InvalidKey, load_public_key
 from field_sync.seal import key_id
@@ -35,10 +36,12 @@ def _biometric(request: EnrollRequest, device_id: str) -> BiometricCredentialRow
     try:
         public_key = from_b64url(request.biometric_public_key)
     except ValueError as exc:
-        raise BadRequest("invalid_biometric_key", "the biometric public key is not base64url") \
-            from exc
-    return BiometricCredentialRow(credential_id=request.biometric_credential_id,
-                                  device_id=device_id, public_key=public_key)
+        raise BadRequest(
+            "invalid_biometric_key", "the biometric public key is not base64url"
+        ) from exc
+    return BiometricCredentialRow(
+        credential_id=request.biometric_credential_id, device_id=device_id, public_key=public_key
+    )
 
 
 def _enroll(database: Database, request: EnrollRequest, public_url: str) -> EnrollResponse:
@@ -60,29 +63,56 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
         token, token_hash = make_device_token(device_id)
         code.used_at = utcnow()
         session.add(code)
-        session.add(DeviceRow(id=device_id, inspector_id=inspector.id,
-                              name=request.device_name[:200], public_key=request.public_key,
-                              token_hash=token_hash, enrolled_at=utcnow()))
+        session.add(
+            DeviceRow(
+                id=device_id,
+                inspector_id=inspector.id,
+                name=request.device_name[:200],
+                public_key=request.public_key,
+                token_hash=token_hash,
+                enrolled_at=utcnow(),
+            )
+        )
         session.flush()
         kid = key_id(public_key).hex()
         if session.get(DeviceKeyRow, kid) is not None:
             raise Conflict("key_in_use", "this public key is already enrolled")
-        session.add(DeviceKeyRow(kid=kid, device_id=device_id, inspector_id=inspector.id,
-                                 public_key=request.public_key, valid_from_ms=now_ms()))
+        session.add(
+            DeviceKeyRow(
+                kid=kid,
+                device_id=device_id,
+                inspector_id=inspector.id,
+                public_key=request.public_key,
+                valid_from_ms=now_ms(),
+            )
+        )
         biometric = _biometric(request, device_id)
         if biometric is not None:
             session.add(biometric)
         return EnrollResponse(
-            device_id=device_id, token=token,
-            inspector=Inspector(inspector.id, inspector.full_name, inspector.region,
-                                inspector.suspended, inspector.attested_until),
-            server_time_ms=now_ms(), kid=kid, public_url=public_url,
+            device_id=device_id,
+            token=token,
+            inspector=Inspector(
+                inspector.id,
+                inspector.full_name,
+                inspector.region,
+                inspector.suspended,
+                inspector.attested_until,
+            ),
+            server_time_ms=now_ms(),
+            kid=kid,
+            public_url=public_url,
         )
 
 
 @post("/v1/enroll")
-async def enroll(request: Request[Any, Any, Any], registry: Registry) -> Response[bytes]:
+async def enroll(
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry]
+) -> Response[bytes]:
     """Public, with a one-time code: enroll a device for the code's inspector."""
     body = await decode_body(request, EnrollRequest)
-    return reply(request, await registry.run(_enroll, registry.database, body,
-                                             registry.public_url(request)), 201)
+    return reply(
+        request,
+        await registry.run(_enroll, registry.database, body, registry.public_url(request)),
+        201,
+    )

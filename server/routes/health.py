@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from server.registry import Registry, now_ms
@@ -11,7 +12,7 @@ __all__ = ["health"]
 
 
 @get("/health", sync_to_thread=True)
-def health(registry: Registry) -> dict[str, object]:
+def health(registry: NamedDependency[Registry]) -> dict[str, object]:
     """Public. Answers 200 with the server time when the database answers."""
     with registry.database.read() as session:
         session.execute(text("SELECT 1"))

@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlmodel import select
 
 from field_sync.keys import InvalidKey, load_public_key
@@ -49,13 +51,22 @@ def _rotate(database: Database, caller: Caller, public_key: str) -> dict[str, An
             if existing.device_id != caller.device_id:
                 raise Conflict("key_in_use", "this public key is already enrolled")
             return {"kid": kid, "valid_from_ms": existing.valid_from_ms}  # a retried rotation
-        for old in session.exec(select(DeviceKeyRow).where(
-                DeviceKeyRow.device_id == caller.device_id, DeviceKeyRow.retired_at_ms == 0)):
+        for old in session.exec(
+            select(DeviceKeyRow).where(
+                DeviceKeyRow.device_id == caller.device_id, DeviceKeyRow.retired_at_ms == 0
+            )
+        ):
             old.retired_at_ms = now
             session.add(old)
-        session.add(DeviceKeyRow(kid=kid, device_id=caller.device_id,
-                                 inspector_id=caller.inspector_id, public_key=public_key,
-                                 valid_from_ms=now))
+        session.add(
+            DeviceKeyRow(
+                kid=kid,
+                device_id=caller.device_id,
+                inspector_id=caller.inspector_id,
+                public_key=public_key,
+                valid_from_ms=now,
+            )
+        )
     return {"kid": kid, "valid_from_ms": now}
 
 
@@ -71,17 +82,22 @@ def _revoke(database: Database, kid: str, after_ms: int) -> dict[str, Any]:
 
 
 @post("/v1/keys")
-async def rotate_key(request: Request[Any, Any, Any], registry: Registry,
-                     caller: Caller) -> Response[bytes]:
+async def rotate_key(
+    request: Request[Any, Any, Any],
+    registry: NamedDependency[Registry],
+    caller: NamedDependency[Caller],
+) -> Response[bytes]:
     """Device. Enroll a new signing key; the device's current key is retired."""
     body = await decode_body(request, KeyRotation)
-    return reply(request, await registry.run(_rotate, registry.database, caller,
-                                             body.public_key), 201)
+    return reply(
+        request, await registry.run(_rotate, registry.database, caller, body.public_key), 201
+    )
 
 
 @post("/v1/admin/keys/{kid:str}/revoke", guards=[admin_only])
-async def revoke_key(request: Request[Any, Any, Any], registry: Registry,
-                     kid: str) -> Response[bytes]:
+async def revoke_key(
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], kid: FromPath[str]
+) -> Response[bytes]:
     """Administrator. Distrust a key's signatures dated after ``after_ms``."""
     body = await decode_body(request, Revocation)
     return reply(request, await registry.run(_revoke, registry.database, kid, body.after_ms))

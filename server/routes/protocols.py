@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlmodel import col, select
 
 from field_sync import content_hash
@@ -34,24 +36,33 @@ def _record(registry: Registry, request: Request[Any, Any, Any], protocol_id: st
     caller = _caller(request, registry)
     with registry.database.read() as session:
         row = session.get(ProtocolRow, protocol_id)
-        if row is not None and caller is not None and (
-            row.assignment_id not in assignments_in_scope(session, caller.inspector_id)
+        if (
+            row is not None
+            and caller is not None
+            and (row.assignment_id not in assignments_in_scope(session, caller.inspector_id))
         ):
             row = None  # out of scope looks the same as absent: ids are not to be probed
         if row is None:
             raise NotFound("unknown_protocol", f"no protocol {protocol_id!r} in your reach")
         template = registry.catalog.get(session, row.template_ref)
-        held = [Op(op.actor, op.seq, op.doc, op.path, msgspec.msgpack.decode(op.value), op.hlc)
-                for op in session.exec(select(HeldOpRow).where(HeldOpRow.doc == protocol_id)
-                                       .order_by(col(HeldOpRow.changed), col(HeldOpRow.seq)))]
+        held = [
+            Op(op.actor, op.seq, op.doc, op.path, msgspec.msgpack.decode(op.value), op.hlc)
+            for op in session.exec(
+                select(HeldOpRow)
+                .where(HeldOpRow.doc == protocol_id)
+                .order_by(col(HeldOpRow.changed), col(HeldOpRow.seq))
+            )
+        ]
     state = decode_state(row)
     protocol = state.materialize(template)
-    return ProtocolRecord(protocol=protocol, content_hash=content_hash(protocol),
-                          vector=state.vector, held=held)
+    return ProtocolRecord(
+        protocol=protocol, content_hash=content_hash(protocol), vector=state.vector, held=held
+    )
 
 
 @get("/v1/protocols/{protocol_id:str}")
-async def get_protocol(request: Request[Any, Any, Any], registry: Registry,
-                       protocol_id: str) -> Response[bytes]:
+async def get_protocol(
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], protocol_id: FromPath[str]
+) -> Response[bytes]:
     """Administrator, or a device whose scope holds the protocol."""
     return reply(request, await registry.run(_record, registry, request, protocol_id))

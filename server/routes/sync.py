@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
 from schemas import PushRequest, PushResponse
 from server.auth import Caller
@@ -18,16 +20,26 @@ __all__ = ["pull_changes", "push_ops"]
 
 
 @post("/v1/push")
-async def push_ops(request: Request[Any, Any, Any], registry: Registry,
-                   caller: Caller) -> Response[bytes]:
+async def push_ops(
+    request: Request[Any, Any, Any],
+    registry: NamedDependency[Registry],
+    caller: NamedDependency[Caller],
+) -> Response[bytes]:
     """Device. Merge a batch of the device's own ops; one result per op."""
     batch = await decode_body(request, PushRequest)
     if len(batch.ops) > registry.config.max_batch_ops:
-        raise TooLarge("batch_too_large",
-                       f"{len(batch.ops)} ops; send at most {registry.config.max_batch_ops}")
+        raise TooLarge(
+            "batch_too_large", f"{len(batch.ops)} ops; send at most {registry.config.max_batch_ops}"
+        )
     results = await registry.run(
-        ingest, registry.database, registry.catalog, caller, batch.ops, now_ms(),
-        registry.config.max_clock_ahead_ms, registry.signing,
+        ingest,
+        registry.database,
+        registry.catalog,
+        caller,
+        batch.ops,
+        now_ms(),
+        registry.config.max_clock_ahead_ms,
+        registry.signing,
     )
     return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
 
@@ -38,8 +50,13 @@ def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int) -> Any
 
 
 @get("/v1/pull")
-async def pull_changes(request: Request[Any, Any, Any], registry: Registry, caller: Caller,
-                       cursor: str = "", limit: int | None = None) -> Response[bytes]:
+async def pull_changes(
+    request: Request[Any, Any, Any],
+    registry: NamedDependency[Registry],
+    caller: NamedDependency[Caller],
+    cursor: FromQuery[str] = "",
+    limit: FromQuery[int | None] = None,
+) -> Response[bytes]:
     """Device. The changes in the device's scope since ``cursor``."""
     page = registry.config.pull_page_protocols
     if limit is not None and not 1 <= limit <= page:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Response as HtmlResponse
 
 from server.registry import Registry, now_ms
@@ -22,24 +24,31 @@ def _trust_list(registry: Registry) -> Any:
 
 
 @get("/v1/trust-list")
-async def trust_list_route(request: Request[Any, Any, Any], registry: Registry) -> Response[bytes]:
+async def trust_list_route(
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry]
+) -> Response[bytes]:
     """Public. Every device key, signed by the registry key; verifiers cache it."""
     return reply(request, await registry.run(_trust_list, registry))
 
 
 @get("/v1/verify/{seal:str}")
-async def verify_json(request: Request[Any, Any, Any], registry: Registry,
-                      seal: str) -> Response[bytes]:
+async def verify_json(
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
+) -> Response[bytes]:
     """Public. The registry's verdict on a seal."""
     return reply(request, await registry.run(verdict_for, registry, seal))
 
 
 @get(["/v/{seal:str}", "/V/{seal:str}"])
-async def verification_page(request: Request[Any, Any, Any], registry: Registry,
-                            seal: str) -> HtmlResponse[str]:
+async def verification_page(
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
+) -> HtmlResponse[str]:
     """Public. The page a phone camera opens from the QR, in the reader's language."""
     verdict = await registry.run(verdict_for, registry, seal)
     language = request.headers.get("accept-language", "")
     html, lang = render_page(verdict, language)
-    return HtmlResponse(html, media_type="text/html; charset=utf-8",
-                        headers={"Content-Language": lang, "Cache-Control": "no-store"})
+    return HtmlResponse(
+        html,
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Language": lang, "Cache-Control": "no-store"},
+    )
