@@ -70,7 +70,7 @@ def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
     suffix = secrets.token_hex(4)
     inspectors = [f"insp-{suffix}-{index}" for index in range(size)]
     tablets = []
-    attested = (dt.date.today() + dt.timedelta(days=365)).isoformat()
+    attested = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=365)).isoformat()
     for inspector in inspectors:
         admin.create_inspector(inspector, f"Inspector {inspector}")
         admin.put_reference("inspector", inspector, {

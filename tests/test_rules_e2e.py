@@ -40,7 +40,7 @@ def test_refused_offline_then_fixed_signed_and_registered(
     instrument = f"weights-{assignment}"
     admin.put_reference("instrument", instrument, {
         "id": instrument, "type": "weights E2", "serial": "E2-0042",
-        "verified_until": (dt.date.today() - dt.timedelta(days=1)).isoformat(),
+        "verified_until": (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat(),
         "inspector_id": tablet.inspector.id})
     assert tablet.sync().ok
     protocol = complete_protocol(tablet, assignment, "TR-RULES")
@@ -60,7 +60,7 @@ def test_refused_offline_then_fixed_signed_and_registered(
     # The causes fixed: a verified standard, the conclusion, a fix at the site.
     admin.put_reference("instrument", instrument, {
         "id": instrument, "type": "weights E2", "serial": "E2-0042",
-        "verified_until": (dt.date.today() + dt.timedelta(days=200)).isoformat(),
+        "verified_until": (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=200)).isoformat(),
         "inspector_id": tablet.inspector.id})
     assert tablet.sync().ok
     with tablet.edit(protocol) as edit:

@@ -15,7 +15,6 @@ from schemas import Op, PullResponse, PushResponse
 from server import ServerConfig
 from tests.conftest import ADMIN, TEMPLATE, Device, enroll, put_assignment
 
-
 MSGPACK = {"Content-Type": "application/msgpack", "Accept": "application/msgpack"}
 MINUTE_MS = 60_000
 
