@@ -47,6 +47,23 @@ def _import(args: argparse.Namespace) -> int:
     return run_import(args.file, args.kind, args.server, args.admin_token)
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    from server import Database, ServerConfig
+    from server.audit import verify_chain
+
+    config = ServerConfig(data_dir=Path(args.data_dir) if args.data_dir
+                          else ServerConfig().data_dir, db_url=args.db or "")
+    database = Database(config.database_url)
+    with database.read() as session:
+        count, broken = verify_chain(session)
+    database.dispose()
+    if broken is None:
+        print(f"audit log intact: {count} entries, every hash and every merged op checks out")
+        return 0
+    print(f"audit log BROKEN at entry {broken.seq}: {broken.reason}")
+    return 1
+
+
 def _export_schemas(args: argparse.Namespace) -> int:
     from schemas import export_json_schemas
 
@@ -90,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--server", default="http://127.0.0.1:8470")
     load.add_argument("--admin-token")
     load.set_defaults(run=_import)
+
+    audit = commands.add_parser("audit", help="the registry's hash-chained audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    check = audit_commands.add_parser("verify", help="recompute the chain; exit 1 if broken")
+    check.add_argument("--db", help="SQLAlchemy URL (default: SQLite in the data directory)")
+    check.add_argument("--data-dir")
+    check.set_defaults(run=_audit_verify)
 
     schemas = commands.add_parser("schemas", help="JSON Schema of the wire messages")
     schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)

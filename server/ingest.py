@@ -21,6 +21,8 @@ from field_sync import DocumentState, FieldSyncError, content_hash, form_of, phy
 from field_sync.freeze import covers, parse_freeze
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, TEMPLATE
 from schemas import Op, OpResult, Template
+from server.audit import append as audit
+from server.audit import ops_digest
 from server.auth import Caller
 from server.catalog import TemplateCatalog
 from server.database import Database
@@ -215,6 +217,26 @@ def _store(session: Session, batch: _Batch) -> None:
         session.add(row)
     Database.insert_many(session, OpLogRow, batch.log)
     Database.insert_many(session, HeldOpRow, batch.held)
+    _audit(session, batch)
+
+
+def _audit(session: Session, batch: _Batch) -> None:
+    actor = f"device:{batch.caller.device_id}"
+    if batch.log:
+        docs: dict[str, int] = {}
+        for row in batch.log:
+            docs[row["doc"]] = docs.get(row["doc"], 0) + 1
+        digest = ops_digest((r["actor"], r["seq"], r["doc"], r["path"], r["value"], r["hlc"])
+                            for r in batch.log)
+        audit(session, batch.now_ms, actor, "push", batch.caller.device_id,
+                     {"docs": docs, "ops_sha256": digest}, batch.changed)
+    for doc, (status, reasons) in batch.statuses.items():
+        audit(session, batch.now_ms, actor, status, doc, {"reasons": reasons},
+                     batch.changed)
+    if batch.held:
+        audit(session, batch.now_ms, actor, "held", batch.caller.device_id,
+                     {"ops": [[r["actor"], r["seq"], r["doc"]] for r in batch.held]},
+                     batch.changed)
 
 
 def _answer(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,

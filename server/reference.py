@@ -20,7 +20,8 @@ from sqlmodel import Session, col, delete, select
 from field_sync.uzbek import normalize_uzbek
 from schemas import Assignment, Inspector
 from schemas.reference import Entity, ReferenceInstrument, Site
-from server.clock import utcnow
+from server.audit import append as audit
+from server.clock import now_ms, utcnow
 from server.database import Database
 from server.tables import AssignmentMember, AssignmentRow, InspectorRow, ReferenceRow
 
@@ -183,12 +184,17 @@ def _upsert_reference(session: Session, kind: str, record: Any, changed: int) ->
 
 
 def upsert(session: Session, kind: str, record: Any, changed: int) -> bool:
-    """Store ``record``; say whether anything changed."""
+    """Store ``record`` (and note it in the audit log); say whether anything changed."""
     if kind == "inspector":
-        return _upsert_inspector(session, record, changed)
-    if kind == "assignment":
-        return _upsert_assignment(session, record, changed)
-    return _upsert_reference(session, kind, record, changed)
+        stored = _upsert_inspector(session, record, changed)
+    elif kind == "assignment":
+        stored = _upsert_assignment(session, record, changed)
+    else:
+        stored = _upsert_reference(session, kind, record, changed)
+    if stored:
+        audit(session, now_ms(), "admin", kind, KINDS[kind].key(record),
+              msgspec.to_builtins(record), changed)
+    return stored
 
 
 def put_record(database: Database, kind: str, fields: dict[str, Any],

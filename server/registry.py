@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -11,6 +10,7 @@ import anyio.to_thread
 from litestar import Request
 
 from server.catalog import TemplateCatalog
+from server.clock import now_ms
 from server.config import ServerConfig
 from server.database import Database
 from server.keys import RegistryKeys
@@ -19,11 +19,6 @@ from server.signatures import Signing
 __all__ = ["Registry", "now_ms"]
 
 T = TypeVar("T")
-
-
-def now_ms() -> int:
-    """The registry's clock, in milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

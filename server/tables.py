@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AssignmentMember",
+    "AuditEntryRow",
     "AssignmentRow",
     "BiometricCredentialRow",
     "ChangeCounter",
@@ -221,3 +222,21 @@ class ReceiptRow(SQLModel, table=True):
     registered_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     signature: str
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class AuditEntryRow(SQLModel, table=True):
+    """One state change of the registry, chained to the one before by its hash."""
+
+    __tablename__ = "audit_entry"
+
+    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    actor: str = Field(max_length=100)
+    """Who: ``device:<id>``, ``admin``, ``supervisor:<id>``."""
+    action: str = Field(max_length=32, index=True)
+    subject: str = Field(max_length=100, index=True)
+    detail: str
+    """Canonical JSON of what changed."""
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)

@@ -15,8 +15,9 @@ from sqlmodel import Session
 
 from field_sync.confirmation import TOTP_STEP_S
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
+from server.audit import append as audit
 from server.auth import hash_secret
-from server.clock import utcnow
+from server.clock import now_ms, utcnow
 from server.database import Database
 from server.guards import admin_only
 from server.keys import RegistryKeys
@@ -106,7 +107,10 @@ def _revoke_device(database: Database, device_id: str) -> dict[str, Any]:
         device = session.get(DeviceRow, device_id)
         if device is None:
             raise NotFound("unknown_device", f"no device {device_id!r}")
-        device.revoked_at = device.revoked_at or utcnow()
+        if device.revoked_at is None:
+            device.revoked_at = utcnow()
+            audit(session, now_ms(), "admin", "device_revoked", device_id,
+                  {"inspector_id": device.inspector_id}, Database.next_change(session))
         session.add(device)
         return {"device_id": device_id, "revoked_at": device.revoked_at.isoformat()}
 

@@ -12,6 +12,7 @@ from field_sync.keys import InvalidKey, load_public_key
 from field_sync.seal import key_id
 from field_sync.signing import from_b64url
 from schemas import EnrollRequest, EnrollResponse, Inspector
+from server.audit import append as audit
 from server.auth import hash_secret, make_device_token
 from server.clock import utcnow
 from server.database import Database
@@ -89,6 +90,9 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
         biometric = _biometric(request, device_id)
         if biometric is not None:
             session.add(biometric)
+        audit(session, now_ms(), f"device:{device_id}", "enrolled", inspector.id,
+              {"device_id": device_id, "kid": kid, "name": request.device_name[:200]},
+              Database.next_change(session))
         return EnrollResponse(
             device_id=device_id,
             token=token,

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from field_sync.keys import InvalidKey, load_public_key
 from field_sync.seal import key_id
+from server.audit import append as audit
 from server.auth import Caller
 from server.database import Database
 from server.guards import admin_only
@@ -67,6 +68,8 @@ def _rotate(database: Database, caller: Caller, public_key: str) -> dict[str, An
                 valid_from_ms=now,
             )
         )
+        audit(session, now, f"device:{caller.device_id}", "key_rotated", kid, {},
+              Database.next_change(session))
     return {"kid": kid, "valid_from_ms": now}
 
 
@@ -77,6 +80,8 @@ def _revoke(database: Database, kid: str, after_ms: int) -> dict[str, Any]:
             raise NotFound("unknown_key", f"no key {kid!r}")
         if key.revoked_after_ms == 0 or after_ms < key.revoked_after_ms:
             key.revoked_after_ms = after_ms  # a revocation can only move earlier
+            audit(session, now_ms(), "admin", "key_revoked", kid, {"after_ms": after_ms},
+                  Database.next_change(session))
         session.add(key)
         return {"kid": kid, "revoked_after_ms": key.revoked_after_ms}
 
