@@ -116,13 +116,20 @@ class Tablet:
             self._transport = HttpTransport(url)
         return self._transport
 
-    def enroll(self, code: str, server_url: str = "", device_name: str = "") -> Inspector:
-        """Enroll with a one-time code; the signing key is made here and never leaves."""
+    def enroll(self, code: str, server_url: str = "", device_name: str = "",
+               biometric_credential_id: str = "", biometric_public_key: str = "") -> Inspector:
+        """Enroll with a one-time code; the signing key is made here and never leaves.
+
+        A tablet whose authenticator made a WebAuthn credential for the inspector registers it
+        here (id and COSE public key, base64url), so that biometric confirmations verify.
+        """
         if server_url:
             self._transport = self._transport or HttpTransport(server_url)
         transport = self._transport_or_default()
         sent = self._wall_ms()
-        answer = transport.enroll(EnrollRequest(code, self.keys.public_key_pem(), device_name))
+        answer = transport.enroll(EnrollRequest(
+            code, self.keys.public_key_pem(), device_name, biometric_credential_id,
+            biometric_public_key))
         self.clock.learn_offset(answer.server_time_ms, sent, self._wall_ms())
         with self.store.transaction() as db:
             for key, value in (("device_id", answer.device_id), ("token", answer.token),

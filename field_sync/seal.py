@@ -144,34 +144,60 @@ def _decode_claim(payload: bytes) -> Claim:
     if not isinstance(fields, Mapping) or set(fields) != set(range(1, 8)):
         raise SealError("the seal's claim is not a protocol claim")
     try:
-        return Claim(
+        claim = Claim(
             protocol_id=str(uuid.UUID(bytes=fields[1])), number=fields[2], kind=fields[3],
             entity=str(fields[4]),
             result=RESULTS[fields[5]] if isinstance(fields[5], int) else fields[5],
             signed_at=fields[6],
             content_hash=fields[7].hex(),
         )
-    except (TypeError, ValueError, AttributeError) as exc:
+        return msgspec.convert(msgspec.to_builtins(claim), Claim)  # types as declared
+    except (TypeError, ValueError, AttributeError, IndexError, msgspec.ValidationError) as exc:
         raise SealError(f"the seal's claim is malformed: {exc}") from exc
 
 
-def read_seal(text: str) -> Seal:
-    """Parse a seal from its QR text (the whole URL, or from ``FS1`` on)."""
+def _raw(text: str) -> bytes:
+    """The COSE bytes of a seal's text, which must be their one base32 spelling."""
     start = text.rfind(PREFIX)
     body = text[start + len(PREFIX):].strip().upper() if start >= 0 else ""
     if not body:
         raise SealError(f"no {PREFIX} seal in this text")
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
-        tag = cbor2.loads(raw)
-    except (ValueError, cbor2.CBORDecodeError) as exc:
-        raise SealError(f"the seal is not valid base32 CBOR: {exc}") from exc
+    except ValueError as exc:
+        raise SealError(f"the seal is not valid base32: {exc}") from exc
+    if base64.b32encode(raw).decode().rstrip("=") != body:
+        raise SealError("the seal's base32 is not in its one canonical spelling")
+    return raw
+
+
+def read_seal(text: str) -> Seal:
+    """Parse a seal from its QR text (the whole URL, or from ``FS1`` on).
+
+    Only the exact bytes ``make_seal`` writes are accepted: one base32 spelling, canonical CBOR
+    with nothing after it, and an empty unprotected header. Any other spelling of the same
+    signed claim is refused, so that a changed character can never leave a seal "genuine".
+    """
+    raw = _raw(text)
+    try:
+        return _parse(raw)
+    except SealError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+            cbor2.CBORDecodeError) as exc:
+        raise SealError(f"the seal is malformed: {exc}") from exc
+
+
+def _parse(raw: bytes) -> Seal:
+    tag = cbor2.loads(raw)
+    if cbor2.dumps(tag) != raw:
+        raise SealError("the seal is not in canonical CBOR, or has bytes after it")
     if not isinstance(tag, cbor2.CBORTag) or tag.tag != _COSE_SIGN1_TAG or \
             not isinstance(tag.value, list | tuple) or len(tag.value) != 4:
         raise SealError("the seal is not a COSE_Sign1 structure")
-    protected, _unprotected, payload, signature = tag.value
+    protected, unprotected, payload, signature = tag.value
     if not all(isinstance(part, bytes) for part in (protected, payload, signature)) or \
-            len(signature) != 64:
+            len(signature) != 64 or unprotected != {}:
         raise SealError("the seal's COSE_Sign1 parts are malformed")
     headers = cbor2.loads(protected)
     if not isinstance(headers, Mapping) or headers.get(_ALG) != ES256 or \
@@ -182,15 +208,7 @@ def read_seal(text: str) -> Seal:
 
 def seal_hash(text: str) -> str:
     """SHA-256 of the seal's COSE bytes, hex: what the registry receipt countersigns."""
-    start = text.rfind(PREFIX)
-    if start < 0:
-        raise SealError(f"no {PREFIX} seal in this text")
-    body = text[start + len(PREFIX):].strip().upper()
-    try:
-        raw = base64.b32decode(body + "=" * (-len(body) % 8))
-    except ValueError as exc:
-        raise SealError(f"the seal is not valid base32: {exc}") from exc
-    return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(_raw(text)).hexdigest()
 
 
 def claim_for(protocol: Protocol, template: Template, signed_at_ms: int) -> Claim:

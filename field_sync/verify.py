@@ -70,6 +70,8 @@ def verify_seal(text: str, trust_list: TrustList, registry: RegistryStatus | Non
     if not seal.verify(load_public_key(key.public_key)):
         return Verdict("altered", "the signature does not match this claim", seal.claim, key)
     signed_ms = seal.claim.signed_at * 1000
+    if signed_ms + 999 < key.valid_from_ms:  # seals keep whole seconds
+        return Verdict("revoked", "dated before its key existed", seal.claim, key)
     if key.revoked_after_ms and signed_ms > key.revoked_after_ms:
         return Verdict("revoked", "signed after its key was revoked", seal.claim, key)
     if key.retired_at_ms and signed_ms > key.retired_at_ms:

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from field_sync.confirmation import ConfirmationFailed
 from field_sync.freeze import Freeze
@@ -51,6 +51,9 @@ def _device_key(session: Session, caller: Caller, signed: SignedProtocol) -> Dev
     key = session.get(DeviceKeyRow, statement.kid)
     if key is None or key.device_id != caller.device_id:
         raise SignatureRefused("unknown_key", "the signing key is not this device's")
+    if statement.signed_at_ms < key.valid_from_ms:
+        raise SignatureRefused("key_not_yet_valid", "the signature is dated before its key "
+                               "was enrolled")
     if key.revoked_after_ms and statement.signed_at_ms > key.revoked_after_ms:
         raise SignatureRefused("key_revoked", "the signing key was revoked before this time")
     if key.retired_at_ms and statement.signed_at_ms > key.retired_at_ms:
@@ -72,8 +75,11 @@ def _check_seal(signed: SignedProtocol, key: DeviceKeyRow, protocol: Protocol,
 
 
 def _registry_number(session: Session, now_ms: int) -> str:
-    count = session.exec(select(func.count()).select_from(ReceiptRow)).one()
+    """``<year>-<n>``, counting from 1 each year. Ingest holds the change-number lock, so two
+    registrations never draw the same number."""
     year = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).year
+    count = session.exec(select(func.count()).select_from(ReceiptRow).where(
+        col(ReceiptRow.registry_number).startswith(f"{year}-"))).one()
     return f"{year}-{count + 1:08d}"
 
 
