@@ -26,6 +26,7 @@ __all__ = [
     "edits",
     "field_paths",
     "histories",
+    "registry_runs",
     "row_ids",
     "shares",
     "stamp_history",
@@ -67,8 +68,8 @@ def actors() -> st.SearchStrategy[str]:
 
 
 def row_ids() -> st.SearchStrategy[str]:
-    """A row UUID from the small pool, so rows made on different devices collide."""
-    return st.sampled_from(ROW_IDS)
+    """A row UUID from the small pool (mostly the first), so rows of different devices collide."""
+    return st.one_of(st.just(ROW_IDS[0]), st.sampled_from(ROW_IDS))
 
 
 def _decimals(scale: int | None) -> st.SearchStrategy[str]:
@@ -125,8 +126,7 @@ def _typed(fields: Sequence[Field]) -> list[Field]:
 _TOP_FIELDS = _typed(METROLOGY.fields)
 _ROW_FIELDS = {collection.name: _typed(collection.fields) for collection in METROLOGY.collections}
 # measurements and instruments are where the rules bite (computed values, row references)
-_HOT_COLLECTIONS = ["measurements", "measurements", "instruments", "instruments", "team",
-                    "reference_instruments"]
+_HOT_COLLECTIONS = ["measurements"] * 3 + ["instruments"] * 3 + ["team", "reference_instruments"]
 
 
 def _pick(fields: list[Field]) -> st.SearchStrategy[Field]:
@@ -183,7 +183,7 @@ def edits() -> st.SearchStrategy[tuple[str, Any]]:
     """
     return st.one_of(
         _top_field_edit(), _row_field_edit(), _row_field_edit(), _whole_row_edit(), _removal(),
-        _creation(),
+        _removal(), _creation(),
     )
 
 
@@ -270,3 +270,15 @@ def row_values(draw: st.DrawFn, collection: str, clearing: bool = True) -> dict[
                            unique_by=lambda field: field.name))
     return {field.name: draw(_maybe_cleared(values_for(field)) if clearing
                              else values_for(field)) for field in chosen}
+
+
+@st.composite
+def registry_runs(draw: st.DrawFn, max_size: int = 16) -> tuple[list[Op], frozenset[int]]:
+    """Ops in the order a registry receives them, and the moments a device pulls.
+
+    A pull at ``n`` happens after the registry has applied the first ``n`` ops; the last
+    moment, after every op, is always a pull.
+    """
+    arrival = draw(st.permutations(draw(histories(min_size=1, max_size=max_size))))
+    pulls = draw(st.sets(st.integers(0, len(arrival) - 1), max_size=4))
+    return arrival, frozenset(pulls | {len(arrival)})

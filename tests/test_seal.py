@@ -301,8 +301,7 @@ def test_every_single_character_change_is_refused(
 def test_a_damaged_seal_is_malformed_not_a_crash(
     device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    """BUG: read_seal lets cbor2 and IndexError escape instead of raising SealError, so
-    verify_seal raises on a damaged seal instead of answering "malformed"."""
+    """A damaged seal is "malformed": no decoder error escapes read_seal or verify_seal."""
     trust = signed_list(registry_key, [trusted(device_key)])
     seal = seal_for(device_key, realistic_claim("compliant"))
     head = body_of(seal)[0]
@@ -432,10 +431,9 @@ def test_retired_key_misused_after_retirement(
 def test_seal_dated_before_its_key_existed_is_not_genuine(
     device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    """GAP: the trust list says from when a key is valid (``valid_from_ms``, its enrollment),
-    but verify_seal never reads it, so a seal dated before the key existed (a backdated
-    document, for instance to a day the inspector's attestation was still valid) is genuine.
-    The registry does not check it at ingest either."""
+    """A seal dated before its key existed (``valid_from_ms``, its enrollment) is not genuine:
+    otherwise a document could be backdated, for instance to a day the inspector's attestation
+    was still valid."""
     trust = signed_list(registry_key, [trusted(device_key)])
     entry = msgspec.structs.replace(trust.keys[0], valid_from_ms=SIGNED_AT * 1000)
     trust = signed_list(registry_key, [entry])

@@ -20,7 +20,6 @@ from field_sync.keys import public_key_pem
 from server import ServerConfig, create_app
 from tests.conftest import ADMIN, ADMIN_TOKEN, Device, add_inspector, enroll, put_assignment
 
-
 JSON_ONLY = {"Content-Type": "application/json", "Accept": "application/json"}
 
 

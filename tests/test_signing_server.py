@@ -438,10 +438,8 @@ def test_tampered_seal_in_the_freeze_is_refused(
 def test_damaged_seal_in_the_freeze_is_refused_not_a_server_error(
     admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]
 ) -> None:
-    """BUG: read_seal lets cbor2's decode errors escape, so a seal whose protected header is not
-    CBOR fails the whole push with a 500 instead of one op refused with ``bad_seal`` (every
-    later push carrying that freeze fails whole again, with the ops beside it), and the public
-    ``GET /v1/verify/{seal}`` answers 500 instead of "malformed"."""
+    """A seal whose protected header is not CBOR is one op refused with ``bad_seal``, not a
+    failed push, and the public ``GET /v1/verify/{seal}`` calls it "malformed"."""
     assignment, (a,) = team(admin, server, tmp_path, 1, opened)
     protocol = new_protocol(a, assignment)
     before = admin.protocol(protocol)
