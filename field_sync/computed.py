@@ -8,7 +8,7 @@ arithmetic. A value is left out while any input is missing or malformed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from schemas.templates import Field
@@ -23,8 +23,12 @@ def decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
+_EXACT = Context(prec=100)  # a field holds at most 18 + 18 digits: differences never round
+
+
 def _difference(minuend: Decimal, subtrahend: Decimal) -> str:
-    return decimal_text(minuend - subtrahend)
+    with localcontext(_EXACT):
+        return decimal_text(minuend - subtrahend)
 
 
 def _within(error: Decimal, limit: Decimal) -> bool:

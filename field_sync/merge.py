@@ -95,26 +95,32 @@ class DocumentState:
     def apply(self, op: Op, changed: int = 0) -> list[str]:
         """Merge one op; return the paths whose winner changed.
 
-        On the registry (``changed`` set), an op that brings a removed row back marks every
-        field of the row as changed, so that a device that never received the removed row
-        (see ``changes_since(full=True)``) gets all of it.
+        On the registry (``changed`` set) a device that never received a removed row (see
+        ``changes_since(full=True)``) must still end up where everyone else is: an op that
+        brings a removed row back marks every field of the row as changed, so the whole row is
+        sent; an op that changes a field of a row that stays removed marks the removal too, so
+        the field never arrives without it.
         """
         if op.seq > self.vector.get(op.actor, 0):
             self.vector[op.actor] = op.seq
         fields = list(spread(op.path, op.value))
         row = (fields[0][0].collection, fields[0][0].row) if fields[0][0].row else None
-        was_dead = changed and row is not None and row in self.dead_rows()
+        was_dead = bool(changed) and row is not None and row in self.dead_rows()
         won = []
         for field_path, value in fields:
             path = str(field_path)
             if self.offer(path, Register(op.hlc, op.actor, op.seq, value, changed)):
                 won.append(path)
-        if was_dead and row is not None and row not in self.dead_rows():
-            self._mark_row(row, changed)
+        if changed and row is not None and won:
+            if row not in self.dead_rows():
+                if was_dead:
+                    self._mark(f"{row[0]}/{row[1]}/", changed)
+            else:
+                self._mark(f"{row[0]}/{row[1]}/{DELETED}", changed)
         return won
 
-    def _mark_row(self, row: RowKey, changed: int) -> None:
-        prefix = f"{row[0]}/{row[1]}/"
+    def _mark(self, prefix: str, changed: int) -> None:
+        """Mark the registers whose path starts with ``prefix`` as changed."""
         for path, register in self.registers.items():
             if path.startswith(prefix) and register.changed < changed:
                 self.registers[path] = msgspec.structs.replace(register, changed=changed)

@@ -18,7 +18,8 @@ from schemas.templates import Field
 
 __all__ = ["DECIMAL", "check_value"]
 
-DECIMAL = re.compile(r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$")
+DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_TEXT = 10_000
 
 
@@ -35,7 +36,7 @@ def _text(field: Field, value: Any) -> None:
 
 
 def _decimal(field: Field, value: Any) -> None:
-    if not isinstance(value, str) or not DECIMAL.match(value):
+    if not isinstance(value, str) or not DECIMAL.fullmatch(value):
         raise _bad(field, f"expected a decimal written as a string, such as '12.50', not {value!r}")
     if field.scale is not None and "." in value and len(value.split(".")[1]) > field.scale:
         raise _bad(field, f"more than {field.scale} digits after the point")
@@ -52,12 +53,13 @@ def _boolean(field: Field, value: Any) -> None:
 
 
 def _date(field: Field, value: Any) -> None:
+    # fromisoformat alone also reads week dates ("2024-W23-1"); the form is YYYY-MM-DD only
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise _bad(field, f"expected a date YYYY-MM-DD, not {value!r}")
     try:
         date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise _bad(field, f"expected a date YYYY-MM-DD, not {value!r}") from None
-    if len(value) != 10:
-        raise _bad(field, f"expected a date YYYY-MM-DD, not {value!r}")
+    except ValueError:
+        raise _bad(field, f"{value!r} is not a day of the calendar") from None
 
 
 def _datetime(field: Field, value: Any) -> None:

@@ -95,8 +95,8 @@ class PullResponse(msgspec.Struct):
     """Signed protocols in ``changes`` the registry quarantined, with the broken rules."""
     """The registry's receipts for protocols in ``changes`` registered since the cursor."""
     replaced: list[str] = msgspec.field(default_factory=list)
-    """Protocols sent whole, to replace what the device holds: signed ones, whose registry copy
-    is exactly the signed state."""
+    """Protocols sent whole, to replace what the device holds: protocols new to the device
+    (without the rows removed before) and signed ones (exactly the signed state)."""
 
 
 class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):

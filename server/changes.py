@@ -1,18 +1,21 @@
 """Pulling: the changes in a device's scope since its cursor, a page at a time.
 
-A cursor is ``<base>.<scope>.<changed>.<doc>.<catch-up>``:
+A cursor is ``<base>.<scope>.<ceiling>.<changed>.<doc>.<catch-up>``:
 
 - the device holds every change numbered up to ``base``;
 - it has received, whole, the protocols of every assignment it joined up to change ``scope``;
-- this run of pages has sent protocols up to position ``(changed, doc)``;
-- and, of the assignments joined after ``scope``, the protocols up to id ``catch-up`` (``~``
-  once they are all sent).
+- this run of pages catches up the assignments joined after ``scope`` up to ``ceiling`` (the
+  newest membership when the run began; later ones wait for the next run);
+- it has sent those protocols up to id ``catch-up`` (``~`` once they are all sent);
+- and protocols changed after ``base`` up to position ``(changed, doc)``.
 
 A run first sends the protocols of newly joined assignments whole (their older history was
-never the device's), then every protocol changed after ``base``. The last page hands back a new
-base: the change number its snapshot had reached. Change numbers are taken under a row lock held
-to commit (``server.tables.ChangeCounter``), so a visible change never has a number above one
-still in flight, and no cursor can pass over a late commit.
+never the device's), then every protocol changed after ``base``. A protocol sent whole is to
+replace what the device holds of it (``PullResponse.replaced``): a whole protocol leaves out the
+rows removed before, so a device merging it into an older copy would keep them. The last page
+hands back a new base: the change number its snapshot had reached. Change numbers are taken
+under a row lock held to commit (``server.tables.ChangeCounter``), so a visible change never
+has a number above one still in flight, and no cursor can pass over a late commit.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Cursor:
 
     base: int = 0
     scope: int = 0
+    ceiling: int = 0
     changed: int = 0
     doc: str = ""
     catch_up: str = ""
@@ -63,34 +67,45 @@ class Cursor:
         if not text:
             return cls()
         try:
-            base, scope, changed, doc, catch_up = text.split(".")
-            cursor = cls(int(base), int(scope), int(changed), doc, catch_up)
+            base, scope, ceiling, changed, doc, catch_up = text.split(".")
+            cursor = cls(int(base), int(scope), int(ceiling), int(changed), doc, catch_up)
         except ValueError:
             raise BadRequest("bad_cursor", f"{text!r} is not a cursor this registry gave") from None
-        if min(cursor.base, cursor.scope) < 0 or cursor.changed < cursor.base:
+        if min(cursor.base, cursor.scope) < 0 or cursor.changed < cursor.base or \
+                cursor.ceiling < cursor.scope:
             raise BadRequest("bad_cursor", f"{text!r} is not a cursor this registry gave")
         return cursor
 
     def __str__(self) -> str:
-        return f"{self.base}.{self.scope}.{self.changed}.{self.doc}.{self.catch_up}"
+        return (f"{self.base}.{self.scope}.{self.ceiling}.{self.changed}.{self.doc}."
+                f"{self.catch_up}")
+
+    @property
+    def run_begins(self) -> bool:
+        """True on the first page of a run."""
+        return self.changed == self.base and not self.doc and not self.catch_up
 
 
 @dataclass
 class _Scope:
-    """The assignments a device's inspector is on, and those joined after the cursor's scope."""
+    """The assignments a device's inspector is on; those this run catches up (joined after the
+    cursor's scope, up to the run's ceiling); and the ceiling."""
 
     all: set[str]
     joined: set[str]
-    reached: int
+    ceiling: int
 
 
 def _scope(session: Session, inspector_id: str, cursor: Cursor) -> _Scope:
     members = session.exec(select(AssignmentMember).where(
         AssignmentMember.inspector_id == inspector_id)).all()
+    ceiling = cursor.ceiling
+    if cursor.run_begins:
+        ceiling = max((member.added for member in members), default=cursor.scope)
+    # A first run (base 0) sends everything whole anyway: nothing to catch up.
     joined = set() if cursor.base == 0 else {
-        member.assignment_id for member in members if member.added > cursor.scope}
-    return _Scope({member.assignment_id for member in members}, joined,
-                  max((member.added for member in members), default=cursor.scope))
+        member.assignment_id for member in members if cursor.scope < member.added <= ceiling}
+    return _Scope({member.assignment_id for member in members}, joined, ceiling)
 
 
 def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[ProtocolRow]:
@@ -129,8 +144,8 @@ def _send(session: Session, response: PullResponse, rows: list[ProtocolRow], bas
                 r.signature) for r in session.exec(receipts))
     for row in rows:
         state = decode_state(row)
-        replaced = state.frozen_since() > base
-        response.changes.extend(state.changes_since(base, full=whole or replaced))
+        replaced = whole or state.frozen_since() > base
+        response.changes.extend(state.changes_since(base, full=replaced))
         response.vectors[row.id] = state.vector
         if row.status == "quarantined":
             response.quarantined[row.id] = row.reasons.splitlines()
@@ -145,13 +160,15 @@ def _page(session: Session, scope: _Scope, cursor: Cursor, limit: int, reached: 
         rows = _catch_up_page(session, scope.joined, cursor.catch_up, limit)
         _send(session, response, rows[:limit], 0, whole=True)
         response.more = True
-        return replace(cursor, catch_up=rows[limit - 1].id if len(rows) > limit else DONE)
+        return replace(cursor, ceiling=scope.ceiling,
+                       catch_up=rows[limit - 1].id if len(rows) > limit else DONE)
     rows = _changes_page(session, scope.all, cursor, limit) if scope.all else []
     _send(session, response, rows[:limit], cursor.base, whole=cursor.base == 0)
     if len(rows) > limit:
         response.more = True
-        return replace(cursor, changed=rows[limit - 1].changed, doc=rows[limit - 1].id)
-    return Cursor(reached, scope.reached, reached, "", "")
+        return replace(cursor, ceiling=scope.ceiling, changed=rows[limit - 1].changed,
+                       doc=rows[limit - 1].id)
+    return Cursor(reached, scope.ceiling, scope.ceiling, reached, "", "")
 
 
 def pull(

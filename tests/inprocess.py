@@ -1,20 +1,23 @@
 """The real registry without HTTP: a client_lib ``Transport`` that calls the server's own logic.
 
-``InProcessTransport`` answers a tablet's enroll, push and pull with the registry's code itself
-(``routes.enrollment._enroll``, ``ingest.ingest``, ``changes.pull`` inside ``Database.read()``) on
-a real SQLite ``server.database.Database``, authenticating the bearer token with
+``InProcessTransport`` answers a tablet's enroll, push, pull, key rotation and trust-list calls
+with the registry's code itself (``routes.enrollment._enroll``, ``ingest.ingest``,
+``changes.pull`` inside ``Database.read()``, ``routes.keys._rotate``, ``trust.trust_list``) on a
+real SQLite ``server.database.Database``, authenticating the bearer token with
 ``server.auth.require_device``. Only Litestar's request plumbing is left out; every message is
 still encoded and decoded as MessagePack on the way, so nothing is shared between the tablet and
 the registry that the wire would not carry.
 
-The registry's clock is a parameter, so a simulation can run on a clock of its own. (``_enroll``
-reads the real clock for ``server_time_ms``; the transport replaces it with a reading of its
-clock, which is what a registry running on that clock would have said.)
+The registry's clock is a parameter, so a simulation can run on a clock of its own: ingest's
+``now_ms`` and every ``server_time_ms`` a tablet learns its offset from. (``_enroll`` reads the
+real clock for ``server_time_ms``; the transport replaces it with a reading of its clock, which
+is what a registry running on that clock would have said. Key validity times that enrollment
+and rotation record still come from the real clock.)
 
-Signatures: with ``signing`` (a ``server.signatures.Signing``, as ``serve`` always runs) a freeze
-must carry a valid signature, confirmation and seal (``Tablet.sign``); without it the transport is
-an embedded registry that takes an unsigned freeze (``Tablet.freeze``), checked against the state
-it names only (see ``server.ingest.ingest``).
+Signatures: with ``signed_freezes`` (as ``serve`` always runs) a freeze must carry a valid
+signature, confirmation and seal (``Tablet.sign``); without it the transport is an embedded
+registry that takes an unsigned freeze (``Tablet.freeze``), checked against the state it names
+only (see ``server.ingest.ingest``).
 
 Fault injection, all of it behaviour a real network shows:
 
@@ -24,6 +27,10 @@ Fault injection, all of it behaviour a real network shows:
 - ``Partitioned``: nothing is delivered (``Offline``).
 - ``deliver_out_of_order``: the later half of a tablet's pending ops reaches the registry before
   the earlier half, as when one request overtakes another.
+
+``Link`` is the tablet's end of the wire: a test switches it to a fault for a while. The fault
+wrappers and ``Link`` pass on every other call, so they follow the ``Transport`` protocol as it
+grows.
 """
 
 from __future__ import annotations
@@ -248,8 +255,9 @@ def deliver_out_of_order(tablet: Tablet, transport: Transport) -> int:
 
 
 class InProcessRegistry:
-    """A registry on a fresh SQLite file in ``folder``, with the administrator's actions as
-    plain calls. ``signed_freezes`` makes it require signed freezes, as ``serve`` does."""
+    """A registry on the SQLite file ``folder/registry.db`` (made if new) with its keys in
+    ``folder``, and the administrator's actions as plain calls. ``signed_freezes`` makes it
+    require signed freezes, as ``serve`` does."""
 
     def __init__(self, folder: Path, clock: Callable[[], int] = _system_ms,
                  signed_freezes: bool = False) -> None:

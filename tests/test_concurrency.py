@@ -318,6 +318,14 @@ def states(ops: Iterable[Op]) -> dict[str, DocumentState]:
     return merged
 
 
+def take(held: dict[str, DocumentState], page: PullResponse) -> None:
+    """Apply a page as a tablet does: a protocol the page sends whole replaces the copy held."""
+    for doc in page.replaced:
+        held[doc] = DocumentState(doc)
+    for op in page.changes:
+        held.setdefault(op.doc, DocumentState(op.doc)).apply(op)
+
+
 def check_runs(name: str, inspector: str, runs: list[Run], received_ops: list[Op],
                stored: Stored) -> int:
     """Replay the registry change by change beside the puller's pulls: at the end of every run
@@ -548,15 +556,10 @@ class Raw:
 def test_a_team_joined_during_a_paged_pull_brings_its_protocols(
     admin: AdminClient, server: LocalServer, run: str,
 ) -> None:
-    """BUG (server/changes.py, ``_scope`` and ``_page``): DESIGN section 4 -- when the scope
-    grows, the newly visible protocols arrive in full on the next pull. The run's last page hands
-    back a cursor whose scope covers every membership up to its own snapshot, but the run only
-    sends whole the protocols of the teams it found joined when its catch-up began: on a first
-    run (``base == 0``) none at all, and once a catch-up has reached ``~`` no later one. A team
-    joined while such a run is between pages is covered by the cursor without its protocols
-    ever being sent, and no later pull sends them: they are lost to that tablet for good. (The
-    same run-boundary flaw loses the assignment record itself: see
-    ``test_server_sync.py::test_an_assignment_given_during_a_paged_pull_is_not_lost``.)"""
+    """DESIGN section 4: when the scope grows, the newly visible protocols arrive whole on the
+    next pull. A team joined while a run is between pages, on a first run or after a catch-up
+    finished, is left for the next run (the run's cursor stops at the memberships it began
+    with), which then sends its protocols whole: none is lost."""
     suffix = secrets.token_hex(3)
     me, others = f"me-{suffix}", [f"other-{suffix}-{index}" for index in range(2)]
     mine, early, late = (f"{name}-{suffix}" for name in ("mine", "early", "late"))
@@ -602,16 +605,11 @@ def test_a_team_joined_during_a_paged_pull_brings_its_protocols(
 def test_an_old_edit_of_a_removed_row_does_not_bring_it_back_on_a_new_tablet(
     admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet],
 ) -> None:
-    """BUG (field_sync/merge.py ``changes_since(full=True)`` with server/changes.py): a fresh
-    pull leaves removed rows out, tombstone and all (commit fbbdbe7). An edit of such a row that
-    was made offline *before* the removal still wins its own field register when it arrives, so
-    the next pull sends that one field, alone, to the tablet that never received the row: the
-    tablet now shows a row the registry holds as removed, and no later pull corrects it (the
-    tombstone's change number is behind its cursor). Here ``a`` edits a row offline, ``b``
-    removes it and syncs, a new tablet ``c`` makes its first sync, then ``a`` syncs. (The merge
-    half of it, without a server, is
-    ``test_merge.py::test_a_stale_edit_of_a_removed_row_does_not_revive_it_on_a_device``; this is
-    what an inspector sees, end to end.)"""
+    """A new tablet never received a removed row (a fresh pull leaves it out). An edit of it
+    made offline *before* the removal still wins its own field when it arrives; the registry
+    sends the row's tombstone along with it, so the row does not come back on the tablet. Here
+    ``a`` edits a row offline, ``b`` removes it and syncs, a new tablet ``c`` makes its first
+    sync, then ``a`` syncs."""
     assignment, (a, b) = team(admin, server, tmp_path, 2, opened)
     doc = a.create_protocol(TEMPLATE, assignment, {"number": "TR-7"})
     with a.edit(doc) as edit:
@@ -649,14 +647,10 @@ def test_an_old_edit_of_a_removed_row_does_not_bring_it_back_on_a_new_tablet(
 def test_a_row_removed_during_a_paged_first_pull_is_removed_on_the_device(
     admin: AdminClient, server: LocalServer,
 ) -> None:
-    """BUG (server/changes.py ``_page``: ``whole=cursor.base == 0``): on a device's first run
-    every page sends its protocols whole, and a whole protocol leaves its removed rows out,
-    tombstone and all, on the ground that the device never saw them. But within one paged run a
-    protocol that changes after its page is sent again on a later page. When that change removed
-    a row, the second, whole sending leaves out the very tombstone the device needs: the row it
-    got on the first page stays alive on the device, and the cursor's base covers the removal,
-    so no later pull brings it. Found by the many-devices test above (a puller of one protocol a
-    page, chasing the pushers in its first run, kept a removed reference instrument)."""
+    """On a device's first run every page sends its protocols whole, leaving removed rows out,
+    tombstone and all. A protocol that changes after its page is sent whole again on a later
+    page; were it merged into the copy from the first page, a row removed in between would stay
+    alive on the device. A whole protocol replaces the copy (``PullResponse.replaced``)."""
     suffix = secrets.token_hex(3)
     assignment, writer_id, reader_id = (f"{name}-{suffix}" for name in ("a", "writer", "reader"))
     for inspector in (writer_id, reader_id):
@@ -670,20 +664,21 @@ def test_a_row_removed_during_a_paged_first_pull_is_removed_on_the_device(
         writer.create(assignment)
         page = reader.page("")  # a fresh tablet's first page: the first protocol, row and all
         assert page.more and {op.doc for op in page.changes} == {first}
-        pulled = list(page.changes)
+        held: dict[str, DocumentState] = {}
+        take(held, page)
 
         writer.push(first, f"instruments/{row}/_deleted", True)
         cursor = page.cursor
         for _ in range(2):  # the rest of this run, then the next
             while True:
                 page = reader.page(cursor)
-                pulled += page.changes
+                take(held, page)
                 cursor = page.cursor
                 if not page.more:
                     break
 
         assert row not in admin.protocol(first).protocol.collections.get("instruments", {})
-        on_device = states(pulled)[first].materialize(FORM)
+        on_device = held[first].materialize(FORM)
         assert row not in on_device.collections.get("instruments", {}), "a removed row is back"
     finally:
         writer.close()

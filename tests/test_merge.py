@@ -322,13 +322,10 @@ def test_a_revived_row_is_shipped_whole_to_devices_that_never_had_it() -> None:
 
 
 def test_a_stale_edit_of_a_removed_row_does_not_revive_it_on_a_device() -> None:
-    """BUG: the registry ships the stale edit without the tombstone the device never got.
-
-    The device took the protocol whole after the row was removed (``changes_since(full=True)``
-    leaves the row out, tombstone and all). An edit made offline before the removal then
-    arrives: the row stays removed on the registry, but ``changes_since`` ships only the edited
-    field, so the device shows the row again, with that one field, and its protocol (and
-    content hash) differs from the registry's.
+    """The device took the protocol whole after the row was removed (``changes_since(full=True)``
+    leaves the row out, tombstone and all). An edit made offline before the removal then arrives:
+    the row stays removed on the registry, which ships the tombstone along with the edited
+    field, so the device does not show the row again.
     """
     registry = DocumentState(DOC)
     registry.apply(_ADDED, changed=1)
