@@ -87,10 +87,8 @@ async def test_health_answers_ok_with_the_server_time(client: AsyncTestClient) -
 async def test_app_starts_on_a_fresh_data_dir_with_a_configured_admin_token(
     tmp_path: Path,
 ) -> None:
-    """BUG: with an admin token given (argument or $FIELD_SYNC_ADMIN_TOKEN), nothing creates the
-    data directory, and the default SQLite file cannot be opened in it: the app fails at startup
-    with ``sqlite3.OperationalError: unable to open database file``. ``serve`` is meant to work
-    with no setup."""
+    """With an admin token given (argument or $FIELD_SYNC_ADMIN_TOKEN) the data directory is
+    still made at start, and the default SQLite file opens in it: ``serve`` needs no setup."""
     config = ServerConfig(data_dir=tmp_path / "not-yet-there", admin_token=ADMIN_TOKEN)
     async with AsyncTestClient(app=create_app(config)) as fresh:
         response = await fresh.get("/health")

@@ -421,9 +421,8 @@ async def test_who_may_read_a_protocol_follows_its_assignment(client: AsyncTestC
 async def test_a_creating_op_whose_assignment_is_not_a_name_is_refused(
     client: AsyncTestClient, teams: Teams, assignment,
 ) -> None:
-    """BUG for list and map values: ``assignment not in batch.scope`` hashes the value, so an
-    unhashable one raises TypeError and the whole push fails with 500 instead of one op being
-    refused."""
+    """An assignment that is not a name (a list, a map, a number, null, empty) refuses that one
+    op; the ops beside it go through."""
     alice = teams.alice
     doc = str(uuid.uuid4())
     good_doc, good_create = alice.create("A")
@@ -437,8 +436,7 @@ async def test_a_creating_op_whose_assignment_is_not_a_name_is_refused(
 async def test_an_op_with_a_seq_beyond_64_bits_is_refused_cleanly(
     client: AsyncTestClient, teams: Teams,
 ) -> None:
-    """BUG: a seq of 2**63 or more passes every check and overflows the SQLite INTEGER column:
-    500 server_error instead of a per-op rejection (or a 400)."""
+    """A seq past the 64-bit column (2**63) is refused per op, not a server error."""
     alice = teams.alice
     doc = await create_protocol(client, alice)
     huge = Op(alice.id, 2**63, doc, "findings", "x", pack(now_ms(), 0))
@@ -783,10 +781,8 @@ async def test_joining_a_busy_assignment_pages_its_protocols_once_each(
 async def test_an_assignment_given_during_a_paged_pull_is_not_lost(
     server_config: ServerConfig, client: AsyncTestClient, teams: Teams,
 ) -> None:
-    """BUG: assignments (and templates) are sent only on the first page of a run, but the run's
-    last page hands back a base that covers every change up to then. An assignment given
-    between the first and the last page is covered by that base without ever being sent, so
-    the tablet never learns it."""
+    """An assignment given between the first and the last page of a run arrives: reference data
+    comes on the run's last page, whose cursor is the one that covers it."""
     server_config.pull_page_protocols = 1
     alice = teams.alice
     for _ in range(2):
