@@ -136,7 +136,10 @@ class Synchronizer:
         refused = [entry for entry in self.store.outbox("rejected") if entry.code == CLOCK_AHEAD]
         if not refused:
             return False
-        self.clock.rewind(self.store.get("heard_hlc", 0))
+        # Never below a stamp the registry already holds, from anyone or from this tablet: a
+        # re-stamped edit must still be later than the edits before it.
+        accepted = [entry.op.hlc for entry in self.store.outbox("accepted")]
+        self.clock.rewind(max([self.store.get("heard_hlc", 0), *accepted]))
         stamps = [(entry.op.seq, self.clock.now()) for entry in refused]
         with self.store.transaction() as db:
             DeviceStore.restamp(db, stamps)

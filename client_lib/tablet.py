@@ -32,7 +32,7 @@ from field_sync import (
     form_of,
 )
 from field_sync.freeze import Freeze, covers
-from field_sync.paths import ASSIGNMENT, FREEZE, TEMPLATE
+from field_sync.paths import ASSIGNMENT, FREEZE, SUPERSEDES, TEMPLATE
 from field_sync.rules import Breach, RuleContext, check_rules
 from field_sync.seal import claim_for, make_seal
 from field_sync.signing import b64url
@@ -160,15 +160,24 @@ class Tablet:
     # -- protocols --------------------------------------------------------------------------
 
     def create_protocol(self, template_ref: str, assignment_id: str,
-                        fields: dict[str, Any] | None = None) -> str:
-        """Start a protocol from a template for an assignment; saved before it returns."""
+                        fields: dict[str, Any] | None = None, supersedes: str = "") -> str:
+        """Start a protocol from a template for an assignment; saved before it returns.
+
+        A correction of a signed protocol is a new protocol that ``supersedes`` it: once the
+        correction is signed and registered, the old seal verifies as superseded.
+        """
         if not self.device_id:
             raise NotEnrolled("enroll this tablet before filling protocols")
         form = form_of(self.template(template_ref))
         if assignment_id not in {assignment.id for assignment in self.assignments()}:
             raise ClientError(f"assignment {assignment_id!r} is not given to this inspector")
+        meta = {TEMPLATE: template_ref, ASSIGNMENT: assignment_id}
+        if supersedes:
+            if self._state(supersedes).frozen is None:
+                raise ClientError(f"protocol {supersedes} is not signed: edit it instead")
+            meta[SUPERSEDES] = supersedes
         editor = self._editor(str(uuid.uuid4()), form)
-        editor.set("", {TEMPLATE: template_ref, ASSIGNMENT: assignment_id})
+        editor.set("", meta)
         for name, value in (fields or {}).items():
             editor.set(name, value)
         editor.save()
@@ -338,9 +347,14 @@ class Tablet:
         state = self.store.base(protocol_id)
         if state is None:
             raise UnknownProtocol(protocol_id)
+        merged = state.vector.get(self.device_id, 0)
         for entry in self.store.outbox(doc=protocol_id):
             frozen = state.frozen
-            if entry.status != "rejected" and (frozen is None or covers(frozen, entry.op)):
+            # An accepted op the registry's copy already holds (its seq is within the copy's
+            # vector) is not laid over it again: the copy may have removed what it wrote.
+            already = entry.status == "accepted" and entry.op.seq <= merged
+            if entry.status != "rejected" and not already and (
+                    frozen is None or covers(frozen, entry.op)):
                 state.apply(entry.op)
         return state
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
@@ -12,7 +13,15 @@ import msgspec
 
 from field_sync.errors import InvalidOperation
 from field_sync.freeze import parse_freeze
-from field_sync.paths import ASSIGNMENT, DELETED, FREEZE, TEMPLATE, FieldPath, spread
+from field_sync.paths import (
+    ASSIGNMENT,
+    DELETED,
+    FREEZE,
+    SUPERSEDES,
+    TEMPLATE,
+    FieldPath,
+    spread,
+)
 from field_sync.values import check_value
 from schemas.documents import Protocol
 from schemas.operations import Op
@@ -64,6 +73,10 @@ class Form:
                     raise InvalidOperation("_assignment must name an assignment", code="bad_value")
             elif path.field == FREEZE and not path.row:
                 parse_freeze(value)
+            elif path.field == SUPERSEDES and not path.row:
+                if not _is_uuid(value):
+                    raise InvalidOperation("_supersedes names the protocol corrected, by id",
+                                           code="bad_value")
             else:
                 check_value(self.field(path), value)
 
@@ -120,6 +133,13 @@ def _dangling_rows(
                 and target not in protocol.collections.get(field.collection, {})):
             yield Violation(prefix + field.name, "dangling_row",
                             f"{field.name} names a row of {field.collection} that is not there")
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 @cache

@@ -23,7 +23,7 @@ import msgspec
 
 from field_sync.computed import apply_computed
 from field_sync.freeze import Freeze, parse_freeze
-from field_sync.paths import ASSIGNMENT, DELETED, FREEZE, TEMPLATE, spread
+from field_sync.paths import ASSIGNMENT, DELETED, FREEZE, SUPERSEDES, TEMPLATE, spread
 from schemas.documents import Protocol, Row
 from schemas.operations import Op, VersionVector
 from schemas.templates import Template
@@ -211,12 +211,14 @@ class DocumentState:
                 rows = collections.get(spec.name, {})
                 for row_id, row in rows.items():
                     rows[row_id] = apply_computed(spec.fields, row)
+        supersedes = self.registers.get(SUPERSEDES)
         return Protocol(
             id=self.id,
             template=self.template_ref or "",
             assignment=self.assignment,
             fields=fields,
             collections=collections,
+            supersedes=None if supersedes is None else supersedes.value,
         )
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "ASSIGNMENT",
     "DELETED",
     "FREEZE",
+    "SUPERSEDES",
     "META_FIELDS",
     "TEMPLATE",
     "FieldPath",
@@ -31,7 +32,8 @@ TEMPLATE = "_template"
 ASSIGNMENT = "_assignment"
 DELETED = "_deleted"
 FREEZE = "_freeze"
-META_FIELDS = frozenset({TEMPLATE, ASSIGNMENT})
+SUPERSEDES = "_supersedes"
+META_FIELDS = frozenset({TEMPLATE, ASSIGNMENT, SUPERSEDES})
 
 _NAME = re.compile(r"^_?[a-z][a-z0-9_]{0,63}$")
 MAX_PATH = 200

@@ -11,10 +11,11 @@ import msgspec
 from server.config import default_data_dir
 from server.importer import ImportReport
 
-__all__ = ["run_import"]
+__all__ = ["admin_token", "run_import"]
 
 
-def _token(given: str | None) -> str:
+def admin_token(given: str | None) -> str:
+    """The administrator token: given, ``$FIELD_SYNC_ADMIN_TOKEN``, or the server's file."""
     if given:
         return given
     if os.environ.get("FIELD_SYNC_ADMIN_TOKEN"):
@@ -25,7 +26,7 @@ def _token(given: str | None) -> str:
     raise SystemExit("give --admin-token, set FIELD_SYNC_ADMIN_TOKEN, or run on the server")
 
 
-def run_import(file: str, kind: str, server: str, admin_token: str | None) -> int:
+def run_import(file: str, kind: str, server: str, token: str | None) -> int:
     """Upload ``file`` (CSV or JSON lines, by its suffix) and print the report; 0 when every
     row was stored or already there."""
     path = Path(file)
@@ -33,7 +34,7 @@ def run_import(file: str, kind: str, server: str, admin_token: str | None) -> in
     response = httpx.post(
         f"{server.rstrip('/')}/v1/admin/import", params={"kind": kind, "format": fmt},
         content=path.read_bytes(), timeout=300,
-        headers={"Authorization": f"Bearer {_token(admin_token)}", "Accept": "application/json",
+        headers={"Authorization": f"Bearer {admin_token(token)}", "Accept": "application/json",
                  "Content-Type": "text/csv" if fmt == "csv" else "application/jsonl"})
     if response.status_code >= 400:
         print(f"import refused: {response.status_code} {response.text}")

@@ -64,6 +64,14 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _export(args: argparse.Namespace) -> int:
+    from field_sync_cli.export_command import run_export
+
+    filters = {name: getattr(args, name) for name in (
+        "number", "entity_tin", "inspector", "site", "status", "signed_from", "signed_to")}
+    return run_export(args.server, args.token, args.format, args.out, filters)
+
+
 def _export_schemas(args: argparse.Namespace) -> int:
     from schemas import export_json_schemas
 
@@ -115,11 +123,21 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--data-dir")
     check.set_defaults(run=_audit_verify)
 
+    export = commands.add_parser("export", help="stream the registry's protocols to a file")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", help="the file to write (default: standard output)")
+    export.add_argument("--server", default="http://127.0.0.1:8470")
+    export.add_argument("--token", help="an administrator or supervisor token")
+    for name in ("number", "entity-tin", "inspector", "site", "status", "signed-from",
+                 "signed-to"):
+        export.add_argument(f"--{name}", default="")
+    export.set_defaults(run=_export)
+
     schemas = commands.add_parser("schemas", help="JSON Schema of the wire messages")
     schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)
-    export = schemas_commands.add_parser("export", help="write <Name>.schema.json files")
-    export.add_argument("folder")
-    export.set_defaults(run=_export_schemas)
+    schema_export = schemas_commands.add_parser("export", help="write <Name>.schema.json files")
+    schema_export.add_argument("folder")
+    schema_export.set_defaults(run=_export_schemas)
     return parser
 
 

@@ -12,7 +12,7 @@ Row = dict[str, Any]
 """One row of a collection: field name to value, computed values included."""
 
 
-class Protocol(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Protocol(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """A protocol's current content, as merged from its operations.
 
     ``fields`` holds top-level values; ``collections`` maps a collection name to its live rows
@@ -24,3 +24,5 @@ class Protocol(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     assignment: str | None
     fields: dict[str, Any]
     collections: dict[str, dict[str, Row]]
+    supersedes: str | None = None
+    """The protocol this one corrects (its content, so the correction signs it too)."""

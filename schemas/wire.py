@@ -24,7 +24,9 @@ __all__ = [
     "OpResult",
     "OpStatus",
     "Problem",
+    "ProtocolPage",
     "ProtocolRecord",
+    "ProtocolSummary",
     "PullResponse",
     "PushRequest",
     "PushResponse",
@@ -154,3 +156,29 @@ class ProtocolRecord(msgspec.Struct):
     """The ops merged into it: ``{device id: highest seq}``."""
     held: list[Op] = msgspec.field(default_factory=list)
     """Ops refused because the protocol was signed without them: kept, never merged."""
+
+
+class ProtocolSummary(msgspec.Struct, omit_defaults=True):
+    """One protocol as registry queries list it."""
+
+    id: str
+    template: str
+    status: str
+    """``draft``, ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
+    number: str = ""
+    entity_tin: str = ""
+    inspector_id: str = ""
+    site_id: str = ""
+    assignment_id: str = ""
+    signed_at_ms: int = 0
+    registry_number: str = ""
+    superseded_by: str = ""
+    reasons: list[str] = msgspec.field(default_factory=list)
+    """Why it is quarantined."""
+
+
+class ProtocolPage(msgspec.Struct):
+    """A page of a registry query; ``next`` continues it (empty at the end)."""
+
+    protocols: list[ProtocolSummary]
+    next: str

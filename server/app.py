@@ -23,6 +23,7 @@ from server.routes.health import health
 from server.routes.keys import revoke_key, rotate_key
 from server.routes.protocols import get_protocol
 from server.routes.reference import ReferenceController
+from server.routes.supervision import RegistryController, SupervisorAdmin, SupervisorController
 from server.routes.sync import pull_changes, push_ops
 from server.routes.verify import trust_list_route, verification_page, verify_json
 
@@ -52,7 +53,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController,
                         trust_list_route, verify_json, verification_page, rotate_key,
-                        revoke_key, ReferenceController],
+                        revoke_key, ReferenceController, RegistryController,
+                        SupervisorController, SupervisorAdmin],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),

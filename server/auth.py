@@ -17,10 +17,10 @@ from litestar.connection import ASGIConnection
 
 from server.database import Database
 from server.problems import Unauthorized
-from server.tables import DeviceRow
+from server.tables import DeviceRow, SupervisorRow
 
-__all__ = ["Caller", "bearer", "hash_secret", "make_device_token", "require_admin",
-           "require_device"]
+__all__ = ["Caller", "bearer", "hash_secret", "make_device_token", "make_supervisor_token",
+           "require_admin", "require_device", "require_supervisor"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,28 @@ def require_admin(request: ASGIConnection[Any, Any, Any, Any], admin_token: str)
     """Admit only the administrator."""
     if not hmac.compare_digest(hash_secret(bearer(request)), hash_secret(admin_token)):
         raise Unauthorized("not_admin", "this endpoint needs the administrator's token")
+
+
+SUPERVISOR_PREFIX = "sup."
+
+
+def make_supervisor_token(supervisor_id: str) -> tuple[str, str]:
+    """A new token for a supervisor (``sup.<id>.<secret>``) and the hash to store."""
+    secret = secrets.token_urlsafe(32)
+    return f"{SUPERVISOR_PREFIX}{supervisor_id}.{secret}", hash_secret(secret)
+
+
+def require_supervisor(request: ASGIConnection[Any, Any, Any, Any], database: Database) -> str:
+    """Admit only a supervisor with a valid token; return the supervisor's id."""
+    token = bearer(request)
+    supervisor_id, _, secret = token.removeprefix(SUPERVISOR_PREFIX).rpartition(".")
+    with database.read() as session:
+        row = session.get(SupervisorRow, supervisor_id) if token.startswith(
+            SUPERVISOR_PREFIX) and secret else None
+        if row is None or row.revoked_at is not None or \
+                not hmac.compare_digest(row.token_hash, hash_secret(secret)):
+            raise Unauthorized("not_supervisor", "this endpoint needs a supervisor's token")
+        return row.id
 
 
 def require_device(request: Request[Any, Any, Any], database: Database) -> Caller:

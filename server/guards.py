@@ -9,10 +9,12 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
-from server.auth import Caller, require_admin, require_device
+from server.auth import Caller, require_admin, require_device, require_supervisor
+from server.problems import Unauthorized
 from server.registry import Registry
 
-__all__ = ["admin_only", "provide_caller", "provide_registry"]
+__all__ = ["admin_only", "provide_caller", "provide_registry", "supervisor_only",
+           "supervisor_or_admin"]
 
 
 def provide_registry(request: Request[Any, Any, Any]) -> Registry:
@@ -25,6 +27,23 @@ def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRou
     """Admit the administrator only."""
     registry: Registry = connection.app.state.registry
     require_admin(connection, registry.config.admin_token)
+
+
+def supervisor_only(connection: ASGIConnection[Any, Any, Any, Any],
+                    _handler: BaseRouteHandler) -> None:
+    """Admit a supervisor only (a blocking database read; tokens are few and cached by SQLite)."""
+    registry: Registry = connection.app.state.registry
+    require_supervisor(connection, registry.database)
+
+
+def supervisor_or_admin(connection: ASGIConnection[Any, Any, Any, Any],
+                        handler: BaseRouteHandler) -> None:
+    """Admit a supervisor or the administrator."""
+    registry: Registry = connection.app.state.registry
+    try:
+        require_admin(connection, registry.config.admin_token)
+    except Unauthorized:
+        supervisor_only(connection, handler)
 
 
 async def provide_caller(request: Request[Any, Any, Any],

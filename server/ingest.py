@@ -2,10 +2,10 @@
 
 An op is accepted (merged and logged), a duplicate (its ``(actor, seq)`` is already logged: the
 batch was sent twice, or its answer was lost), or rejected with a stable code. Rejected ops
-leave nothing behind, except on a signed protocol: an op its freeze does not cover is kept aside
-(``held_op``), never merged, and answered ``protocol_signed`` every time it is sent. The batch
-commits in one transaction, so an acknowledged batch is durable and a batch cut off half way
-changes nothing.
+leave nothing behind, except on a signed protocol: every op that arrives after the freeze, and
+every op merged earlier that the freeze's vector does not cover, is kept aside (``held_op``),
+never merged, and answered ``protocol_signed`` every time it is sent. The batch commits in one
+transaction, so an acknowledged batch is durable and a batch cut off half way changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, physical_ms, replay
 from field_sync.freeze import covers, parse_freeze
-from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, TEMPLATE
+from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE
 from schemas import Op, OpResult, Template
 from server.audit import append as audit
 from server.audit import ops_digest
@@ -29,7 +29,7 @@ from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector
 from server.scope import assignments_in_scope
 from server.signatures import SignatureRefused, Signing, register
-from server.tables import HeldOpRow, OpLogRow, ProtocolRow
+from server.tables import AssignmentRow, HeldOpRow, OpLogRow, ProtocolRow, ReceiptRow
 
 __all__ = ["Rejected", "ingest", "logged_ops"]
 
@@ -108,7 +108,20 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
         raise Rejected("unknown_template", f"the registry has no template {template_ref!r}")
     if not isinstance(assignment, str) or assignment not in batch.scope:
         raise Rejected("out_of_scope", f"assignment {assignment!r} is not this inspector's")
+    corrected = op.value.get(SUPERSEDES)
+    if corrected is not None:
+        _check_correctable(session, batch, corrected)
     return DocumentState(op.doc)
+
+
+def _check_correctable(session: Session, batch: _Batch, corrected: Any) -> None:
+    """A correction names a signed protocol of the same scope that nothing superseded yet."""
+    old = session.get(ProtocolRow, corrected) if isinstance(corrected, str) else None
+    if old is None or old.assignment_id not in batch.scope:
+        raise Rejected("cannot_supersede", f"no protocol {corrected!r} of this team to correct")
+    if old.status not in ("registered", "quarantined"):
+        raise Rejected("cannot_supersede", f"protocol {corrected} is {old.status}: only a "
+                       "signed, registered or quarantined protocol is corrected")
 
 
 def _meta_written(op: Op) -> dict[str, Any]:
@@ -162,8 +175,10 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     if physical_ms(op.hlc) > latest_ms:
         raise Rejected("clock_ahead", "the op is stamped too far in the future; re-stamp it")
     state = _state_for(batch, op, session, catalog)
-    frozen = state.frozen
-    if frozen is not None and not covers(frozen, op):
+    if state.frozen is not None:
+        # The frozen state was rebuilt from the ops the registry held when the freeze came;
+        # anything arriving later is not in it, whatever its seq (ops of one tablet may arrive
+        # out of order), and a second signature is kept aside like any other op.
         batch.held.append(_row(op, batch.changed, code=PROTOCOL_SIGNED))
         batch.held_seen.add(op.seq)
         raise Rejected(PROTOCOL_SIGNED, "the protocol was signed without this change; it is "
@@ -201,23 +216,57 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
     return batch
 
 
+def _text(state: DocumentState, path: str) -> str:
+    register = state.registers.get(path)
+    return "" if register is None or register.value is None else str(register.value)
+
+
+def _new_row(session: Session, batch: _Batch, doc: str, state: DocumentState) -> ProtocolRow:
+    assignment = session.get(AssignmentRow, state.assignment or "")
+    return ProtocolRow(id=doc, template_ref=state.template_ref or "",
+                       assignment_id=state.assignment or "", registers=b"", vector=b"",
+                       changed=batch.changed, created_by=batch.caller.device_id,
+                       site_id=assignment.site_id if assignment else "")
+
+
 def _store(session: Session, batch: _Batch) -> None:
     for doc, state in batch.states.items():
-        row = batch.rows.get(doc)
-        if row is None:
-            row = ProtocolRow(id=doc, template_ref=state.template_ref or "",
-                              assignment_id=state.assignment or "", registers=b"", vector=b"",
-                              changed=batch.changed, created_by=batch.caller.device_id)
+        row = batch.rows.get(doc) or _new_row(session, batch, doc, state)
         row.registers = encode_registers(state)
         row.vector = encode_vector(state)
         row.changed = batch.changed
+        # The columns registry queries search by.
+        row.number, row.entity_tin = _text(state, "number"), _text(state, "entity_tin")
+        row.inspector_id = _text(state, "lead_inspector")
         if doc in batch.statuses:
             row.status, reasons = batch.statuses[doc]
             row.reasons = "\n".join(reasons)
+            _record_signing(session, batch, row, state)
         session.add(row)
     Database.insert_many(session, OpLogRow, batch.log)
     Database.insert_many(session, HeldOpRow, batch.held)
     _audit(session, batch)
+
+
+def _record_signing(session: Session, batch: _Batch, row: ProtocolRow,
+                    state: DocumentState) -> None:
+    """Fill the signing columns; a registered correction supersedes what it corrects."""
+    frozen = state.frozen
+    if frozen is None or frozen.signed is None:
+        return
+    row.inspector_id = frozen.signed.statement.signer
+    row.signed_at_ms = frozen.signed.statement.signed_at_ms
+    receipt = session.get(ReceiptRow, row.id)
+    row.registry_number = receipt.registry_number if receipt else ""
+    corrected = _text(state, SUPERSEDES)
+    if row.status == "registered" and corrected:
+        old = session.get(ProtocolRow, corrected)
+        if old is not None:
+            old.status, old.superseded_by = "superseded", row.id
+            old.changed = batch.changed
+            session.add(old)
+            audit(session, batch.now_ms, f"device:{batch.caller.device_id}", "superseded",
+                  corrected, {"by": row.id}, batch.changed)
 
 
 def _audit(session: Session, batch: _Batch) -> None:

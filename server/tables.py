@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AnnulmentRow",
     "AssignmentMember",
     "AuditEntryRow",
     "AssignmentRow",
@@ -27,6 +28,7 @@ __all__ = [
     "ProtocolRow",
     "ReceiptRow",
     "ReferenceRow",
+    "SupervisorRow",
     "TemplateRow",
     "TotpSecretRow",
     "UsedTotpStep",
@@ -108,6 +110,14 @@ class ProtocolRow(SQLModel, table=True):
     """``draft``, ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
     reasons: str = ""
     """Why a protocol is quarantined: the broken rules, one per line."""
+    number: str = Field(default="", max_length=32, index=True)
+    entity_tin: str = Field(default="", max_length=16, index=True)
+    inspector_id: str = Field(default="", max_length=64, index=True)
+    """The signer once signed; the lead inspector before."""
+    site_id: str = Field(default="", max_length=64, index=True)
+    signed_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True))
+    registry_number: str = Field(default="", max_length=32, index=True)
+    superseded_by: str = Field(default="", max_length=64)
 
 
 class ReferenceRow(SQLModel, table=True):
@@ -240,3 +250,27 @@ class AuditEntryRow(SQLModel, table=True):
     changed: int = Field(sa_column=Column(BigInteger, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class SupervisorRow(SQLModel, table=True):
+    """A supervisor: reviews quarantine and the audit log, annuls protocols."""
+
+    __tablename__ = "supervisor"
+
+    id: str = Field(primary_key=True, max_length=64)
+    full_name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class AnnulmentRow(SQLModel, table=True):
+    """A supervisor's annulment of a protocol, countersigned by the registry key."""
+
+    __tablename__ = "annulment"
+
+    protocol_id: str = Field(primary_key=True, max_length=64)
+    supervisor_id: str = Field(max_length=64)
+    reason: str
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    signature: str

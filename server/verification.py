@@ -8,7 +8,7 @@ from sqlmodel import select
 from field_sync.seal import SealError, seal_hash
 from field_sync.verify import Verdict, verify_seal
 from server.registry import Registry, now_ms
-from server.tables import ReceiptRow
+from server.tables import ProtocolRow, ReceiptRow
 from server.trust import trust_list
 
 __all__ = ["verdict_for"]
@@ -23,6 +23,15 @@ def verdict_for(registry: Registry, seal: str) -> Verdict:
         except SealError:
             return verify_seal(seal, trusted)
         receipt = session.exec(select(ReceiptRow).where(ReceiptRow.seal_hash == digest)).first()
-    if receipt is None:
+        protocol = None if receipt is None else session.get(ProtocolRow, receipt.protocol_id)
+        successor = None
+        if protocol is not None and protocol.superseded_by:
+            successor = session.get(ProtocolRow, protocol.superseded_by)
+    if receipt is None or protocol is None:
         return verify_seal(seal, trusted, "not_registered")
+    if protocol.status == "superseded":
+        return verify_seal(seal, trusted, "superseded", receipt.registry_number,
+                           successor.registry_number or successor.id if successor else "")
+    if protocol.status == "annulled":
+        return verify_seal(seal, trusted, "annulled", receipt.registry_number)
     return verify_seal(seal, trusted, "registered", receipt.registry_number)

@@ -178,8 +178,9 @@ def _creation(draw: st.DrawFn) -> tuple[str, Any]:
 def edits() -> st.SearchStrategy[tuple[str, Any]]:
     """``(path, value)`` of one edit valid for the metrology template.
 
-    Field edits (null clears), whole-row ops with a map value, row removals and restores
-    (``<collection>/<row>/_deleted``), and the root op that creates the protocol.
+    Field edits (null clears), whole-row ops with a map value (now and then carrying the row's
+    ``_deleted`` too), row removals and restores (``<collection>/<row>/_deleted``), and the root
+    op that creates the protocol.
     """
     return st.one_of(
         _top_field_edit(), _row_field_edit(), _row_field_edit(), _whole_row_edit(), _removal(),

@@ -713,10 +713,11 @@ def test_a_row_removed_before_signing_stays_removed_on_the_tablet_that_added_it(
     enrolled: dict[int, Path],
 ) -> None:
     """DESIGN section 3: every replica holds the signed state. A adds a row; B removes it and
-    signs. A pulls the signed protocol, sent whole (``replaced``): removed rows are left out
-    entirely, tombstone and all (``DocumentState.changes_since(full=True)``). A's view is that
-    base plus its own accepted ops the freeze covers, so A's op that added the row brings it
-    back on A: the inspector sees a row the signed protocol does not have."""
+    signs. A pulls the signed protocol whole (``replaced``), and a whole protocol leaves removed
+    rows out, tombstones and all (``DocumentState.changes_since(full=True)``). A's view is that
+    base plus A's own ops that were not refused and that the freeze covers
+    (``Tablet._state``), so A's accepted op that added the row brings it back, on A only: the
+    inspector sees a row the signed protocol does not have, and a different content hash."""
     with two_tablets(enrolled) as (registry, a, b):
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-REMOVED"})
         with a.tablet.edit(doc) as edit:
@@ -738,11 +739,11 @@ def test_a_row_removed_before_signing_stays_removed_on_the_tablet_that_added_it(
 def test_a_row_removed_while_a_tablet_was_off_the_team_is_removed_when_it_rejoins(
     enrolled: dict[int, Path],
 ) -> None:
-    """DESIGN section 4: when the scope grows, the newly visible protocols arrive in full. A
-    whole protocol is sent without its removed rows, tombstones and all, which suits a device
-    that never saw them, but not one that did: A held the row, was taken off the team while B
-    removed it, and was put back. A's pull merges the whole protocol into what A holds, the
-    removal is not in it, and A keeps showing the row, unlike the registry and B."""
+    """DESIGN section 4: when the scope grows, the newly visible protocols arrive in full. The
+    same cause as the test above, reached without signing: A adds a row and is taken off the
+    team; B removes the row; A is put back and receives the protocol whole, without the removed
+    row's tombstone; A's own accepted op that added the row is laid over it and the row is back
+    on A, unlike on the registry and B."""
     with two_tablets(enrolled) as (registry, a, b):
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-REJOIN"})
         with a.tablet.edit(doc) as edit:

@@ -100,7 +100,7 @@ def test_refused_changes_stay_on_the_tablet_with_their_reason(
 def test_demo_command_passes_against_a_running_server(server: LocalServer) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "field_sync_cli.main", "demo", "--server", server.url,
-         "--admin-token", server.admin_token],
+         f"--admin-token={server.admin_token}"],  # a token may begin with "-"
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

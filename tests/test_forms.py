@@ -22,7 +22,7 @@ from field_sync.computed import decimal_text
 from field_sync.paths import FieldPath
 from field_sync.values import MAX_TEXT, check_value
 from schemas import Collection, Computation, Field, Label, Op, Option, Protocol, Template
-from tests.strategies import METROLOGY, histories
+from tests.strategies import METROLOGY, field_paths, histories
 
 FORM = form_of(METROLOGY)
 LABEL = Label("yorliq", "ёрлиқ", "метка", "label")
@@ -358,6 +358,15 @@ def test_a_freeze_carries_a_vector_and_a_sha256() -> None:
 def test_every_generated_op_is_one_the_form_accepts(history: list[Op]) -> None:
     for each in history:
         FORM.check_op(each)
+
+
+@settings(max_examples=60)
+@given(path=field_paths())
+def test_every_generated_field_path_names_a_typed_field_of_the_form(path: str) -> None:
+    parsed = parse_path(path)
+    assert isinstance(parsed, FieldPath)
+    assert str(parsed) == path
+    assert FORM.field(parsed).computed is None
 
 
 def test_form_of_is_cached_per_template() -> None:

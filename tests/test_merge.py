@@ -485,7 +485,17 @@ def _model(history: list[Op]) -> tuple[dict[str, Any], dict[str, dict[str, dict[
     return fields, collections
 
 
+_CLEARED_AFTER_REMOVAL = [
+    op("tablet-a", 1, _ROW, {"type": "T", "serial": "S"}, ms=1),
+    op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2),
+    op("tablet-c", 1, f"{_ROW}/manufacturer", None, ms=3),
+]
+_REMOVED_IN_THE_WRITING_OP = [op("tablet-a", 1, _ROW, {"type": "T", "_deleted": True}, ms=1)]
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(history=_CLEARED_AFTER_REMOVAL)
+@example(history=_REMOVED_IN_THE_WRITING_OP)  # a removal no later than the edit: row shown
 @given(history=histories(max_size=30))
 def test_materialized_protocol_matches_an_independent_model(history: list[Op]) -> None:
     protocol = state_of(history).materialize()

@@ -1,0 +1,101 @@
+"""Registry queries: protocols by number, entity, inspector, site, status and signing date,
+paged by id; and the same selection streamed for export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from schemas import ProtocolPage, ProtocolSummary
+from server.problems import BadRequest
+from server.tables import ProtocolRow
+
+__all__ = ["Filters", "count", "query", "stream", "summary"]
+
+TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
+STATUSES = ("draft", "registered", "quarantined", "superseded", "annulled")
+
+
+def _day_start_ms(text: str, name: str, days: int = 0) -> int:
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest("bad_date", f"{name} is a date YYYY-MM-DD, not {text!r}") from None
+    start = dt.datetime.combine(day + dt.timedelta(days=days), dt.time(), TASHKENT)
+    return int(start.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to select; empty means any. ``signed_from``/``signed_to`` are days, inclusive."""
+
+    number: str = ""
+    entity_tin: str = ""
+    inspector: str = ""
+    site: str = ""
+    status: str = ""
+    signed_from: str = ""
+    signed_to: str = ""
+
+    def apply(self, statement: SelectOfScalar[Any]) -> SelectOfScalar[Any]:
+        """``statement`` narrowed to these filters."""
+        for column, value in ((ProtocolRow.number, self.number),
+                              (ProtocolRow.entity_tin, self.entity_tin),
+                              (ProtocolRow.inspector_id, self.inspector),
+                              (ProtocolRow.site_id, self.site),
+                              (ProtocolRow.status, self.status)):
+            if value:
+                statement = statement.where(col(column) == value)
+        if self.status and self.status not in STATUSES:
+            raise BadRequest("bad_status", f"status is one of {', '.join(STATUSES)}")
+        if self.signed_from:
+            start = _day_start_ms(self.signed_from, "signed_from")
+            statement = statement.where(col(ProtocolRow.signed_at_ms) >= start)
+        if self.signed_to:
+            end = _day_start_ms(self.signed_to, "signed_to", days=1)
+            statement = statement.where(col(ProtocolRow.signed_at_ms) < end,
+                                        col(ProtocolRow.signed_at_ms) > 0)
+        return statement
+
+
+def summary(row: ProtocolRow) -> ProtocolSummary:
+    """The listing form of a protocol row."""
+    return ProtocolSummary(
+        id=row.id, template=row.template_ref, status=row.status, number=row.number,
+        entity_tin=row.entity_tin, inspector_id=row.inspector_id, site_id=row.site_id,
+        assignment_id=row.assignment_id, signed_at_ms=row.signed_at_ms,
+        registry_number=row.registry_number, superseded_by=row.superseded_by,
+        reasons=row.reasons.splitlines())
+
+
+def query(session: Session, filters: Filters, after: str, limit: int) -> ProtocolPage:
+    """One page of matching protocols, by id, after ``after``."""
+    statement = filters.apply(select(ProtocolRow).where(col(ProtocolRow.id) > after))
+    rows = list(session.exec(statement.order_by(col(ProtocolRow.id)).limit(limit + 1)))
+    more = len(rows) > limit
+    return ProtocolPage([summary(row) for row in rows[:limit]],
+                        rows[limit - 1].id if more else "")
+
+
+def count(session: Session, filters: Filters) -> int:
+    """How many protocols match."""
+    return int(session.exec(filters.apply(select(func.count()).select_from(ProtocolRow))).one())
+
+
+def stream(session: Session, filters: Filters, batch: int = 1000) -> Iterator[ProtocolRow]:
+    """Every matching protocol row, read a batch at a time (constant memory)."""
+    after = ""
+    while True:
+        statement = filters.apply(select(ProtocolRow).where(col(ProtocolRow.id) > after))
+        rows = list(session.exec(statement.order_by(col(ProtocolRow.id)).limit(batch)))
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].id
