@@ -46,7 +46,10 @@ def normalize(value: Any, depth: int = 0) -> Any:
 
 def canonical_bytes(value: Any) -> bytes:
     """The canonical byte form of ``value``."""
-    return _encoder.encode(normalize(value))
+    try:
+        return _encoder.encode(normalize(value))
+    except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
+        raise EncodingError(f"text that is not valid Unicode: {exc.reason}") from exc
 
 
 def content_hash(value: Any) -> str:

@@ -75,8 +75,11 @@ class HybridLogicalClock:
     def now(self) -> int:
         """A new stamp, greater than every stamp issued or observed before."""
         with self._lock:
-            self._last = self._advance(max(self._last, pack(self.corrected_ms(), 0)))
-            return self._last
+            stamp = self._advance(max(self._last, pack(self.corrected_ms(), 0)))
+            if stamp > _MAX_STAMP:
+                raise ClockError("the clock has run past the largest stamp it can issue")
+            self._last = stamp
+            return stamp
 
     def observe(self, remote: int) -> None:
         """Move past a stamp heard from another replica."""

@@ -101,9 +101,9 @@ class DocumentState:
         sent; an op that changes a field of a row that stays removed marks the removal too, so
         the field never arrives without it.
         """
+        fields = list(spread(op.path, op.value))  # a bad path raises before anything changes
         if op.seq > self.vector.get(op.actor, 0):
             self.vector[op.actor] = op.seq
-        fields = list(spread(op.path, op.value))
         row = (fields[0][0].collection, fields[0][0].row) if fields[0][0].row else None
         was_dead = bool(changed) and row is not None and row in self.dead_rows()
         won = []
