@@ -141,7 +141,8 @@ def _geofence(context: RuleContext) -> list[Breach]:
         return [Breach(3, "coarse_location",
                        f"the fix is only accurate to {fix.accuracy_m} m "
                        f"(at most {policy.max_accuracy_m} m counts)")]
-    distance = Decimal(str(geodesic((site_lat, site_lon), (lat, lon)).meters))
+    # To the millimetre: a fix exactly on the boundary must not fall out on float noise.
+    distance = Decimal(str(round(geodesic((site_lat, site_lon), (lat, lon)).meters, 3)))
     allowed = radius + min(accuracy, policy.allowance_cap_m)
     if distance > allowed:
         return [Breach(3, "outside_geofence",

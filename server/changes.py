@@ -213,12 +213,14 @@ def _references(session: Session, kind: str, schema: type[T], since: int,
 def _send_reference(session: Session, response: PullResponse, inspector_id: str,
                     scope: _Scope, base: int) -> None:
     """The reference rows of the device's scope: its standards, its assignments' sites and
-    their entities; whole for newly joined assignments."""
+    their entities; whole for assignments sent in this response (newly joined, or changed: an
+    assignment moved to another site brings that site, however old)."""
     response.instruments = _references(session, "instrument", ReferenceInstrument, base,
                                        owners={inspector_id, ""})
     sites_of = {row.id: row.site_id for row in session.exec(
         select(AssignmentRow).where(col(AssignmentRow.id).in_(scope.all)))}
-    joined_sites = {sites_of[a] for a in scope.joined if sites_of.get(a)}
+    sent = scope.joined | {assignment.id for assignment in response.assignments}
+    joined_sites = {sites_of[a] for a in sent if sites_of.get(a)}
     site_ids = {site for site in sites_of.values() if site}
     sites = {s.id: s for s in _references(session, "site", Site, base, keys=site_ids)}
     sites |= {s.id: s for s in _references(session, "site", Site, 0, keys=joined_sites)}

@@ -46,7 +46,12 @@ def _text(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
+        pass
+    try:
         return data.decode("cp1251"), "cp1251 (not UTF-8: read as Windows-1251)"
+    except UnicodeDecodeError:
+        raise RecordRejected("file", "the file is neither UTF-8 nor Windows-1251 text; save "
+                             "it as UTF-8", "bad_encoding") from None
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from sqlmodel import Session, col, delete, select
@@ -29,6 +30,8 @@ __all__ = ["KINDS", "RecordRejected", "upsert"]
 
 _encoder = msgspec.msgpack.Encoder()
 _TIN = re.compile(r"^[0-9]{9}$")
+# msgspec names the field as "... - at `$.lat`" or "... field `name`"
+_FIELD = re.compile(r"at `\$\.([^`\[]+)|field `([^`]+)`")
 
 
 class RecordRejected(ValueError):
@@ -73,6 +76,10 @@ def _check_entity(record: Entity) -> None:
 
 
 def _check_site(record: Site) -> None:
+    try:
+        ZoneInfo(record.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RecordRejected("time_zone", f"unknown time zone {record.time_zone!r}") from None
     if not _TIN.match(record.entity_tin):
         raise RecordRejected("entity_tin", f"a STIR is nine digits, not {record.entity_tin!r}")
     _decimal("lat", record.lat, Decimal(-90), Decimal(90))
@@ -107,12 +114,15 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def _normalized(value: Any) -> Any:
-    if isinstance(value, str):
-        return normalize_uzbek(value.strip())
-    if isinstance(value, list | tuple):
-        return [_normalized(item) for item in value]
-    return value
+_KEYS = frozenset({"id", "tin", "entity_tin", "site_id", "inspector_id", "inspectors", "kind",
+                   "time_zone"})
+"""Fields that name records: kept exactly as given (an id is not Uzbek text)."""
+
+
+def _normalized(name: str, value: Any) -> Any:
+    if name in _KEYS or not isinstance(value, str):
+        return value.strip() if isinstance(value, str) else value
+    return normalize_uzbek(value.strip())
 
 
 def decode(kind: str, fields: dict[str, Any]) -> Any:
@@ -121,11 +131,13 @@ def decode(kind: str, fields: dict[str, Any]) -> Any:
     if spec is None:
         raise RecordRejected("kind", f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     try:
-        record = msgspec.convert({name: _normalized(value) for name, value in fields.items()
+        record = msgspec.convert({name: _normalized(name, value) for name, value in fields.items()
                                   if value not in ("", None)}, spec.schema, strict=False)
     except msgspec.ValidationError as exc:
-        path = str(exc).rpartition("at `$.")[2].rstrip("`") or "record"
-        raise RecordRejected(path, str(exc)) from None
+        named = _FIELD.search(str(exc))
+        field = next((group for group in named.groups() if group), "record") if named \
+            else "record"
+        raise RecordRejected(field, str(exc)) from None
     if not spec.key(record):
         raise RecordRejected("id", "every record needs its key")
     spec.check(record)
