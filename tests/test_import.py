@@ -318,11 +318,7 @@ async def test_import_is_for_the_administrator_only(client: Client) -> None:
 
 
 async def test_a_missing_column_is_reported_by_its_field_name(client: Client) -> None:
-    """A missing column (or an unknown one) is reported under its field name."""BUG: a sites CSV without a "name" column. The report should say field "name";
-    ``server.reference.decode`` takes the field from msgspec's "... - at `$.field`" suffix,
-    which "Object missing required field `name`" does not have, so ``rpartition`` returns the
-    whole message and the report's field is "Object missing required field `name" (same for
-    an unknown column: "Object contains unknown field `colour")."""
+    """A missing column (or an unknown one) is reported under its field name."""
     report = await import_file(client, b"id,entity_tin,lat,lon,radius_m\n"
                                        b"site-n,301245678,41,69,100\n", "site")
     assert rejected(report) == [(2, "name")]
@@ -333,10 +329,7 @@ async def test_a_missing_column_is_reported_by_its_field_name(client: Client) ->
 
 async def test_a_file_that_is_neither_utf8_nor_cp1251_is_refused_not_a_server_error(
         client: Client) -> None:
-    """A file that is neither UTF-8 nor Windows-1251 is refused with a 400 that says so."""BUG: ``server.importer._text`` falls back to ``data.decode("cp1251")`` with strict
-    errors; byte 0x98 is undefined in Windows-1251, so a file holding it (e.g. a UTF-16 or
-    mis-saved export) raises UnicodeDecodeError out of the handler: 500 Internal Server Error
-    instead of a 400 (or a report) saying the file's encoding cannot be read."""
+    """A file that is neither UTF-8 nor Windows-1251 is refused with a 400 that says so."""
     data = SITE_HEADER.encode() + b"site-e,301245678,Bad byte \x98,41,69,100,\n"
     response = await client.post("/v1/admin/import", params={"kind": "site", "format": "csv"},
                                  headers=CSV, content=data)
@@ -344,11 +337,7 @@ async def test_a_file_that_is_neither_utf8_nor_cp1251_is_refused_not_a_server_er
 
 
 async def test_an_apostrophe_in_a_key_is_not_rewritten(client: Client) -> None:
-    """Ids are stored as given: Uzbek apostrophes are normalized in text, never in keys."""BUG: ``decode`` runs the Uzbek apostrophe normalization over every string field,
-    keys included. PUT /v1/admin/reference/site/site-o'rta with a body whose id is
-    "site-o'rta" is refused as 400 id_mismatch, because the body's id became "site-oʻrta";
-    an instrument id with an apostrophe imported by CSV is stored under a key the tablet's
-    protocol row (typed "o'") does not name. Expected: ids are stored as given."""
+    """Ids are stored as given: Uzbek apostrophes are normalized in text, never in keys."""
     response = await client.put("/v1/admin/reference/site/site-o'rta", headers=ADMIN, json={
         "id": "site-o'rta", "entity_tin": "301245678", "name": "O'rta", "lat": "41",
         "lon": "69", "radius_m": "100"})
@@ -358,10 +347,7 @@ async def test_an_apostrophe_in_a_key_is_not_rewritten(client: Client) -> None:
 
 async def test_a_site_with_an_unknown_time_zone_is_refused(client: Client) -> None:
     """A site's time zone must be one the rules can compute dates in: a typo is a 400 naming
-    ``time_zone``, not a failure at every later signing."""BUG: ``Site.time_zone`` is not checked. A site with time_zone "Asia/Tashkend" (a typo)
-    is stored (200, changed), and every later ``check_rules`` for an assignment at that site
-    raises ZoneInfoNotFoundError in ``signing_date`` (tablet ``sign``/``check_signing`` and
-    the registry alike) instead of reporting a breach. Expected: 400 naming time_zone."""
+    ``time_zone``, not a failure at every later signing."""
     response = await client.put("/v1/admin/reference/site/site-tz", headers=ADMIN, json={
         "id": "site-tz", "entity_tin": "301245678", "name": "TZ", "lat": "41", "lon": "69",
         "radius_m": "100", "time_zone": "Asia/Tashkend"})

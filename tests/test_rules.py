@@ -260,13 +260,7 @@ def test_rule3_a_fix_exactly_on_the_boundary_is_inside_at_every_bearing() -> Non
     """The fence is "at most the radius plus the allowance": a fix geopy puts exactly on the
     boundary (``geodesic(meters=180).destination(site, bearing)``, radius 150, accuracy 45
     capped to 30) counts at every bearing, though the round trip comes back up to 2 nm long:
-    distances are compared to the millimetre."""BUG: the fence is "at most the radius plus the allowance", so a fix geopy puts exactly
-    on the boundary (``geodesic(meters=180).destination(site, bearing)``, radius 150, accuracy
-    45 capped to 30) must count. ``_geofence`` compares the float distance with the exact
-    Decimal bound and no tolerance; at 22 of these 52 bearings the round trip comes back as
-    180.0000000001..180.000000002 m and the fix is refused as outside_geofence. A boundary
-    decided by sub-nanometre noise (fixes are good to centimetres at best) wants the distance
-    compared at a sensible resolution (e.g. rounded to the millimetre)."""
+    distances are compared to the millimetre."""
     refused = {}
     for bearing in BEARINGS:
         lat, lon = at_distance(180, bearing)

@@ -200,13 +200,7 @@ def test_after_joining_edits_flow_both_ways(admin: AdminClient, regions: Regions
 def test_an_assignment_moved_to_another_existing_site_brings_that_site(
         admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]) -> None:
     """An assignment moved to another, older site brings that site and its entity to the
-    tablet with the assignment, so rule 3 has a fence to check offline."""BUG: the administrator moves an assignment the device is already on from site S1 to
-    site S2, which existed (unchanged) before the device's last sync. The next pull sends
-    the assignment (site_id S2) but ``server.changes._send_reference`` sends only sites and
-    entities changed after the cursor (or of newly *joined* assignments), so the tablet never
-    receives S2 nor its entity. Its ``_rule_context`` then finds no site: rule 3 is skipped
-    offline (a fix anywhere passes ``check_signing``) and the registry quarantines later.
-    Expected: S2 and its entity on the tablet after that sync."""
+    tablet with the assignment, so rule 3 has a fence to check offline."""
     first = region(admin, server, tmp_path, opened, "buxoro", "39.767000", "64.423000")
     other = region(admin, server, tmp_path, opened, "xiva", "41.378000", "60.364000")
     tablet = first.tablet
