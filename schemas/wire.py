@@ -118,6 +118,10 @@ class EnrollmentCode(msgspec.Struct):
     totp_uri: str = ""
     """``otpauth://`` URI of the inspector's one-time-code secret, to show as a QR to the
     inspector's own authenticator app (never to the tablet). Set when the secret is made."""
+    code_qr_svg: str = ""
+    """The enrollment code as a QR (SVG), for the tablet's camera."""
+    totp_qr_svg: str = ""
+    """``totp_uri`` as a QR (SVG), for the authenticator app."""
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):

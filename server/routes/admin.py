@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from sqlmodel import Session
 
 from field_sync.confirmation import TOTP_STEP_S
+from field_sync.qr import qr_svg
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
 from server.audit import append as audit
 from server.auth import hash_secret
@@ -90,7 +91,9 @@ def _issue_code(
         )
         totp_uri = _provision_totp(session, keys, inspector_id)
     return EnrollmentCode(
-        code=code, inspector_id=inspector_id, expires_at=expires.isoformat(), totp_uri=totp_uri
+        code=code, inspector_id=inspector_id, expires_at=expires.isoformat(), totp_uri=totp_uri,
+        code_qr_svg=qr_svg(code).decode(),
+        totp_qr_svg=qr_svg(totp_uri).decode() if totp_uri else "",
     )
 
 
