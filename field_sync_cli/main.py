@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -47,13 +48,29 @@ def _import(args: argparse.Namespace) -> int:
     return run_import(args.file, args.kind, args.server, args.admin_token)
 
 
-def _audit_verify(args: argparse.Namespace) -> int:
+def _database(args: argparse.Namespace) -> Any:
     from server import Database, ServerConfig
-    from server.audit import verify_chain
 
     config = ServerConfig(data_dir=Path(args.data_dir) if args.data_dir
                           else ServerConfig().data_dir, db_url=args.db or "")
-    database = Database(config.database_url)
+    return Database(config.database_url)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from server.schema import current_revision, head_revision
+
+    database = _database(args)
+    before = current_revision(database.writer)
+    database.create_schema()
+    print(f"database at revision {head_revision()} (was {before or 'empty'})")
+    database.dispose()
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from server.audit import verify_chain
+
+    database = _database(args)
     with database.read() as session:
         count, broken = verify_chain(session)
     database.dispose()
@@ -115,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--server", default="http://127.0.0.1:8470")
     load.add_argument("--admin-token")
     load.set_defaults(run=_import)
+
+    db = commands.add_parser("db", help="the registry's database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    migrate = db_commands.add_parser("upgrade", help="apply the migrations it lacks")
+    migrate.add_argument("--db", help="SQLAlchemy URL (default: SQLite in the data directory)")
+    migrate.add_argument("--data-dir")
+    migrate.set_defaults(run=_db_upgrade)
 
     audit = commands.add_parser("audit", help="the registry's hash-chained audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, col, select
 
 from schemas import builtin_templates
+from server.schema import upgrade
 from server.tables import ChangeCounter, TemplateRow
 
 __all__ = ["Database"]
@@ -47,7 +49,10 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True)
             self.reader = _sqlite_engine(url, immediate=False)
@@ -55,8 +60,9 @@ class Database:
             self.writer = self.reader = create_engine(url, pool_pre_ping=True)
 
     def create_schema(self) -> None:
-        """Create missing tables, the change counter and the built-in templates."""
-        SQLModel.metadata.create_all(self.writer)
+        """Bring the schema to the newest migration; add the change counter and the built-in
+        templates if they are missing."""
+        upgrade(self.writer)
         with self.write() as session:
             if session.get(ChangeCounter, 1) is None:
                 session.add(ChangeCounter(id=1, value=0))

@@ -142,7 +142,8 @@ class OpLogRow(SQLModel, table=True):
     path: str = Field(max_length=200)
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     hlc: int = Field(sa_column=Column(BigInteger, nullable=False))
-    changed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    """The push that merged it; ``audit verify`` reads a push's ops by it."""
 
 
 class ChangeCounter(SQLModel, table=True):
