@@ -97,6 +97,11 @@ def _export_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="SQLAlchemy URL (default: SQLite in the data directory)")
+    parser.add_argument("--data-dir", help="where the SQLite file and the keys live")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="field-sync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -104,8 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the registry server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8470)
-    serve.add_argument("--db", help="SQLAlchemy URL (default: SQLite in the data directory)")
-    serve.add_argument("--data-dir", help="where the SQLite file and admin token live")
+    _database_options(serve)
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
 
@@ -133,19 +137,15 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--admin-token")
     load.set_defaults(run=_import)
 
-    db = commands.add_parser("db", help="the registry's database schema")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
-    migrate = db_commands.add_parser("upgrade", help="apply the migrations it lacks")
-    migrate.add_argument("--db", help="SQLAlchemy URL (default: SQLite in the data directory)")
-    migrate.add_argument("--data-dir")
-    migrate.set_defaults(run=_db_upgrade)
-
-    audit = commands.add_parser("audit", help="the registry's hash-chained audit log")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    check = audit_commands.add_parser("verify", help="recompute the chain; exit 1 if broken")
-    check.add_argument("--db", help="SQLAlchemy URL (default: SQLite in the data directory)")
-    check.add_argument("--data-dir")
-    check.set_defaults(run=_audit_verify)
+    for group, name, summary, run in (
+        ("db", "upgrade", "apply the migrations the database lacks", _db_upgrade),
+        ("audit", "verify", "recompute the audit log's chain; exit 1 if broken", _audit_verify),
+    ):
+        sub = commands.add_parser(group, help=f"{group} {name}: {summary}")
+        command = sub.add_subparsers(dest=f"{group}_command", required=True).add_parser(
+            name, help=summary)
+        _database_options(command)
+        command.set_defaults(run=run)
 
     export = commands.add_parser("export", help="stream the registry's protocols to a file")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
