@@ -146,6 +146,13 @@ class DeviceStore:
             for seq, doc_id, path, value, hlc, status, code, reason in rows
         ]
 
+    def highest_stamp(self, status: str) -> int:
+        """The highest stamp among this tablet's ops with ``status`` (0 if none)."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(hlc) FROM outbox WHERE status = ?",
+                                   (status,)).fetchone()
+        return int(row[0] or 0)
+
     @staticmethod
     def settle(db: sqlite3.Connection, results: Iterable[tuple[int, str, str, str]]) -> None:
         """Record the registry's answer for ops: ``(seq, status, code, reason)``."""

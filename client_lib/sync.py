@@ -138,8 +138,8 @@ class Synchronizer:
             return False
         # Never below a stamp the registry already holds, from anyone or from this tablet: a
         # re-stamped edit must still be later than the edits before it.
-        accepted = [entry.op.hlc for entry in self.store.outbox("accepted")]
-        self.clock.rewind(max([self.store.get("heard_hlc", 0), *accepted]))
+        self.clock.rewind(max(self.store.get("heard_hlc", 0),
+                              self.store.highest_stamp("accepted")))
         stamps = [(entry.op.seq, self.clock.now()) for entry in refused]
         with self.store.transaction() as db:
             DeviceStore.restamp(db, stamps)

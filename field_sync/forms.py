@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
@@ -20,6 +19,7 @@ from field_sync.paths import (
     SUPERSEDES,
     TEMPLATE,
     FieldPath,
+    is_uuid,
     spread,
 )
 from field_sync.values import check_value
@@ -74,7 +74,7 @@ class Form:
             elif path.field == FREEZE and not path.row:
                 parse_freeze(value)
             elif path.field == SUPERSEDES and not path.row:
-                if not _is_uuid(value):
+                if not is_uuid(value):
                     raise InvalidOperation("_supersedes names the protocol corrected, by id",
                                            code="bad_value")
             else:
@@ -133,13 +133,6 @@ def _dangling_rows(
                 and target not in protocol.collections.get(field.collection, {})):
             yield Violation(prefix + field.name, "dangling_row",
                             f"{field.name} names a row of {field.collection} that is not there")
-
-
-def _is_uuid(value: Any) -> bool:
-    try:
-        return isinstance(value, str) and str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 @cache

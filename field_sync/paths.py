@@ -24,6 +24,7 @@ __all__ = [
     "META_FIELDS",
     "TEMPLATE",
     "FieldPath",
+    "is_uuid",
     "parse_path",
     "spread",
 ]
@@ -54,6 +55,14 @@ def _check_name(name: str, path: str) -> str:
     if not _NAME.match(name):
         raise InvalidOperation(f"bad name {name!r} in path {path!r}", code="bad_path")
     return name
+
+
+def is_uuid(value: object) -> bool:
+    """True for a UUID in its one canonical spelling (lower case, hyphenated)."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def _check_row(row: str, path: str) -> str:

@@ -8,12 +8,12 @@ allowed to be half-typed.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 from field_sync.errors import InvalidOperation
+from field_sync.paths import is_uuid
 from schemas.templates import Field
 
 __all__ = ["DECIMAL", "check_value"]
@@ -78,11 +78,7 @@ def _choice(field: Field, value: Any) -> None:
 
 
 def _row(field: Field, value: Any) -> None:
-    try:
-        ok = isinstance(value, str) and str(uuid.UUID(value)) == value
-    except ValueError:
-        ok = False
-    if not ok:
+    if not is_uuid(value):
         raise _bad(field, f"expected the UUID of a row of {field.collection}")
 
 

@@ -21,7 +21,6 @@ has a number above one still in flight, and no cursor can pass over a late commi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 import msgspec
 from sqlalchemy import and_, or_
@@ -47,7 +46,6 @@ from server.tables import (
 __all__ = ["Cursor", "pull"]
 
 DONE = "~"  # sorts after every protocol id
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -199,15 +197,15 @@ def pull(
     return response
 
 
-def _references(session: Session, kind: str, schema: type[T], since: int,
-                keys: set[str] | None = None, owners: set[str] | None = None) -> list[T]:
-    statement = select(ReferenceRow).where(ReferenceRow.kind == kind,
-                                           ReferenceRow.changed > since)
+def _references(session: Session, kind: str, keys: set[str] | None = None,
+                owners: set[str] | None = None) -> list[ReferenceRow]:
+    """The reference rows of ``kind`` with these keys or owners."""
+    statement = select(ReferenceRow).where(ReferenceRow.kind == kind)
     if keys is not None:
         statement = statement.where(col(ReferenceRow.key).in_(keys))
     if owners is not None:
         statement = statement.where(col(ReferenceRow.owner).in_(owners))
-    return [msgspec.msgpack.decode(row.body, type=schema) for row in session.exec(statement)]
+    return list(session.exec(statement))
 
 
 def _send_reference(session: Session, response: PullResponse, inspector_id: str,
@@ -215,19 +213,21 @@ def _send_reference(session: Session, response: PullResponse, inspector_id: str,
     """The reference rows of the device's scope: its standards, its assignments' sites and
     their entities; whole for assignments sent in this response (newly joined, or changed: an
     assignment moved to another site brings that site, however old)."""
-    response.instruments = _references(session, "instrument", ReferenceInstrument, base,
-                                       owners={inspector_id, ""})
+    response.instruments = [
+        msgspec.msgpack.decode(row.body, type=ReferenceInstrument)
+        for row in _references(session, "instrument", owners={inspector_id, ""})
+        if row.changed > base]
     sites_of = {row.id: row.site_id for row in session.exec(
         select(AssignmentRow).where(col(AssignmentRow.id).in_(scope.all)))}
     sent = scope.joined | {assignment.id for assignment in response.assignments}
-    joined_sites = {sites_of[a] for a in sent if sites_of.get(a)}
-    site_ids = {site for site in sites_of.values() if site}
-    sites = {s.id: s for s in _references(session, "site", Site, base, keys=site_ids)}
-    sites |= {s.id: s for s in _references(session, "site", Site, 0, keys=joined_sites)}
-    response.sites = sorted(sites.values(), key=lambda site: site.id)
-    all_sites = _references(session, "site", Site, 0, keys=site_ids) if site_ids else []
-    tins = {site.entity_tin for site in all_sites}
-    joined_tins = {sites[key].entity_tin for key in joined_sites if key in sites}
-    entities = {e.tin: e for e in _references(session, "entity", Entity, base, keys=tins)}
-    entities |= {e.tin: e for e in _references(session, "entity", Entity, 0, keys=joined_tins)}
-    response.entities = sorted(entities.values(), key=lambda entity: entity.tin)
+    whole = {sites_of[a] for a in sent if sites_of.get(a)}
+    sites = {row.key: (row.changed, msgspec.msgpack.decode(row.body, type=Site)) for row in
+             _references(session, "site", keys={site for site in sites_of.values() if site})}
+    response.sites = [site for key, (changed, site) in sorted(sites.items())
+                      if changed > base or key in whole]
+    whole_tins = {site.entity_tin for key, (_, site) in sites.items() if key in whole}
+    tins = {site.entity_tin for _, site in sites.values()}
+    response.entities = [
+        msgspec.msgpack.decode(row.body, type=Entity)
+        for row in sorted(_references(session, "entity", keys=tins), key=lambda row: row.key)
+        if row.changed > base or row.key in whole_tins]

@@ -29,21 +29,22 @@ def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRou
     require_admin(connection, registry.config.admin_token)
 
 
-def supervisor_only(connection: ASGIConnection[Any, Any, Any, Any],
-                    _handler: BaseRouteHandler) -> None:
-    """Admit a supervisor only (a blocking database read; tokens are few and cached by SQLite)."""
+async def supervisor_only(connection: ASGIConnection[Any, Any, Any, Any],
+                          _handler: BaseRouteHandler) -> None:
+    """Admit a supervisor only; the handler finds who in ``connection.state.supervisor_id``."""
     registry: Registry = connection.app.state.registry
-    require_supervisor(connection, registry.database)
+    connection.state.supervisor_id = await registry.run(require_supervisor, connection,
+                                                        registry.database)
 
 
-def supervisor_or_admin(connection: ASGIConnection[Any, Any, Any, Any],
-                        handler: BaseRouteHandler) -> None:
+async def supervisor_or_admin(connection: ASGIConnection[Any, Any, Any, Any],
+                              handler: BaseRouteHandler) -> None:
     """Admit a supervisor or the administrator."""
     registry: Registry = connection.app.state.registry
     try:
         require_admin(connection, registry.config.admin_token)
     except Unauthorized:
-        supervisor_only(connection, handler)
+        await supervisor_only(connection, handler)
 
 
 async def provide_caller(request: Request[Any, Any, Any],

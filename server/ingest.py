@@ -10,7 +10,6 @@ transaction, so an acknowledged batch is durable and a batch cut off half way ch
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, physical_ms, replay
 from field_sync.freeze import covers, parse_freeze
-from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE
+from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
 from schemas import Op, OpResult, Template
 from server.audit import append as audit
 from server.audit import ops_digest
@@ -65,13 +64,6 @@ class _Batch:
     held: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     """Protocols signed in this batch: registered, or quarantined with the broken rules."""
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 def _row(op: Op, changed: int, **extra: Any) -> dict[str, Any]:
@@ -170,7 +162,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         raise Rejected("bad_seq", f"seq counts from 1 to {MAX_SEQ}")
     if not 0 <= op.hlc <= MAX_STAMP:
         raise Rejected("bad_clock", "the stamp is not one a hybrid logical clock makes")
-    if not _is_uuid(op.doc):
+    if not is_uuid(op.doc):
         raise Rejected("bad_doc", "a protocol id is a lower-case UUID")
     if physical_ms(op.hlc) > latest_ms:
         raise Rejected("clock_ahead", "the op is stamped too far in the future; re-stamp it")

@@ -15,13 +15,13 @@ from schemas.signing import TrustedKey, TrustList
 from server.keys import RegistryKeys
 from server.tables import DeviceKeyRow
 
-__all__ = ["trust_list"]
+__all__ = ["trust_list", "trusted_keys"]
 
 
-def trust_list(session: Session, keys: RegistryKeys, now_ms: int) -> TrustList:
-    """The current trust list, signed."""
+def trusted_keys(session: Session, keys: RegistryKeys, now_ms: int) -> TrustList:
+    """Every device key, unsigned: what the registry checks seals against itself."""
     rows = session.exec(select(DeviceKeyRow).order_by(col(DeviceKeyRow.kid)))
-    unsigned = TrustList(
+    return TrustList(
         issued_at_ms=now_ms,
         registry_key=public_key_pem(keys.signing),
         keys=[TrustedKey(kid=row.kid, public_key=row.public_key, inspector_id=row.inspector_id,
@@ -29,4 +29,9 @@ def trust_list(session: Session, keys: RegistryKeys, now_ms: int) -> TrustList:
                          retired_at_ms=row.retired_at_ms, revoked_after_ms=row.revoked_after_ms)
               for row in rows],
     )
+
+
+def trust_list(session: Session, keys: RegistryKeys, now_ms: int) -> TrustList:
+    """The current trust list, signed, for devices and verifiers to cache."""
+    unsigned = trusted_keys(session, keys, now_ms)
     return msgspec.structs.replace(unsigned, signature=sign_canonical(keys.signing, unsigned))

@@ -9,7 +9,7 @@ from field_sync.seal import SealError, seal_hash
 from field_sync.verify import Verdict, verify_seal
 from server.registry import Registry, now_ms
 from server.tables import ProtocolRow, ReceiptRow
-from server.trust import trust_list
+from server.trust import trusted_keys
 
 __all__ = ["verdict_for"]
 
@@ -17,7 +17,7 @@ __all__ = ["verdict_for"]
 def verdict_for(registry: Registry, seal: str) -> Verdict:
     """The verdict on ``seal`` as the registry sees it now."""
     with registry.database.read() as session:
-        trusted = trust_list(session, registry.keys, now_ms())
+        trusted = trusted_keys(session, registry.keys, now_ms())  # no signature needed here
         try:
             digest = seal_hash(seal)
         except SealError:

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from field_sync.signing import sign_canonical
 from server.audit import append as audit
-from server.auth import make_supervisor_token, require_supervisor
+from server.auth import make_supervisor_token
 from server.clock import now_ms, utcnow
 from server.database import Database
 from server.documents import decode_state
@@ -159,9 +159,8 @@ class SupervisorController(Controller):
         """Annul a protocol; the act is signed by the registry and its seal verifies as
         annulled from now on."""
         body = await decode_body(request, Annulment)
-        supervisor = await registry.run(require_supervisor, request, registry.database)
-        return reply(request, await registry.run(_annul, registry, supervisor, protocol_id,
-                                                 body.reason))
+        return reply(request, await registry.run(_annul, registry, request.state.supervisor_id,
+                                                 protocol_id, body.reason))
 
 
 def _appoint(database: Database, new: NewSupervisor) -> dict[str, str]:
