@@ -32,10 +32,12 @@ class LocalServer:
         admin_token: the administrator token the server is started with.
         db_url: a database URL instead of the embedded SQLite.
         port: a fixed port (to restart a server where it was); a free one by default.
+        workers: server processes (``serve --workers``).
     """
 
     def __init__(self, data_dir: Path, admin_token: str, db_url: str = "",
-                 port: int | None = None) -> None:
+                 port: int | None = None, workers: int = 1) -> None:
+        self.workers = workers
         self.data_dir = Path(data_dir)
         self.admin_token = admin_token
         self.db_url = db_url
@@ -49,6 +51,8 @@ class LocalServer:
                    "--data-dir", str(self.data_dir), "--log-level", "warning"]
         if self.db_url:
             command += ["--db", self.db_url]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
         env = {**os.environ, "FIELD_SYNC_ADMIN_TOKEN": self.admin_token}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with (self.data_dir / "server.log").open("ab") as log:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server import ServerConfig, create_app
+    from server.app import prepare
 
     config = ServerConfig(
         data_dir=Path(args.data_dir) if args.data_dir else ServerConfig().data_dir,
@@ -22,11 +24,19 @@ def _serve(args: argparse.Namespace) -> int:
     )
     token_note = ("from $FIELD_SYNC_ADMIN_TOKEN" if config.admin_token
                   else f"in {config.data_dir / 'admin-token'}")
-    app = create_app(config)
     print(f"field-sync registry on http://{args.host}:{args.port}  "
-          f"(database: {config.database_url.split('@')[-1]}; administrator token {token_note})",
-          flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+          f"(database: {config.database_url.split('@')[-1]}; administrator token {token_note}; "
+          f"{args.workers} worker{'s' if args.workers > 1 else ''})", flush=True)
+    if args.workers == 1:
+        uvicorn.run(create_app(config), host=args.host, port=args.port,
+                    log_level=args.log_level)
+        return 0
+    # Worker processes build their app from the environment; the schema, keys and admin token
+    # are made here once, so the workers never race to make them.
+    prepare(config)
+    os.environ.update(config.environment())
+    uvicorn.run("server.app:app_from_environment", factory=True, workers=args.workers,
+                host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
@@ -110,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8470)
     _database_options(serve)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (PostgreSQL is the database for "
+                            "several; default 1)")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
 

@@ -27,9 +27,27 @@ from server.routes.supervision import RegistryController, SupervisorAdmin, Super
 from server.routes.sync import pull_changes, push_ops
 from server.routes.verify import trust_list_route, verification_page, verify_json
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app", "prepare"]
 
 log = logging.getLogger("field_sync.server")
+
+
+def prepare(config: ServerConfig) -> None:
+    """Make what a fresh registry needs before it serves: the data directory, the schema at
+    the newest migration, the registry keys and the administrator token."""
+    config.ensure_admin_token()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(config.database_url)
+    try:
+        database.create_schema()
+    finally:
+        database.dispose()
+    RegistryKeys.load(config.data_dir)
+
+
+def app_from_environment() -> Litestar:
+    """The app of one worker of ``serve --workers N``, configured by ``$FIELD_SYNC_*``."""
+    return create_app(ServerConfig())
 
 
 def create_app(config: ServerConfig | None = None) -> Litestar:

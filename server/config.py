@@ -61,6 +61,12 @@ class ServerConfig:
         self.admin_token = self.admin_token or os.environ.get("FIELD_SYNC_ADMIN_TOKEN", "")
         self.public_url = self.public_url or os.environ.get("FIELD_SYNC_PUBLIC_URL", "")
 
+    def environment(self) -> dict[str, str]:
+        """The variables that give another process this configuration's essentials."""
+        return {"FIELD_SYNC_DATA_DIR": str(self.data_dir), "FIELD_SYNC_DB": self.database_url,
+                "FIELD_SYNC_ADMIN_TOKEN": self.ensure_admin_token(),
+                "FIELD_SYNC_PUBLIC_URL": self.public_url}
+
     @property
     def database_url(self) -> str:
         """The database to use, defaulting to the embedded SQLite file."""

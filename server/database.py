@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Engine, create_engine, event, insert, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session, SQLModel, col, select
 
 from schemas import builtin_templates
@@ -44,6 +44,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+def _with_driver(url: URL) -> URL:
+    """``postgresql://`` means the psycopg 3 driver (SQLAlchemy would pick psycopg2)."""
+    return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+
+
 class Database:
     """The registry's database: a writer and a reader engine (the same one on PostgreSQL)."""
 
@@ -57,7 +62,12 @@ class Database:
             self.writer = _sqlite_engine(url, immediate=True)
             self.reader = _sqlite_engine(url, immediate=False)
         else:
-            self.writer = self.reader = create_engine(url, pool_pre_ping=True)
+            # Writers read committed and serialize on the change counter's row lock; readers
+            # see one snapshot for the whole request, so a pull page's changes, vectors and
+            # ceiling agree with each other.
+            self.writer = create_engine(_with_driver(parsed), pool_pre_ping=True, pool_size=10,
+                                        max_overflow=30)
+            self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration; add the change counter and the built-in
@@ -111,5 +121,5 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.writer.dispose()
-        if self.reader is not self.writer:
+        if self.is_sqlite:
             self.reader.dispose()

@@ -190,14 +190,15 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
 
 def _load(session: Session, caller: Caller, ops: list[Op], database: Database, now_ms: int,
           signing: Signing | None) -> _Batch:
+    # The change number first: its row lock queues every writer behind this push, as SQLite's
+    # write lock does, so two pushes never lock protocol rows in crossing orders, and a batch
+    # sent twice at once (a retry racing its original) finds the first one's ops logged.
+    changed = Database.next_change(session)
     docs = {op.doc for op in ops}
-    statement = select(ProtocolRow).where(col(ProtocolRow.id).in_(docs))
-    if not database.is_sqlite:
-        statement = statement.with_for_update()
-    rows = {row.id: row for row in session.exec(statement)}
+    rows = {row.id: row for row in session.exec(
+        select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))}
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
-                   rows=rows, changed=Database.next_change(session), now_ms=now_ms,
-                   signing=signing)
+                   rows=rows, changed=changed, now_ms=now_ms, signing=signing)
     own = [op.seq for op in ops if op.actor == caller.device_id and 1 <= op.seq <= MAX_SEQ]
     if own:
         for table, seen in ((OpLogRow, batch.seen), (HeldOpRow, batch.held_seen)):

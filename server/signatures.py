@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from field_sync.confirmation import ConfirmationFailed
@@ -78,9 +77,15 @@ def _registry_number(session: Session, now_ms: int) -> str:
     """``<year>-<n>``, counting from 1 each year. Ingest holds the change-number lock, so two
     registrations never draw the same number."""
     year = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).year
-    count = session.exec(select(func.count()).select_from(ReceiptRow).where(
-        col(ReceiptRow.registry_number).startswith(f"{year}-"))).one()
-    return f"{year}-{count + 1:08d}"
+    # The year's highest number, one step down the unique index (not a count of the year's
+    # receipts). Every number is zero-padded to the same width, so the range and the order
+    # hold under any collation.
+    number = col(ReceiptRow.registry_number)
+    highest = session.exec(select(number).where(number.between(f"{year}-00000000",
+                                                              f"{year}-99999999"))
+                           .order_by(number.desc()).limit(1)).first()
+    last = int(highest.rpartition("-")[2]) if highest else 0
+    return f"{year}-{last + 1:08d}"
 
 
 def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,

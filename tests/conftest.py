@@ -17,7 +17,7 @@ from field_sync.keys import public_key_pem
 from schemas import Op
 from server import ServerConfig, create_app
 
-pytest_plugins = ["tests.live"]
+pytest_plugins = ["tests.databases", "tests.live"]
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json",
@@ -26,8 +26,8 @@ TEMPLATE = "metrology_supervision@1"
 
 
 @pytest.fixture
-def server_config(tmp_path: Path) -> ServerConfig:
-    return ServerConfig(data_dir=tmp_path / "registry", admin_token=ADMIN_TOKEN)
+def server_config(tmp_path: Path, db_url: str) -> ServerConfig:
+    return ServerConfig(data_dir=tmp_path / "registry", admin_token=ADMIN_TOKEN, db_url=db_url)
 
 
 @pytest.fixture

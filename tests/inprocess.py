@@ -255,13 +255,13 @@ def deliver_out_of_order(tablet: Tablet, transport: Transport) -> int:
 
 
 class InProcessRegistry:
-    """A registry on the SQLite file ``folder/registry.db`` (made if new) with its keys in
-    ``folder``, and the administrator's actions as plain calls. ``signed_freezes`` makes it
-    require signed freezes, as ``serve`` does."""
+    """A registry on the database ``url`` with its keys in ``folder``, and the administrator's
+    actions as plain calls. ``signed_freezes`` makes it require signed freezes, as ``serve``
+    does."""
 
-    def __init__(self, folder: Path, clock: Callable[[], int] = _system_ms,
+    def __init__(self, folder: Path, url: str, clock: Callable[[], int] = _system_ms,
                  signed_freezes: bool = False) -> None:
-        self.database = Database(f"sqlite:///{folder / 'registry.db'}")
+        self.database = Database(url)
         self.database.create_schema()
         self.catalog = TemplateCatalog()
         self.config = ServerConfig(data_dir=folder, public_url="https://registry.test")

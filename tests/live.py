@@ -15,6 +15,7 @@ from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
 from schemas.signing import TotpConfirmation
+from tests.databases import dispose_database, fresh_database
 
 TEMPLATE = "metrology_supervision@1"
 PASSPHRASE = b"test passphrase"
@@ -44,8 +45,11 @@ def totp_code(tablet: Tablet, at_ms: int | None = None) -> TotpConfirmation:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    with LocalServer(tmp_path_factory.mktemp("registry"), secrets.token_urlsafe(16)) as running:
+    folder = tmp_path_factory.mktemp("registry")
+    url = fresh_database(folder)
+    with LocalServer(folder, secrets.token_urlsafe(16), db_url=url) as running:
         yield running
+    dispose_database(url)
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import random
 import secrets
-import sqlite3
 import threading
 import time
 import uuid
@@ -53,6 +52,7 @@ from schemas import Assignment, EnrollRequest, Op, PullResponse, PushRequest, bu
 from server.changes import Cursor
 from server.documents import decode_state
 from server.tables import ProtocolRow
+from tests.databases import query
 from tests.live import PASSPHRASE, TEMPLATE, team
 
 pytestmark = pytest.mark.e2e
@@ -285,19 +285,18 @@ class Stored:
     counter: int
 
 
-def read_registry(path: Path) -> Stored:
-    """The registry's SQLite file, opened read-only, decoded with the server's own code."""
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        protocols = {}
-        for doc, registers, vector in db.execute("SELECT id, registers, vector FROM protocol"):
-            row = ProtocolRow(id=doc, template_ref="", assignment_id="", registers=registers,
-                              vector=vector, changed=0, created_by="")
-            protocols[doc] = decode_state(row)
-        logged = [(Op(actor, seq, doc, op_path, msgspec.msgpack.decode(value), hlc), changed)
-                  for actor, seq, doc, op_path, value, hlc, changed in db.execute(
-                      "SELECT actor, seq, doc, path, value, hlc, changed FROM op_log")]
-        added = dict(db.execute("SELECT inspector_id, added FROM assignment_member"))
-        (counter,), = db.execute("SELECT value FROM change_counter")
+def read_registry(url: str) -> Stored:
+    """The registry's tables, decoded with the server's own code."""
+    protocols = {}
+    for doc, registers, vector in query(url, "SELECT id, registers, vector FROM protocol"):
+        row = ProtocolRow(id=doc, template_ref="", assignment_id="", registers=registers,
+                          vector=vector, changed=0, created_by="")
+        protocols[doc] = decode_state(row)
+    logged = [(Op(actor, seq, doc, op_path, msgspec.msgpack.decode(value), hlc), changed)
+              for actor, seq, doc, op_path, value, hlc, changed in query(
+                  url, "SELECT actor, seq, doc, path, value, hlc, changed FROM op_log")]
+    added = dict(query(url, "SELECT inspector_id, added FROM assignment_member"))
+    (counter,), = query(url, "SELECT value FROM change_counter")
     return Stored(protocols, logged, added, counter)
 
 
@@ -367,7 +366,7 @@ def check_runs(name: str, inspector: str, runs: list[Run], received_ops: list[Op
 # --- the test ---------------------------------------------------------------------------------
 
 
-def test_no_pull_skips_a_change_while_many_devices_push(tmp_path: Path) -> None:
+def test_no_pull_skips_a_change_while_many_devices_push(tmp_path: Path, db_url: str) -> None:
     data_dir = tmp_path / "registry"
     suffix = secrets.token_hex(3)
     assignment = f"assignment-{suffix}"
@@ -377,7 +376,8 @@ def test_no_pull_skips_a_change_while_many_devices_push(tmp_path: Path) -> None:
     board = Board()
     began = time.monotonic()
 
-    with LocalServer(data_dir, secrets.token_urlsafe(16)) as server, ExitStack() as stack:
+    with LocalServer(data_dir, secrets.token_urlsafe(16), db_url=db_url) as server, \
+            ExitStack() as stack:
         admin = stack.enter_context(closing(AdminClient(server.url, server.admin_token)))
         for name in pusher_names + puller_names:
             admin.create_inspector(name, f"Inspector {name}")
@@ -421,7 +421,7 @@ def test_no_pull_skips_a_change_while_many_devices_push(tmp_path: Path) -> None:
         for puller in pullers:
             puller.pull_to_end()
 
-    stored = read_registry(data_dir / "field-sync.db")
+    stored = read_registry(db_url)
     pushed = [op for pusher in pushers for op in pusher.accepted]
 
     # The op log holds every accepted op exactly once, as it was sent, and nothing else.

@@ -54,6 +54,7 @@ from field_sync import canonical_bytes, content_hash
 from field_sync.freeze import Freeze, covers
 from field_sync.paths import DELETED, FREEZE
 from schemas import Op, PushRequest
+from tests.databases import copy_database, dispose_database, fresh_database
 from tests.inprocess import (
     Duplicated,
     InProcessRegistry,
@@ -139,11 +140,13 @@ class Device:
         return self.tablet.device_id
 
 
-def enroll_team(folder: Path, size: int) -> None:
+def enroll_team(folder: Path, size: int) -> str:
     """Make, in ``folder``, a registry and ``size`` enrolled, synced tablets whose inspectors
-    share one assignment; everything is closed again, ready to be copied."""
+    share one assignment; everything is closed again, ready to be copied. Returns the
+    registry's database."""
     world = World()
-    registry = InProcessRegistry(folder, clock=world.registry_ms)
+    url = fresh_database(folder)
+    registry = InProcessRegistry(folder, url, clock=world.registry_ms)
     tablets: list[Tablet] = []
     try:
         inspectors = [f"inspector-{index}" for index in range(size)]
@@ -161,28 +164,41 @@ def enroll_team(folder: Path, size: int) -> None:
         for tablet in tablets:
             tablet.close()
         registry.close()
+    return url
+
+
+@dataclass(frozen=True)
+class Team:
+    """An enrolled team, closed: its tablets' folder and its registry's database."""
+
+    folder: Path
+    url: str
 
 
 @pytest.fixture(scope="module")
-def enrolled() -> Iterator[dict[int, Path]]:
+def enrolled() -> Iterator[dict[int, Team]]:
     """Teams of 2, 3 and 4 enrolled tablets, made once: each example starts from a copy of one
     (enrolling makes keys and runs the whole enrollment, which would dominate every example)."""
     with scratch() as folder:
         teams = {}
         for size in (2, 3, 4):
-            teams[size] = folder / f"team-{size}"
-            teams[size].mkdir()
+            team_folder = folder / f"team-{size}"
+            team_folder.mkdir()
             with seeded_uuids(size):
-                enroll_team(teams[size], size)
+                teams[size] = Team(team_folder, enroll_team(team_folder, size))
         yield teams
+        for team in teams.values():
+            dispose_database(team.url)
 
 
 @contextmanager
-def field_team(enrolled: Path, folder: Path, world: World,
+def field_team(enrolled: Team, folder: Path, world: World,
                signed_freezes: bool = False) -> Iterator[tuple[InProcessRegistry, list[Device]]]:
     """A copy of an enrolled team in ``folder``, opened: the registry and its tablets."""
-    shutil.copytree(enrolled, folder, dirs_exist_ok=True)
-    registry = InProcessRegistry(folder, clock=world.registry_ms, signed_freezes=signed_freezes)
+    shutil.copytree(enrolled.folder, folder, dirs_exist_ok=True)
+    url = copy_database(enrolled.url, folder)
+    registry = InProcessRegistry(folder, url, clock=world.registry_ms,
+                                 signed_freezes=signed_freezes)
     devices: list[Device] = []
     try:
         for path in sorted(folder.glob("inspector-*.sqlite")):
@@ -195,6 +211,7 @@ def field_team(enrolled: Path, folder: Path, world: World,
         for device in devices:
             device.tablet.close()
         registry.close()
+        dispose_database(url)
 
 
 def known(tablet: Tablet) -> list[str]:
@@ -474,7 +491,7 @@ if os.environ.get("FIELD_SYNC_SHRINK"):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_tablets_and_registry_converge_whatever_the_network_does(
-    enrolled: dict[int, Path], data: st.DataObject,
+    enrolled: dict[int, Team], data: st.DataObject,
 ) -> None:
     size = data.draw(st.integers(2, 4), label="tablets")
     protocols = data.draw(st.integers(1, 2), label="protocols")
@@ -511,7 +528,7 @@ def test_tablets_and_registry_converge_whatever_the_network_does(
 
 
 @contextmanager
-def two_tablets(enrolled: dict[int, Path]) -> Iterator[tuple[InProcessRegistry, Device, Device]]:
+def two_tablets(enrolled: dict[int, Team]) -> Iterator[tuple[InProcessRegistry, Device, Device]]:
     world = World()
     with seeded_uuids(7), scratch() as folder, field_team(enrolled[2], folder, world) as (
             registry, devices):
@@ -527,7 +544,7 @@ def fill(tablet: Tablet, doc: str) -> None:
 
 
 def test_a_push_whose_answer_is_lost_is_retried_without_duplicates(
-    enrolled: dict[int, Path],
+    enrolled: dict[int, Team],
 ) -> None:
     with two_tablets(enrolled) as (registry, a, b):
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-LOST"})
@@ -549,7 +566,7 @@ def test_a_push_whose_answer_is_lost_is_retried_without_duplicates(
                 == canonical_bytes(registry.protocol(doc)))
 
 
-def test_the_same_batch_twice_changes_nothing(enrolled: dict[int, Path]) -> None:
+def test_the_same_batch_twice_changes_nothing(enrolled: dict[int, Team]) -> None:
     with two_tablets(enrolled) as (registry, a, b):
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-TWICE"})
         fill(a.tablet, doc)
@@ -579,7 +596,7 @@ def test_the_same_batch_twice_changes_nothing(enrolled: dict[int, Path]) -> None
 
 
 def test_pushes_arriving_out_of_order_converge_after_the_next_sync(
-    enrolled: dict[int, Path],
+    enrolled: dict[int, Team],
 ) -> None:
     with two_tablets(enrolled) as (registry, a, b):
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-ORDER"})
@@ -613,7 +630,7 @@ def test_pushes_arriving_out_of_order_converge_after_the_next_sync(
 
 
 def test_a_registry_that_requires_signatures_refuses_an_unsigned_freeze(
-    enrolled: dict[int, Path],
+    enrolled: dict[int, Team],
 ) -> None:
     """The in-process registry checks freezes as ``serve`` does when asked to."""
     world = World()
@@ -634,7 +651,7 @@ def test_a_registry_that_requires_signatures_refuses_an_unsigned_freeze(
 
 
 def test_a_re_stamped_edit_still_wins_over_the_same_tablets_earlier_edit(
-    enrolled: dict[int, Path],
+    enrolled: dict[int, Team],
 ) -> None:
     """DESIGN section 3 (clock): refused future stamps are re-stamped "keeping their order", and
     stamps of one device strictly increase. A tablet whose clock runs 10 minutes fast edits a
@@ -662,7 +679,7 @@ def test_a_re_stamped_edit_still_wins_over_the_same_tablets_earlier_edit(
 
 
 def test_a_signed_protocol_keeps_its_signed_state_when_an_overtaken_op_arrives(
-    enrolled: dict[int, Path],
+    enrolled: dict[int, Team],
 ) -> None:
     """DESIGN section 3 (signing freezes): the registry's copy of a signed protocol is exactly
     the signed state. B edits two fields; the request with the later op overtakes the one with
@@ -690,7 +707,7 @@ def test_a_signed_protocol_keeps_its_signed_state_when_an_overtaken_op_arrives(
         assert a.tablet.content_hash(doc) == b.tablet.content_hash(doc) == freeze.content_hash
 
 
-def test_a_competing_signature_is_kept_aside_not_lost(enrolled: dict[int, Path]) -> None:
+def test_a_competing_signature_is_kept_aside_not_lost(enrolled: dict[int, Team]) -> None:
     """DESIGN section 3: an op on a signed protocol that its freeze does not cover "is stored,
     answered protocol_signed, shown on the device and in the registry's audit, and lost
     nowhere". Two tablets sign the same protocol offline. The second freeze is answered
@@ -710,7 +727,7 @@ def test_a_competing_signature_is_kept_aside_not_lost(enrolled: dict[int, Path])
 
 
 def test_a_row_removed_before_signing_stays_removed_on_the_tablet_that_added_it(
-    enrolled: dict[int, Path],
+    enrolled: dict[int, Team],
 ) -> None:
     """DESIGN section 3: every replica holds the signed state. A adds a row; B removes it and
     signs. A pulls the signed protocol whole (``replaced``), and a whole protocol leaves removed
@@ -737,7 +754,7 @@ def test_a_row_removed_before_signing_stays_removed_on_the_tablet_that_added_it(
 
 
 def test_a_row_removed_while_a_tablet_was_off_the_team_is_removed_when_it_rejoins(
-    enrolled: dict[int, Path],
+    enrolled: dict[int, Team],
 ) -> None:
     """DESIGN section 4: when the scope grows, the newly visible protocols arrive in full. The
     same cause as the test above, reached without signing: A adds a row and is taken off the

@@ -13,11 +13,10 @@ from __future__ import annotations
 import secrets
 import signal
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from contextlib import closing, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, Op, PushRequest
+from tests.databases import query
 from tests.live import PASSPHRASE, TEMPLATE, team
 
 pytestmark = pytest.mark.e2e
@@ -137,18 +137,19 @@ class CrashingProxy:
         self._listener.close()
 
 
-def logged_ops(database: Path, actor: str) -> list[Op]:
-    """The op log's rows of ``actor``, read-only, in seq order."""
-    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-        rows = db.execute("SELECT actor, seq, doc, path, value, hlc FROM op_log WHERE actor = ? "
-                          "ORDER BY seq", (actor,)).fetchall()
+def logged_ops(url: str, actor: str) -> list[Op]:
+    """The op log's rows of ``actor``, in seq order."""
+    rows = query(url, "SELECT actor, seq, doc, path, value, hlc FROM op_log WHERE actor = :actor "
+                 "ORDER BY seq", actor=actor)
     return [Op(row_actor, seq, doc, path, msgspec.msgpack.decode(value), hlc)
             for row_actor, seq, doc, path, value, hlc in rows]
 
 
-def test_a_push_committed_but_never_answered_is_a_duplicate_after_a_crash(tmp_path: Path) -> None:
+def test_a_push_committed_but_never_answered_is_a_duplicate_after_a_crash(
+    tmp_path: Path, db_url: str
+) -> None:
     data_dir = tmp_path / "registry"
-    server = LocalServer(data_dir, secrets.token_urlsafe(16)).start()
+    server = LocalServer(data_dir, secrets.token_urlsafe(16), db_url=db_url).start()
     proxy = CrashingProxy(server)
     admin = AdminClient(server.url, server.admin_token)
     tablet = Tablet(tmp_path / "tablet.sqlite", PASSPHRASE)
@@ -175,8 +176,9 @@ def test_a_push_committed_but_never_answered_is_a_duplicate_after_a_crash(tmp_pa
         assert proxy.withheld.startswith(b"HTTP/1.1 200")  # the registry did answer
         assert report.offline and not report.ok and report.accepted == 0, report
         assert tablet.pending() == len(sent)  # nothing settled without an answer
-        # The killed registry had committed the batch: its file holds it, WAL and all.
-        assert logged_ops(data_dir / "field-sync.db", device) == sent
+        # The killed registry had committed the batch: its database holds it (SQLite: WAL and
+        # all).
+        assert logged_ops(db_url, device) == sent
 
         server.start()  # same port, same data directory
         report = tablet.sync()
@@ -193,7 +195,7 @@ def test_a_push_committed_but_never_answered_is_a_duplicate_after_a_crash(tmp_pa
         proxy.close()
         server.stop()
 
-    assert logged_ops(data_dir / "field-sync.db", device) == sent  # each op once, as sent
+    assert logged_ops(db_url, device) == sent  # each op once, as sent
 
 
 def _raw_push(server: LocalServer, token: str, body: bytes, declared: int) -> socket.socket:
