@@ -65,13 +65,15 @@ class Synchronizer:
     batch_size: int = 500
     wall_ms: Callable[[], int] = _wall_ms
 
-    def run(self) -> SyncReport:
-        """Push, then pull; never raises for a lost network."""
+    def run(self, push: bool = True, pull: bool = True) -> SyncReport:
+        """Push, then pull (or only one of them); never raises for a lost network."""
         report = SyncReport()
         try:
-            self._push_all(report)
-            self._pull_all(report)
-            self._refresh_trust_list()
+            if push:
+                self._push_all(report)
+            if pull:
+                self._pull_all(report)
+                self._refresh_trust_list()
         except Offline as exc:
             report.offline, report.error = True, str(exc)
             log.info("sync stopped, offline: %s", exc)

@@ -383,8 +383,19 @@ class Tablet:
 
     def sync(self, batch_size: int = 500) -> SyncReport:
         """Push what was saved, pull what changed; with no network, keep everything for later."""
+        return self._synchronizer(batch_size).run()
+
+    def push(self, batch_size: int = 500) -> SyncReport:
+        """Only send what was saved (say, on a short connection); pull later."""
+        return self._synchronizer(batch_size).run(pull=False)
+
+    def pull(self) -> SyncReport:
+        """Only fetch what changed at the registry."""
+        return self._synchronizer(500).run(push=False)
+
+    def _synchronizer(self, batch_size: int) -> Synchronizer:
         token = self.store.get("token")
         if not token:
             raise NotEnrolled("enroll this tablet before syncing")
         return Synchronizer(self.store, self._transport_or_default(), self.clock, token,
-                            batch_size, self._wall_ms).run()
+                            batch_size, self._wall_ms)

@@ -6,6 +6,7 @@ sync logic only ever sees this interface.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -15,7 +16,7 @@ from client_lib.errors import Offline, RegistryRefused
 from schemas import EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse
 from schemas.signing import TrustList
 
-__all__ = ["HttpTransport", "Transport"]
+__all__ = ["HttpTransport", "Traffic", "Transport"]
 
 T = TypeVar("T")
 MSGPACK = "application/msgpack"
@@ -35,6 +36,19 @@ class Transport(Protocol):
     def trust_list(self) -> TrustList: ...
 
 
+@dataclass
+class Traffic:
+    """What a transport sent and received: requests, and bytes of bodies and headers."""
+
+    requests: int = 0
+    sent_bytes: int = 0
+    received_bytes: int = 0
+
+
+def _header_bytes(headers: httpx.Headers) -> int:
+    return sum(len(name) + len(value) + 4 for name, value in headers.raw)  # "name: value\r\n"
+
+
 class HttpTransport:
     """The ``/v1`` sync protocol over HTTP, in MessagePack.
 
@@ -48,6 +62,7 @@ class HttpTransport:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s,
                                   headers={"Accept": MSGPACK})
         self._encoder = msgspec.msgpack.Encoder()
+        self.traffic = Traffic()
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -65,6 +80,7 @@ class HttpTransport:
                                           params=params)
         except httpx.TransportError as exc:
             raise Offline(f"the registry at {self.base_url} is out of reach: {exc}") from exc
+        self._count(response)
         if response.status_code >= 400:
             try:
                 problem = response.json()
@@ -72,6 +88,13 @@ class HttpTransport:
                 problem = {"code": "http_error", "detail": response.text[:200]}
             raise RegistryRefused(response.status_code, problem)
         return msgspec.msgpack.decode(response.content, type=kind)
+
+    def _count(self, response: httpx.Response) -> None:
+        request = response.request
+        self.traffic.requests += 1
+        self.traffic.sent_bytes += (len(request.content) + _header_bytes(request.headers)
+                                    + len(request.method) + len(str(request.url.raw_path)) + 11)
+        self.traffic.received_bytes += len(response.content) + _header_bytes(response.headers) + 15
 
     def enroll(self, request: EnrollRequest) -> EnrollResponse:
         """Trade a one-time code and a public key for device credentials."""

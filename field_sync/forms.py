@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import msgspec
@@ -135,7 +134,14 @@ def _dangling_rows(
                             f"{field.name} names a row of {field.collection} that is not there")
 
 
-@cache
+_forms: dict[str, Form] = {}
+
+
 def form_of(template: Template) -> Form:
-    """The form of ``template``, indexed once."""
-    return Form(template)
+    """The form of ``template``, indexed once. Kept by reference, since hashing a whole
+    template on every op costs more than checking the op; a different template under a known
+    reference (only ever in tests) replaces the kept form."""
+    form = _forms.get(template.ref)
+    if form is None or (form.template is not template and form.template != template):
+        form = _forms[template.ref] = Form(template)
+    return form

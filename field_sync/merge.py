@@ -105,14 +105,14 @@ class DocumentState:
         if op.seq > self.vector.get(op.actor, 0):
             self.vector[op.actor] = op.seq
         row = (fields[0][0].collection, fields[0][0].row) if fields[0][0].row else None
-        was_dead = bool(changed) and row is not None and row in self.dead_rows()
+        was_dead = bool(changed) and row is not None and self._row_dead(row)
         won = []
         for field_path, value in fields:
             path = str(field_path)
             if self.offer(path, Register(op.hlc, op.actor, op.seq, value, changed)):
                 won.append(path)
         if changed and row is not None and won:
-            if row not in self.dead_rows():
+            if not self._row_dead(row):
                 if was_dead:
                     self._mark(f"{row[0]}/{row[1]}/", changed)
             else:
@@ -179,6 +179,18 @@ class DocumentState:
             if removal.value is True and removal.stamp > latest_edit.get(key, (-1, "", 0))
         }
         return rows, dead
+
+    def _row_dead(self, key: RowKey) -> bool:
+        """Whether one row is removed: ``key in dead_rows()``, without reading every row (a
+        row never removed, the usual case, is answered by one lookup)."""
+        prefix = f"{key[0]}/{key[1]}/"
+        removal = self.registers.get(prefix + DELETED)
+        if removal is None or removal.value is not True:
+            return False
+        latest = max((register.stamp for path, register in self.registers.items()
+                      if path.startswith(prefix) and path != prefix + DELETED),
+                     default=(-1, "", 0))
+        return removal.stamp > latest
 
     def dead_rows(self) -> set[RowKey]:
         """``(collection, row)`` of every removed row (see the module's delete rule)."""

@@ -33,7 +33,7 @@ class ServerConfig:
     ``data_dir/admin-token``."""
     max_body_bytes: int = 8 * 1024 * 1024
     """Largest request body accepted."""
-    max_batch_ops: int = 10_000
+    max_batch_ops: int = 50_000
     """Most ops in one push."""
     max_clock_ahead_ms: int = 5 * 60 * 1000
     """How far in the future an op's stamp may be before it is refused (``clock_ahead``)."""

@@ -36,6 +36,7 @@ _value_encoder = msgspec.msgpack.Encoder()
 PROTOCOL_SIGNED = "protocol_signed"
 MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
 MAX_STAMP = 2**63 - 1
+_PROTOCOL_COLUMNS = tuple(ProtocolRow.model_fields)
 
 
 class Rejected(Exception):
@@ -62,6 +63,8 @@ class _Batch:
     held_seen: set[int] = field(default_factory=set)
     log: list[dict[str, Any]] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
+    sites: dict[str, str] = field(default_factory=dict)
+    """The site of each assignment new protocols of this batch belong to."""
     statuses: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     """Protocols signed in this batch: registered, or quarantined with the broken rules."""
 
@@ -215,16 +218,23 @@ def _text(state: DocumentState, path: str) -> str:
 
 
 def _new_row(session: Session, batch: _Batch, doc: str, state: DocumentState) -> ProtocolRow:
-    assignment = session.get(AssignmentRow, state.assignment or "")
+    assignment_id = state.assignment or ""
+    if assignment_id not in batch.sites:
+        assignment = session.get(AssignmentRow, assignment_id)
+        batch.sites[assignment_id] = assignment.site_id if assignment else ""
     return ProtocolRow(id=doc, template_ref=state.template_ref or "",
-                       assignment_id=state.assignment or "", registers=b"", vector=b"",
+                       assignment_id=assignment_id, registers=b"", vector=b"",
                        changed=batch.changed, created_by=batch.caller.device_id,
-                       site_id=assignment.site_id if assignment else "")
+                       site_id=batch.sites[assignment_id])
 
 
 def _store(session: Session, batch: _Batch) -> None:
+    created = []
     for doc, state in batch.states.items():
-        row = batch.rows.get(doc) or _new_row(session, batch, doc, state)
+        row = batch.rows.get(doc)
+        if row is None:
+            row = _new_row(session, batch, doc, state)
+            created.append(row)
         row.registers = encode_registers(state)
         row.vector = encode_vector(state)
         row.changed = batch.changed
@@ -235,7 +245,11 @@ def _store(session: Session, batch: _Batch) -> None:
             row.status, reasons = batch.statuses[doc]
             row.reasons = "\n".join(reasons)
             _record_signing(session, batch, row, state)
-        session.add(row)
+        if doc in batch.rows:
+            session.add(row)
+    # New protocols go in with one statement, not through the ORM's unit of work.
+    Database.insert_many(session, ProtocolRow, [
+        {column: getattr(row, column) for column in _PROTOCOL_COLUMNS} for row in created])
     Database.insert_many(session, OpLogRow, batch.log)
     Database.insert_many(session, HeldOpRow, batch.held)
     _audit(session, batch)
