@@ -56,9 +56,12 @@ class Form:
             raise InvalidOperation(f"{self.template.ref} has no field {path}", code="unknown_field")
         return found
 
-    def check_op(self, op: Op) -> None:
-        """Raise ``InvalidOperation`` unless ``op`` may be applied to a protocol of this form."""
-        for path, value in spread(op.path, op.value):
+    def check_op(self, op: Op) -> list[tuple[FieldPath, Any]]:
+        """Raise ``InvalidOperation`` unless ``op`` may be applied to a protocol of this form;
+        return the fields it writes (for ``DocumentState.apply``, which then need not spread
+        the op again)."""
+        fields = list(spread(op.path, op.value))
+        for path, value in fields:
             if path.field == DELETED and path.row:
                 self._collection(path.collection)
                 if not isinstance(value, bool):
@@ -78,6 +81,7 @@ class Form:
                                            code="bad_value")
             else:
                 check_value(self.field(path), value)
+        return fields
 
     def _collection(self, name: str) -> dict[str, Field]:
         if name not in self.collections:

@@ -23,7 +23,15 @@ import msgspec
 
 from field_sync.computed import apply_computed
 from field_sync.freeze import Freeze, parse_freeze
-from field_sync.paths import ASSIGNMENT, DELETED, FREEZE, SUPERSEDES, TEMPLATE, spread
+from field_sync.paths import (
+    ASSIGNMENT,
+    DELETED,
+    FREEZE,
+    SUPERSEDES,
+    TEMPLATE,
+    FieldPath,
+    spread,
+)
 from schemas.documents import Protocol, Row
 from schemas.operations import Op, VersionVector
 from schemas.templates import Template
@@ -92,7 +100,8 @@ class DocumentState:
         register = self.registers.get(ASSIGNMENT)
         return None if register is None else register.value
 
-    def apply(self, op: Op, changed: int = 0) -> list[str]:
+    def apply(self, op: Op, changed: int = 0,
+              fields: list[tuple[FieldPath, Any]] | None = None) -> list[str]:
         """Merge one op; return the paths whose winner changed.
 
         On the registry (``changed`` set) a device that never received a removed row (see
@@ -101,7 +110,8 @@ class DocumentState:
         sent; an op that changes a field of a row that stays removed marks the removal too, so
         the field never arrives without it.
         """
-        fields = list(spread(op.path, op.value))  # a bad path raises before anything changes
+        if fields is None:  # else ``fields`` is what ``Form.check_op`` found the op writes
+            fields = list(spread(op.path, op.value))  # a bad path raises before any change
         if op.seq > self.vector.get(op.actor, 0):
             self.vector[op.actor] = op.seq
         row = (fields[0][0].collection, fields[0][0].row) if fields[0][0].row else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from field_sync.errors import InvalidOperation
@@ -54,8 +55,14 @@ class FieldPath(NamedTuple):
         return f"{self.collection}/{self.row}/{self.field}" if self.row else self.field
 
 
+@lru_cache(maxsize=4096)
+def _good_name(name: str) -> bool:
+    # Field names come from a small vocabulary and every op carries several: remember them.
+    return _NAME.match(name) is not None
+
+
 def _check_name(name: str, path: str) -> str:
-    if not _NAME.match(name):
+    if not _good_name(name):
         raise InvalidOperation(f"bad name {name!r} in path {path!r}", code="bad_path")
     return name
 

@@ -181,12 +181,12 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     template = catalog.get(session, state.template_ref or op.value.get(TEMPLATE, ""))
     assert template is not None  # a stored protocol's template is never removed
     try:
-        form_of(template).check_op(op)
+        fields = form_of(template).check_op(op)
     except FieldSyncError as exc:
         raise Rejected(exc.code, exc.reason) from exc
     if op.path == FREEZE:
         state = _freeze(batch, op, state, session, template)
-    state.apply(op, batch.changed)
+    state.apply(op, batch.changed, fields)
     batch.states[op.doc] = state
     batch.log.append(_row(op, batch.changed))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, LargeBinary
+from sqlalchemy import BigInteger, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -98,6 +98,15 @@ class TemplateRow(SQLModel, table=True):
 
 class ProtocolRow(SQLModel, table=True):
     __tablename__ = "protocol"
+    # Registry listings page by id within a filter (server.queries): with id after the
+    # filtered column, a page reads its rows in order and stops, instead of sorting every
+    # protocol of a large entity, an inspector or a status.
+    __table_args__ = (
+        Index("ix_protocol_status_id", "status", "id"),
+        Index("ix_protocol_entity_tin_id", "entity_tin", "id"),
+        Index("ix_protocol_inspector_id_id", "inspector_id", "id"),
+        Index("ix_protocol_site_id_id", "site_id", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     template_ref: str = Field(max_length=100)
@@ -106,15 +115,15 @@ class ProtocolRow(SQLModel, table=True):
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     created_by: str = Field(max_length=64)
-    status: str = Field(default="draft", max_length=16, index=True)
+    status: str = Field(default="draft", max_length=16)
     """``draft``, ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
     reasons: str = ""
     """Why a protocol is quarantined: the broken rules, one per line."""
     number: str = Field(default="", max_length=32, index=True)
-    entity_tin: str = Field(default="", max_length=16, index=True)
-    inspector_id: str = Field(default="", max_length=64, index=True)
+    entity_tin: str = Field(default="", max_length=16)
+    inspector_id: str = Field(default="", max_length=64)
     """The signer once signed; the lead inspector before."""
-    site_id: str = Field(default="", max_length=64, index=True)
+    site_id: str = Field(default="", max_length=64)
     signed_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True))
     registry_number: str = Field(default="", max_length=32, index=True)
     superseded_by: str = Field(default="", max_length=64)
