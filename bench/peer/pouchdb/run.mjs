@@ -35,9 +35,9 @@ function readWorkload(file) {
 
 // Counts one leg's traffic to the server. Wire bytes are counted on the sockets (request and
 // response lines, headers and bodies as sent, gzip included); body bytes are the JSON bodies
-// before compression; round trips are HTTP requests. The agent does
-// not keep connections alive, which is what PouchDB does in Node without an agent: node-fetch
-// then sends `Connection: close`, so every request opens a new connection.
+// before compression; round trips are HTTP requests. The agent does not keep connections
+// alive, as PouchDB in Node does without an agent (node-fetch then sends `Connection: close`,
+// so every request opens a new connection).
 class LegMeter {
   constructor() {
     this.requests = 0;
@@ -114,8 +114,8 @@ async function runSync(workloadFile, batch, serverUrl, scratch) {
   const loaded = (await a.info()).doc_count;
   if (loaded !== docs.length) fail(`tablet A holds ${loaded} docs, expected ${docs.length}`);
 
-  // Default batches_limit (10 batches read ahead locally); requests to the server stay
-  // one batch at a time either way.
+  // PouchDB's default batches_limit, as it replicates out of the box: up to 10 batches are
+  // read ahead from the source's changes feed while one batch at a time is written.
   const pushMeter = new LegMeter();
   const pushRemote = pushMeter.remote(dbUrl);
   const push = await timedReplication(() => a.replicate.to(pushRemote, { batch_size: batch }));
