@@ -4,18 +4,20 @@ p50/p99; export throughput.
 The real tables are filled with SQLAlchemy Core bulk inserts. Every protocol's content is one of
 a handful of real states (made with the project's merge, forms, signing and seal code, signed
 with a throwaway device key) whose stored blobs are reused under varied columns, so the registry
-decodes and materializes each one as it would a real protocol. Then a `field-sync serve` process
-runs on that database and one keep-alive HTTP client asks what a supervisor asks; the same
-lookup is also timed in process, to show how much of it is the database.
+decodes and materializes each one as it would a real protocol; registered ones have receipts.
+Then a `field-sync serve` process runs on that database and one keep-alive HTTP client asks
+what a supervisor asks, with the administrator's token. The lookup by number is also timed in
+process, and ``/health`` over HTTP, to show how much of a lookup is the database and how much
+is HTTP.
 
-Prints one JSON line and a table. Figures are p50/p99 (or medians) over many requests on a
-shared machine, never pass/fail.
+Prints one JSON line and a table. Latencies are the medians, over rounds, of each round's p50
+and p99 (the machine is shared); never pass/fail.
 
-    ./dev bench registry [--protocols N] [--lookups N] [--db sqlite|postgresql] [--db-url URL]
-                         [--data-dir DIR] [--export jsonl|csv|none]
+    ./dev bench registry [--protocols N] [--lookups N] [--rounds N] [--db sqlite|postgresql]
+                         [--db-url URL] [--data-dir DIR] [--export jsonl|csv|none]
 
 ``--data-dir`` keeps the database (and the server's keys) there; run again with it and the
-filled database is reused as it is.
+filled database is reused as it is, after the migrations it lacks.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import random
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +46,7 @@ import httpx
 import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 from sqlmodel import SQLModel, col
 from tqdm import tqdm
 
@@ -263,6 +266,7 @@ def _fill(database: Database, total: int, data_dir: Path, seed: int) -> float:
     started = time.perf_counter()
     signed, drafts = _contents(signed=8, drafts=2)
     registry_key = RegistryKeys.load(data_dir).signing  # the key the server will load
+    # One real receipt signature, stored on every receipt: nothing here checks receipts.
     receipt_signature = sign_canonical(registry_key, Receipt(
         "00000000-0000-4000-8000-000000000001", signed[0].content_hash,
         seal_hash(signed[0].seal), 0, "2026-00000001", ""))
@@ -275,7 +279,8 @@ def _fill(database: Database, total: int, data_dir: Path, seed: int) -> float:
             protocols, receipts, annulments = filler.chunk(first, count)
             with database.writer.begin() as connection:
                 if database.is_sqlite:
-                    # Ten indexes take random keys; a bigger page cache keeps them in memory.
+                    # The indexes take keys in random order; a bigger page cache keeps them
+                    # in memory.
                     connection.exec_driver_sql("PRAGMA cache_size=-524288")
                 connection.execute(insert(protocol), protocols)
                 connection.execute(insert(receipt), receipts)
@@ -302,83 +307,124 @@ def _times_ms(work: Callable[[Any], object], items: list[Any]) -> list[float]:
 
 def _p(times: list[float]) -> tuple[float, float]:
     """p50 and p99, ms."""
-    p99 = statistics.quantiles(times, n=100, method="inclusive")[98]
-    return round(statistics.median(times), 3), round(p99, 3)
+    return statistics.median(times), statistics.quantiles(times, n=100, method="inclusive")[98]
 
 
-@dataclass(frozen=True)
-class Sample:
-    id: str
-    number: str
-    entity_tin: str
+Kinds = dict[str, tuple[Callable[[Any], object], list[Any]]]
+"""Each kind of lookup by name: the call that makes one, and what to look up."""
 
 
-def _sample(database: Database, size: int, seed: int) -> list[Sample]:
-    """Random existing protocols to ask for."""
+def _in_rounds(kinds: Kinds, rounds: int) -> dict[str, tuple[float, float]]:
+    """p50 and p99 of each kind of request: the medians over ``rounds`` rounds, each kind
+    taking its turn in every round, so a burst of other work on the machine touches one round
+    of every kind rather than all of one kind."""
+    per_round: dict[str, list[tuple[float, float]]] = {name: [] for name in kinds}
+    for turn in range(rounds):
+        for name, (work, items) in kinds.items():
+            per_round[name].append(_p(_times_ms(work, items[turn::rounds])))
+    return {name: (round(statistics.median(p50 for p50, _ in figures), 3),
+                   round(statistics.median(p99 for _, p99 in figures), 3))
+            for name, figures in per_round.items()}
+
+
+class Keys:
+    """Random existing numbers, entities and ids, to ask for, each asked once. Drawn from the
+    indexes alone, so the rows asked for are not read, and so not cached, before they are
+    measured."""
+
+    def __init__(self, database: Database, size: int, seed: int) -> None:
+        rng = random.Random(seed)
+        protocol = _tables()[0]
+        this_year = dt.datetime.now(dt.UTC).year
+        with database.reader.connect() as connection:
+            held = connection.execute(select(func.count()).select_from(protocol)).scalar_one()
+            per_year = held // YEARS + 1
+
+            def draw(column: Any, start: Callable[[], str]) -> list[str]:
+                found: set[str] = set()
+                for _ in range(20 * size):  # a small registry may hold fewer distinct keys
+                    if len(found) >= size:
+                        break
+                    value = connection.execute(select(column).where(column >= start())
+                                               .order_by(column).limit(1)).scalar()
+                    if value is not None:
+                        found.add(value)
+                drawn = sorted(found)
+                rng.shuffle(drawn)
+                return drawn
+
+            self.numbers = draw(protocol.c.number, lambda: (
+                f"TR-{this_year - rng.randrange(YEARS + 1)}-{rng.randrange(per_year):07d}"))
+            # An entity as likely as its share of the protocols, as the fill draws them.
+            self.entities = draw(protocol.c.entity_tin, lambda: (
+                f"{300_000_000 + int(ENTITIES * rng.random() ** 2):09d}"))
+            self.ids = draw(protocol.c.id,
+                            lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+
+
+def _in_process(database: Database, connection: Connection, numbers: list[str]) -> Kinds:
+    """The lookup by number without HTTP: bare SQL, and the route's own query (each on
+    numbers of its own, so neither finds the other's rows cached); and drawing the next
+    registry number, as registering a protocol does."""
     protocol = _tables()[0]
-    with database.reader.connect() as connection:
-        rows = connection.execute(select(protocol.c.id, protocol.c.number, protocol.c.entity_tin)
-                                  .order_by(func.random()).limit(size)).all()
-    samples = [Sample(*row) for row in rows]
-    random.Random(seed).shuffle(samples)
-    return samples
 
+    def bare(number: str) -> None:
+        rows = connection.execute(select(protocol).where(protocol.c.number == number))
+        assert len(rows.all()) == 1
+        connection.rollback()  # one read transaction per lookup, as a request has
 
-def _in_process(database: Database, samples: list[Sample]) -> dict[str, Any]:
-    """The lookup by number without HTTP: bare SQL, then the route's own query."""
-    protocol = _tables()[0]
-    figures: dict[str, Any] = {}
-    with database.reader.connect() as connection:
-
-        def bare(sample: Sample) -> None:
-            rows = connection.execute(select(protocol).where(protocol.c.number == sample.number))
-            assert len(rows.all()) == 1
-            connection.rollback()  # one read transaction per lookup, as a request has
-
-        _times_ms(bare, samples[:100])
-        figures["db_number_sql_ms"] = _p(_times_ms(bare, samples))
-
-    def routed(sample: Sample) -> None:
+    def routed(number: str) -> None:
         with database.read() as session:
-            assert len(query(session, Filters(number=sample.number), "", 100).protocols) == 1
-
-    _times_ms(routed, samples[:100])
-    figures["db_number_query_ms"] = _p(_times_ms(routed, samples))
+            assert len(query(session, Filters(number=number), "", 100).protocols) == 1
 
     def draw(_: object) -> None:
         with database.read() as session:
             _registry_number(session, int(time.time() * 1000))
 
-    figures["next_registry_number_ms"] = _p(_times_ms(draw, list(range(200))))
-    return figures
+    return {"db_number_sql": (bare, numbers[0::2]), "db_number_query": (routed, numbers[1::2]),
+            "next_registry_number": (draw, list(range(len(numbers) // 4)))}
 
 
-def _over_http(client: httpx.Client, samples: list[Sample]) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    rows_per_entity: list[int] = []
+def _over_http(client: httpx.Client, keys: Keys, rows_per_entity: list[int]) -> Kinds:
+    """What a supervisor asks, and ``/health`` (one ``SELECT 1``): the floor of any request."""
 
-    def by_number(sample: Sample) -> None:
-        response = client.get("/v1/registry/protocols", params={"number": sample.number})
+    def health(_: object) -> None:
+        assert client.get("/health").status_code == 200
+
+    def by_number(number: str) -> None:
+        response = client.get("/v1/registry/protocols", params={"number": number})
         assert response.status_code == 200, response.text
-        assert [p["number"] for p in response.json()["protocols"]] == [sample.number]
+        assert [p["number"] for p in response.json()["protocols"]] == [number]
 
-    def by_entity(sample: Sample) -> None:
-        response = client.get("/v1/registry/protocols", params={"entity_tin": sample.entity_tin})
+    def by_entity(entity: str) -> None:
+        response = client.get("/v1/registry/protocols", params={"entity_tin": entity})
         assert response.status_code == 200, response.text
         rows_per_entity.append(len(response.json()["protocols"]))
 
-    def by_id(sample: Sample) -> None:
-        response = client.get(f"/v1/protocols/{sample.id}")
+    def by_id(protocol_id: str) -> None:
+        response = client.get(f"/v1/protocols/{protocol_id}")
         assert response.status_code == 200, response.text
-        assert response.json()["protocol"]["id"] == sample.id
+        assert response.json()["protocol"]["id"] == protocol_id
 
-    for name, work in (("http_number", by_number), ("http_entity", by_entity),
-                       ("http_protocol", by_id)):
-        _times_ms(work, samples[:100])  # warm the connection, caches and code paths
+    return {"http_health": (health, keys.numbers), "http_number": (by_number, keys.numbers),
+            "http_entity": (by_entity, keys.entities), "http_protocol": (by_id, keys.ids)}
+
+
+def _lookups(database: Database, client: httpx.Client, args: argparse.Namespace) -> dict[str, Any]:
+    """Every kind of lookup, in the same rounds, so that each meets the same page cache and
+    the same load on the machine; warmed first on other keys."""
+    seed = args.keys_seed
+    keys, warm = Keys(database, args.lookups, seed), Keys(database, 100, seed + 1)
+    numbers = Keys(database, 2 * args.lookups, seed + 2).numbers
+    rows_per_entity: list[int] = []
+    with database.reader.connect() as connection:
+        _in_rounds({**_in_process(database, connection, warm.numbers),
+                    **_over_http(client, warm, rows_per_entity)}, 1)
         rows_per_entity.clear()
-        figures[f"{name}_ms"] = _p(_times_ms(work, samples))
-        if rows_per_entity:
-            figures["entity_rows_mean"] = round(statistics.fmean(rows_per_entity), 1)
+        measured = _in_rounds({**_in_process(database, connection, numbers),
+                               **_over_http(client, keys, rows_per_entity)}, args.rounds)
+    figures: dict[str, Any] = {f"{name}_ms": value for name, value in measured.items()}
+    figures["entity_rows_mean"] = round(statistics.fmean(rows_per_entity), 1)
     return figures
 
 
@@ -420,6 +466,17 @@ def _database_url(args: argparse.Namespace, data_dir: Path) -> str:
     return url
 
 
+def _cached_mb(path: Path) -> int | None:
+    """How much of the SQLite file the kernel holds in its page cache (lookups that miss it
+    read the disk), if ``fincore`` is there to say."""
+    fincore = shutil.which("fincore")
+    if fincore is None or not path.exists():
+        return None
+    answer = subprocess.run([fincore, "--bytes", "--noheadings", "--output", "RES", str(path)],
+                            capture_output=True, text=True, check=False)
+    return round(int(answer.stdout.strip()) / 1e6) if answer.returncode == 0 else None
+
+
 @contextmanager
 def _data_dir(folder: str | None) -> Iterator[Path]:
     """``folder``, kept; or a temporary directory, removed afterwards."""
@@ -442,39 +499,49 @@ def main() -> None:
     parser.add_argument("--db-url", default="", help="PostgreSQL URL (else $FIELD_SYNC_BENCH_PG)")
     parser.add_argument("--data-dir", help="keep (and reuse) the database here")
     parser.add_argument("--export", choices=("jsonl", "csv", "none"), default="jsonl")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="lookups are split into rounds; p50 and p99 are their medians")
+    parser.add_argument("--seed", type=int, default=7, help="what the fill draws")
+    parser.add_argument("--keys-seed", type=int, default=secrets.randbelow(2**31),
+                        help="what is looked up (by default new keys each run: a kept "
+                             "database would find the last run's keys in its page cache)")
     args = parser.parse_args()
 
     with _data_dir(args.data_dir) as data_dir:
         url = _database_url(args, data_dir)
         database = Database(url)
-        database.create_schema()
+        began = time.perf_counter()
+        database.create_schema()  # on a kept database, the migrations it lacks
+        upgrade_s = time.perf_counter() - began
         with database.reader.connect() as connection:
             held = connection.execute(select(func.count()).select_from(_tables()[0])).scalar_one()
-        figures: dict[str, Any] = {"db": args.db, "protocols": held}
+        figures: dict[str, Any] = {"db": args.db, "protocols": held, "keys_seed": args.keys_seed}
         if held == 0:
             seconds = _fill(database, args.protocols, data_dir, args.seed)
             figures.update(protocols=args.protocols, fill_s=round(seconds, 1),
                            fill_rows_per_s=round(args.protocols / seconds))
         else:
             print(f"reusing {held:,} protocols in {url}", file=sys.stderr)
+            figures["schema_upgrade_s"] = round(upgrade_s, 1)
         if database.is_sqlite:
             files = data_dir.glob("field-sync.db*")
             figures["db_mb"] = round(sum(path.stat().st_size for path in files) / 1e6)
-        samples = _sample(database, args.lookups, args.seed)
-        figures.update(_in_process(database, samples))
-        database.dispose()
-
+            figures["db_cached_mb_before"] = _cached_mb(data_dir / "field-sync.db")
+        figures["load_before"] = round(os.getloadavg()[0], 1)
         token = secrets.token_urlsafe(24)
         server = LocalServer(data_dir, token, db_url=url).start(timeout_s=120)
         try:
             with httpx.Client(base_url=server.url, timeout=60, headers={
                     "Authorization": f"Bearer {token}", "Accept": "application/json"}) as client:
-                figures.update(_over_http(client, samples))
+                figures.update(_lookups(database, client, args))
+                figures["load_after"] = round(os.getloadavg()[0], 1)
+                if database.is_sqlite:
+                    figures["db_cached_mb_after"] = _cached_mb(data_dir / "field-sync.db")
                 if args.export != "none":
                     figures.update(_export(client, args.export))
         finally:
             server.stop()
+            database.dispose()
         _report(figures)
 
 
@@ -491,6 +558,7 @@ def _report(figures: dict[str, Any]) -> None:
         "db_number_sql": "lookup by number, bare SQL (in process)",
         "db_number_query": "lookup by number, the route's query (in process)",
         "next_registry_number": "draw the next registry number (in process)",
+        "http_health": "GET /health (SELECT 1), HTTP: the floor",
         "http_number": "lookup by number, HTTP",
         "http_entity": "query by entity (STIR), HTTP, first page",
         "http_protocol": "GET /v1/protocols/{id}, HTTP",
@@ -502,10 +570,12 @@ def _report(figures: dict[str, Any]) -> None:
             target = "p99 < 5 ms" if name == "http_number" else ""
             print(f"{label:<52}{p50:>10}{p99:>10}   {target}")
     print()
-    for name in ("db", "protocols", "db_mb", "fill_s", "fill_rows_per_s", "entity_rows_mean",
+    for name in ("db", "protocols", "db_mb", "db_cached_mb_before", "db_cached_mb_after",
+                 "fill_s", "fill_rows_per_s", "schema_upgrade_s", "load_before", "load_after",
+                 "entity_rows_mean",
                  "export", "export_s", "export_protocols_per_s", "export_mb_per_s",
                  "export_bytes_per_protocol"):
-        if name in flat:
+        if flat.get(name) is not None:
             print(f"{name:<52}{flat[name]:>10}")
 
 

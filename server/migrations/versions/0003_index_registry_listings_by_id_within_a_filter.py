@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 # A listing filters on one of these columns and pages by id: (column, id) serves both, and
 # also every lookup the single-column index served.
-_COLUMNS = ('status', 'entity_tin', 'inspector_id', 'site_id')
+_COLUMNS = ('entity_tin', 'inspector_id', 'site_id')
 
 
 def upgrade() -> None:
