@@ -22,78 +22,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-import msgspec
-import psycopg
-from psycopg import sql
 from sqlalchemy.engine import make_url
-from workload import Registry, fill, generate, read_workload, registry, server_peak_rss_mb
+from workload import (
+    add_options,
+    fill,
+    generate,
+    print_table,
+    read_workload,
+    registry,
+    registry_copies,
+    registry_database,
+    server_peak_rss_mb,
+)
 
 from client_lib import Tablet
-from field_sync import content_hash
-from schemas import Protocol, ProtocolSummary
+from schemas import Protocol
 
 MAX_ROUNDS = 10  # as the PouchDB peer: give up if syncing is not quiet by then
 REPLICAS = ("tablet1", "tablet2", "registry")
-
-
-class _Exported(msgspec.Struct):
-    summary: ProtocolSummary
-    protocol: Protocol
-
-
-def registry_copies(reg: Registry) -> dict[str, tuple[ProtocolSummary, str]]:
-    """Every protocol in the registry, with its content hash, read in one streamed export
-    (one request, rather than one per protocol)."""
-    decoder = msgspec.json.Decoder(_Exported)
-    copies: dict[str, tuple[ProtocolSummary, str]] = {}
-    with httpx.Client(base_url=reg.server.url, timeout=600.0,
-                      headers={"Authorization": f"Bearer {reg.server.admin_token}"}) as http, \
-            http.stream("GET", "/v1/registry/export", params={"format": "jsonl"}) as response:
-        response.raise_for_status()
-        for line in response.iter_lines():
-            if line.strip():
-                item = decoder.decode(line)
-                copies[item.protocol.id] = (item.summary, content_hash(item.protocol))
-    return copies
-
-
-@contextmanager
-def registry_database(db: str, given: str) -> Iterator[str]:
-    """The registry database URL for one run: ``given`` or empty (the embedded SQLite) on
-    SQLite; on PostgreSQL a new database on the server at ``given`` or
-    ``$FIELD_SYNC_BENCH_POSTGRES``, dropped after the run, so that the registry holds only
-    what the run wrote."""
-    if db == "sqlite":
-        yield given
-        return
-    url = given or os.environ.get("FIELD_SYNC_BENCH_POSTGRES", "")
-    if not url:
-        raise SystemExit("--db postgresql needs --db-url or $FIELD_SYNC_BENCH_POSTGRES "
-                         "(./dev postgres prints one)")
-    server = make_url(url)
-    name = f"bench_{secrets.token_hex(6)}"
-    # psycopg takes a libpq URL: no SQLAlchemy driver suffix.
-    libpq = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                          .format(sql.Identifier(name)))
 
 
 def _sync_until_quiet(tablets: tuple[Tablet, Tablet]) -> int:
@@ -196,13 +149,9 @@ def _peer_wanted(choice: str) -> tuple[bool, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workload", type=Path, help="JSON lines (default: generated)")
-    parser.add_argument("--protocols", type=int, default=10_000,
-                        help="protocols to generate when no --workload (default 10,000)")
+    add_options(parser)
     parser.add_argument("--fraction", type=float, default=0.01,
                         help="share of the protocols edited on both tablets (default 0.01)")
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--db-url", default="", help="registry database URL")
     peer = parser.add_mutually_exclusive_group()
     peer.add_argument("--peer", choices=["pouchdb"], default="auto",
                       help="run the PouchDB side (default: when node is on PATH)")
@@ -255,10 +204,7 @@ def main() -> None:
               str(theirs["converged"]) if theirs else "-"),
              ("sync rounds", str(result["sync_rounds"]), peer_value("sync_rounds")),
              ("syncing the edits s", f"{result['conflict_sync_s']:.2f}", "-")]
-    width = max(len(row[0]) for row in rows)
-    print()
-    for name, mine, other in rows:
-        print(f"{name:<{width}}  {mine:>14}  {other:>14}")
+    print_table(rows)
     if theirs:
         print(f"PouchDB buried {theirs['conflicts_buried_on_server']:,} conflicting revisions "
               f"and lost {result['edits_lost_by_pouchdb']:,} of {theirs['edits']:,} edits")

@@ -49,16 +49,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from conflict import registry_copies, registry_database
 from tqdm import tqdm
 from workload import (
     PASSPHRASE,
     Registry,
+    add_options,
     fill,
     generate,
     peak_rss_mb,
+    print_table,
     read_workload,
     registry,
+    registry_copies,
+    registry_database,
     server_peak_rss_mb,
 )
 
@@ -333,11 +336,9 @@ def main() -> None:
                         help="push + pull rounds, each after entering a part offline (default 3)")
     parser.add_argument("--threads", type=int, default=100,
                         help="devices syncing at the same moment (default 100)")
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--db-url", default="", help="registry database URL")
+    add_options(parser, protocols=False)
     parser.add_argument("--workers", type=int,
                         help="server processes (default 1 on SQLite, 2 on PostgreSQL)")
-    parser.add_argument("--workload", type=Path, help="JSON lines (default: generated)")
     args = parser.parse_args()
     for name in ("devices", "protocols_per_device", "team_size", "rounds", "threads"):
         if getattr(args, name) < 1:
@@ -367,10 +368,7 @@ def main() -> None:
         ("client, server CPU s", f"{result['client_cpu_s']:.0f}, {result['server_cpu_s']:.0f}"),
         ("server peak RSS MB", f"{result['server_peak_rss_mb']:.0f}"),
     ]
-    width = max(len(name) for name, _ in rows)
-    print()
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>20}")
+    print_table(rows, width=20)
     for reason, count in result["failures"].items():
         print(f"failed {count}×: {reason}")
     failed = {name: result[name] for name in (

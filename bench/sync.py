@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,11 +25,14 @@ from typing import Any
 
 from workload import (
     Registry,
+    add_options,
     enrolled,
     fill,
     generate,
+    print_table,
     read_workload,
     registry,
+    registry_database,
     server_peak_rss_mb,
 )
 
@@ -50,7 +52,8 @@ def _leg(store: Path, leg: str, batch_ops: int) -> dict[str, Any]:
     return report
 
 
-def _ours(documents: list[dict[str, Any]], batch: int, db_url: str) -> dict[str, Any]:
+def _ours(documents: list[dict[str, Any]], batch: int, db_url: str,
+          db: str) -> dict[str, Any]:
     with registry(db_url) as reg:
         assignment, (tablet_a,) = reg.team(1, "sync")
         started = time.perf_counter()
@@ -77,7 +80,7 @@ def _ours(documents: list[dict[str, Any]], batch: int, db_url: str) -> dict[str,
     count = len(documents)
     return {
         "protocols": count, "ops": ops, "batch": batch, "batch_ops": batch_ops,
-        "db": "sqlite" if not db_url else "postgresql",
+        "db": db,
         "push_s": push["seconds"], "pull_s": pull["seconds"],
         "push_protocols_per_s": count / push["seconds"],
         "pull_protocols_per_s": count / pull["seconds"],
@@ -101,32 +104,18 @@ def _join(reg: Registry, assignment: str, team: tuple[str, ...]) -> Path:
     return path
 
 
-def _table(rows: list[tuple[str, str, str]]) -> None:
-    width = max(len(name) for name, _, _ in rows)
-    for name, ours, theirs in rows:
-        print(f"{name:<{width}}  {ours:>14}  {theirs:>14}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workload", type=Path, help="JSON lines (default: generated)")
-    parser.add_argument("--protocols", type=int, default=10_000,
-                        help="protocols to generate when no --workload (default 10,000)")
+    add_options(parser)
     parser.add_argument("--batch", type=int, default=500, help="protocols per round trip")
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--peer", choices=["pouchdb"], help="run PouchDB side by side")
     args = parser.parse_args()
-    db_url = ""
-    if args.db == "postgresql":
-        db_url = os.environ.get("FIELD_SYNC_BENCH_POSTGRES", "")
-        if not db_url:
-            raise SystemExit("--db postgresql needs $FIELD_SYNC_BENCH_POSTGRES "
-                             "(./dev bench starts one)")
     with tempfile.TemporaryDirectory(prefix="field-sync-sync-") as scratch:
         workload = args.workload or generate(args.protocols, Path(scratch))
         documents = read_workload(workload)
-        ours = _ours(documents, args.batch, db_url)
+        with registry_database(args.db, args.db_url) as db_url:
+            ours = _ours(documents, args.batch, db_url, args.db)
         result: dict[str, Any] = {"bench": "sync", **ours}
         theirs: dict[str, Any] = {}
         if args.peer == "pouchdb":
@@ -142,9 +131,9 @@ def main() -> None:
     def peer(key: str, form: str = "{:,.0f}") -> str:
         return form.format(theirs[key]) if key in theirs else "-"
 
-    print(f"\n{ours['protocols']:,} protocols ({ours['ops']:,} ops), batch {args.batch} "
+    print(f"{ours['protocols']:,} protocols ({ours['ops']:,} ops), batch {args.batch} "
           f"protocols (~{ours['batch_ops']} ops), database {ours['db']}")
-    _table([
+    print_table([
         ("", "field-sync", "PouchDB" if theirs else ""),
         ("push protocols/s", f"{ours['push_protocols_per_s']:,.0f}", peer("push_protocols_per_s")),
         ("pull protocols/s", f"{ours['pull_protocols_per_s']:,.0f}", peer("pull_protocols_per_s")),

@@ -22,11 +22,9 @@ def main() -> None:
     parser.add_argument("leg", choices=["push", "pull"])
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
-    probe = Tablet(args.store, PASSPHRASE)
-    url = probe.store.get("server_url")
-    probe.close()
-    transport = HttpTransport(url, timeout_s=600)
-    tablet = Tablet(args.store, PASSPHRASE, transport=transport)
+    tablet = Tablet(args.store, PASSPHRASE)
+    transport = tablet.transport
+    assert isinstance(transport, HttpTransport)
     started = time.perf_counter()
     report = tablet.push(args.batch) if args.leg == "push" else tablet.pull()
     seconds = time.perf_counter() - started

@@ -7,26 +7,34 @@ that a peer system can be fed the identical documents.
 
 from __future__ import annotations
 
+import argparse
+import os
 import resource
 import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from client_lib import Tablet
+from field_sync import content_hash
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
-from schemas import Assignment
+from schemas import Assignment, Protocol, ProtocolSummary
 
-__all__ = ["Registry", "TEMPLATE", "enrolled", "fill", "generate", "peak_rss_mb",
-           "read_workload", "registry", "server_peak_rss_mb"]
+__all__ = ["Registry", "TEMPLATE", "add_options", "enrolled", "fill", "generate", "peak_rss_mb",
+           "print_table", "read_workload", "registry", "registry_copies", "registry_database",
+           "server_peak_rss_mb"]
 
 TEMPLATE = "metrology_supervision@1"
 PASSPHRASE = b"bench passphrase"
@@ -120,6 +128,73 @@ def registry(db_url: str = "", workers: int = 1) -> Iterator[Registry]:
                 yield Registry(server, admin, folder)
             finally:
                 admin.close()
+
+
+class _Exported(msgspec.Struct):
+    summary: ProtocolSummary
+    protocol: Protocol
+
+
+def registry_copies(reg: Registry) -> dict[str, tuple[ProtocolSummary, str]]:
+    """Every protocol in the registry, with its content hash, read in one streamed export
+    (one request, rather than one per protocol)."""
+    decoder = msgspec.json.Decoder(_Exported)
+    copies: dict[str, tuple[ProtocolSummary, str]] = {}
+    with httpx.Client(base_url=reg.server.url, timeout=600.0,
+                      headers={"Authorization": f"Bearer {reg.server.admin_token}"}) as http, \
+            http.stream("GET", "/v1/registry/export", params={"format": "jsonl"}) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.strip():
+                item = decoder.decode(line)
+                copies[item.protocol.id] = (item.summary, content_hash(item.protocol))
+    return copies
+
+
+@contextmanager
+def registry_database(db: str, given: str) -> Iterator[str]:
+    """The registry database URL for one run: ``given`` or empty (the embedded SQLite) on
+    SQLite; on PostgreSQL a new database on the server at ``given`` or
+    ``$FIELD_SYNC_BENCH_POSTGRES``, dropped after the run, so that the registry holds only
+    what the run wrote."""
+    if db == "sqlite":
+        yield given
+        return
+    url = given or os.environ.get("FIELD_SYNC_BENCH_POSTGRES", "")
+    if not url:
+        raise SystemExit("--db postgresql needs --db-url or $FIELD_SYNC_BENCH_POSTGRES "
+                         "(./dev postgres prints one)")
+    server = make_url(url)
+    name = f"bench_{secrets.token_hex(6)}"
+    # psycopg takes a libpq URL: no SQLAlchemy driver suffix.
+    libpq = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                          .format(sql.Identifier(name)))
+
+
+def add_options(parser: argparse.ArgumentParser, protocols: bool = True) -> None:
+    """The options every workload benchmark takes: the workload (``--protocols``, how many to
+    generate, unless the benchmark sizes it otherwise) and the registry database."""
+    parser.add_argument("--workload", type=Path, help="JSON lines (default: generated)")
+    if protocols:
+        parser.add_argument("--protocols", type=int, default=10_000,
+                            help="protocols to generate when no --workload (default 10,000)")
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--db-url", default="", help="registry database URL")
+
+
+def print_table(rows: Sequence[tuple[str, ...]], width: int = 14) -> None:
+    """Rows as a readable table: names on the left, values right-aligned."""
+    name_width = max(len(row[0]) for row in rows)
+    print()
+    for name, *values in rows:
+        print(f"{name:<{name_width}}" + "".join(f"  {value:>{width}}" for value in values))
 
 
 def peak_rss_mb() -> float:

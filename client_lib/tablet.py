@@ -108,6 +108,12 @@ class Tablet:
         raw = self.store.get("inspector")
         return None if raw is None else msgspec.convert(raw, Inspector)
 
+    @property
+    def transport(self) -> Transport:
+        """How this tablet reaches its registry: the one given, else HTTP to the registry it
+        enrolled with."""
+        return self._transport_or_default()
+
     def _transport_or_default(self) -> Transport:
         if self._transport is None:
             url = self.store.get("server_url")

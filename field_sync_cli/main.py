@@ -33,7 +33,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     # Worker processes build their app from the environment; the schema, keys and admin token
     # are made here once, so the workers never race to make them.
-    prepare(config)
+    database, _ = prepare(config)
+    database.dispose()
     os.environ.update(config.environment())
     uvicorn.run("server.app:app_from_environment", factory=True, workers=args.workers,
                 host=args.host, port=args.port, log_level=args.log_level)

@@ -32,17 +32,14 @@ __all__ = ["app_from_environment", "create_app", "prepare"]
 log = logging.getLogger("field_sync.server")
 
 
-def prepare(config: ServerConfig) -> None:
-    """Make what a fresh registry needs before it serves: the data directory, the schema at
-    the newest migration, the registry keys and the administrator token."""
+def prepare(config: ServerConfig) -> tuple[Database, RegistryKeys]:
+    """Make what a fresh registry needs before it serves, and open it: the data directory and
+    administrator token, the schema at the newest migration, the registry keys."""
     config.ensure_admin_token()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
-    try:
-        database.create_schema()
-    finally:
-        database.dispose()
-    RegistryKeys.load(config.data_dir)
+    database.create_schema()
+    return database, RegistryKeys.load(config.data_dir)
 
 
 def app_from_environment() -> Litestar:
@@ -57,11 +54,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        database = Database(config.database_url)
-        database.create_schema()
-        app.state.registry = Registry(config=config, database=database,
-                                      keys=RegistryKeys.load(config.data_dir))
+        database, keys = prepare(config)
+        app.state.registry = Registry(config=config, database=database, keys=keys)
         log.info("registry ready on %s", database.writer.url.render_as_string(hide_password=True))
         try:
             yield

@@ -142,16 +142,22 @@ class ReferenceRow(SQLModel, table=True):
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
 
 
-class OpLogRow(SQLModel, table=True):
-    __tablename__ = "op_log"
+class StoredOp(SQLModel):
+    """The columns of an op as a device sent it, shared by the op log and the held ops.
+    (``sa_type`` rather than ``sa_column``: a Column object can belong to one table only.)"""
 
     actor: str = Field(primary_key=True, max_length=64)
     seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
     doc: str = Field(index=True, max_length=64)
     path: str = Field(max_length=200)
-    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    hlc: int = Field(sa_column=Column(BigInteger, nullable=False))
-    changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    value: bytes = Field(sa_type=LargeBinary, nullable=False)
+    hlc: int = Field(sa_type=BigInteger, nullable=False)
+
+
+class OpLogRow(StoredOp, table=True):
+    __tablename__ = "op_log"
+
+    changed: int = Field(sa_type=BigInteger, nullable=False, index=True)
     """The push that merged it; ``audit verify`` reads a push's ops by it."""
 
 
@@ -165,20 +171,14 @@ class ChangeCounter(SQLModel, table=True):
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-class HeldOpRow(SQLModel, table=True):
+class HeldOpRow(StoredOp, table=True):
     """An op refused because its protocol was signed without it: kept, never merged, shown to
     supervisors in the audit and to the device that made it."""
 
     __tablename__ = "held_op"
 
-    actor: str = Field(primary_key=True, max_length=64)
-    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
-    doc: str = Field(index=True, max_length=64)
-    path: str = Field(max_length=200)
-    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    hlc: int = Field(sa_column=Column(BigInteger, nullable=False))
     code: str = Field(max_length=64)
-    changed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    changed: int = Field(sa_type=BigInteger, nullable=False)
 
 
 class DeviceKeyRow(SQLModel, table=True):
