@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device import vm_hwm_mb
+
 PEER_DIR = Path(__file__).resolve().parent / "peer" / "pouchdb"
 RUN_SCRIPT = PEER_DIR / "run.mjs"
 SERVER_SCRIPT = PEER_DIR / "node_modules" / "pouchdb-server" / "bin" / "pouchdb-server"
@@ -115,18 +117,6 @@ def _answers(url: str) -> bool:
             return int(response.status) == 200
     except (urllib.error.URLError, OSError):
         return False
-
-
-def _peak_rss_mb(pid: int) -> float | None:
-    """The process's peak resident set (VmHWM), or None where /proc does not tell."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024  # kB
-    return None
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -228,7 +218,7 @@ def _run(mode: str, workload: Path, arg: str, scratch: Path) -> dict[str, Any]:
                 )
             except subprocess.TimeoutExpired as exc:
                 raise PeerError(f"run.mjs {mode} took over {RUN_TIMEOUT_S:.0f} s") from exc
-            server_rss = _peak_rss_mb(server.pid)
+            server_rss = vm_hwm_mb(server.pid)
         if result.returncode != 0:
             raise PeerError(
                 f"run.mjs {mode} failed ({result.returncode}):\n{result.stderr[-4000:]}"

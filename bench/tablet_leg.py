@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from workload import PASSPHRASE, peak_rss_mb
+from device import PASSPHRASE, peak_rss_mb
 
 from client_lib import HttpTransport, Tablet
 

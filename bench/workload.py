@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import secrets
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 import msgspec
 import psycopg
+from device import PASSPHRASE, peak_rss_mb, vm_hwm_mb
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -32,12 +32,11 @@ from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, Protocol, ProtocolSummary
 
-__all__ = ["Registry", "TEMPLATE", "add_options", "enrolled", "fill", "generate", "peak_rss_mb",
-           "print_table", "read_workload", "registry", "registry_copies", "registry_database",
-           "server_peak_rss_mb"]
+__all__ = ["PASSPHRASE", "Registry", "TEMPLATE", "add_options", "enrolled", "fill", "generate",
+           "peak_rss_mb", "print_table", "read_workload", "registry", "registry_copies",
+           "registry_database", "server_peak_rss_mb"]
 
 TEMPLATE = "metrology_supervision@1"
-PASSPHRASE = b"bench passphrase"
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "workloads" / "gen_protocols.py"
 
 
@@ -197,11 +196,6 @@ def print_table(rows: Sequence[tuple[str, ...]], width: int = 14) -> None:
         print(f"{name:<{name_width}}" + "".join(f"  {value:>{width}}" for value in values))
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def server_peak_rss_mb(server: LocalServer) -> float:
     """The server process's peak resident memory (VmHWM; the largest of its workers)."""
     assert server.process is not None
@@ -209,12 +203,5 @@ def server_peak_rss_mb(server: LocalServer) -> float:
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     if children.exists():
         pids += [int(pid) for pid in children.read_text().split()]
-    peak = 0.0
-    for pid in pids:
-        status = Path(f"/proc/{pid}/status")
-        if status.exists():
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) / 1024)
-    return peak
+    return max((vm_hwm_mb(pid) or 0.0 for pid in pids), default=0.0)
 

@@ -156,8 +156,21 @@ class DeviceStore:
     @staticmethod
     def settle(db: sqlite3.Connection, results: Iterable[tuple[int, str, str, str]]) -> None:
         """Record the registry's answer for ops: ``(seq, status, code, reason)``."""
+        # An acknowledged batch is mostly a run of consecutive seqs with one plain answer:
+        # one statement a run, not one a seq.
+        runs: list[list[Any]] = []  # [status, first seq, last seq]
+        explained = []
+        for seq, status, code, reason in results:
+            if code or reason:
+                explained.append((status, code, reason, seq))
+            elif runs and runs[-1][0] == status and runs[-1][2] == seq - 1:
+                runs[-1][2] = seq
+            else:
+                runs.append([status, seq, seq])
+        db.executemany("UPDATE outbox SET status = ?, code = '', reason = '' "
+                       "WHERE seq BETWEEN ? AND ?", runs)
         db.executemany("UPDATE outbox SET status = ?, code = ?, reason = ? WHERE seq = ?",
-                       [(status, code, reason, seq) for seq, status, code, reason in results])
+                       explained)
 
     @staticmethod
     def restamp(db: sqlite3.Connection, stamps: Iterable[tuple[int, int]]) -> None:

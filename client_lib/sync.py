@@ -179,8 +179,9 @@ class Synchronizer:
             state = states.get(op.doc)
             if state is None:
                 state = states[op.doc] = self.store.base(op.doc) or DocumentState(op.doc)
-            state.apply(op)
-            heard = max(heard, op.hlc)
+            state.take(op)
+            if op.hlc > heard:
+                heard = op.hlc
         for doc, vector in page.vectors.items():
             state = states.get(doc)
             if state is not None and doc in page.replaced:

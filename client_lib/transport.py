@@ -6,6 +6,7 @@ sync logic only ever sees this interface.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -69,32 +70,52 @@ class HttpTransport:
         self._http.close()
 
     def _call(self, method: str, path: str, kind: type[T], token: str = "",
-              body: Any = None, params: dict[str, str] | None = None) -> T:
+              body: Any = None, params: dict[str, str] | None = None,
+              idempotent: bool = False) -> T:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         content = None
         if body is not None:
             headers["Content-Type"] = MSGPACK
             content = self._encoder.encode(body)
         try:
-            response = self._http.request(method, path, content=content, headers=headers,
-                                          params=params)
+            response, body = self._send(method, path, content, headers, params)
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            # A kept-alive connection the registry closed while idle fails the next request
+            # at once. A request that changes nothing when repeated gets one more try on a
+            # fresh connection; an enrollment (its code is spent once) does not.
+            if not idempotent:
+                raise Offline(f"the registry at {self.base_url} is out of reach: {exc}") from exc
+            try:
+                response, body = self._send(method, path, content, headers, params)
+            except httpx.TransportError as again:
+                raise Offline(f"the registry at {self.base_url} is out of reach: "
+                              f"{again}") from again
         except httpx.TransportError as exc:
             raise Offline(f"the registry at {self.base_url} is out of reach: {exc}") from exc
-        self._count(response)
+        self._count(response, body)
         if response.status_code >= 400:
             try:
-                problem = response.json()
+                problem = json.loads(body)
             except ValueError:
-                problem = {"code": "http_error", "detail": response.text[:200]}
+                problem = {"code": "http_error", "detail": body[:200].decode(errors="replace")}
             raise RegistryRefused(response.status_code, problem)
-        return msgspec.msgpack.decode(response.content, type=kind)
+        return msgspec.msgpack.decode(body, type=kind)
 
-    def _count(self, response: httpx.Response) -> None:
+    def _send(self, method: str, path: str, content: bytes | None, headers: dict[str, str],
+              params: dict[str, str] | None) -> tuple[httpx.Response, bytes]:
+        # The body is read into a buffer of our own rather than kept on the response: an
+        # httpx response sits in a reference cycle, so whatever it holds (a pull page is
+        # megabytes) would stay in memory until the next full garbage collection.
+        with self._http.stream(method, path, content=content, headers=headers,
+                               params=params) as response:
+            return response, b"".join(response.iter_bytes())
+
+    def _count(self, response: httpx.Response, body: bytes) -> None:
         request = response.request
         self.traffic.requests += 1
         self.traffic.sent_bytes += (len(request.content) + _header_bytes(request.headers)
                                     + len(request.method) + len(str(request.url.raw_path)) + 11)
-        self.traffic.received_bytes += len(response.content) + _header_bytes(response.headers) + 15
+        self.traffic.received_bytes += len(body) + _header_bytes(response.headers) + 15
 
     def enroll(self, request: EnrollRequest) -> EnrollResponse:
         """Trade a one-time code and a public key for device credentials."""
@@ -102,16 +123,17 @@ class HttpTransport:
 
     def push(self, token: str, batch: PushRequest) -> PushResponse:
         """Send a batch of ops."""
-        return self._call("POST", "/v1/push", PushResponse, token=token, body=batch)
+        return self._call("POST", "/v1/push", PushResponse, token=token, body=batch,
+                          idempotent=True)
 
     def pull(self, token: str, cursor: str) -> PullResponse:
         """Fetch one page of changes."""
         return self._call("GET", "/v1/pull", PullResponse, token=token,
-                          params={"cursor": cursor})
+                          params={"cursor": cursor}, idempotent=True)
 
     def trust_list(self) -> TrustList:
         """The registry's signed trust list."""
-        return self._call("GET", "/v1/trust-list", TrustList)
+        return self._call("GET", "/v1/trust-list", TrustList, idempotent=True)
 
     def rotate_key(self, token: str, public_key: str) -> str:
         """Enroll a new signing key; return its key id."""

@@ -129,6 +129,11 @@ class DocumentState:
                 self._mark(f"{row[0]}/{row[1]}/{DELETED}", changed)
         return won
 
+    def take(self, op: Op) -> None:
+        """Merge one register the registry sent (``changes_since``): a single field, checked by
+        the registry, so not spread and parsed again. The page's vectors come separately."""
+        self.offer(op.path, Register(op.hlc, op.actor, op.seq, op.value))
+
     def _mark(self, prefix: str, changed: int) -> None:
         """Mark the registers whose path starts with ``prefix`` as changed."""
         for path, register in self.registers.items():
@@ -158,6 +163,10 @@ class DocumentState:
         protocol: removed rows are left out entirely, tombstones and all.
         """
         if full:
+            if not any(path.endswith(DELETED) for path in self.registers):
+                yield from (register.as_op(self.id, path)  # no row was ever removed
+                            for path, register in self.registers.items())
+                return
             dead = {f"{collection}/{row}/" for collection, row in self.dead_rows()}
             for path, register in self.registers.items():
                 if path.count("/") != 2 or path[: path.rindex("/") + 1] not in dead:

@@ -11,9 +11,11 @@ transaction, so an acknowledged batch is durable and a batch cut off half way ch
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
+from pydantic_core import PydanticUndefined
 from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, physical_ms, replay
@@ -36,7 +38,8 @@ _value_encoder = msgspec.msgpack.Encoder()
 PROTOCOL_SIGNED = "protocol_signed"
 MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
 MAX_STAMP = 2**63 - 1
-_PROTOCOL_COLUMNS = tuple(ProtocolRow.model_fields)
+_PROTOCOL_DEFAULTS = {name: info.default for name, info in ProtocolRow.model_fields.items()
+                      if info.default is not PydanticUndefined}
 
 
 class Rejected(Exception):
@@ -217,21 +220,24 @@ def _text(state: DocumentState, path: str) -> str:
     return "" if register is None or register.value is None else str(register.value)
 
 
-def _new_row(session: Session, batch: _Batch, doc: str, state: DocumentState) -> ProtocolRow:
+def _new_row(session: Session, batch: _Batch, doc: str, state: DocumentState) -> SimpleNamespace:
+    """A protocol row to insert: plain attributes, as building a SQLModel row costs more than
+    inserting it, and a batch may create hundreds."""
     assignment_id = state.assignment or ""
     if assignment_id not in batch.sites:
         assignment = session.get(AssignmentRow, assignment_id)
         batch.sites[assignment_id] = assignment.site_id if assignment else ""
-    return ProtocolRow(id=doc, template_ref=state.template_ref or "",
-                       assignment_id=assignment_id, registers=b"", vector=b"",
-                       changed=batch.changed, created_by=batch.caller.device_id,
-                       site_id=batch.sites[assignment_id])
+    return SimpleNamespace(**{**_PROTOCOL_DEFAULTS, "id": doc,
+                              "template_ref": state.template_ref or "",
+                              "assignment_id": assignment_id,
+                              "created_by": batch.caller.device_id,
+                              "site_id": batch.sites[assignment_id]})
 
 
 def _store(session: Session, batch: _Batch) -> None:
     created = []
     for doc, state in batch.states.items():
-        row = batch.rows.get(doc)
+        row: ProtocolRow | SimpleNamespace | None = batch.rows.get(doc)
         if row is None:
             row = _new_row(session, batch, doc, state)
             created.append(row)
@@ -248,14 +254,13 @@ def _store(session: Session, batch: _Batch) -> None:
         if doc in batch.rows:
             session.add(row)
     # New protocols go in with one statement, not through the ORM's unit of work.
-    Database.insert_many(session, ProtocolRow, [
-        {column: getattr(row, column) for column in _PROTOCOL_COLUMNS} for row in created])
+    Database.insert_many(session, ProtocolRow, [vars(row) for row in created])
     Database.insert_many(session, OpLogRow, batch.log)
     Database.insert_many(session, HeldOpRow, batch.held)
     _audit(session, batch)
 
 
-def _record_signing(session: Session, batch: _Batch, row: ProtocolRow,
+def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNamespace,
                     state: DocumentState) -> None:
     """Fill the signing columns; a registered correction supersedes what it corrects."""
     frozen = state.frozen

@@ -149,9 +149,16 @@ async function runSync(workloadFile, batch, serverUrl, scratch) {
     pull_body_bytes: pullMeter.requestBodyBytes + pullMeter.responseBodyBytes,
     push_round_trips: pushMeter.requests,
     pull_round_trips: pullMeter.requests,
-    client_peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    client_peak_rss_mb: peakRssMb(),
     client_adapter: bInfo.adapter,
   };
+}
+
+// This process's own peak resident set. Not resourceUsage().maxRSS: Linux carries that across
+// exec from the parent that spawned us, so it would report the benchmark's own memory.
+function peakRssMb() {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  return line ? Number(line.split(/\s+/)[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 // The two offline edits made to every edited protocol: tablet 1 writes its findings,
