@@ -42,8 +42,12 @@ RowKey = tuple[str, str]
 """``(collection, row uuid)``."""
 
 
-class Register(msgspec.Struct, array_like=True, frozen=True):
-    """The value a field holds and the op that wrote it."""
+class Register(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """The value a field holds and the op that wrote it.
+
+    Untracked by the garbage collector (``gc=False``): a register never refers back to
+    anything that holds it, and a registry holds hundreds of thousands of them while it merges
+    a batch, which the collector would otherwise walk again and again."""
 
     hlc: int
     actor: str

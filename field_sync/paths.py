@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from functools import lru_cache
+from collections.abc import Callable, Iterator
+from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
 from field_sync.errors import InvalidOperation
@@ -55,6 +55,11 @@ class FieldPath(NamedTuple):
         return f"{self.collection}/{self.row}/{self.field}" if self.row else self.field
 
 
+# ``FieldPath(a, b, c)`` runs a generated Python ``__new__``; every op builds several paths, so
+# they are made by the C constructor directly: ``_path((collection, row, field))``.
+_path: Callable[[tuple[str, str, str]], FieldPath] = partial(tuple.__new__, FieldPath)
+
+
 @lru_cache(maxsize=4096)
 def _good_name(name: str) -> bool:
     # Field names come from a small vocabulary and every op carries several: remember them.
@@ -89,12 +94,12 @@ def parse_path(path: str) -> FieldPath | tuple[str, str]:
         raise InvalidOperation(f"bad path {path!r}", code="bad_path")
     parts = path.split("/")
     if len(parts) == 1:
-        return FieldPath("", "", _check_name(parts[0], path))
+        return _path(("", "", _check_name(parts[0], path)))
     if len(parts) == 2:
         return (_check_name(parts[0], path), _check_row(parts[1], path))
     if len(parts) == 3:
-        return FieldPath(
-            _check_name(parts[0], path), _check_row(parts[1], path), _check_name(parts[2], path)
+        return _path(
+            (_check_name(parts[0], path), _check_row(parts[1], path), _check_name(parts[2], path))
         )
     raise InvalidOperation(f"path {path!r} is too deep", code="bad_path")
 
@@ -106,7 +111,7 @@ def spread(path: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
             raise InvalidOperation("the protocol's root takes a map of its meta fields "
                                    f"({', '.join(sorted(META_FIELDS))})", code="bad_value")
         for name, meta_value in value.items():
-            yield FieldPath("", "", name), meta_value
+            yield _path(("", "", name)), meta_value
         return
     parsed = parse_path(path)
     if isinstance(parsed, FieldPath):
@@ -125,4 +130,4 @@ def spread(path: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
         if isinstance(field_value, dict):
             raise InvalidOperation(f"field {name!r} of {path!r} cannot hold a map",
                                    code="bad_value")
-        yield FieldPath(collection, row, _check_name(name, path)), field_value
+        yield _path((collection, row, _check_name(name, path))), field_value

@@ -16,7 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server import ServerConfig, create_app
-    from server.app import prepare
+    from server.app import freeze_startup_objects, prepare
 
     config = ServerConfig(
         data_dir=Path(args.data_dir) if args.data_dir else ServerConfig().data_dir,
@@ -28,8 +28,9 @@ def _serve(args: argparse.Namespace) -> int:
           f"(database: {config.database_url.split('@')[-1]}; administrator token {token_note}; "
           f"{args.workers} worker{'s' if args.workers > 1 else ''})", flush=True)
     if args.workers == 1:
-        uvicorn.run(create_app(config), host=args.host, port=args.port,
-                    log_level=args.log_level)
+        app = create_app(config)
+        freeze_startup_objects()
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
         return 0
     # Worker processes build their app from the environment; the schema, keys and admin token
     # are made here once, so the workers never race to make them.

@@ -17,7 +17,7 @@ VersionVector = dict[str, int]
 """``{actor: highest seq}``: names a state of a protocol exactly."""
 
 
-class Op(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+class Op(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """One edit: set ``path`` of protocol ``doc`` to ``value``.
 
     ``path`` is a top-level field (``conclusion``), a row field
@@ -25,6 +25,8 @@ class Op(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=Tru
     of field values, written together), or one of the meta paths: ``_template`` (creates the
     protocol), ``_assignment`` and ``<collection>/<row uuid>/_deleted`` (removes a row).
     Values are strings, integers, booleans, null, or, for a whole row, a map of them.
+    Untracked by the garbage collector (``gc=False``): an op refers to nothing that could
+    refer back to it, and batches of tens of thousands would otherwise be walked by it.
     """
 
     actor: str

@@ -7,7 +7,7 @@ upgrade their locks, they queue. Readers use plain deferred transactions and run
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,15 @@ class Database:
 
     @staticmethod
     def insert_many(session: Session, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+        """Bulk insert maps of column to value (see ``insert_rows``)."""
+        if rows:
+            columns = list(rows[0])
+            Database.insert_rows(session, table, columns,
+                                 [tuple(row[column] for column in columns) for row in rows])
+
+    @staticmethod
+    def insert_rows(session: Session, table: type[SQLModel], columns: Sequence[str],
+                    rows: Sequence[tuple[Any, ...]]) -> None:
         """Bulk insert straight through the driver's ``executemany`` (the ingest hot path:
         SQLAlchemy's per-value processing costs more than the insert itself). The values must
         already be what the driver takes: str, int, bytes, None."""
@@ -121,12 +130,9 @@ class Database:
             return
         connection = session.connection()
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        columns = list(rows[0])
-        name = table.__tablename__
         connection.exec_driver_sql(
-            f"INSERT INTO {name} ({', '.join(columns)}) "  # noqa: S608 (names from our tables)
-            f"VALUES ({', '.join([mark] * len(columns))})",
-            [tuple(row[column] for column in columns) for row in rows])
+            f"INSERT INTO {table.__tablename__} ({', '.join(columns)}) "  # noqa: S608 (our names)
+            f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

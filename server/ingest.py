@@ -10,15 +10,18 @@ transaction, so an acknowledged batch is durable and a batch cut off half way ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from pydantic_core import PydanticUndefined
 from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, physical_ms, replay
+from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
 from schemas import Op, OpResult, Template
@@ -30,7 +33,14 @@ from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector
 from server.scope import assignments_in_scope
 from server.signatures import SignatureRefused, Signing, register
-from server.tables import AssignmentRow, HeldOpRow, OpLogRow, ProtocolRow, ReceiptRow
+from server.tables import (
+    AssignmentRow,
+    HeldOpRow,
+    OpLogRow,
+    ProtocolPushRow,
+    ProtocolRow,
+    ReceiptRow,
+)
 
 __all__ = ["Rejected", "ingest", "logged_ops"]
 
@@ -62,9 +72,11 @@ class _Batch:
     now_ms: int
     signing: Signing | None
     states: dict[str, DocumentState] = field(default_factory=dict)
+    forms: dict[str, Form] = field(default_factory=dict)
+    """The form of each protocol this batch has merged an op into."""
     seen: set[int] = field(default_factory=set)
     held_seen: set[int] = field(default_factory=set)
-    log: list[dict[str, Any]] = field(default_factory=list)
+    log: list[LoggedOp] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
     """The site of each assignment new protocols of this batch belong to."""
@@ -72,14 +84,41 @@ class _Batch:
     """Protocols signed in this batch: registered, or quarantined with the broken rules."""
 
 
-def _row(op: Op, changed: int, **extra: Any) -> dict[str, Any]:
-    return {"actor": op.actor, "seq": op.seq, "doc": op.doc, "path": op.path,
-            "value": _value_encoder.encode(op.value), "hlc": op.hlc, "changed": changed, **extra}
+class LoggedOp(NamedTuple):
+    """An op log row, in column order: the driver takes it as it is."""
+
+    actor: str
+    seq: int
+    doc: str
+    path: str
+    value: bytes
+    hlc: int
+    changed: int
+
+    def op(self) -> Op:
+        return Op(self.actor, self.seq, self.doc, self.path, msgspec.msgpack.decode(self.value),
+                  self.hlc)
+
+
+def _logged(op: Op, changed: int) -> LoggedOp:
+    # The C constructor: a named tuple's own ``__new__`` is Python, and this runs once an op.
+    return _new_logged((op.actor, op.seq, op.doc, op.path, _value_encoder.encode(op.value),
+                        op.hlc, changed))
+
+
+_new_logged: Callable[[tuple[str, int, str, str, bytes, int, int]], LoggedOp] = partial(
+    tuple.__new__, LoggedOp)
+
+
+def _held(op: Op, changed: int) -> dict[str, Any]:
+    return {**_logged(op, changed)._asdict(), "code": PROTOCOL_SIGNED}
 
 
 def logged_ops(session: Session, doc: str) -> list[Op]:
     """Every op of ``doc`` the registry ever merged, in the order it received them."""
-    rows = session.exec(select(OpLogRow).where(OpLogRow.doc == doc)
+    pushes = select(ProtocolPushRow.changed).where(ProtocolPushRow.doc == doc)
+    rows = session.exec(select(OpLogRow)
+                        .where(col(OpLogRow.changed).in_(pushes), OpLogRow.doc == doc)
                         .order_by(col(OpLogRow.changed), col(OpLogRow.actor), col(OpLogRow.seq)))
     return [Op(row.actor, row.seq, row.doc, row.path, msgspec.msgpack.decode(row.value), row.hlc)
             for row in rows]
@@ -92,9 +131,9 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
     if state is not None:
         if state.assignment not in batch.scope:
             raise Rejected("out_of_scope", "this protocol belongs to an assignment of another team")
-        meta = _meta_written(op)
-        if any(state.registers[name].value != value for name, value in meta.items()
-               if name in state.registers):
+        if (op.path == "" or op.path in META_FIELDS) and any(
+                state.registers[name].value != value for name, value in _meta_written(op).items()
+                if name in state.registers):
             raise Rejected("meta_immutable", "a protocol's template and assignment are set when "
                            "it is created and never change")
         return state
@@ -135,10 +174,7 @@ def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
     if state.frozen is not None:
         raise Rejected(PROTOCOL_SIGNED, "this protocol is already signed")
     freeze = parse_freeze(op.value)
-    merged = logged_ops(session, op.doc) + [
-        Op(row["actor"], row["seq"], row["doc"], row["path"],
-           msgspec.msgpack.decode(row["value"]), row["hlc"])
-        for row in batch.log if row["doc"] == op.doc]
+    merged = logged_ops(session, op.doc) + [row.op() for row in batch.log if row.doc == op.doc]
     kept = [logged for logged in merged if covers(freeze, logged)]
     rebuilt = replay(op.doc, kept, batch.changed)
     protocol = rebuilt.materialize(template)
@@ -156,7 +192,7 @@ def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
             if isinstance(outcome, list) else ("registered", [])
     for logged in merged:
         if not covers(freeze, logged):  # merged before the freeze arrived, now set aside
-            batch.held.append(_row(logged, batch.changed, code=PROTOCOL_SIGNED))
+            batch.held.append(_held(logged, batch.changed))
     return rebuilt
 
 
@@ -168,7 +204,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         raise Rejected("bad_seq", f"seq counts from 1 to {MAX_SEQ}")
     if not 0 <= op.hlc <= MAX_STAMP:
         raise Rejected("bad_clock", "the stamp is not one a hybrid logical clock makes")
-    if not is_uuid(op.doc):
+    if op.doc not in batch.forms and not is_uuid(op.doc):  # a doc with a form was checked
         raise Rejected("bad_doc", "a protocol id is a lower-case UUID")
     if physical_ms(op.hlc) > latest_ms:
         raise Rejected("clock_ahead", "the op is stamped too far in the future; re-stamp it")
@@ -177,21 +213,25 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         # The frozen state was rebuilt from the ops the registry held when the freeze came;
         # anything arriving later is not in it, whatever its seq (ops of one tablet may arrive
         # out of order), and a second signature is kept aside like any other op.
-        batch.held.append(_row(op, batch.changed, code=PROTOCOL_SIGNED))
+        batch.held.append(_held(op, batch.changed))
         batch.held_seen.add(op.seq)
         raise Rejected(PROTOCOL_SIGNED, "the protocol was signed without this change; it is "
                        "kept aside, and a correction is a new protocol that supersedes it")
-    template = catalog.get(session, state.template_ref or op.value.get(TEMPLATE, ""))
-    assert template is not None  # a stored protocol's template is never removed
+    form = batch.forms.get(op.doc)
+    if form is None:
+        template = catalog.get(session, state.template_ref or op.value.get(TEMPLATE, ""))
+        assert template is not None  # a stored protocol's template is never removed
+        form = form_of(template)
     try:
-        fields = form_of(template).check_op(op)
+        fields = form.check_op(op)
     except FieldSyncError as exc:
         raise Rejected(exc.code, exc.reason) from exc
     if op.path == FREEZE:
-        state = _freeze(batch, op, state, session, template)
+        state = _freeze(batch, op, state, session, form.template)
     state.apply(op, batch.changed, fields)
     batch.states[op.doc] = state
-    batch.log.append(_row(op, batch.changed))
+    batch.forms[op.doc] = form
+    batch.log.append(_logged(op, batch.changed))
 
 
 def _load(session: Session, caller: Caller, ops: list[Op], database: Database, now_ms: int,
@@ -255,7 +295,10 @@ def _store(session: Session, batch: _Batch) -> None:
             session.add(row)
     # New protocols go in with one statement, not through the ORM's unit of work.
     Database.insert_many(session, ProtocolRow, [vars(row) for row in created])
-    Database.insert_many(session, OpLogRow, batch.log)
+    Database.insert_rows(session, OpLogRow, LoggedOp._fields, batch.log)
+    pushed = dict.fromkeys(row.doc for row in batch.log)
+    Database.insert_rows(session, ProtocolPushRow, ("doc", "changed"),
+                         [(doc, batch.changed) for doc in pushed])
     Database.insert_many(session, HeldOpRow, batch.held)
     _audit(session, batch)
 
@@ -286,9 +329,8 @@ def _audit(session: Session, batch: _Batch) -> None:
     if batch.log:
         docs: dict[str, int] = {}
         for row in batch.log:
-            docs[row["doc"]] = docs.get(row["doc"], 0) + 1
-        digest = ops_digest((r["actor"], r["seq"], r["doc"], r["path"], r["value"], r["hlc"])
-                            for r in batch.log)
+            docs[row.doc] = docs.get(row.doc, 0) + 1
+        digest = ops_digest(row[:6] for row in batch.log)
         audit(session, batch.now_ms, actor, "push", batch.caller.device_id,
                      {"docs": docs, "ops_sha256": digest}, batch.changed)
     for doc, (status, reasons) in batch.statuses.items():

@@ -25,6 +25,7 @@ __all__ = [
     "HeldOpRow",
     "InspectorRow",
     "OpLogRow",
+    "ProtocolPushRow",
     "ProtocolRow",
     "ReceiptRow",
     "ReferenceRow",
@@ -148,7 +149,7 @@ class StoredOp(SQLModel):
 
     actor: str = Field(primary_key=True, max_length=64)
     seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
-    doc: str = Field(index=True, max_length=64)
+    doc: str = Field(max_length=64)
     path: str = Field(max_length=200)
     value: bytes = Field(sa_type=LargeBinary, nullable=False)
     hlc: int = Field(sa_type=BigInteger, nullable=False)
@@ -156,9 +157,24 @@ class StoredOp(SQLModel):
 
 class OpLogRow(StoredOp, table=True):
     __tablename__ = "op_log"
+    # Indexed by push, then protocol: a push's entries land together at the end of the index.
+    # An index by protocol alone would take every op at a random place in a tree that only
+    # grows; a protocol's ops are found through its pushes (ProtocolPushRow) instead.
+    __table_args__ = (Index("ix_op_log_changed_doc", "changed", "doc"),)
 
-    changed: int = Field(sa_type=BigInteger, nullable=False, index=True)
+    changed: int = Field(sa_type=BigInteger, nullable=False)
     """The push that merged it; ``audit verify`` reads a push's ops by it."""
+
+
+class ProtocolPushRow(SQLModel, table=True):
+    """A push that logged ops of a protocol: one row a push and protocol, where an index of
+    the op log by protocol would take one entry an op."""
+
+    __tablename__ = "protocol_push"
+
+    doc: str = Field(primary_key=True, max_length=64)
+    changed: int = Field(sa_type=BigInteger, primary_key=True,
+                         sa_column_kwargs={"autoincrement": False})
 
 
 class ChangeCounter(SQLModel, table=True):
@@ -176,6 +192,7 @@ class HeldOpRow(StoredOp, table=True):
     supervisors in the audit and to the device that made it."""
 
     __tablename__ = "held_op"
+    __table_args__ = (Index("ix_held_op_doc", "doc"),)
 
     code: str = Field(max_length=64)
     changed: int = Field(sa_type=BigInteger, nullable=False)
