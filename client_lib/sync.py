@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from client_lib.errors import Offline, RegistryRefused
 from client_lib.store import DeviceStore, OutboxEntry
 from client_lib.transport import Transport
@@ -153,6 +155,8 @@ class Synchronizer:
         """Cache the registry's trust list, for checking seals offline; keep the old one if
         the new one's signature does not verify against the registry key seen first."""
         fresh = self.transport.trust_list()
+        if self.store.get("trust_list") == msgspec.to_builtins(fresh):
+            return  # unchanged: checked and kept already
         pinned = self.store.get("registry_key") or fresh.registry_key
         if not trust_list_is_signed(fresh, pinned):
             log.warning("ignoring a trust list not signed by the registry key")

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
@@ -90,5 +91,9 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
             Exception: unexpected_error_to_problem,
         },
         request_max_body_size=config.max_body_bytes,
+        # Tablets sync over mobile networks: a pull page of ops shrinks about 7x. Level 1 is
+        # ~4 ms a megabyte, where the default level 9 would cost more than the page itself.
+        compression_config=CompressionConfig(backend="gzip", gzip_compress_level=1,
+                                             minimum_size=1024),
         openapi_config=None,
     )

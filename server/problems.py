@@ -75,6 +75,10 @@ class TooLarge(ProblemError):
     status = 413
 
 
+class UnsupportedEncoding(ProblemError):
+    status = 415
+
+
 class TooMany(ProblemError):
     status = 429
 

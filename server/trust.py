@@ -9,13 +9,14 @@ from __future__ import annotations
 import msgspec
 from sqlmodel import Session, col, select
 
+from field_sync.canonical import content_hash
 from field_sync.keys import public_key_pem
 from field_sync.signing import sign_canonical
 from schemas.signing import TrustedKey, TrustList
 from server.keys import RegistryKeys
 from server.tables import DeviceKeyRow
 
-__all__ = ["trust_list", "trusted_keys"]
+__all__ = ["entity_tag", "sign", "trust_list", "trusted_keys"]
 
 
 def trusted_keys(session: Session, keys: RegistryKeys, now_ms: int) -> TrustList:
@@ -33,5 +34,15 @@ def trusted_keys(session: Session, keys: RegistryKeys, now_ms: int) -> TrustList
 
 def trust_list(session: Session, keys: RegistryKeys, now_ms: int) -> TrustList:
     """The current trust list, signed, for devices and verifiers to cache."""
-    unsigned = trusted_keys(session, keys, now_ms)
+    return sign(trusted_keys(session, keys, now_ms), keys)
+
+
+def sign(unsigned: TrustList, keys: RegistryKeys) -> TrustList:
+    """``unsigned`` with the registry key's signature."""
     return msgspec.structs.replace(unsigned, signature=sign_canonical(keys.signing, unsigned))
+
+
+def entity_tag(unsigned: TrustList) -> str:
+    """An HTTP entity tag that changes exactly when the keys do (not with the issue time): a
+    device that holds the list asks with it and is told ``304 Not Modified``."""
+    return f'"{content_hash([unsigned.registry_key, unsigned.keys])}"'

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
 
-from server.problems import BadRequest
+from server.problems import BadRequest, TooLarge, UnsupportedEncoding
 
 __all__ = ["JSON", "MSGPACK", "decode_body", "reply"]
 
@@ -24,9 +25,30 @@ def _wants_json(media_type: str) -> bool:
     return "json" in media_type.lower()
 
 
+def _gunzip(body: bytes, limit: int | None) -> bytes:
+    """A gzip body inflated, refused past ``limit`` bytes (the limit a plain body has)."""
+    inflater = zlib.decompressobj(wbits=31)  # 31: gzip framing
+    try:
+        inflated = inflater.decompress(body, limit + 1) if limit else inflater.decompress(body)
+    except zlib.error as exc:
+        raise BadRequest("malformed_body", f"the body is not valid gzip: {exc}") from exc
+    if limit and len(inflated) > limit:
+        raise TooLarge("body_too_large", f"the body inflates past {limit} bytes")
+    if not inflater.eof:
+        raise BadRequest("malformed_body", "the gzip body is cut short")
+    return inflated
+
+
 async def decode_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
-    """The request body as ``kind``, read as JSON or MessagePack by its ``Content-Type``."""
+    """The request body as ``kind``, read as JSON or MessagePack by its ``Content-Type``,
+    inflated first if its ``Content-Encoding`` is gzip."""
     body = await request.body()
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        body = _gunzip(body, request.route_handler.resolve_request_max_body_size())
+    elif encoding != "identity":
+        raise UnsupportedEncoding("unsupported_encoding",
+                                  f"bodies are sent as they are or gzipped, not {encoding!r}")
     content_type = request.headers.get("content-type", MSGPACK)
     try:
         if _wants_json(content_type):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 import uuid
 from dataclasses import dataclass
@@ -512,6 +513,49 @@ async def test_a_batch_over_the_limit_is_413_and_changes_nothing(
                    404, "unknown_protocol")
     # at the limit it goes through, and nothing of the refused batch was logged
     assert outcomes(await push(client, alice, ops[:3])) == [("accepted", "")] * 3
+
+
+async def test_a_gzipped_push_is_taken_and_a_pull_comes_back_gzipped(
+    client: AsyncTestClient, teams: Teams,
+) -> None:
+    alice = teams.alice
+    doc, create = alice.create("A")
+    ops = [create, *(alice.op(doc, "findings", f"finding {i}") for i in range(40))]
+    body = gzip.compress(msgspec.json.encode({"ops": ops}))
+    response = await client.post("/v1/push", content=body,
+                                 headers={**alice.headers, "Content-Encoding": "gzip"})
+    assert response.status_code == 200, response.text
+    answer = msgspec.json.decode(response.content, type=PushResponse)
+    assert outcomes(answer) == [("accepted", "")] * len(ops)
+    page = await client.get("/v1/pull", headers={**alice.headers, "Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"  # the test client has inflated it
+    assert doc in {op.doc for op in msgspec.json.decode(page.content, type=PullResponse).changes}
+
+
+async def test_a_bad_body_encoding_is_refused_and_changes_nothing(
+    server_config: ServerConfig, client: AsyncTestClient, teams: Teams,
+) -> None:
+    alice = teams.alice
+    doc, create = alice.create("A")
+    plain = msgspec.json.encode({"ops": [create]})
+    headers = {**alice.headers, "Content-Encoding": "gzip"}
+    assert_problem(await client.post("/v1/push", headers=headers, content=plain),
+                   400, "malformed_body")
+    assert_problem(await client.post("/v1/push", headers=headers,
+                                     content=gzip.compress(plain)[:-12]),
+                   400, "malformed_body")
+    assert_problem(await client.post("/v1/push", content=plain,
+                                     headers={**alice.headers, "Content-Encoding": "br"}),
+                   415, "unsupported_encoding")
+    # a small body that inflates past the body limit is refused as a large one would be
+    padding = " " * (server_config.max_body_bytes + 1)
+    bomb = gzip.compress(msgspec.json.encode({"ops": [create], "pad": padding}))
+    assert len(bomb) < server_config.max_body_bytes // 100
+    assert_problem(await client.post("/v1/push", headers=headers, content=bomb),
+                   413, "body_too_large")
+    assert_problem(await client.get(f"/v1/protocols/{doc}", headers=ADMIN),
+                   404, "unknown_protocol")
+    assert outcomes(await push(client, alice, [create])) == [("accepted", "")]
 
 
 async def test_push_and_pull_need_a_device(client: AsyncTestClient, teams: Teams) -> None:

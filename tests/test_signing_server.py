@@ -533,6 +533,34 @@ def test_key_rotation_keeps_old_seals_genuine(
         assert online_verdict(server, freeze.signed.seal)["verdict"] == "genuine"
 
 
+def test_an_unchanged_trust_list_is_not_sent_again(
+    admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]
+) -> None:
+    """Every sync asks for the trust list; while no key changes, the answer is a bodiless
+    304, and the first change of a key reaches the tablet whole."""
+    _, (a,) = team(admin, server, tmp_path, 1, opened)
+    url = f"{server.url}/v1/trust-list"
+    tag = httpx.get(url, timeout=30).headers["etag"]
+    unchanged = httpx.get(url, headers={"If-None-Match": tag}, timeout=30)
+    assert (unchanged.status_code, unchanged.content, unchanged.headers["etag"]) == (304, b"", tag)
+
+    transport = HttpTransport(server.url)
+    first = transport.trust_list()
+    received = transport.traffic.received_bytes
+    assert transport.trust_list() is first
+    assert transport.traffic.received_bytes - received < 300  # status line and headers only
+
+    new_kid = a.rotate_key()
+    changed = httpx.get(url, headers={"If-None-Match": tag}, timeout=30)
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    fresh = transport.trust_list()
+    assert fresh is not first and new_kid in {key.kid for key in fresh.keys}
+    assert trust_list_is_signed(fresh, first.registry_key)
+    transport.close()
+    assert a.sync().ok
+    assert new_kid in {key["kid"] for key in a.store.get("trust_list")["keys"]}
+
+
 def _revoke(server: LocalServer, kid: str, after_ms: int, token: str | None = None) -> Any:
     return httpx.post(f"{server.url}/v1/admin/keys/{kid}/revoke", timeout=30,
                       headers={**JSON, "Authorization": f"Bearer {token or server.admin_token}"},

@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Response as HtmlResponse
 
+from schemas.signing import TrustList
 from server.registry import Registry, now_ms
-from server.trust import trust_list
+from server.trust import entity_tag, sign, trusted_keys
 from server.verification import verdict_for
 from server.verify_page import render_page
 from server.wire import reply
@@ -18,17 +19,25 @@ from server.wire import reply
 __all__ = ["trust_list_route", "verification_page", "verify_json"]
 
 
-def _trust_list(registry: Registry) -> Any:
+def _trusted_keys(registry: Registry) -> TrustList:
     with registry.database.read() as session:
-        return trust_list(session, registry.keys, now_ms())
+        return trusted_keys(session, registry.keys, now_ms())
 
 
 @get("/v1/trust-list")
 async def trust_list_route(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry]
 ) -> Response[bytes]:
-    """Public. Every device key, signed by the registry key; verifiers cache it."""
-    return reply(request, await registry.run(_trust_list, registry))
+    """Public. Every device key, signed by the registry key; verifiers cache it. Conditional:
+    with the ``ETag`` of the list it holds in ``If-None-Match``, a client whose list is still
+    current gets ``304 Not Modified`` and no body."""
+    unsigned = await registry.run(_trusted_keys, registry)
+    tag = entity_tag(unsigned)
+    if request.headers.get("if-none-match") == tag:
+        return Response(b"", status_code=304, headers={"ETag": tag})
+    response = reply(request, sign(unsigned, registry.keys))
+    response.headers["ETag"] = tag
+    return response
 
 
 @get("/v1/verify/{seal:str}")
