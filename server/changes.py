@@ -106,14 +106,25 @@ def _scope(session: Session, inspector_id: str, cursor: Cursor) -> _Scope:
     return _Scope({member.assignment_id for member in members}, joined, ceiling)
 
 
+def _rows_in_order(session: Session, ids: list[str]) -> list[ProtocolRow]:
+    """The rows of ``ids``, in that order."""
+    rows = {row.id: row for row in session.exec(
+        select(ProtocolRow).where(col(ProtocolRow.id).in_(ids)))}
+    return [rows[id] for id in ids]
+
+
+# A page finds its ids first, in the index of protocols by (assignment, changed, id), and only
+# then reads those rows: ordering the rows themselves would read every protocol of the scope
+# after the cursor (registers and all) for each page, which makes a long pull quadratic.
+
 def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[ProtocolRow]:
-    statement = (
-        select(ProtocolRow)
+    ids = (
+        select(ProtocolRow.id)
         .where(col(ProtocolRow.assignment_id).in_(joined), col(ProtocolRow.id) > after)
         .order_by(col(ProtocolRow.id))
         .limit(limit + 1)
     )
-    return list(session.exec(statement))
+    return _rows_in_order(session, list(session.exec(ids)))
 
 
 def _changes_page(session: Session, scope: set[str], cursor: Cursor,
@@ -122,13 +133,13 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
         col(ProtocolRow.changed) > cursor.changed,
         and_(col(ProtocolRow.changed) == cursor.changed, col(ProtocolRow.id) > cursor.doc),
     )
-    statement = (
-        select(ProtocolRow)
+    ids = (
+        select(ProtocolRow.id)
         .where(col(ProtocolRow.assignment_id).in_(scope), position)
         .order_by(col(ProtocolRow.changed), col(ProtocolRow.id))
         .limit(limit + 1)
     )
-    return list(session.exec(statement))
+    return _rows_in_order(session, list(session.exec(ids)))
 
 
 def _send(session: Session, response: PullResponse, rows: list[ProtocolRow], base: int,

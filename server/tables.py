@@ -103,7 +103,9 @@ class ProtocolRow(SQLModel, table=True):
     # filtered column, a page reads its rows in order and stops, instead of sorting every
     # protocol of a large entity, inspector or site. Status keeps its plain index: without
     # statistics SQLite would walk (status, id) for "an inspector's registered protocols".
+    # A pull pages through its scope by (assignment, changed, id) from the index alone.
     __table_args__ = (
+        Index("ix_protocol_assignment_changed_id", "assignment_id", "changed", "id"),
         Index("ix_protocol_entity_tin_id", "entity_tin", "id"),
         Index("ix_protocol_inspector_id_id", "inspector_id", "id"),
         Index("ix_protocol_site_id_id", "site_id", "id"),
@@ -111,7 +113,7 @@ class ProtocolRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     template_ref: str = Field(max_length=100)
-    assignment_id: str = Field(index=True, max_length=64)
+    assignment_id: str = Field(max_length=64)
     registers: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))

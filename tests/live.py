@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,21 @@ def totp_code(tablet: Tablet, at_ms: int | None = None) -> TotpConfirmation:
     assert tablet.inspector is not None
     app = AUTHENTICATORS[tablet.inspector.id]
     return TotpConfirmation(app.now() if at_ms is None else app.at(at_ms // 1000))
+
+
+_USED_STEPS: dict[str, set[int]] = {}
+
+
+def fresh_code(tablet: Tablet) -> TotpConfirmation:
+    """A right code of a time step this inspector has not used yet (the registry accepts each
+    step once, within one step of the signing time: up to three signatures in 30 seconds)."""
+    assert tablet.inspector is not None
+    used = _USED_STEPS.setdefault(tablet.inspector.id, set())
+    now_ms = time.time_ns() // 1_000_000
+    step = now_ms // 30_000
+    chosen = next(candidate for candidate in (step, step + 1, step - 1) if candidate not in used)
+    used.add(chosen)
+    return totp_code(tablet, at_ms=chosen * 30_000 + 15_000)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,22 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
+from field_sync import DocumentState, Register
 from server import Database
+from server.catalog import TemplateCatalog
+from server.changes import Cursor, pull
+from server.documents import encode_registers, encode_vector
 from server.ingest import logged_ops
 from server.schema import alembic_config, current_revision, head_revision, upgrade
+from server.tables import (
+    AssignmentMember,
+    AssignmentRow,
+    ChangeCounter,
+    InspectorRow,
+    ProtocolRow,
+)
 from tests.databases import dispose_database, fresh_database
 
 
@@ -47,22 +59,54 @@ def _previous_revision() -> str:
     return head.down_revision
 
 
-def _op_log_indexes(database: Database) -> set[str | None]:
-    return {index["name"] for index in inspect(database.writer).get_indexes("op_log")}
+def _indexes(database: Database, table: str) -> set[str | None]:
+    return {index["name"] for index in inspect(database.writer).get_indexes(table)}
 
 
-def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
-    """Its logged ops stay, and a protocol's ops are found through its pushes afterwards."""
-    previous = _previous_revision()
-    old = Database(empty_url)
-    upgrade(old.writer, previous)
-    with old.writer.begin() as connection:
+def _fill_previous(database: Database) -> None:
+    """Logged ops of two protocols, and three protocols of one assignment."""
+    with database.writer.begin() as connection:
         for seq, doc, changed in ((1, "doc", 3), (2, "doc", 3), (3, "other", 3), (4, "doc", 5)):
             connection.execute(text(
                 "INSERT INTO op_log (actor, seq, doc, path, value, hlc, changed) "
                 "VALUES ('tablet', :seq, :doc, 'findings', :value, 7, :changed)"),
                 {"seq": seq, "doc": doc, "changed": changed, "value": b"\xa2ok"})
-    assert "ix_op_log_doc" in _op_log_indexes(old)
+            connection.execute(text(
+                "INSERT INTO protocol_push (doc, changed) VALUES (:doc, :changed) "
+                "ON CONFLICT DO NOTHING"), {"doc": doc, "changed": changed})
+    with Session(database.writer) as session:
+        session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
+        session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
+        session.add(ChangeCounter(id=1, value=5))
+        session.commit()
+        session.add(AssignmentMember(assignment_id="a1", inspector_id="i1", added=1))
+        for doc, changed in (("p3", 4), ("p1", 5), ("p2", 4)):
+            state = DocumentState(doc, {"findings": Register(7, "tablet", 1, "ok")}, {"tablet": 1})
+            session.add(ProtocolRow(id=doc, template_ref="t@1", assignment_id="a1",
+                                    registers=encode_registers(state), vector=encode_vector(state),
+                                    changed=changed, created_by="tablet"))
+        session.commit()
+
+
+def _pulled_pages(database: Database) -> list[list[str]]:
+    pages, cursor = [], Cursor()
+    with database.read() as session:
+        while True:
+            page = pull(session, TemplateCatalog(), "i1", cursor, 2, 0)
+            pages.append(page.replaced)
+            if not page.more:
+                return pages
+            cursor = Cursor.parse(page.cursor)
+
+
+def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
+    """Its logged ops and protocols stay; afterwards a protocol's ops are found through its
+    pushes, and a pull pages through its protocols by change and id."""
+    previous = _previous_revision()
+    old = Database(empty_url)
+    upgrade(old.writer, previous)
+    _fill_previous(old)
+    assert "ix_protocol_assignment_id" in _indexes(old, "protocol")
     old.dispose()
 
     database = Database(empty_url)
@@ -70,13 +114,13 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     assert current_revision(database.writer) == head_revision() != previous
     with database.read() as session:
         rows = session.execute(text("SELECT actor, seq, hlc, changed FROM op_log")).all()
-        pushes = session.execute(text("SELECT doc, changed FROM protocol_push")).all()
         found = [op.seq for op in logged_ops(session, "doc")]
     assert sorted(tuple(row) for row in rows) == [("tablet", seq, 7, changed) for seq, changed
                                                   in ((1, 3), (2, 3), (3, 3), (4, 5))]
-    assert sorted(tuple(row) for row in pushes) == [("doc", 3), ("doc", 5), ("other", 3)]
     assert found == [1, 2, 4]
-    assert _op_log_indexes(database) == {"ix_op_log_changed_doc"}
+    assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
+    assert "ix_protocol_assignment_changed_id" in _indexes(database, "protocol")
+    assert "ix_protocol_assignment_id" not in _indexes(database, "protocol")
     assert _diffs(database) == []
     database.dispose()
 

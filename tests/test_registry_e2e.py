@@ -14,7 +14,7 @@ import pytest
 from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
-from tests.live import TEMPLATE, complete_protocol, team, totp_code
+from tests.live import TEMPLATE, complete_protocol, fresh_code, team
 
 
 def _signed(tablet: Tablet, assignment: str, number: str, **fields: str) -> tuple[str, str]:
@@ -24,7 +24,7 @@ def _signed(tablet: Tablet, assignment: str, number: str, **fields: str) -> tupl
         edit.set("conclusion", "compliant")
         for name, value in fields.items():
             edit.set(name, value)
-    freeze = tablet.sign(protocol, totp_code(tablet))
+    freeze = tablet.sign(protocol, fresh_code(tablet))
     assert tablet.sync().ok and tablet.status(protocol)[0] == "registered"
     assert freeze.signed is not None
     return protocol, freeze.signed.seal
@@ -58,8 +58,7 @@ def test_a_correction_supersedes_and_an_annulment_annuls(
     with tablet.edit(correction) as edit:
         edit.add_row("instruments", {"type": "scale", "serial": "SN-1"})
         edit.set("findings", "the serial was mistyped in TR-CORR-1")
-    new_seal = tablet.sign(correction, totp_code(tablet, at_ms=(
-        dt.datetime.now(dt.UTC) + dt.timedelta(seconds=31)).timestamp() * 1000))
+    new_seal = tablet.sign(correction, fresh_code(tablet))
     assert tablet.sync().ok
     assert tablet.protocol(correction).supersedes == original
 
@@ -87,14 +86,11 @@ def test_queries_and_export(admin: AdminClient, server: LocalServer, tmp_path: P
     assignment, (tablet,) = team(admin, server, tmp_path, 1, opened)
     assert tablet.inspector is not None
     numbers = [f"TR-Q-{assignment[-6:]}-{index}" for index in range(3)]
-    for index, number in enumerate(numbers):
-        # Each signature needs its own time step: the previous, the current and the next one
-        # are all within the registry's drift window.
-        at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30 * (index - 1))).timestamp()
+    for number in numbers:
         protocol = complete_protocol(tablet, assignment, number)
         with tablet.edit(protocol) as edit:
             edit.set("conclusion", "compliant")
-        tablet.sign(protocol, totp_code(tablet, at_ms=at * 1000))
+        tablet.sign(protocol, fresh_code(tablet))  # each signature its own time step
     assert tablet.sync().ok
 
     url = f"{server.url}/v1/registry/protocols"

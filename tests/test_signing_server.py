@@ -39,7 +39,7 @@ from schemas.signing import (
     TotpConfirmation,
     TrustList,
 )
-from tests.live import AUTHENTICATORS, PASSPHRASE, complete_protocol, team, totp_code
+from tests.live import AUTHENTICATORS, PASSPHRASE, complete_protocol, fresh_code, team, totp_code
 
 pytestmark = pytest.mark.e2e
 
@@ -84,21 +84,6 @@ def wrong_code(tablet: Tablet) -> TotpConfirmation:
     return TotpConfirmation(next(code for code in ("000000", "111111", "222222", "333333",
                                                    "444444", "555555", "666666", "777777")
                                  if code not in near))
-
-
-_USED_STEPS: dict[str, set[int]] = {}
-
-
-def fresh_code(tablet: Tablet) -> TotpConfirmation:
-    """A right code of a time step this inspector has not used yet (the registry accepts each
-    step once, within one step of the signing time: up to three signatures in 30 seconds)."""
-    assert tablet.inspector is not None
-    used = _USED_STEPS.setdefault(tablet.inspector.id, set())
-    now_ms = time.time_ns() // 1_000_000
-    step = now_ms // 30_000
-    chosen = next(candidate for candidate in (step, step + 1, step - 1) if candidate not in used)
-    used.add(chosen)
-    return totp_code(tablet, at_ms=chosen * 30_000 + 15_000)
 
 
 def trust_list(server: LocalServer) -> TrustList:
