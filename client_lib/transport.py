@@ -93,21 +93,19 @@ class HttpTransport:
                   params: dict[str, str] | None, idempotent: bool) -> tuple[httpx.Response, bytes]:
         """One request and its answer's body; ``Offline`` when the registry cannot be reached,
         ``RegistryRefused`` when it answers with a problem."""
-        try:
-            response, body = self._send(method, path, content, headers, params)
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            # A kept-alive connection the registry closed while idle fails the next request
-            # at once. A request that changes nothing when repeated gets one more try on a
-            # fresh connection; an enrollment (its code is spent once) does not.
-            if not idempotent:
-                raise Offline(f"the registry at {self.base_url} is out of reach: {exc}") from exc
+        # A kept-alive connection the registry closed while idle fails the next request at
+        # once. A request that changes nothing when repeated gets one more try on a fresh
+        # connection; an enrollment (its code is spent once) does not.
+        tries = 2 if idempotent else 1
+        for attempt in range(1, tries + 1):
             try:
                 response, body = self._send(method, path, content, headers, params)
-            except httpx.TransportError as again:
-                raise Offline(f"the registry at {self.base_url} is out of reach: "
-                              f"{again}") from again
-        except httpx.TransportError as exc:
-            raise Offline(f"the registry at {self.base_url} is out of reach: {exc}") from exc
+                break
+            except httpx.TransportError as exc:
+                dropped = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
+                if attempt == tries or not dropped:
+                    raise Offline(f"the registry at {self.base_url} is out of reach: "
+                                  f"{exc}") from exc
         self._count(response)
         if response.status_code >= 400:
             try:

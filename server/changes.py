@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import msgspec
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from schemas import Inspector, PullResponse
 from schemas.reference import Entity, ReferenceInstrument, Site
@@ -106,16 +107,16 @@ def _scope(session: Session, inspector_id: str, cursor: Cursor) -> _Scope:
     return _Scope({member.assignment_id for member in members}, joined, ceiling)
 
 
-def _rows_in_order(session: Session, ids: list[str]) -> list[ProtocolRow]:
-    """The rows of ``ids``, in that order."""
+def _rows_of(session: Session, page_ids: SelectOfScalar[str]) -> list[ProtocolRow]:
+    """The rows a page's ids select, in their order. A page finds its ids first, in the index
+    of protocols by (assignment, changed, id), and only then reads those rows: ordering the
+    rows themselves would read every protocol of the scope after the cursor (registers and
+    all) for each page, which makes a long pull quadratic."""
+    ids = list(session.exec(page_ids))
     rows = {row.id: row for row in session.exec(
         select(ProtocolRow).where(col(ProtocolRow.id).in_(ids)))}
     return [rows[id] for id in ids]
 
-
-# A page finds its ids first, in the index of protocols by (assignment, changed, id), and only
-# then reads those rows: ordering the rows themselves would read every protocol of the scope
-# after the cursor (registers and all) for each page, which makes a long pull quadratic.
 
 def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[ProtocolRow]:
     ids = (
@@ -124,7 +125,7 @@ def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -
         .order_by(col(ProtocolRow.id))
         .limit(limit + 1)
     )
-    return _rows_in_order(session, list(session.exec(ids)))
+    return _rows_of(session, ids)
 
 
 def _changes_page(session: Session, scope: set[str], cursor: Cursor,
@@ -139,7 +140,7 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
         .order_by(col(ProtocolRow.changed), col(ProtocolRow.id))
         .limit(limit + 1)
     )
-    return _rows_in_order(session, list(session.exec(ids)))
+    return _rows_of(session, ids)
 
 
 def _send(session: Session, response: PullResponse, rows: list[ProtocolRow], base: int,
