@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from field_sync import Form
-from field_sync.paths import DELETED
+from field_sync import Form, InvalidOperation
+from field_sync.paths import DELETED, META_FIELDS
 from schemas import Op
 
 __all__ = ["ProtocolEditor"]
@@ -32,8 +32,20 @@ class ProtocolEditor:
         self._save = save
         self._staged: list[Op] = []
 
+    def create(self, meta: dict[str, Any], fields: dict[str, Any]) -> ProtocolEditor:
+        """Stage the op that creates the protocol: its meta fields and the first values of its
+        top-level fields, in one op (``Tablet.create_protocol``)."""
+        if written := sorted(set(fields) & META_FIELDS):
+            raise InvalidOperation(f"{', '.join(written)} cannot be typed", code="bad_path")
+        self._staged.append(self._stage("", {**fields, **meta}))
+        return self
+
     def set(self, field: str, value: Any) -> ProtocolEditor:
         """Set a top-level field (``None`` clears it)."""
+        if field == "" or field in META_FIELDS:
+            raise InvalidOperation(f"{field or 'the protocol root'} cannot be set: a protocol's "
+                                   "template, assignment and the protocol it corrects are "
+                                   "given when it is created", code="bad_path")
         self._staged.append(self._stage(field, value))
         return self
 

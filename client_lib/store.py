@@ -196,14 +196,14 @@ class DeviceStore:
         return DocumentState(doc, _registers.decode(row[0]), _vector.decode(row[1]))
 
     @staticmethod
-    def save_base(db: sqlite3.Connection, state: DocumentState) -> None:
-        """Store a pulled state (inside a transaction)."""
-        db.execute(
+    def save_bases(db: sqlite3.Connection, states: Iterable[DocumentState]) -> None:
+        """Store pulled states (inside a transaction)."""
+        db.executemany(
             "INSERT INTO document (id, template, assignment, base, vector) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET template = excluded.template, "
             "assignment = excluded.assignment, base = excluded.base, vector = excluded.vector",
-            (state.id, state.template_ref or "", state.assignment or "",
-             _encode(state.registers), _encode(state.vector)),
+            [(state.id, state.template_ref or "", state.assignment or "",
+              _encode(state.registers), _encode(state.vector)) for state in states],
         )
 
     def documents(self) -> list[tuple[str, str, str]]:

@@ -22,7 +22,7 @@ from client_lib.transport import Transport
 from field_sync import DocumentState, HybridLogicalClock
 from field_sync.freeze import covers
 from field_sync.verify import trust_list_is_signed
-from schemas import PullResponse, PushRequest
+from schemas import PullResponse, PushRequest, PushResponse
 
 __all__ = ["SyncReport", "Synchronizer"]
 
@@ -51,6 +51,10 @@ class SyncReport:
     def ok(self) -> bool:
         """The registry was reached and everything went through."""
         return not self.offline and not self.error
+
+
+_Answer = tuple[PushResponse, int, int]
+"""A push's answer, and the wall clock just before sending and just after the answer."""
 
 
 def _wall_ms() -> int:
@@ -87,12 +91,29 @@ class Synchronizer:
 
     def _push_all(self, report: SyncReport) -> None:
         for _ in range(_MAX_RESTAMPS + 1):
-            clock_refused, after = False, 0
-            while pending := self.store.outbox("pending", limit=self.batch_size, after=after):
-                clock_refused |= self._push(pending, report)
-                after = pending[-1].op.seq
-            if not clock_refused or not self._restamp(report):
+            if not self._push_pending(report) or not self._restamp(report):
                 return
+
+    def _push_pending(self, report: SyncReport) -> bool:
+        """Push the pending ops a batch a round trip; say whether any was refused for the clock.
+
+        One batch is on the wire at a time, so batches arrive in order; the tablet reads the
+        next batch while the registry merges this one, and records this one's answers while
+        the registry merges the next, so the tablet's own work hides behind the registry's.
+        A batch whose answer never came stays pending (pushing it again is harmless)."""
+        clock_refused = False
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push") as wire:
+            batch = self.store.outbox("pending", limit=self.batch_size)
+            in_flight: tuple[list[OutboxEntry], Future[_Answer]] | None = None
+            while batch or in_flight:
+                answered = None if in_flight is None else (in_flight[0], in_flight[1].result())
+                in_flight = (batch, wire.submit(self._send, batch)) if batch else None
+                if answered is not None:
+                    clock_refused |= self._settle(*answered, report)
+                if batch:
+                    batch = self.store.outbox("pending", limit=self.batch_size,
+                                              after=batch[-1].op.seq)
+        return clock_refused
 
     def _status(self, code: str, doc: str) -> str:
         """What an op refused with ``code`` becomes: ``pending`` to try again, or refused."""
@@ -104,10 +125,15 @@ class Synchronizer:
                 return "pending"
         return "rejected"
 
-    def _push(self, pending: list[OutboxEntry], report: SyncReport) -> bool:
+    def _send(self, pending: list[OutboxEntry]) -> _Answer:
         sent = self.wall_ms()
         response = self.transport.push(self.token, PushRequest([entry.op for entry in pending]))
-        self.clock.learn_offset(response.server_time_ms, sent, self.wall_ms())
+        return response, sent, self.wall_ms()
+
+    def _settle(self, pending: list[OutboxEntry], answer: _Answer, report: SyncReport) -> bool:
+        """Record the registry's answer to a batch; say whether it refused ops for the clock."""
+        response, sent, received = answer
+        self.clock.learn_offset(response.server_time_ms, sent, received)
         report.pushed += len(pending)
         settled = []
         docs = {entry.op.seq: entry.op.doc for entry in pending}
@@ -184,12 +210,15 @@ class Synchronizer:
                 coming = ahead.submit(self._fetch, page.cursor) if page.more else None
                 self.clock.learn_offset(page.server_time_ms, sent, received)
                 self._apply(page)
-                report.pulled += len(page.changes)
+                report.pulled += len(page.changes) + sum(map(len, page.states.values()))
 
     def _apply(self, page: PullResponse) -> None:
         states: dict[str, DocumentState] = {
             doc: DocumentState(doc) for doc in page.replaced}  # signed: take the registry's copy
         heard = self.store.get("heard_hlc", 0)
+        for doc, registers in page.states.items():
+            states[doc] = DocumentState(doc, registers)
+            heard = max(heard, max((register.hlc for register in registers.values()), default=0))
         for op in page.changes:
             state = states.get(op.doc)
             if state is None:
@@ -206,8 +235,8 @@ class Synchronizer:
                                 for actor, seq in {**state.vector, **vector}.items()}
         self.clock.observe(heard)
         with self.store.transaction() as db:
+            DeviceStore.save_bases(db, states.values())
             for state in states.values():
-                DeviceStore.save_base(db, state)
                 self._settle_signed(db, state)
             DeviceStore.save_templates(db, page.templates)
             DeviceStore.save_reference(db, "assignment", [(a.id, a) for a in page.assignments])

@@ -183,9 +183,7 @@ class Tablet:
                 raise ClientError(f"protocol {supersedes} is not signed: edit it instead")
             meta[SUPERSEDES] = supersedes
         editor = self._editor(str(uuid.uuid4()), form)
-        editor.set("", meta)
-        for name, value in (fields or {}).items():
-            editor.set(name, value)
+        editor.create(meta, fields or {})
         editor.save()
         return editor.protocol_id
 

@@ -33,7 +33,10 @@ class Transport(Protocol):
 
     def push(self, token: str, batch: PushRequest) -> PushResponse: ...
 
-    def pull(self, token: str, cursor: str) -> PullResponse: ...
+    def pull(self, token: str, cursor: str) -> PullResponse:
+        """One page of changes since ``cursor``; a client_lib transport asks for protocols sent
+        whole as their registers (``PullResponse.states``)."""
+        ...
 
     def rotate_key(self, token: str, public_key: str) -> str: ...
 
@@ -142,9 +145,9 @@ class HttpTransport:
                           idempotent=True)
 
     def pull(self, token: str, cursor: str) -> PullResponse:
-        """Fetch one page of changes."""
+        """Fetch one page of changes, protocols sent whole as their registers."""
         return self._call("GET", "/v1/pull", PullResponse, token=token,
-                          params={"cursor": cursor}, idempotent=True)
+                          params={"cursor": cursor, "states": "true"}, idempotent=True)
 
     def trust_list(self) -> TrustList:
         """The registry's signed trust list. Asked for with the tag of the one last received,

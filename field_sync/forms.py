@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from field_sync.paths import (
     is_uuid,
     spread,
 )
-from field_sync.values import check_value
+from field_sync.values import value_check
 from schemas.documents import Protocol
 from schemas.operations import Op
 from schemas.templates import Field, Template
@@ -47,6 +47,17 @@ class Form:
             collection.name: {field.name: field for field in collection.fields}
             for collection in template.collections
         }
+        # The check of each path an op may write, by collection ("" for the protocol's own
+        # fields) and name: a typed field's shape, or a meta field's rule (which wins over a
+        # template field of the same name).
+        self._checks: dict[str, dict[str, Callable[[Any], object]]] = {
+            "": {**{name: value_check(field) for name, field in self.fields.items()},
+                 TEMPLATE: self._check_template, ASSIGNMENT: _check_assignment,
+                 FREEZE: parse_freeze, SUPERSEDES: _check_supersedes},
+            **{name: {**{field_name: value_check(field) for field_name, field in fields.items()},
+                      DELETED: _check_deleted}
+               for name, fields in self.collections.items()},
+        }
 
     def field(self, path: FieldPath) -> Field:
         """The field a path writes, or ``InvalidOperation`` if the template has none there."""
@@ -61,32 +72,25 @@ class Form:
         return the fields it writes (for ``DocumentState.apply``, which then need not spread
         the op again)."""
         fields = list(spread(op.path, op.value))
+        collection = fields[0][0].collection  # an op writes inside one row, or the top level
+        checks = self._checks.get(collection)
+        if checks is None:
+            raise _no_collection(self.template.ref, collection)
         for path, value in fields:
-            if path.field == DELETED and path.row:
-                self._collection(path.collection)
-                if not isinstance(value, bool):
-                    raise InvalidOperation(f"{path} must be true or false", code="bad_value")
-            elif path.field == TEMPLATE and not path.row:
-                if value != self.template.ref:
-                    raise InvalidOperation("a protocol's template cannot change",
-                                           code="template_changed")
-            elif path.field == ASSIGNMENT and not path.row:
-                if not isinstance(value, str) or not value:
-                    raise InvalidOperation("_assignment must name an assignment", code="bad_value")
-            elif path.field == FREEZE and not path.row:
-                parse_freeze(value)
-            elif path.field == SUPERSEDES and not path.row:
-                if not is_uuid(value):
-                    raise InvalidOperation("_supersedes names the protocol corrected, by id",
-                                           code="bad_value")
-            else:
-                check_value(self.field(path), value)
+            check = checks.get(path.field)
+            if check is None:
+                raise InvalidOperation(f"{self.template.ref} has no field {path}",
+                                       code="unknown_field")
+            check(value)
         return fields
+
+    def _check_template(self, value: Any) -> None:
+        if value != self.template.ref:
+            raise InvalidOperation("a protocol's template cannot change", code="template_changed")
 
     def _collection(self, name: str) -> dict[str, Field]:
         if name not in self.collections:
-            raise InvalidOperation(f"{self.template.ref} has no collection {name!r}",
-                                   code="unknown_field")
+            raise _no_collection(self.template.ref, name)
         return self.collections[name]
 
     def violations(self, protocol: Protocol) -> list[Violation]:
@@ -139,6 +143,25 @@ def _dangling_rows(
 
 
 _forms: dict[str, Form] = {}
+
+
+def _no_collection(template_ref: str, name: str) -> InvalidOperation:
+    return InvalidOperation(f"{template_ref} has no collection {name!r}", code="unknown_field")
+
+
+def _check_assignment(value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidOperation("_assignment must name an assignment", code="bad_value")
+
+
+def _check_supersedes(value: Any) -> None:
+    if not is_uuid(value):
+        raise InvalidOperation("_supersedes names the protocol corrected, by id", code="bad_value")
+
+
+def _check_deleted(value: Any) -> None:
+    if not isinstance(value, bool):
+        raise InvalidOperation("a row's _deleted must be true or false", code="bad_value")
 
 
 def form_of(template: Template) -> Form:

@@ -33,37 +33,13 @@ from field_sync.paths import (
     spread,
 )
 from schemas.documents import Protocol, Row
-from schemas.operations import Op, VersionVector
+from schemas.operations import Op, Register, VersionVector
 from schemas.templates import Template
 
 __all__ = ["DocumentState", "Register", "RowKey", "replay"]
 
 RowKey = tuple[str, str]
 """``(collection, row uuid)``."""
-
-
-class Register(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """The value a field holds and the op that wrote it.
-
-    Untracked by the garbage collector (``gc=False``): a register never refers back to
-    anything that holds it, and a registry holds hundreds of thousands of them while it merges
-    a batch, which the collector would otherwise walk again and again."""
-
-    hlc: int
-    actor: str
-    seq: int
-    value: Any
-    changed: int = 0
-    """The registry's change number when this register won; 0 on a device."""
-
-    @property
-    def stamp(self) -> tuple[int, str, int]:
-        """The total order of writes: hybrid clock, then actor, then seq."""
-        return (self.hlc, self.actor, self.seq)
-
-    def as_op(self, doc: str, path: str) -> Op:
-        """This register as the op that writes it (how the registry ships state)."""
-        return Op(self.actor, self.seq, doc, path, self.value, self.hlc)
 
 
 class DocumentState:
@@ -121,8 +97,8 @@ class DocumentState:
         row = (fields[0][0].collection, fields[0][0].row) if fields[0][0].row else None
         was_dead = bool(changed) and row is not None and self._row_dead(row)
         won = []
-        for field_path, value in fields:
-            path = str(field_path)
+        for (collection, row_key, name), value in fields:
+            path = f"{collection}/{row_key}/{name}" if row_key else name  # str(FieldPath), inline
             if self.offer(path, Register(op.hlc, op.actor, op.seq, value, changed)):
                 won.append(path)
         if changed and row is not None and won:
@@ -163,22 +139,26 @@ class DocumentState:
     def changes_since(self, changed: int, full: bool = False) -> Iterator[Op]:
         """The winning registers the registry changed after ``changed``, as ops.
 
-        ``full`` sends the whole current state instead, for a device that has never seen this
-        protocol: removed rows are left out entirely, tombstones and all.
+        ``full`` sends the whole current state instead (``whole_registers``), for a device that
+        has never seen this protocol.
         """
         if full:
-            if not any(path.endswith(DELETED) for path in self.registers):
-                yield from (register.as_op(self.id, path)  # no row was ever removed
-                            for path, register in self.registers.items())
-                return
-            dead = {f"{collection}/{row}/" for collection, row in self.dead_rows()}
-            for path, register in self.registers.items():
-                if path.count("/") != 2 or path[: path.rindex("/") + 1] not in dead:
-                    yield register.as_op(self.id, path)
+            for path, register in self.whole_registers().items():
+                yield register.as_op(self.id, path)
             return
         for path, register in self.registers.items():
             if register.changed > changed:
                 yield register.as_op(self.id, path)
+
+    def whole_registers(self) -> dict[str, Register]:
+        """The state a device that has never seen this protocol takes: every register but
+        those of removed rows, which are left out entirely, tombstones and all. When no row
+        was ever removed this is ``registers`` itself, not a copy: read it, do not change it."""
+        if DELETED not in "".join(self.registers):  # one search, not one a path
+            return self.registers  # no row was ever removed
+        dead = {f"{collection}/{row}/" for collection, row in self.dead_rows()}
+        return {path: register for path, register in self.registers.items()
+                if path.count("/") != 2 or path[: path.rindex("/") + 1] not in dead}
 
     def _rows(self) -> tuple[dict[RowKey, Row], set[RowKey]]:
         """Every row's values, and the keys of the removed rows."""

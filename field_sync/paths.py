@@ -2,9 +2,11 @@
 
 A path is ``field``, ``collection/row/field``, or a whole row ``collection/row`` whose value is a
 map of its fields. Meta paths begin with ``_``: ``_template``, ``_assignment`` and a row's
-``_deleted`` tombstone. The empty path is the protocol itself: the op that creates a protocol
-writes its meta fields there in one go (``{"_template": ..., "_assignment": ...}``), so that a
-registry never sees a protocol without knowing its form and whose it is.
+``_deleted`` tombstone. The empty path is the protocol itself, whose value is a map of its
+top-level fields: the op that creates a protocol writes its meta fields there in one go
+(``{"_template": ..., "_assignment": ...}``), so that a registry never sees a protocol without
+knowing its form and whose it is, and with them the first values the inspector typed, as a
+whole-row op does for a row. A freeze is never part of it: it is an op of its own.
 """
 
 from __future__ import annotations
@@ -107,11 +109,12 @@ def parse_path(path: str) -> FieldPath | tuple[str, str]:
 def spread(path: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
     """Every field an op writes: a whole-row op writes each field of its map."""
     if path == "":
-        if not isinstance(value, dict) or not value or not set(value) <= META_FIELDS:
-            raise InvalidOperation("the protocol's root takes a map of its meta fields "
-                                   f"({', '.join(sorted(META_FIELDS))})", code="bad_value")
-        for name, meta_value in value.items():
-            yield _path(("", "", name)), meta_value
+        if not isinstance(value, dict) or not value:
+            raise InvalidOperation("the protocol's root takes a map of its fields",
+                                   code="bad_value")
+        if FREEZE in value:
+            raise InvalidOperation("a freeze is an op of its own, at _freeze", code="bad_value")
+        yield from _fields(path, "", "", value)
         return
     parsed = parse_path(path)
     if isinstance(parsed, FieldPath):
@@ -124,6 +127,12 @@ def spread(path: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
     if not isinstance(value, dict) or not value:
         raise InvalidOperation(f"a whole-row op on {path!r} needs a map of fields",
                                code="bad_value")
+    yield from _fields(path, collection, row, value)
+
+
+def _fields(path: str, collection: str, row: str,
+            value: dict[Any, Any]) -> Iterator[tuple[FieldPath, Any]]:
+    """The fields of a map written at ``path`` (a whole row, or the root)."""
     for name, field_value in value.items():
         if not isinstance(name, str):
             raise InvalidOperation(f"field names in {path!r} must be strings", code="bad_path")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from field_sync.errors import InvalidOperation
 from field_sync.paths import is_uuid
 from schemas.templates import Field
 
-__all__ = ["DECIMAL", "check_value"]
+__all__ = ["DECIMAL", "check_value", "value_check"]
 
 DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -101,3 +102,17 @@ def check_value(field: Field, value: Any) -> None:
                                code="computed_field")
     if value is not None:
         _CHECKS[field.type](field, value)
+
+
+def value_check(field: Field) -> Callable[[Any], None]:
+    """``check_value`` for one field, its type looked up once (a form checks every op's
+    fields with these)."""
+    if field.computed is not None:
+        return partial(check_value, field)
+    shape = _CHECKS[field.type]
+
+    def check(value: Any) -> None:
+        if value is not None:
+            shape(field, value)
+
+    return check

@@ -7,7 +7,7 @@ another language can use the JSON Schema export instead of reading Python.
 from schemas.builtin import builtin_templates
 from schemas.documents import Protocol, Row
 from schemas.json_schema import export_json_schemas
-from schemas.operations import Op, VersionVector
+from schemas.operations import Op, Register, VersionVector
 from schemas.reference import Assignment, Inspector
 from schemas.templates import LANGUAGES, Collection, Computation, Field, Label, Option, Template
 from schemas.wire import (
@@ -50,6 +50,7 @@ __all__ = [
     "PullResponse",
     "PushRequest",
     "PushResponse",
+    "Register",
     "Row",
     "Template",
     "VersionVector",

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Op", "VersionVector"]
+__all__ = ["Op", "Register", "VersionVector"]
 
 VersionVector = dict[str, int]
 """``{actor: highest seq}``: names a state of a protocol exactly."""
@@ -22,8 +22,10 @@ class Op(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=Tru
 
     ``path`` is a top-level field (``conclusion``), a row field
     (``measurements/<row uuid>/indication``), a whole row (``instruments/<row uuid>``, with a map
-    of field values, written together), or one of the meta paths: ``_template`` (creates the
-    protocol), ``_assignment`` and ``<collection>/<row uuid>/_deleted`` (removes a row).
+    of field values, written together), the protocol itself (``""``, with a map of top-level
+    fields: the op that creates a protocol writes ``_template`` and ``_assignment`` there, with
+    the first values), or one of the meta paths: ``_template``, ``_assignment``, ``_freeze``
+    (signs it) and ``<collection>/<row uuid>/_deleted`` (removes a row).
     Values are strings, integers, booleans, null, or, for a whole row, a map of them.
     Untracked by the garbage collector (``gc=False``): an op refers to nothing that could
     refer back to it, and batches of tens of thousands would otherwise be walked by it.
@@ -40,3 +42,31 @@ class Op(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=Tru
     def id(self) -> tuple[str, int]:
         """The op id ``(actor, seq)``."""
         return (self.actor, self.seq)
+
+
+class Register(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """The value a field holds and the op that wrote it: a protocol's state is a map of path to
+    register (``field_sync.merge``), stored so by the registry and sent so to a device that
+    takes a protocol whole.
+
+    Untracked by the garbage collector (``gc=False``): a register never refers back to
+    anything that holds it, and a registry holds hundreds of thousands of them while it merges
+    a batch, which the collector would otherwise walk again and again."""
+
+    hlc: int
+    actor: str
+    seq: int
+    value: Any
+    changed: int = 0
+    """The registry's change number when this register won. Only the registry reads it: on a
+    device it is 0, except in registers of protocols taken whole (``PullResponse.states``),
+    which keep the registry's."""
+
+    @property
+    def stamp(self) -> tuple[int, str, int]:
+        """The total order of writes: hybrid clock, then actor, then seq."""
+        return (self.hlc, self.actor, self.seq)
+
+    def as_op(self, doc: str, path: str) -> Op:
+        """This register as the op that writes it (how the registry ships state)."""
+        return Op(self.actor, self.seq, doc, path, self.value, self.hlc)

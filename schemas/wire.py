@@ -11,7 +11,7 @@ from typing import Literal
 import msgspec
 
 from schemas.documents import Protocol
-from schemas.operations import Op, VersionVector
+from schemas.operations import Op, Register, VersionVector
 from schemas.reference import Assignment, Entity, Inspector, ReferenceInstrument, Site
 from schemas.signing import Receipt
 from schemas.templates import Template
@@ -84,7 +84,7 @@ class PullResponse(msgspec.Struct):
     templates: list[Template] = msgspec.field(default_factory=list)
     assignments: list[Assignment] = msgspec.field(default_factory=list)
     vectors: dict[str, VersionVector] = msgspec.field(default_factory=dict)
-    """The version vector of every protocol in ``changes``."""
+    """The version vector of every protocol in ``changes`` or ``states``."""
     instruments: list[ReferenceInstrument] = msgspec.field(default_factory=list)
     """Working standards issued to the device's inspector (or shared), changed since the
     cursor."""
@@ -93,12 +93,19 @@ class PullResponse(msgspec.Struct):
     entities: list[Entity] = msgspec.field(default_factory=list)
     """Entities of those sites."""
     receipts: list[Receipt] = msgspec.field(default_factory=list)
+    """The registry's receipts for protocols in ``changes`` or ``states`` registered since the
+    cursor."""
     quarantined: dict[str, list[str]] = msgspec.field(default_factory=dict)
-    """Signed protocols in ``changes`` the registry quarantined, with the broken rules."""
-    """The registry's receipts for protocols in ``changes`` registered since the cursor."""
+    """Signed protocols in ``changes`` or ``states`` the registry quarantined, with the broken
+    rules."""
     replaced: list[str] = msgspec.field(default_factory=list)
     """Protocols sent whole, to replace what the device holds: protocols new to the device
     (without the rows removed before) and signed ones (exactly the signed state)."""
+    states: dict[str, dict[str, Register]] = msgspec.field(default_factory=dict)
+    """Protocols sent whole as their registers by path, for a device that asks for them so
+    (``GET /v1/pull?states=true``); they are in ``replaced`` and ``vectors`` too, and their
+    registers are not repeated in ``changes``. Far less to make and to merge than an op a
+    register, for a new tablet that takes a team's thousands of protocols."""
 
 
 class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,9 +21,11 @@ has a number above one still in flight, and no cursor can pass over a late commi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import msgspec
-from sqlalchemy import and_, or_
+from sqlalchemy import Row, and_, or_
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -107,18 +109,24 @@ def _scope(session: Session, inspector_id: str, cursor: Cursor) -> _Scope:
     return _Scope({member.assignment_id for member in members}, joined, ceiling)
 
 
-def _rows_of(session: Session, page_ids: SelectOfScalar[str]) -> list[ProtocolRow]:
+_PAGE_COLUMNS = [col(column) for column in (ProtocolRow.id, ProtocolRow.changed,
+                                              ProtocolRow.status, ProtocolRow.reasons,
+                                              ProtocolRow.registers, ProtocolRow.vector)]
+"""What a page sends of a protocol: read as plain rows, not as ORM objects."""
+
+
+def _rows_of(session: Session, page_ids: SelectOfScalar[str]) -> list[Row[Any]]:
     """The rows a page's ids select, in their order. A page finds its ids first, in the index
     of protocols by (assignment, changed, id), and only then reads those rows: ordering the
     rows themselves would read every protocol of the scope after the cursor (registers and
     all) for each page, which makes a long pull quadratic."""
     ids = list(session.exec(page_ids))
-    rows = {row.id: row for row in session.exec(
-        select(ProtocolRow).where(col(ProtocolRow.id).in_(ids)))}
+    rows = {row.id: row for row in session.execute(
+        select_columns(*_PAGE_COLUMNS).where(col(ProtocolRow.id).in_(ids)))}
     return [rows[id] for id in ids]
 
 
-def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[ProtocolRow]:
+def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[Row[Any]]:
     ids = (
         select(ProtocolRow.id)
         .where(col(ProtocolRow.assignment_id).in_(joined), col(ProtocolRow.id) > after)
@@ -129,7 +137,7 @@ def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -
 
 
 def _changes_page(session: Session, scope: set[str], cursor: Cursor,
-                  limit: int) -> list[ProtocolRow]:
+                  limit: int) -> list[Row[Any]]:
     position = or_(
         col(ProtocolRow.changed) > cursor.changed,
         and_(col(ProtocolRow.changed) == cursor.changed, col(ProtocolRow.id) > cursor.doc),
@@ -143,9 +151,10 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
     return _rows_of(session, ids)
 
 
-def _send(session: Session, response: PullResponse, rows: list[ProtocolRow], base: int,
-          whole: bool) -> None:
-    """Put the changes of ``rows`` after ``base`` in ``response`` (all of them if ``whole``)."""
+def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: int,
+          whole: bool, as_states: bool) -> None:
+    """Put the changes of ``rows`` after ``base`` in ``response`` (all of them if ``whole``);
+    a protocol sent whole goes as its registers if ``as_states``, else as ops."""
     receipts = select(ReceiptRow).where(col(ReceiptRow.protocol_id).in_([r.id for r in rows]))
     if not whole:
         receipts = receipts.where(ReceiptRow.changed > base)
@@ -155,7 +164,10 @@ def _send(session: Session, response: PullResponse, rows: list[ProtocolRow], bas
     for row in rows:
         state = decode_state(row)
         replaced = whole or state.frozen_since() > base
-        response.changes.extend(state.changes_since(base, full=replaced))
+        if replaced and as_states:
+            response.states[row.id] = state.whole_registers()
+        else:
+            response.changes.extend(state.changes_since(base, full=replaced))
         response.vectors[row.id] = state.vector
         if row.status == "quarantined":
             response.quarantined[row.id] = row.reasons.splitlines()
@@ -164,16 +176,17 @@ def _send(session: Session, response: PullResponse, rows: list[ProtocolRow], bas
 
 
 def _page(session: Session, scope: _Scope, cursor: Cursor, limit: int, reached: int,
-          response: PullResponse) -> Cursor:
+          response: PullResponse, as_states: bool) -> Cursor:
     """Fill ``response`` with one page; return the cursor after it."""
     if scope.joined and cursor.catch_up != DONE:
         rows = _catch_up_page(session, scope.joined, cursor.catch_up, limit)
-        _send(session, response, rows[:limit], 0, whole=True)
+        _send(session, response, rows[:limit], 0, whole=True, as_states=as_states)
         response.more = True
         return replace(cursor, ceiling=scope.ceiling,
                        catch_up=rows[limit - 1].id if len(rows) > limit else DONE)
     rows = _changes_page(session, scope.all, cursor, limit) if scope.all else []
-    _send(session, response, rows[:limit], cursor.base, whole=cursor.base == 0)
+    _send(session, response, rows[:limit], cursor.base, whole=cursor.base == 0,
+          as_states=as_states)
     if len(rows) > limit:
         response.more = True
         return replace(cursor, ceiling=scope.ceiling, changed=rows[limit - 1].changed,
@@ -188,12 +201,14 @@ def pull(
     cursor: Cursor,
     limit: int,
     now_ms: int,
+    as_states: bool = False,
 ) -> PullResponse:
-    """One page of changes for a device of ``inspector_id``."""
+    """One page of changes for a device of ``inspector_id``; protocols sent whole go as their
+    registers (``PullResponse.states``) if ``as_states``, else as ops."""
     reached = session.exec(select(ChangeCounter.value)).one()
     scope = _scope(session, inspector_id, cursor)
     response = PullResponse(cursor="", changes=[], more=False, server_time_ms=now_ms)
-    response.cursor = str(_page(session, scope, cursor, limit, reached, response))
+    response.cursor = str(_page(session, scope, cursor, limit, reached, response, as_states))
     inspector = session.get(InspectorRow, inspector_id)
     if inspector is not None:
         response.inspector = Inspector(inspector.id, inspector.full_name, inspector.region,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+from sqlalchemy import Row
 
 from field_sync import DocumentState, Register
 from schemas import VersionVector
@@ -15,8 +18,9 @@ _vector_decoder = msgspec.msgpack.Decoder(VersionVector)
 _encoder = msgspec.msgpack.Encoder()
 
 
-def decode_state(row: ProtocolRow) -> DocumentState:
-    """The merged state stored in ``row``."""
+def decode_state(row: ProtocolRow | Row[Any]) -> DocumentState:
+    """The merged state stored in ``row`` (a protocol row, or a plain row of its ``id``,
+    ``registers`` and ``vector``)."""
     return DocumentState(row.id, _registers_decoder.decode(row.registers),
                          _vector_decoder.decode(row.vector))
 

@@ -131,11 +131,12 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
     if state is not None:
         if state.assignment not in batch.scope:
             raise Rejected("out_of_scope", "this protocol belongs to an assignment of another team")
+        # A meta field the creating op left out stays out: a correction names what it
+        # corrects when it is made, where that is checked, never later.
         if (op.path == "" or op.path in META_FIELDS) and any(
-                state.registers[name].value != value for name, value in _meta_written(op).items()
-                if name in state.registers):
-            raise Rejected("meta_immutable", "a protocol's template and assignment are set when "
-                           "it is created and never change")
+                _meta_value(state, name) != value for name, value in _meta_written(op).items()):
+            raise Rejected("meta_immutable", "a protocol's template, assignment and the protocol "
+                           "it corrects are set when it is created and never change")
         return state
     if op.path != "" or not isinstance(op.value, dict):
         raise Rejected("unknown_protocol",
@@ -159,6 +160,11 @@ def _check_correctable(session: Session, batch: _Batch, corrected: Any) -> None:
     if old.status not in ("registered", "quarantined"):
         raise Rejected("cannot_supersede", f"protocol {corrected} is {old.status}: only a "
                        "signed, registered or quarantined protocol is corrected")
+
+
+def _meta_value(state: DocumentState, name: str) -> Any:
+    register = state.registers.get(name)
+    return None if register is None else register.value
 
 
 def _meta_written(op: Op) -> dict[str, Any]:
@@ -316,7 +322,9 @@ def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNa
     corrected = _text(state, SUPERSEDES)
     if row.status == "registered" and corrected:
         old = session.get(ProtocolRow, corrected)
-        if old is not None:
+        # Checked when the correction was made; the old one may have changed since.
+        if old is not None and old.assignment_id in batch.scope and \
+                old.status in ("registered", "quarantined"):
             old.status, old.superseded_by = "superseded", row.id
             old.changed = batch.changed
             session.add(old)

@@ -131,6 +131,9 @@ class InProcessTransport:
         self.config = config or ServerConfig()
         self.clock = clock
         self.signing = Signing(keys, self.config) if signed_freezes else None
+        self.states = True
+        """Ask for protocols sent whole as register maps, as ``HttpTransport`` does; False
+        asks for them as ops."""
 
     def _caller(self, token: str) -> Caller:
         request = SimpleNamespace(headers={"authorization": f"Bearer {token}"})
@@ -158,11 +161,11 @@ class InProcessTransport:
                               PushResponse)
 
     def pull(self, token: str, cursor: str) -> PullResponse:
-        """``GET /v1/pull``."""
+        """``GET /v1/pull?states=true`` (or ``false``, see ``states``)."""
         caller = self._caller(token)
         with _as_problem(), self.database.read() as session:
             response = pull(session, self.catalog, caller.inspector_id, Cursor.parse(cursor),
-                            self.config.pull_page_protocols, self.clock())
+                            self.config.pull_page_protocols, self.clock(), self.states)
         return _over_the_wire(response, PullResponse)
 
     def rotate_key(self, token: str, public_key: str) -> str:

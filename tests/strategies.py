@@ -172,7 +172,10 @@ def _removal(draw: st.DrawFn) -> tuple[str, Any]:
 
 @st.composite
 def _creation(draw: st.DrawFn) -> tuple[str, Any]:
-    return "", {"_template": METROLOGY.ref, "_assignment": draw(st.sampled_from(ASSIGNMENTS))}
+    """The root op: the meta fields, and now and then the first values of top-level fields."""
+    first = dict(draw(st.lists(_top_field_edit(), max_size=3)))
+    return "", {**first, "_template": METROLOGY.ref,
+                "_assignment": draw(st.sampled_from(ASSIGNMENTS))}
 
 
 def edits() -> st.SearchStrategy[tuple[str, Any]]:
@@ -180,7 +183,7 @@ def edits() -> st.SearchStrategy[tuple[str, Any]]:
 
     Field edits (null clears), whole-row ops with a map value (now and then carrying the row's
     ``_deleted`` too), row removals and restores (``<collection>/<row>/_deleted``), and the root
-    op that creates the protocol.
+    op that creates the protocol (with some first values).
     """
     return st.one_of(
         _top_field_edit(), _row_field_edit(), _row_field_edit(), _whole_row_edit(), _removal(),

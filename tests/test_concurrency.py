@@ -251,6 +251,8 @@ class Puller:
         self.pages += 1
         self.run_pages += 1
         self.received += page.changes
+        self.received += [register.as_op(doc, path) for doc, registers in page.states.items()
+                          for path, register in registers.items()]
         for doc, vector in page.vectors.items():
             held = self.vectors.setdefault(doc, {})
             for actor, seq in vector.items():
@@ -320,7 +322,7 @@ def states(ops: Iterable[Op]) -> dict[str, DocumentState]:
 def take(held: dict[str, DocumentState], page: PullResponse) -> None:
     """Apply a page as a tablet does: a protocol the page sends whole replaces the copy held."""
     for doc in page.replaced:
-        held[doc] = DocumentState(doc)
+        held[doc] = DocumentState(doc, dict(page.states.get(doc, {})))
     for op in page.changes:
         held.setdefault(op.doc, DocumentState(op.doc)).apply(op)
 

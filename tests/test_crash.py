@@ -168,7 +168,7 @@ def test_a_push_committed_but_never_answered_is_a_duplicate_after_a_crash(
                                           "indication": "10.04", "mpe": "0.05", "unit": "L"})
             edit.set("conclusion", "compliant")
         sent = [entry.op for entry in tablet.store.outbox("pending")]
-        assert len(sent) == tablet.pending() == 6
+        assert len(sent) == tablet.pending() == 4
 
         proxy.armed.set()
         report = tablet.sync()

@@ -66,7 +66,7 @@ def test_sync_without_network_keeps_everything_for_later(
     offline = Tablet(path, PASSPHRASE, transport=HttpTransport("http://127.0.0.1:9", timeout_s=2))
     report = offline.sync()
     assert report.offline and not report.ok
-    assert offline.pending() == 2
+    assert offline.pending() == 1
     offline.close()
 
     # The same file, reopened with the network back: nothing was lost.

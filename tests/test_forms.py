@@ -272,6 +272,18 @@ def test_the_root_creation_op_names_template_and_assignment() -> None:
     FORM.check_op(edit("", {"_assignment": "asg-18"}))  # moving to another assignment
 
 
+def test_the_root_op_carries_the_first_values_checked_like_any_field() -> None:
+    written = FORM.check_op(edit("", {"_template": METROLOGY.ref, "_assignment": "asg-17",
+                                      "number": "1", "findings": None}))
+    assert {(str(path), value) for path, value in written} == {
+        ("_template", METROLOGY.ref), ("_assignment", "asg-17"), ("number", "1"),
+        ("findings", None)}
+    with refused("unknown_field"):
+        FORM.check_op(edit("", {"_template": METROLOGY.ref, "no_such_field": "1"}))
+    with refused("bad_value"):
+        FORM.check_op(edit("", {"_template": METROLOGY.ref, "number": 17}))
+
+
 def test_the_template_of_a_protocol_cannot_change() -> None:
     with refused("template_changed"):
         FORM.check_op(edit("", {"_template": "sampling_act@1", "_assignment": "asg-17"}))
@@ -284,8 +296,9 @@ def test_the_template_of_a_protocol_cannot_change() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [{}, {"_template": METROLOGY.ref, "number": "1"}, "metrology_supervision@1", None,
-     {"_assignment": ""}, {"_assignment": 17}],
+    [{}, "metrology_supervision@1", None, {"_assignment": ""}, {"_assignment": 17},
+     {"_template": METROLOGY.ref, "number": {"a": "1"}},
+     {"_template": METROLOGY.ref, "_freeze": {"vector": {}, "content_hash": ""}}],
 )
 def test_a_bad_root_op_is_refused(value: Any) -> None:
     with refused("bad_value"):

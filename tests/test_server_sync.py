@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from field_sync import pack
+from field_sync import DocumentState, Register, pack
 from schemas import Op, PullResponse, PushResponse
 from server import ServerConfig
 from tests.conftest import ADMIN, TEMPLATE, Device, enroll, put_assignment
@@ -79,8 +79,10 @@ def outcomes(response: PushResponse) -> list[tuple[str, str]]:
 
 
 async def pull(client: AsyncTestClient, device: Device, cursor: str = "", *,
-               msgpack: bool = False) -> PullResponse:
+               msgpack: bool = False, states: bool = False) -> PullResponse:
     params = {"cursor": cursor} if cursor else {}
+    if states:
+        params["states"] = "true"
     if msgpack:
         headers = {"Authorization": device.headers["Authorization"],
                    "Accept": "application/msgpack"}
@@ -210,9 +212,13 @@ def bad_ops(device: Device, doc: str, measurement: str) -> list[tuple[Op, str]]:
         (device.op(doc, "conclusion", {"value": "compliant"}), "bad_value"),
         (device.op(doc, "entity_name", "x" * 201), "bad_value"),
         (device.op(doc, "_template", "sampling_act@1"), "meta_immutable"),
+        (device.op(doc, "_supersedes", row_id()), "meta_immutable"),
+        (device.op(doc, "", {"_supersedes": row_id()}), "meta_immutable"),
         (device.op(doc, f"instruments/{row_id()}/_deleted", "yes"), "bad_value"),
         (device.op(doc, "instruments/NOT-A-UUID/serial", "x"), "bad_path"),
-        (device.op(doc, "", {"conclusion": "compliant"}), "bad_value"),
+        (device.op(doc, "", {"conclusion": "mostly_fine"}), "bad_value"),
+        (device.op(doc, "", {"findings": {"nested": "x"}}), "bad_value"),
+        (device.op(doc, "", {"_freeze": {"vector": {}, "content_hash": ""}}), "bad_value"),
     ]
 
 
@@ -274,7 +280,7 @@ async def test_a_refused_creating_op_creates_nothing(client: AsyncTestClient,
     alice = teams.alice
     doc = str(uuid.uuid4())
     bad_create = alice.op(doc, "", {"_template": TEMPLATE, "_assignment": "A",
-                                    "conclusion": "compliant"})
+                                    "conclusion": "mostly_fine"})
     follow = alice.op(doc, "findings", "x")
     assert outcomes(await push(client, alice, [bad_create, follow])) == [
         ("rejected", "bad_value"), ("rejected", "unknown_protocol")]
@@ -797,6 +803,43 @@ async def test_new_assignment_brings_its_existing_protocols_in_full(
     got = {op.path: op.value for page in pages for op in page.changes if op.doc == old}
     assert got == {"_template": TEMPLATE, "_assignment": "B", "conclusion": "compliant",
                    "findings": "f"}
+
+
+def stamped(registers: dict[str, Register]) -> dict[str, tuple[int, str, int, object]]:
+    """Registers without the registry's change numbers (a device's own are 0)."""
+    return {path: (r.hlc, r.actor, r.seq, r.value) for path, r in registers.items()}
+
+
+async def test_protocols_sent_whole_come_as_their_registers_when_asked(
+    client: AsyncTestClient, teams: Teams,
+) -> None:
+    """``states=true``: a protocol sent whole comes as its registers, the state its ops would
+    build, a removed row left out; changes after the cursor still come as ops."""
+    alice, bob = teams.alice, teams.bob
+    doc, create = alice.create("A")
+    kept, removed = row_id(), row_id()
+    ops = [create, alice.op(doc, "conclusion", "compliant"),
+           alice.op(doc, f"instruments/{kept}", {"type": "scale", "serial": "S-1"}),
+           alice.op(doc, f"instruments/{removed}", {"type": "scale", "serial": "S-2"}),
+           alice.op(doc, f"instruments/{removed}/_deleted", True)]
+    assert {status for status, _ in outcomes(await push(client, alice, ops))} == {"accepted"}
+
+    for msgpack in (False, True):
+        as_ops = await pull(client, bob, msgpack=msgpack)
+        as_states = await pull(client, bob, msgpack=msgpack, states=True)
+        assert as_states.changes == [] and as_states.replaced == as_ops.replaced == [doc]
+        assert (as_states.vectors, as_states.cursor) == (as_ops.vectors, as_ops.cursor)
+        from_ops = DocumentState(doc)
+        for op in as_ops.changes:
+            from_ops.take(op)
+        assert stamped(as_states.states[doc]) == stamped(from_ops.registers)
+        assert f"instruments/{kept}/serial" in as_states.states[doc]
+        assert not any(removed in path for path in as_states.states[doc])
+
+    edit = alice.op(doc, "findings", "seal replaced")
+    await push(client, alice, [edit])
+    later = await pull(client, bob, as_states.cursor, states=True)
+    assert (later.changes, later.states, later.replaced) == ([edit], {}, [])
 
 
 async def test_joining_a_busy_assignment_pages_its_protocols_once_each(

@@ -46,7 +46,7 @@ def test_saved_edits_survive_closing_the_file(
     opened.append(reopened)
     assert reopened.protocol(protocol) == before
     assert before.collections["instruments"][row]["serial"] == "WM-1"
-    assert reopened.pending() == 4  # the creating op, the number, the row, the findings
+    assert reopened.pending() == 3  # the creating op (with the number), the row, the findings
 
 
 def test_a_refused_value_stages_nothing_and_an_interrupted_edit_saves_nothing(
@@ -103,7 +103,7 @@ def test_a_tablet_with_a_wrong_clock_still_lands_every_edit(
         edit.set("findings", "second, and last")
     report = skewed.sync()
     assert report.ok and report.rejected == 0
-    assert report.restamped == (4 if skew_ms > 0 else 0)
+    assert report.restamped == (3 if skew_ms > 0 else 0)
     assert skewed.pending() == 0 and not skewed.rejections()
 
     record = admin.protocol(protocol)
@@ -113,3 +113,21 @@ def test_a_tablet_with_a_wrong_clock_still_lands_every_edit(
     if skew_ms > 0:  # the refused stamps were replaced by ones near the registry's time
         now = time.time_ns() // 1_000_000
         assert all(abs(physical_ms(stamp) - now) < HOUR_MS for stamp in stamps)
+
+
+def test_the_meta_fields_are_given_once_at_creation(
+    admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]
+) -> None:
+    assignment, (tablet,) = team(admin, server, tmp_path, 1, opened)
+    with pytest.raises(InvalidOperation) as refused:
+        tablet.create_protocol(TEMPLATE, assignment, {"number": "TR-1", "_assignment": "other"})
+    assert refused.value.code == "bad_path"
+    protocol = tablet.create_protocol(TEMPLATE, assignment, {"number": "TR-1"})
+    with tablet.edit(protocol) as edit:
+        for path, value in (("", {"findings": "x"}), ("_assignment", "other"),
+                            ("_supersedes", protocol)):
+            with pytest.raises(InvalidOperation) as refused:
+                edit.set(path, value)
+            assert refused.value.code == "bad_path"
+        assert edit.staged == 0
+    assert tablet.pending() == 1 and tablet.protocol(protocol).fields["number"] == "TR-1"

@@ -44,9 +44,10 @@ async def push_ops(
     return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
 
 
-def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int) -> Any:
+def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool) -> Any:
     with registry.database.read() as session:
-        return pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms())
+        return pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
+                    states)
 
 
 @get("/v1/pull")
@@ -56,10 +57,13 @@ async def pull_changes(
     caller: NamedDependency[Caller],
     cursor: FromQuery[str] = "",
     limit: FromQuery[int | None] = None,
+    states: FromQuery[bool] = False,
 ) -> Response[bytes]:
-    """Device. The changes in the device's scope since ``cursor``."""
+    """Device. The changes in the device's scope since ``cursor``; with ``states=true``,
+    protocols sent whole come as their registers, not as ops."""
     page = registry.config.pull_page_protocols
     if limit is not None and not 1 <= limit <= page:
         raise BadRequest("bad_limit", f"limit is a number of protocols from 1 to {page}")
-    response = await registry.run(_pull, registry, caller, Cursor.parse(cursor), limit or page)
+    response = await registry.run(_pull, registry, caller, Cursor.parse(cursor), limit or page,
+                                  states)
     return reply(request, response)
