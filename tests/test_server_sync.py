@@ -538,6 +538,31 @@ async def test_a_gzipped_push_is_taken_and_a_pull_comes_back_gzipped(
     assert doc in {op.doc for op in msgspec.json.decode(page.content, type=PullResponse).changes}
 
 
+async def test_a_client_that_takes_zstandard_gets_it_page_and_stream_alike(
+    client: AsyncTestClient, teams: Teams,
+) -> None:
+    alice = teams.alice
+    creates = [alice.create("A")[1] for _ in range(250)]  # two chunks of an export stream
+    creates = [msgspec.structs.replace(op, value={**op.value, "number": f"Z-{op.seq}"})
+               for op in creates]
+    assert {status for status, _ in outcomes(await push(client, alice, creates))} == {"accepted"}
+    pages = {}
+    for encoding in ("zstd", "gzip"):
+        page = await client.get("/v1/pull", params={"states": "true"},
+                                headers={**alice.headers, "Accept-Encoding": encoding})
+        assert page.headers["content-encoding"] == encoding  # the test client decoded it
+        pages[encoding] = msgspec.structs.replace(
+            msgspec.json.decode(page.content, type=PullResponse), server_time_ms=0)
+    assert pages["zstd"] == pages["gzip"] and len(pages["zstd"].states) == len(creates)
+
+    export = await client.get("/v1/registry/export", params={"format": "jsonl"},
+                              headers={**ADMIN, "Accept-Encoding": "zstd"})
+    assert export.status_code == 200 and export.headers["content-encoding"] == "zstd"
+    numbers = {msgspec.json.decode(line)["summary"]["number"]
+               for line in export.content.splitlines()}
+    assert numbers == {f"Z-{op.seq}" for op in creates}
+
+
 async def test_a_bad_body_encoding_is_refused_and_changes_nothing(
     server_config: ServerConfig, client: AsyncTestClient, teams: Teams,
 ) -> None:
