@@ -108,7 +108,7 @@ class TimedTransport(HttpTransport):
 
     def pull(self, token: str, cursor: str) -> PullResponse:
         page = self._timed("pull", lambda: super(TimedTransport, self).pull(token, cursor))
-        self.pulled_registers += len(page.changes) + sum(map(len, page.states.values()))
+        self.pulled_registers += page.registers
         return page
 
     def trust_list(self) -> TrustList:

@@ -210,7 +210,7 @@ class Synchronizer:
                 coming = ahead.submit(self._fetch, page.cursor) if page.more else None
                 self.clock.learn_offset(page.server_time_ms, sent, received)
                 self._apply(page)
-                report.pulled += len(page.changes) + sum(map(len, page.states.values()))
+                report.pulled += page.registers
 
     def _apply(self, page: PullResponse) -> None:
         states: dict[str, DocumentState] = {

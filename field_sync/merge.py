@@ -57,11 +57,16 @@ class DocumentState:
         self.registers: dict[str, Register] = registers if registers is not None else {}
         self.vector: VersionVector = vector if vector is not None else {}
 
+    def value(self, path: str) -> Any:
+        """The value the register at ``path`` holds (None when nothing wrote it)."""
+        register = self.registers.get(path)
+        return None if register is None else register.value
+
     @property
     def template_ref(self) -> str | None:
         """The template the protocol was made from, once its creating op is known."""
-        register = self.registers.get(TEMPLATE)
-        return None if register is None else register.value
+        ref: str | None = self.value(TEMPLATE)
+        return ref
 
     @property
     def frozen(self) -> Freeze | None:
@@ -77,8 +82,8 @@ class DocumentState:
     @property
     def assignment(self) -> str | None:
         """The assignment the protocol belongs to."""
-        register = self.registers.get(ASSIGNMENT)
-        return None if register is None else register.value
+        assignment: str | None = self.value(ASSIGNMENT)
+        return assignment
 
     def apply(self, op: Op, changed: int = 0,
               fields: list[tuple[FieldPath, Any]] | None = None) -> list[str]:

@@ -107,6 +107,12 @@ class PullResponse(msgspec.Struct):
     registers are not repeated in ``changes``. Far less to make and to merge than an op a
     register, for a new tablet that takes a team's thousands of protocols."""
 
+    @property
+    def registers(self) -> int:
+        """How many registers the page carries: one an op in ``changes``, and every register
+        of the protocols in ``states``."""
+        return len(self.changes) + sum(map(len, self.states.values()))
+
 
 class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):
     """An administrator registers an inspector."""

@@ -134,7 +134,7 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
         # A meta field the creating op left out stays out: a correction names what it
         # corrects when it is made, where that is checked, never later.
         if (op.path == "" or op.path in META_FIELDS) and any(
-                _meta_value(state, name) != value for name, value in _meta_written(op).items()):
+                state.value(name) != value for name, value in _meta_written(op).items()):
             raise Rejected("meta_immutable", "a protocol's template, assignment and the protocol "
                            "it corrects are set when it is created and never change")
         return state
@@ -160,11 +160,6 @@ def _check_correctable(session: Session, batch: _Batch, corrected: Any) -> None:
     if old.status not in ("registered", "quarantined"):
         raise Rejected("cannot_supersede", f"protocol {corrected} is {old.status}: only a "
                        "signed, registered or quarantined protocol is corrected")
-
-
-def _meta_value(state: DocumentState, name: str) -> Any:
-    register = state.registers.get(name)
-    return None if register is None else register.value
 
 
 def _meta_written(op: Op) -> dict[str, Any]:
@@ -262,8 +257,8 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
 
 
 def _text(state: DocumentState, path: str) -> str:
-    register = state.registers.get(path)
-    return "" if register is None or register.value is None else str(register.value)
+    value = state.value(path)
+    return "" if value is None else str(value)
 
 
 def _new_row(session: Session, batch: _Batch, doc: str, state: DocumentState) -> SimpleNamespace:
