@@ -16,12 +16,14 @@ import msgspec
 from sqlmodel import Session, col, select
 
 from field_sync.canonical import canonical_bytes
+from server.oplog import log_digest, push_ops
 from server.tables import AuditEntryRow, OpLogRow
 
 __all__ = ["GENESIS", "AuditBreak", "append", "ops_digest", "verify_chain"]
 
 GENESIS = "0" * 64
 _json = msgspec.json.Encoder().encode
+_value_encoder = msgspec.msgpack.Encoder()
 
 
 def _entry_hash(prev_hash: str, seq: int, at_ms: int, actor: str, action: str, subject: str,
@@ -32,7 +34,8 @@ def _entry_hash(prev_hash: str, seq: int, at_ms: int, actor: str, action: str, s
 
 
 def ops_digest(rows: Iterable[tuple[str, int, str, str, bytes, int]]) -> str:
-    """SHA-256 over ops ``(actor, seq, doc, path, value bytes, hlc)`` in (actor, seq) order."""
+    """SHA-256 over ops ``(actor, seq, doc, path, value bytes, hlc)`` in (actor, seq) order:
+    what a push entry recorded before the op log was packed (``log_sha256`` since)."""
     digest = hashlib.sha256()
     for actor, seq, doc, path, value, hlc in sorted(rows, key=lambda row: (row[0], row[1])):
         fields = [actor, seq, doc, path, value.hex(), hlc]
@@ -65,9 +68,18 @@ class AuditBreak(msgspec.Struct, frozen=True):
     reason: str
 
 
-def _logged_ops_digest(session: Session, changed: int) -> str:
-    rows = session.exec(select(OpLogRow).where(OpLogRow.changed == changed))
-    return ops_digest((r.actor, r.seq, r.doc, r.path, r.value, r.hlc) for r in rows)
+def _push_holds(session: Session, entry: AuditEntryRow) -> bool:
+    """Whether the op log still holds what a push entry says the push merged: the digest of
+    its rows (``log_sha256``), or, for a push recorded before the log was packed, of its ops
+    one by one (``ops_sha256``)."""
+    detail = msgspec.json.decode(entry.detail)
+    if "log_sha256" in detail:
+        rows = session.execute(select(col(OpLogRow.doc), col(OpLogRow.actor), col(OpLogRow.ops))
+                               .where(OpLogRow.changed == entry.changed))
+        return bool(detail["log_sha256"] == log_digest(tuple(row) for row in rows))
+    return bool(detail.get("ops_sha256") == ops_digest(
+        (op.actor, op.seq, op.doc, op.path, _value_encoder.encode(op.value), op.hlc)
+        for op in push_ops(session, entry.changed)))
 
 
 def verify_chain(session: Session) -> tuple[int, AuditBreak | None]:
@@ -83,9 +95,7 @@ def verify_chain(session: Session) -> tuple[int, AuditBreak | None]:
                              entry.subject, entry.detail, entry.changed)
         if digest != entry.hash:
             return count, AuditBreak(entry.seq, "its content was changed after it was written")
-        if entry.action == "push":
-            claimed = msgspec.json.decode(entry.detail).get("ops_sha256")
-            if claimed != _logged_ops_digest(session, entry.changed):
+        if entry.action == "push" and not _push_holds(session, entry):
                 return count, AuditBreak(entry.seq, "the ops it merged were changed in op_log")
         prev, expected_seq = entry.hash, expected_seq + 1
     return count, None

@@ -10,11 +10,9 @@ transaction, so an acknowledged batch is durable and a batch cut off half way ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 from pydantic_core import PydanticUndefined
@@ -25,8 +23,8 @@ from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
 from schemas import Op, OpResult, Template
+from server import oplog
 from server.audit import append as audit
-from server.audit import ops_digest
 from server.auth import Caller
 from server.catalog import TemplateCatalog
 from server.database import Database
@@ -36,13 +34,11 @@ from server.signatures import SignatureRefused, Signing, register
 from server.tables import (
     AssignmentRow,
     HeldOpRow,
-    OpLogRow,
-    ProtocolPushRow,
     ProtocolRow,
     ReceiptRow,
 )
 
-__all__ = ["Rejected", "ingest", "logged_ops"]
+__all__ = ["Rejected", "ingest"]
 
 _value_encoder = msgspec.msgpack.Encoder()
 PROTOCOL_SIGNED = "protocol_signed"
@@ -76,7 +72,8 @@ class _Batch:
     """The form of each protocol this batch has merged an op into."""
     seen: set[int] = field(default_factory=set)
     held_seen: set[int] = field(default_factory=set)
-    log: list[LoggedOp] = field(default_factory=list)
+    merged: dict[str, list[Op]] = field(default_factory=dict)
+    """The ops merged, by protocol, in order: the op log rows this push adds."""
     held: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
     """The site of each assignment new protocols of this batch belong to."""
@@ -84,44 +81,10 @@ class _Batch:
     """Protocols signed in this batch: registered, or quarantined with the broken rules."""
 
 
-class LoggedOp(NamedTuple):
-    """An op log row, in column order: the driver takes it as it is."""
-
-    actor: str
-    seq: int
-    doc: str
-    path: str
-    value: bytes
-    hlc: int
-    changed: int
-
-    def op(self) -> Op:
-        return Op(self.actor, self.seq, self.doc, self.path, msgspec.msgpack.decode(self.value),
-                  self.hlc)
-
-
-def _logged(op: Op, changed: int) -> LoggedOp:
-    # The C constructor: a named tuple's own ``__new__`` is Python, and this runs once an op.
-    return _new_logged((op.actor, op.seq, op.doc, op.path, _value_encoder.encode(op.value),
-                        op.hlc, changed))
-
-
-_new_logged: Callable[[tuple[str, int, str, str, bytes, int, int]], LoggedOp] = partial(
-    tuple.__new__, LoggedOp)
-
-
 def _held(op: Op, changed: int) -> dict[str, Any]:
-    return {**_logged(op, changed)._asdict(), "code": PROTOCOL_SIGNED}
-
-
-def logged_ops(session: Session, doc: str) -> list[Op]:
-    """Every op of ``doc`` the registry ever merged, in the order it received them."""
-    pushes = select(ProtocolPushRow.changed).where(ProtocolPushRow.doc == doc)
-    rows = session.exec(select(OpLogRow)
-                        .where(col(OpLogRow.changed).in_(pushes), OpLogRow.doc == doc)
-                        .order_by(col(OpLogRow.changed), col(OpLogRow.actor), col(OpLogRow.seq)))
-    return [Op(row.actor, row.seq, row.doc, row.path, msgspec.msgpack.decode(row.value), row.hlc)
-            for row in rows]
+    return {"actor": op.actor, "seq": op.seq, "doc": op.doc, "path": op.path,
+            "value": _value_encoder.encode(op.value), "hlc": op.hlc, "changed": changed,
+            "code": PROTOCOL_SIGNED}
 
 
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> DocumentState:
@@ -175,7 +138,7 @@ def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
     if state.frozen is not None:
         raise Rejected(PROTOCOL_SIGNED, "this protocol is already signed")
     freeze = parse_freeze(op.value)
-    merged = logged_ops(session, op.doc) + [row.op() for row in batch.log if row.doc == op.doc]
+    merged = oplog.logged_ops(session, op.doc) + batch.merged.get(op.doc, [])
     kept = [logged for logged in merged if covers(freeze, logged)]
     rebuilt = replay(op.doc, kept, batch.changed)
     protocol = rebuilt.materialize(template)
@@ -232,7 +195,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     state.apply(op, batch.changed, fields)
     batch.states[op.doc] = state
     batch.forms[op.doc] = form
-    batch.log.append(_logged(op, batch.changed))
+    batch.merged.setdefault(op.doc, []).append(op)
 
 
 def _load(session: Session, caller: Caller, ops: list[Op], database: Database, now_ms: int,
@@ -248,11 +211,11 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
                    rows=rows, changed=changed, now_ms=now_ms, signing=signing)
     own = [op.seq for op in ops if op.actor == caller.device_id and 1 <= op.seq <= MAX_SEQ]
     if own:
-        for table, seen in ((OpLogRow, batch.seen), (HeldOpRow, batch.held_seen)):
-            seen.update(session.exec(select(table.seq).where(
-                table.actor == caller.device_id,
-                col(table.seq) >= min(own), col(table.seq) <= max(own),
-            )))
+        low, high = min(own), max(own)
+        batch.seen = oplog.seen_seqs(session, caller.device_id, low, high)
+        batch.held_seen.update(session.exec(select(HeldOpRow.seq).where(
+            HeldOpRow.actor == caller.device_id, col(HeldOpRow.seq) >= low,
+            col(HeldOpRow.seq) <= high)))
     return batch
 
 
@@ -296,12 +259,11 @@ def _store(session: Session, batch: _Batch) -> None:
             session.add(row)
     # New protocols go in with one statement, not through the ORM's unit of work.
     Database.insert_many(session, ProtocolRow, [vars(row) for row in created])
-    Database.insert_rows(session, OpLogRow, LoggedOp._fields, batch.log)
-    pushed = dict.fromkeys(row.doc for row in batch.log)
-    Database.insert_rows(session, ProtocolPushRow, ("doc", "changed"),
-                         [(doc, batch.changed) for doc in pushed])
+    logged = oplog.log_rows(batch.changed, batch.caller.device_id, batch.merged)
+    oplog.insert(session, logged)
     Database.insert_many(session, HeldOpRow, batch.held)
-    _audit(session, batch)
+    _audit(session, batch, oplog.log_digest((doc, actor, packed)
+                                            for doc, _, actor, _, _, packed in logged))
 
 
 def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNamespace,
@@ -327,15 +289,12 @@ def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNa
                   corrected, {"by": row.id}, batch.changed)
 
 
-def _audit(session: Session, batch: _Batch) -> None:
+def _audit(session: Session, batch: _Batch, log_digest: str) -> None:
     actor = f"device:{batch.caller.device_id}"
-    if batch.log:
-        docs: dict[str, int] = {}
-        for row in batch.log:
-            docs[row.doc] = docs.get(row.doc, 0) + 1
-        digest = ops_digest(row[:6] for row in batch.log)
+    if batch.merged:
+        docs = {doc: len(ops) for doc, ops in batch.merged.items()}
         audit(session, batch.now_ms, actor, "push", batch.caller.device_id,
-                     {"docs": docs, "ops_sha256": digest}, batch.changed)
+                     {"docs": docs, "log_sha256": log_digest}, batch.changed)
     for doc, (status, reasons) in batch.statuses.items():
         audit(session, batch.now_ms, actor, status, doc, {"reasons": reasons},
                      batch.changed)

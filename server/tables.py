@@ -25,7 +25,6 @@ __all__ = [
     "HeldOpRow",
     "InspectorRow",
     "OpLogRow",
-    "ProtocolPushRow",
     "ProtocolRow",
     "ReceiptRow",
     "ReferenceRow",
@@ -145,38 +144,23 @@ class ReferenceRow(SQLModel, table=True):
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
 
 
-class StoredOp(SQLModel):
-    """The columns of an op as a device sent it, shared by the op log and the held ops.
-    (``sa_type`` rather than ``sa_column``: a Column object can belong to one table only.)"""
+class OpLogRow(SQLModel, table=True):
+    """The ops one push merged into one protocol, packed (see ``server.oplog``)."""
 
-    actor: str = Field(primary_key=True, max_length=64)
-    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
-    doc: str = Field(max_length=64)
-    path: str = Field(max_length=200)
-    value: bytes = Field(sa_type=LargeBinary, nullable=False)
-    hlc: int = Field(sa_type=BigInteger, nullable=False)
-
-
-class OpLogRow(StoredOp, table=True):
     __tablename__ = "op_log"
-    # Indexed by push, then protocol: a push's entries land together at the end of the index.
-    # An index by protocol alone would take every op at a random place in a tree that only
-    # grows; a protocol's ops are found through its pushes (ProtocolPushRow) instead.
-    __table_args__ = (Index("ix_op_log_changed_doc", "changed", "doc"),)
-
-    changed: int = Field(sa_type=BigInteger, nullable=False)
-    """The push that merged it; ``audit verify`` reads a push's ops by it."""
-
-
-class ProtocolPushRow(SQLModel, table=True):
-    """A push that logged ops of a protocol: one row a push and protocol, where an index of
-    the op log by protocol would take one entry an op."""
-
-    __tablename__ = "protocol_push"
+    __table_args__ = (Index("ix_op_log_actor_max_seq", "actor", "max_seq"),
+                      Index("ix_op_log_changed", "changed"))
 
     doc: str = Field(primary_key=True, max_length=64)
     changed: int = Field(sa_type=BigInteger, primary_key=True,
                          sa_column_kwargs={"autoincrement": False})
+    """The push that merged them."""
+    actor: str = Field(max_length=64)
+    """The device that made them (a push carries one device's ops only)."""
+    min_seq: int = Field(sa_type=BigInteger, nullable=False)
+    max_seq: int = Field(sa_type=BigInteger, nullable=False)
+    ops: bytes = Field(sa_type=LargeBinary, nullable=False)
+    """MessagePack ``[[seq, path, value, hlc], ...]``, in the order they were merged."""
 
 
 class ChangeCounter(SQLModel, table=True):
@@ -189,13 +173,19 @@ class ChangeCounter(SQLModel, table=True):
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-class HeldOpRow(StoredOp, table=True):
+class HeldOpRow(SQLModel, table=True):
     """An op refused because its protocol was signed without it: kept, never merged, shown to
-    supervisors in the audit and to the device that made it."""
+    supervisors in the audit and to the device that made it. One row an op: they are few."""
 
     __tablename__ = "held_op"
     __table_args__ = (Index("ix_held_op_doc", "doc"),)
 
+    actor: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    doc: str = Field(max_length=64)
+    path: str = Field(max_length=200)
+    value: bytes = Field(sa_type=LargeBinary, nullable=False)
+    hlc: int = Field(sa_type=BigInteger, nullable=False)
     code: str = Field(max_length=64)
     changed: int = Field(sa_type=BigInteger, nullable=False)
 

@@ -20,7 +20,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from schemas import Op
 from server import Database
+from server.oplog import unpack
 
 __all__ = ["ON_POSTGRES", "copy_database", "dispose_database", "execute", "fresh_database",
            "query"]
@@ -101,6 +103,14 @@ def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in connection.execute(text(sql), params)]
     finally:
         database.dispose()
+
+
+def logged(url: str) -> list[tuple[Op, int]]:
+    """Every op in the registry's op log, with the push (change number) that merged it, in
+    seq order."""
+    rows = query(url, "SELECT doc, changed, actor, ops FROM op_log")
+    return sorted(((op, changed) for doc, changed, actor, packed in rows
+                   for op in unpack(doc, actor, packed)), key=lambda pair: pair[0].seq)
 
 
 def execute(url: str, sql: str, **params: Any) -> None:

@@ -67,6 +67,7 @@ from server.database import Database
 from server.documents import decode_state
 from server.ingest import ingest
 from server.keys import RegistryKeys
+from server.oplog import unpack
 from server.problems import ProblemError
 from server.routes.admin import _create_inspector, _issue_code, _put_assignment
 from server.routes.enrollment import _enroll
@@ -316,11 +317,10 @@ class InProcessRegistry:
         return decode_state(row).materialize(template)
 
     def op_log(self) -> list[Op]:
-        """Every op the registry merged (one row per op id, by the table's key)."""
+        """Every op the registry merged, as the op log holds it."""
         with self.database.read() as session:
-            rows = session.exec(select(OpLogRow))
-            return [Op(row.actor, row.seq, row.doc, row.path, msgspec.msgpack.decode(row.value),
-                       row.hlc) for row in rows]
+            return [op for row in session.exec(select(OpLogRow))
+                    for op in unpack(row.doc, row.actor, row.ops)]
 
     def held(self) -> list[tuple[Op, str]]:
         """Every op set aside, with its code."""

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
+
 from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
+from server.oplog import pack, unpack
 from tests.databases import copy_database, dispose_database, execute, query
 from tests.live import complete_protocol, team, totp_code
 
@@ -48,7 +51,12 @@ def test_audit_verify_passes_then_names_the_tampered_entry(
 
         # Someone edits a merged op directly in the database: the push entry no longer holds.
         ops = copy("ops")
-        execute(ops, "UPDATE op_log SET hlc = hlc + 1 WHERE doc = :doc", doc=protocol)
+        (changed, actor, packed), *_ = query(
+            ops, "SELECT changed, actor, ops FROM op_log WHERE doc = :doc", doc=protocol)
+        edited = [msgspec.structs.replace(op, hlc=op.hlc + 1)
+                  for op in unpack(protocol, actor, packed)]
+        execute(ops, "UPDATE op_log SET ops = :ops WHERE doc = :doc AND changed = :changed",
+                ops=pack(edited), doc=protocol, changed=changed)
         result = _verify(ops, tmp_path / "ops")
         assert result.returncode == 1
         assert "ops it merged were changed" in result.stdout

@@ -52,6 +52,7 @@ from schemas import Assignment, EnrollRequest, Op, PullResponse, PushRequest, bu
 from server.changes import Cursor
 from server.documents import decode_state
 from server.tables import ProtocolRow
+from tests.databases import logged as logged_with_pushes
 from tests.databases import query
 from tests.live import PASSPHRASE, TEMPLATE, team
 
@@ -294,9 +295,7 @@ def read_registry(url: str) -> Stored:
         row = ProtocolRow(id=doc, template_ref="", assignment_id="", registers=registers,
                           vector=vector, changed=0, created_by="")
         protocols[doc] = decode_state(row)
-    logged = [(Op(actor, seq, doc, op_path, msgspec.msgpack.decode(value), hlc), changed)
-              for actor, seq, doc, op_path, value, hlc, changed in query(
-                  url, "SELECT actor, seq, doc, path, value, hlc, changed FROM op_log")]
+    logged = logged_with_pushes(url)
     added = dict(query(url, "SELECT inspector_id, added FROM assignment_member"))
     (counter,), = query(url, "SELECT value FROM change_counter")
     return Stored(protocols, logged, added, counter)

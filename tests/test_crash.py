@@ -28,7 +28,7 @@ from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, Op, PushRequest
-from tests.databases import query
+from tests.databases import logged
 from tests.live import PASSPHRASE, TEMPLATE, team
 
 pytestmark = pytest.mark.e2e
@@ -138,11 +138,8 @@ class CrashingProxy:
 
 
 def logged_ops(url: str, actor: str) -> list[Op]:
-    """The op log's rows of ``actor``, in seq order."""
-    rows = query(url, "SELECT actor, seq, doc, path, value, hlc FROM op_log WHERE actor = :actor "
-                 "ORDER BY seq", actor=actor)
-    return [Op(row_actor, seq, doc, path, msgspec.msgpack.decode(value), hlc)
-            for row_actor, seq, doc, path, value, hlc in rows]
+    """The op log's ops of ``actor``, in seq order."""
+    return [op for op, _ in logged(url) if op.actor == actor]
 
 
 def test_a_push_committed_but_never_answered_is_a_duplicate_after_a_crash(

@@ -17,11 +17,18 @@ from sqlmodel import Session, SQLModel
 
 from field_sync import DocumentState, Register
 from server import Database
+from server.audit import append, ops_digest, verify_chain
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.documents import encode_registers, encode_vector
-from server.ingest import logged_ops
-from server.schema import alembic_config, current_revision, head_revision, upgrade
+from server.oplog import logged_ops, push_ops
+from server.schema import (
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
 from server.tables import (
     AssignmentMember,
     AssignmentRow,
@@ -63,17 +70,36 @@ def _indexes(database: Database, table: str) -> set[str | None]:
     return {index["name"] for index in inspect(database.writer).get_indexes(table)}
 
 
+# The op log as the previous revision keeps it, one row an op: (seq, doc, push, value bytes).
+_LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
+           (4, "doc", 5, b"\xc0"))
+
+
+def _per_op_log(database: Database) -> list[tuple[object, ...]]:
+    with database.writer.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(
+            "SELECT actor, seq, doc, path, value, hlc, changed FROM op_log ORDER BY seq"))]
+
+
 def _fill_previous(database: Database) -> None:
-    """Logged ops of two protocols, and three protocols of one assignment."""
+    """Logged ops of two protocols (and the audit entries of their pushes), and three
+    protocols of one assignment."""
     with database.writer.begin() as connection:
-        for seq, doc, changed in ((1, "doc", 3), (2, "doc", 3), (3, "other", 3), (4, "doc", 5)):
+        for seq, doc, changed, value in _LOGGED:
             connection.execute(text(
                 "INSERT INTO op_log (actor, seq, doc, path, value, hlc, changed) "
                 "VALUES ('tablet', :seq, :doc, 'findings', :value, 7, :changed)"),
-                {"seq": seq, "doc": doc, "changed": changed, "value": b"\xa2ok"})
+                {"seq": seq, "doc": doc, "changed": changed, "value": value})
             connection.execute(text(
                 "INSERT INTO protocol_push (doc, changed) VALUES (:doc, :changed) "
                 "ON CONFLICT DO NOTHING"), {"doc": doc, "changed": changed})
+    with Session(database.writer) as session:
+        for push in (3, 5):
+            logged = [("tablet", seq, doc, "findings", value, 7)
+                      for seq, doc, changed, value in _LOGGED if changed == push]
+            append(session, 1, "device:tablet", "push", "tablet",
+                   {"ops_sha256": ops_digest(logged)}, push)
+        session.commit()
     with Session(database.writer) as session:
         session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
         session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
@@ -100,28 +126,32 @@ def _pulled_pages(database: Database) -> list[list[str]]:
 
 
 def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
-    """Its logged ops and protocols stay; afterwards a protocol's ops are found through its
-    pushes, and a pull pages through its protocols by change and id."""
+    """Its logged ops, audit log and protocols stay: the op log, packed a row a push and
+    protocol, holds every op with its value's bytes as they were, so the digests the audit log
+    recorded still hold; a pull pages through the protocols; and a downgrade gives back the op
+    log one row an op."""
     previous = _previous_revision()
     old = Database(empty_url)
     upgrade(old.writer, previous)
     _fill_previous(old)
-    assert "ix_protocol_assignment_id" in _indexes(old, "protocol")
+    before = _per_op_log(old)
     old.dispose()
 
     database = Database(empty_url)
     database.create_schema()
     assert current_revision(database.writer) == head_revision() != previous
     with database.read() as session:
-        rows = session.execute(text("SELECT actor, seq, hlc, changed FROM op_log")).all()
-        found = [op.seq for op in logged_ops(session, "doc")]
-    assert sorted(tuple(row) for row in rows) == [("tablet", seq, 7, changed) for seq, changed
-                                                  in ((1, 3), (2, 3), (3, 3), (4, 5))]
-    assert found == [1, 2, 4]
+        found = [(op.seq, op.value) for op in logged_ops(session, "doc")]
+        pushes = {changed: [op.seq for op in push_ops(session, changed)] for changed in (3, 5)}
+        assert verify_chain(session) == (2, None)
+    assert found == [(1, "ok"), (2, True), (4, None)]
+    assert {changed: sorted(seqs) for changed, seqs in pushes.items()} == {3: [1, 2, 3], 5: [4]}
     assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
-    assert "ix_protocol_assignment_changed_id" in _indexes(database, "protocol")
-    assert "ix_protocol_assignment_id" not in _indexes(database, "protocol")
+    assert "ix_op_log_actor_max_seq" in _indexes(database, "op_log")
     assert _diffs(database) == []
+
+    downgrade(database.writer, previous)
+    assert _per_op_log(database) == before
     database.dispose()
 
 

@@ -1,0 +1,94 @@
+"""The op log: every op the registry merged, kept as the device sent it.
+
+One row a push and protocol holds that push's ops of that protocol, packed as MessagePack
+``[[seq, path, value, hlc], ...]`` in the order they were merged. A push is one device's, so
+actor and protocol are said once a row, and a push of 500 protocols writes 500 rows, not one
+row an op (13 or so for a filled protocol). The row's key, ``(doc, changed)``, finds a
+protocol's ops push by push; ``changed`` alone finds a push's ops, which ``audit verify`` reads;
+``(actor, max_seq)`` finds the rows that may hold the seqs a device sends again.
+
+That a device's ``(actor, seq)`` is logged at most once is ingest's to keep: it runs under the
+change-number lock, which serializes pushes, and answers an op whose seq is logged
+``duplicate`` before it merges anything (``seen_seqs``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+from sqlmodel import Session, col, select
+
+from schemas import Op
+from server.database import Database
+from server.tables import OpLogRow
+
+__all__ = ["LOG_COLUMNS", "insert", "log_digest", "log_rows", "logged_ops", "pack", "push_ops",
+           "seen_seqs", "unpack"]
+
+LOG_COLUMNS = ("doc", "changed", "actor", "min_seq", "max_seq", "ops")
+"""The op log's columns, in the order ``log_rows`` gives them."""
+LogRow = tuple[str, int, str, int, int, bytes]
+
+_encoder = msgspec.msgpack.Encoder()
+_Packed = list[tuple[int, str, Any, int]]
+_decoder = msgspec.msgpack.Decoder(_Packed)
+
+
+def pack(ops: Sequence[Op]) -> bytes:
+    """The ops of one push and protocol, as the ``ops`` column holds them."""
+    return _encoder.encode([(op.seq, op.path, op.value, op.hlc) for op in ops])
+
+
+def unpack(doc: str, actor: str, packed: bytes) -> list[Op]:
+    """The ops of one op log row."""
+    return [Op(actor, seq, doc, path, value, hlc)
+            for seq, path, value, hlc in _decoder.decode(packed)]
+
+
+def log_rows(changed: int, actor: str,
+             merged: dict[str, list[Op]]) -> list[LogRow]:
+    """The rows one push adds, one a protocol it merged ops into (in ``LOG_COLUMNS`` order)."""
+    rows = []
+    for doc, ops in merged.items():
+        seqs = [op.seq for op in ops]
+        rows.append((doc, changed, actor, min(seqs), max(seqs), pack(ops)))
+    return rows
+
+
+def insert(session: Session, rows: list[LogRow]) -> None:
+    """Add ``log_rows`` to the log."""
+    Database.insert_rows(session, OpLogRow, LOG_COLUMNS, rows)
+
+
+def logged_ops(session: Session, doc: str) -> list[Op]:
+    """Every op of ``doc`` the registry ever merged, push by push, as received."""
+    rows = session.execute(select(col(OpLogRow.actor), col(OpLogRow.ops))
+                           .where(OpLogRow.doc == doc).order_by(col(OpLogRow.changed)))
+    return [op for actor, packed in rows for op in unpack(doc, actor, packed)]
+
+
+def push_ops(session: Session, changed: int) -> list[Op]:
+    """Every op one push merged."""
+    rows = session.execute(select(col(OpLogRow.doc), col(OpLogRow.actor), col(OpLogRow.ops))
+                           .where(OpLogRow.changed == changed))
+    return [op for doc, actor, packed in rows for op in unpack(doc, actor, packed)]
+
+
+def seen_seqs(session: Session, actor: str, low: int, high: int) -> set[int]:
+    """The seqs of ``actor`` between ``low`` and ``high`` that the log holds."""
+    rows = session.execute(select(col(OpLogRow.ops)).where(
+        OpLogRow.actor == actor, col(OpLogRow.max_seq) >= low, col(OpLogRow.min_seq) <= high))
+    return {seq for packed, in rows for seq, *_ in _decoder.decode(packed) if low <= seq <= high}
+
+
+def log_digest(rows: Iterable[tuple[str, str, bytes]]) -> str:
+    """SHA-256 over one push's op log rows ``(doc, actor, ops)``, in protocol order: what the
+    push's audit entry records, so that an op changed in the log afterwards shows."""
+    digest = hashlib.sha256()
+    for doc, actor, packed in sorted(rows):
+        for part in (doc.encode(), actor.encode(), packed):
+            digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
