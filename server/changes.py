@@ -29,6 +29,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from field_sync.paths import DELETED
 from schemas import Inspector, PullResponse
 from schemas.reference import Entity, ReferenceInstrument, Site
 from schemas.signing import Receipt
@@ -49,6 +50,7 @@ from server.tables import (
 __all__ = ["Cursor", "pull"]
 
 DONE = "~"  # sorts after every protocol id
+_DELETED = DELETED.encode()
 
 
 @dataclass(frozen=True)
@@ -151,10 +153,25 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
     return _rows_of(session, ids)
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """How a page sends a protocol sent whole: as its registers (``as_states``), else as ops;
+    and, as registers, whether the stored bytes may go out as they are (``stored``: the
+    response is MessagePack, the form the registry keeps them in)."""
+
+    as_states: bool
+    stored: bool
+
+
+def _as_is(stored: bytes) -> Any:
+    """Stored MessagePack that the response's encoder writes out as it is, undecoded."""
+    return msgspec.Raw(stored)
+
+
 def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: int,
-          whole: bool, as_states: bool) -> None:
+          whole: bool, shape: _Shape) -> None:
     """Put the changes of ``rows`` after ``base`` in ``response`` (all of them if ``whole``);
-    a protocol sent whole goes as its registers if ``as_states``, else as ops."""
+    a protocol sent whole goes as its registers or as ops (``shape``)."""
     receipts = select(ReceiptRow).where(col(ReceiptRow.protocol_id).in_([r.id for r in rows]))
     if not whole:
         receipts = receipts.where(ReceiptRow.changed > base)
@@ -162,31 +179,41 @@ def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: 
         Receipt(r.protocol_id, r.content_hash, r.seal_hash, r.registered_at_ms, r.registry_number,
                 r.signature) for r in session.exec(receipts))
     for row in rows:
+        if whole and shape.stored and _DELETED not in row.registers:
+            # Nothing to leave out (no row was ever removed): the stored registers and vector
+            # are what the page sends, so they are not decoded only to be encoded again.
+            response.states[row.id] = _as_is(row.registers)
+            response.vectors[row.id] = _as_is(row.vector)
+            _send_status(response, row, replaced=True)
+            continue
         state = decode_state(row)
         replaced = whole or state.frozen_since() > base
-        if replaced and as_states:
+        if replaced and shape.as_states:
             response.states[row.id] = state.whole_registers()
         else:
             response.changes.extend(state.changes_since(base, full=replaced))
         response.vectors[row.id] = state.vector
-        if row.status == "quarantined":
-            response.quarantined[row.id] = row.reasons.splitlines()
-        if replaced:
-            response.replaced.append(row.id)
+        _send_status(response, row, replaced)
+
+
+def _send_status(response: PullResponse, row: Row[Any], replaced: bool) -> None:
+    if row.status == "quarantined":
+        response.quarantined[row.id] = row.reasons.splitlines()
+    if replaced:
+        response.replaced.append(row.id)
 
 
 def _page(session: Session, scope: _Scope, cursor: Cursor, limit: int, reached: int,
-          response: PullResponse, as_states: bool) -> Cursor:
+          response: PullResponse, shape: _Shape) -> Cursor:
     """Fill ``response`` with one page; return the cursor after it."""
     if scope.joined and cursor.catch_up != DONE:
         rows = _catch_up_page(session, scope.joined, cursor.catch_up, limit)
-        _send(session, response, rows[:limit], 0, whole=True, as_states=as_states)
+        _send(session, response, rows[:limit], 0, whole=True, shape=shape)
         response.more = True
         return replace(cursor, ceiling=scope.ceiling,
                        catch_up=rows[limit - 1].id if len(rows) > limit else DONE)
     rows = _changes_page(session, scope.all, cursor, limit) if scope.all else []
-    _send(session, response, rows[:limit], cursor.base, whole=cursor.base == 0,
-          as_states=as_states)
+    _send(session, response, rows[:limit], cursor.base, whole=cursor.base == 0, shape=shape)
     if len(rows) > limit:
         response.more = True
         return replace(cursor, ceiling=scope.ceiling, changed=rows[limit - 1].changed,
@@ -202,13 +229,17 @@ def pull(
     limit: int,
     now_ms: int,
     as_states: bool = False,
+    *,
+    stored: bool = False,
 ) -> PullResponse:
     """One page of changes for a device of ``inspector_id``; protocols sent whole go as their
-    registers (``PullResponse.states``) if ``as_states``, else as ops."""
+    registers (``PullResponse.states``) if ``as_states``, else as ops. ``stored`` says the page
+    will be encoded as MessagePack, so registers may go out as the registry stores them."""
     reached = session.exec(select(ChangeCounter.value)).one()
     scope = _scope(session, inspector_id, cursor)
     response = PullResponse(cursor="", changes=[], more=False, server_time_ms=now_ms)
-    response.cursor = str(_page(session, scope, cursor, limit, reached, response, as_states))
+    shape = _Shape(as_states, as_states and stored)
+    response.cursor = str(_page(session, scope, cursor, limit, reached, response, shape))
     inspector = session.get(InspectorRow, inspector_id)
     if inspector is not None:
         response.inspector = Inspector(inspector.id, inspector.full_name, inspector.region,

@@ -10,7 +10,7 @@ from litestar import Request, Response
 
 from server.problems import BadRequest, TooLarge, UnsupportedEncoding
 
-__all__ = ["JSON", "MSGPACK", "decode_body", "reply"]
+__all__ = ["JSON", "MSGPACK", "decode_body", "replies_in_json", "reply"]
 
 MSGPACK = "application/msgpack"
 JSON = "application/json"
@@ -60,11 +60,17 @@ async def decode_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
         raise BadRequest("malformed_body", f"the body is not valid {content_type}: {exc}") from exc
 
 
-def reply(request: Request[Any, Any, Any], message: Any, status_code: int = 200) -> Response[bytes]:
-    """``message`` encoded as the client prefers: its ``Accept``, else its ``Content-Type``."""
+def replies_in_json(request: Request[Any, Any, Any]) -> bool:
+    """Whether ``reply`` answers this request in JSON: its ``Accept``, else its
+    ``Content-Type``, asks for it."""
     preferred = request.headers.get("accept", "")
     if not preferred or preferred == "*/*":
         preferred = request.headers.get("content-type", MSGPACK)
-    if _wants_json(preferred):
+    return _wants_json(preferred)
+
+
+def reply(request: Request[Any, Any, Any], message: Any, status_code: int = 200) -> Response[bytes]:
+    """``message`` encoded as the client prefers (``replies_in_json``), MessagePack by default."""
+    if replies_in_json(request):
         return Response(_json_encoder.encode(message), media_type=JSON, status_code=status_code)
     return Response(_msgpack_encoder.encode(message), media_type=MSGPACK, status_code=status_code)

@@ -162,11 +162,12 @@ class InProcessTransport:
                               PushResponse)
 
     def pull(self, token: str, cursor: str) -> PullResponse:
-        """``GET /v1/pull?states=true`` (or ``false``, see ``states``)."""
+        """``GET /v1/pull?states=true`` (or ``false``, see ``states``), in MessagePack."""
         caller = self._caller(token)
         with _as_problem(), self.database.read() as session:
             response = pull(session, self.catalog, caller.inspector_id, Cursor.parse(cursor),
-                            self.config.pull_page_protocols, self.clock(), self.states)
+                            self.config.pull_page_protocols, self.clock(), self.states,
+                            stored=True)
         return _over_the_wire(response, PullResponse)
 
     def rotate_key(self, token: str, public_key: str) -> str:

@@ -14,7 +14,7 @@ from server.changes import Cursor, pull
 from server.ingest import ingest
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
-from server.wire import decode_body, reply
+from server.wire import decode_body, replies_in_json, reply
 
 __all__ = ["pull_changes", "push_ops"]
 
@@ -44,10 +44,11 @@ async def push_ops(
     return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
 
 
-def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool) -> Any:
+def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
+          stored: bool) -> Any:
     with registry.database.read() as session:
         return pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
-                    states)
+                    states, stored=stored)
 
 
 @get("/v1/pull")
@@ -65,5 +66,5 @@ async def pull_changes(
     if limit is not None and not 1 <= limit <= page:
         raise BadRequest("bad_limit", f"limit is a number of protocols from 1 to {page}")
     response = await registry.run(_pull, registry, caller, Cursor.parse(cursor), limit or page,
-                                  states)
+                                  states, not replies_in_json(request))
     return reply(request, response)
