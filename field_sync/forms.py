@@ -18,6 +18,7 @@ from field_sync.paths import (
     SUPERSEDES,
     TEMPLATE,
     FieldPath,
+    Written,
     is_uuid,
     spread,
 )
@@ -67,22 +68,21 @@ class Form:
             raise InvalidOperation(f"{self.template.ref} has no field {path}", code="unknown_field")
         return found
 
-    def check_op(self, op: Op) -> list[tuple[FieldPath, Any]]:
+    def check_op(self, op: Op) -> Written:
         """Raise ``InvalidOperation`` unless ``op`` may be applied to a protocol of this form;
         return the fields it writes (for ``DocumentState.apply``, which then need not spread
         the op again)."""
-        fields = list(spread(op.path, op.value))
-        collection = fields[0][0].collection  # an op writes inside one row, or the top level
-        checks = self._checks.get(collection)
+        written = spread(op.path, op.value)
+        checks = self._checks.get(written.collection)
         if checks is None:
-            raise _no_collection(self.template.ref, collection)
-        for path, value in fields:
-            check = checks.get(path.field)
+            raise _no_collection(self.template.ref, written.collection)
+        for name, value in written.fields:
+            check = checks.get(name)
             if check is None:
-                raise InvalidOperation(f"{self.template.ref} has no field {path}",
+                raise InvalidOperation(f"{self.template.ref} has no field {written.prefix}{name}",
                                        code="unknown_field")
             check(value)
-        return fields
+        return written
 
     def _check_template(self, value: Any) -> None:
         if value != self.template.ref:

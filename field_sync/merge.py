@@ -29,7 +29,7 @@ from field_sync.paths import (
     FREEZE,
     SUPERSEDES,
     TEMPLATE,
-    FieldPath,
+    Written,
     spread,
 )
 from schemas.documents import Protocol, Row
@@ -85,8 +85,7 @@ class DocumentState:
         assignment: str | None = self.value(ASSIGNMENT)
         return assignment
 
-    def apply(self, op: Op, changed: int = 0,
-              fields: list[tuple[FieldPath, Any]] | None = None) -> list[str]:
+    def apply(self, op: Op, changed: int = 0, written: Written | None = None) -> list[str]:
         """Merge one op; return the paths whose winner changed.
 
         On the registry (``changed`` set) a device that never received a removed row (see
@@ -95,23 +94,28 @@ class DocumentState:
         sent; an op that changes a field of a row that stays removed marks the removal too, so
         the field never arrives without it.
         """
-        if fields is None:  # else ``fields`` is what ``Form.check_op`` found the op writes
-            fields = list(spread(op.path, op.value))  # a bad path raises before any change
+        if written is None:  # else it is what ``Form.check_op`` found the op writes
+            written = spread(op.path, op.value)  # a bad path raises before any change
         if op.seq > self.vector.get(op.actor, 0):
             self.vector[op.actor] = op.seq
-        row = (fields[0][0].collection, fields[0][0].row) if fields[0][0].row else None
-        was_dead = bool(changed) and row is not None and self._row_dead(row)
+        prefix = written.prefix
+        # Only a row with a tombstone can be removed (a row never removed is the usual case).
+        removable = bool(changed) and bool(prefix) and prefix + DELETED in self.registers
+        was_dead = removable and self._row_dead(prefix)
         won = []
-        for (collection, row_key, name), value in fields:
-            path = f"{collection}/{row_key}/{name}" if row_key else name  # str(FieldPath), inline
-            if self.offer(path, Register(op.hlc, op.actor, op.seq, value, changed)):
+        registers, stamp = self.registers, (op.hlc, op.actor, op.seq)
+        for name, value in written.fields:  # ``offer``, inline: this runs once a field
+            path = prefix + name
+            current = registers.get(path)
+            if current is None or current.stamp < stamp:
+                registers[path] = Register(op.hlc, op.actor, op.seq, value, changed)
                 won.append(path)
-        if changed and row is not None and won:
-            if not self._row_dead(row):
+        if changed and prefix and won and prefix + DELETED in registers:
+            if not self._row_dead(prefix):
                 if was_dead:
-                    self._mark(f"{row[0]}/{row[1]}/", changed)
+                    self._mark(prefix, changed)
             else:
-                self._mark(f"{row[0]}/{row[1]}/{DELETED}", changed)
+                self._mark(prefix + DELETED, changed)
         return won
 
     def take(self, op: Op) -> None:
@@ -188,10 +192,10 @@ class DocumentState:
         }
         return rows, dead
 
-    def _row_dead(self, key: RowKey) -> bool:
-        """Whether one row is removed: ``key in dead_rows()``, without reading every row (a
-        row never removed, the usual case, is answered by one lookup)."""
-        prefix = f"{key[0]}/{key[1]}/"
+    def _row_dead(self, prefix: str) -> bool:
+        """Whether the row whose paths begin with ``prefix`` (``collection/row/``) is removed:
+        ``(collection, row) in dead_rows()``, without reading every row (a row never removed
+        is answered by one lookup)."""
         removal = self.registers.get(prefix + DELETED)
         if removal is None or removal.value is not True:
             return False

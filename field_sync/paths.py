@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
@@ -27,6 +27,7 @@ __all__ = [
     "META_FIELDS",
     "TEMPLATE",
     "FieldPath",
+    "Written",
     "is_uuid",
     "parse_path",
     "spread",
@@ -40,6 +41,7 @@ SUPERSEDES = "_supersedes"
 META_FIELDS = frozenset({TEMPLATE, ASSIGNMENT, SUPERSEDES})
 
 _NAME = re.compile(r"^_?[a-z][a-z0-9_]{0,63}$")
+_LONGEST_NAME = 65
 # What str(uuid.UUID(x)) gives back unchanged: lower-case hex, hyphenated 8-4-4-4-12. Matched
 # instead of parsed because every op's row key goes through it.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -57,15 +59,52 @@ class FieldPath(NamedTuple):
         return f"{self.collection}/{self.row}/{self.field}" if self.row else self.field
 
 
-# ``FieldPath(a, b, c)`` runs a generated Python ``__new__``; every op builds several paths, so
-# they are made by the C constructor directly: ``_path((collection, row, field))``.
+# ``FieldPath(a, b, c)`` runs a generated Python ``__new__``; every op builds a path, so paths
+# are made by the C constructor directly: ``_path((collection, row, field))``.
 _path: Callable[[tuple[str, str, str]], FieldPath] = partial(tuple.__new__, FieldPath)
 
 
-@lru_cache(maxsize=4096)
+class Written(NamedTuple):
+    """What one op writes: fields of one row (``collection`` and ``row`` empty for the
+    protocol's top level), by name."""
+
+    collection: str
+    row: str
+    fields: list[tuple[str, Any]]
+
+    @property
+    def prefix(self) -> str:
+        """What the path of each field begins with."""
+        return f"{self.collection}/{self.row}/" if self.row else ""
+
+
+_written: Callable[[tuple[str, str, list[tuple[str, Any]]]], Written] = partial(
+    tuple.__new__, Written)  # as ``_path``: one an op
+
+
 def _good_name(name: str) -> bool:
+    # Longer ones never match, and are not worth remembering: the cache keeps short names only.
+    return len(name) <= _LONGEST_NAME and _known_name(name)
+
+
+@lru_cache(maxsize=4096)
+def _known_name(name: str) -> bool:
     # Field names come from a small vocabulary and every op carries several: remember them.
     return _NAME.match(name) is not None
+
+
+_GOOD_NAMES: dict[tuple[Any, ...], bool] = {}
+"""Combinations of field names found good: a row's fields come in a few, so an op's names are
+one lookup, not one a name. Bounded, as the names come from devices."""
+
+
+def _good_names(names: tuple[Any, ...]) -> bool:
+    if names in _GOOD_NAMES:
+        return True
+    good = all(isinstance(name, str) and _good_name(name) for name in names)
+    if good and len(names) <= 64 and len(_GOOD_NAMES) < 4096:
+        _GOOD_NAMES[names] = True
+    return good
 
 
 def _check_name(name: str, path: str) -> str:
@@ -106,37 +145,38 @@ def parse_path(path: str) -> FieldPath | tuple[str, str]:
     raise InvalidOperation(f"path {path!r} is too deep", code="bad_path")
 
 
-def spread(path: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
-    """Every field an op writes: a whole-row op writes each field of its map."""
+def spread(path: str, value: Any) -> Written:
+    """Every field an op writes: a whole-row op (or the root) writes each field of its map."""
     if path == "":
         if not isinstance(value, dict) or not value:
             raise InvalidOperation("the protocol's root takes a map of its fields",
                                    code="bad_value")
         if FREEZE in value:
             raise InvalidOperation("a freeze is an op of its own, at _freeze", code="bad_value")
-        yield from _fields(path, "", "", value)
-        return
+        return _written(("", "", _fields(path, value)))
     parsed = parse_path(path)
     if isinstance(parsed, FieldPath):
         if isinstance(value, dict) and path != FREEZE:  # a freeze carries its vector and hash
             raise InvalidOperation(f"a map may only be written to a whole row, not {path!r}",
                                    code="bad_value")
-        yield parsed, value
-        return
+        return _written((parsed.collection, parsed.row, [(parsed.field, value)]))
     collection, row = parsed
     if not isinstance(value, dict) or not value:
         raise InvalidOperation(f"a whole-row op on {path!r} needs a map of fields",
                                code="bad_value")
-    yield from _fields(path, collection, row, value)
+    return _written((collection, row, _fields(path, value)))
 
 
-def _fields(path: str, collection: str, row: str,
-            value: dict[Any, Any]) -> Iterator[tuple[FieldPath, Any]]:
+def _fields(path: str, value: dict[Any, Any]) -> list[tuple[str, Any]]:
     """The fields of a map written at ``path`` (a whole row, or the root)."""
+    if not _good_names(tuple(value)):
+        for name in value:  # find the one to name
+            if not isinstance(name, str):
+                raise InvalidOperation(f"field names in {path!r} must be strings",
+                                       code="bad_path")
+            _check_name(name, path)
     for name, field_value in value.items():
-        if not isinstance(name, str):
-            raise InvalidOperation(f"field names in {path!r} must be strings", code="bad_path")
         if isinstance(field_value, dict):
             raise InvalidOperation(f"field {name!r} of {path!r} cannot hold a map",
                                    code="bad_value")
-        yield _path((collection, row, _check_name(name, path))), field_value
+    return list(value.items())

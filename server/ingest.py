@@ -187,12 +187,12 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         assert template is not None  # a stored protocol's template is never removed
         form = form_of(template)
     try:
-        fields = form.check_op(op)
+        written = form.check_op(op)
     except FieldSyncError as exc:
         raise Rejected(exc.code, exc.reason) from exc
     if op.path == FREEZE:
         state = _freeze(batch, op, state, session, form.template)
-    state.apply(op, batch.changed, fields)
+    state.apply(op, batch.changed, written)
     batch.states[op.doc] = state
     batch.forms[op.doc] = form
     batch.merged.setdefault(op.doc, []).append(op)

@@ -275,7 +275,7 @@ def test_the_root_creation_op_names_template_and_assignment() -> None:
 def test_the_root_op_carries_the_first_values_checked_like_any_field() -> None:
     written = FORM.check_op(edit("", {"_template": METROLOGY.ref, "_assignment": "asg-17",
                                       "number": "1", "findings": None}))
-    assert {(str(path), value) for path, value in written} == {
+    assert written.prefix == "" and set(written.fields) == {
         ("_template", METROLOGY.ref), ("_assignment", "asg-17"), ("number", "1"),
         ("findings", None)}
     with refused("unknown_field"):

@@ -461,8 +461,10 @@ def _model(history: list[Op]) -> tuple[dict[str, Any], dict[str, dict[str, dict[
     """What merge.py's docstring promises, computed the obvious (slow) way."""
     writes: dict[str, list[tuple[tuple[int, str, int], Any]]] = {}
     for each in history:
-        for path, value in spread(each.path, each.value):
-            writes.setdefault(str(path), []).append(((each.hlc, each.actor, each.seq), value))
+        written = spread(each.path, each.value)
+        for name, value in written.fields:
+            writes.setdefault(written.prefix + name, []).append(
+                ((each.hlc, each.actor, each.seq), value))
     winner = {path: max(candidates, key=lambda c: c[0]) for path, candidates in writes.items()}
     fields = {path: value for path, (_, value) in winner.items()
               if "/" not in path and not path.startswith("_") and value is not None}
