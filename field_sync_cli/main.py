@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -71,6 +72,13 @@ def _database(args: argparse.Namespace) -> Any:
 def _db_upgrade(args: argparse.Namespace) -> int:
     from server.schema import current_revision, head_revision
 
+    # Each migration it runs, and the progress of a long one, on stderr (not Alembic's notes
+    # on the database's dialect).
+    steps = logging.StreamHandler(sys.stderr)
+    steps.addFilter(lambda record: record.getMessage().startswith(("Running ", "op log:")))
+    migrations = logging.getLogger("alembic.runtime.migration")
+    migrations.setLevel(logging.INFO)
+    migrations.addHandler(steps)
     database = _database(args)
     before = current_revision(database.writer)
     database.create_schema()

@@ -162,3 +162,4 @@ def test_db_upgrade_command(tmp_path: Path, empty_url: str) -> None:
     again = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert f"at revision {head_revision()} (was empty)" in first.stdout
     assert f"(was {head_revision()})" in again.stdout
+    assert "Running upgrade" in first.stderr and "Running" not in again.stderr  # each step shown

@@ -67,7 +67,7 @@ def _chunks(statement: str) -> Iterator[Sequence[Any]]:
 
 def _write(table: sa.Table, rows: list[dict[str, Any]], done: int, what: str) -> int:
     op.get_bind().execute(table.insert(), rows)
-    _log.info("op log: %d %s", done + len(rows), what)
+    _log.info("op log: %d %s", done + len(rows), what)  # progress: a big log takes minutes
     return done + len(rows)
 
 
@@ -95,9 +95,9 @@ def upgrade() -> None:
     for row in pushes():
         batch.append(row)
         if len(batch) == _CHUNK:
-            done, batch = _write(packed, batch, done, 'pushes of a protocol packed'), []
+            done, batch = _write(packed, batch, done, 'rows packed'), []
     if batch:
-        _write(packed, batch, done, 'pushes of a protocol packed')
+        _write(packed, batch, done, 'rows packed')
     op.drop_table('protocol_push')
     with op.batch_alter_table('op_log', schema=None) as batch_op:
         batch_op.drop_index('ix_op_log_changed_doc')
