@@ -12,7 +12,7 @@ from field_sync.errors import ClockError, EncodingError, FieldSyncError, Invalid
 from field_sync.forms import Form, Violation, form_of
 from field_sync.hlc import HybridLogicalClock, pack, physical_ms, unpack
 from field_sync.merge import DocumentState, Register, replay
-from field_sync.paths import FieldPath, parse_path, spread
+from field_sync.paths import FieldPath, Written, parse_path, spread
 
 logging.getLogger("field_sync").addHandler(logging.NullHandler())
 
@@ -37,5 +37,6 @@ __all__ = [
     "physical_ms",
     "replay",
     "spread",
+    "Written",
     "unpack",
 ]

@@ -102,7 +102,9 @@ def _good_names(names: tuple[Any, ...]) -> bool:
     if names in _GOOD_NAMES:
         return True
     good = all(isinstance(name, str) and _good_name(name) for name in names)
-    if good and len(names) <= 64 and len(_GOOD_NAMES) < 4096:
+    if good and len(names) <= 64:
+        if len(_GOOD_NAMES) >= 4096:  # full (of junk a device sent, or templates galore): anew
+            _GOOD_NAMES.clear()
         _GOOD_NAMES[names] = True
     return good
 

@@ -77,13 +77,17 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     steps = logging.StreamHandler(sys.stderr)
     steps.addFilter(lambda record: record.getMessage().startswith(("Running ", "op log:")))
     migrations = logging.getLogger("alembic.runtime.migration")
-    migrations.setLevel(logging.INFO)
+    level, migrations.level = migrations.level, logging.INFO
     migrations.addHandler(steps)
-    database = _database(args)
-    before = current_revision(database.writer)
-    database.create_schema()
-    print(f"database at revision {head_revision()} (was {before or 'empty'})")
-    database.dispose()
+    try:
+        database = _database(args)
+        before = current_revision(database.writer)
+        database.create_schema()
+        print(f"database at revision {head_revision()} (was {before or 'empty'})")
+        database.dispose()
+    finally:
+        migrations.removeHandler(steps)
+        migrations.setLevel(level)
     return 0
 
 

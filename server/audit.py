@@ -16,14 +16,13 @@ import msgspec
 from sqlmodel import Session, col, select
 
 from field_sync.canonical import canonical_bytes
-from server.oplog import log_digest, push_ops
-from server.tables import AuditEntryRow, OpLogRow
+from server.oplog import log_digest, push_rows, stored_ops
+from server.tables import AuditEntryRow
 
 __all__ = ["GENESIS", "AuditBreak", "append", "ops_digest", "verify_chain"]
 
 GENESIS = "0" * 64
 _json = msgspec.json.Encoder().encode
-_value_encoder = msgspec.msgpack.Encoder()
 
 
 def _entry_hash(prev_hash: str, seq: int, at_ms: int, actor: str, action: str, subject: str,
@@ -73,13 +72,12 @@ def _push_holds(session: Session, entry: AuditEntryRow) -> bool:
     its rows (``log_sha256``), or, for a push recorded before the log was packed, of its ops
     one by one (``ops_sha256``)."""
     detail = msgspec.json.decode(entry.detail)
+    rows = push_rows(session, entry.changed)
     if "log_sha256" in detail:
-        rows = session.execute(select(col(OpLogRow.doc), col(OpLogRow.actor), col(OpLogRow.ops))
-                               .where(OpLogRow.changed == entry.changed))
-        return bool(detail["log_sha256"] == log_digest(tuple(row) for row in rows))
+        return bool(detail["log_sha256"] == log_digest(rows))
     return bool(detail.get("ops_sha256") == ops_digest(
-        (op.actor, op.seq, op.doc, op.path, _value_encoder.encode(op.value), op.hlc)
-        for op in push_ops(session, entry.changed)))
+        (actor, seq, doc, path, bytes(value), hlc)
+        for doc, actor, _, _, packed in rows for seq, path, value, hlc in stored_ops(packed)))
 
 
 def verify_chain(session: Session) -> tuple[int, AuditBreak | None]:
@@ -96,6 +94,6 @@ def verify_chain(session: Session) -> tuple[int, AuditBreak | None]:
         if digest != entry.hash:
             return count, AuditBreak(entry.seq, "its content was changed after it was written")
         if entry.action == "push" and not _push_holds(session, entry):
-                return count, AuditBreak(entry.seq, "the ops it merged were changed in op_log")
+            return count, AuditBreak(entry.seq, "the ops it merged were changed in op_log")
         prev, expected_seq = entry.hash, expected_seq + 1
     return count, None

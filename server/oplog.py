@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from schemas import Op
@@ -26,15 +27,18 @@ from server.database import Database
 from server.tables import OpLogRow
 
 __all__ = ["LOG_COLUMNS", "insert", "log_digest", "log_rows", "logged_ops", "pack", "push_ops",
-           "seen_seqs", "unpack"]
+           "push_rows", "seen_seqs", "stored_ops", "unpack"]
 
 LOG_COLUMNS = ("doc", "changed", "actor", "min_seq", "max_seq", "ops")
 """The op log's columns, in the order ``log_rows`` gives them."""
 LogRow = tuple[str, int, str, int, int, bytes]
 
 _encoder = msgspec.msgpack.Encoder()
-_Packed = list[tuple[int, str, Any, int]]
-_decoder = msgspec.msgpack.Decoder(_Packed)
+_decoder = msgspec.msgpack.Decoder(list[tuple[int, str, Any, int]])
+# The values as the device's MessagePack, undecoded: what a digest covers, and all that finding
+# seqs needs (a row's values are never decoded only to read its seqs).
+_stored = msgspec.msgpack.Decoder(list[tuple[int, str, msgspec.Raw, int]])
+_seqs = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, msgspec.Raw, msgspec.Raw]])
 
 
 def pack(ops: Sequence[Op]) -> bytes:
@@ -70,25 +74,38 @@ def logged_ops(session: Session, doc: str) -> list[Op]:
     return [op for actor, packed in rows for op in unpack(doc, actor, packed)]
 
 
+def stored_ops(packed: bytes) -> list[tuple[int, str, msgspec.Raw, int]]:
+    """``(seq, path, value, hlc)`` of a row's ops, each value as the MessagePack it came in."""
+    return _stored.decode(packed)
+
+
+def push_rows(session: Session, changed: int) -> list[tuple[str, str, int, int, bytes]]:
+    """``(doc, actor, min_seq, max_seq, ops)`` of the rows one push added."""
+    rows = session.execute(select_columns(
+        col(OpLogRow.doc), col(OpLogRow.actor), col(OpLogRow.min_seq), col(OpLogRow.max_seq),
+        col(OpLogRow.ops)).where(col(OpLogRow.changed) == changed))
+    return [(doc, actor, low, high, bytes(packed)) for doc, actor, low, high, packed in rows]
+
+
 def push_ops(session: Session, changed: int) -> list[Op]:
     """Every op one push merged."""
-    rows = session.execute(select(col(OpLogRow.doc), col(OpLogRow.actor), col(OpLogRow.ops))
-                           .where(OpLogRow.changed == changed))
-    return [op for doc, actor, packed in rows for op in unpack(doc, actor, packed)]
+    return [op for doc, actor, _, _, packed in push_rows(session, changed)
+            for op in unpack(doc, actor, packed)]
 
 
 def seen_seqs(session: Session, actor: str, low: int, high: int) -> set[int]:
     """The seqs of ``actor`` between ``low`` and ``high`` that the log holds."""
     rows = session.execute(select(col(OpLogRow.ops)).where(
         OpLogRow.actor == actor, col(OpLogRow.max_seq) >= low, col(OpLogRow.min_seq) <= high))
-    return {seq for packed, in rows for seq, *_ in _decoder.decode(packed) if low <= seq <= high}
+    return {seq for packed, in rows for seq, *_ in _seqs.decode(packed) if low <= seq <= high}
 
 
-def log_digest(rows: Iterable[tuple[str, str, bytes]]) -> str:
-    """SHA-256 over one push's op log rows ``(doc, actor, ops)``, in protocol order: what the
-    push's audit entry records, so that an op changed in the log afterwards shows."""
+def log_digest(rows: Iterable[tuple[str, str, int, int, bytes]]) -> str:
+    """SHA-256 over one push's op log rows ``(doc, actor, min_seq, max_seq, ops)``, in protocol
+    order: what the push's audit entry records, so that a row changed in the log afterwards
+    shows (its seq range too, which finding duplicates relies on)."""
     digest = hashlib.sha256()
-    for doc, actor, packed in sorted(rows):
-        for part in (doc.encode(), actor.encode(), packed):
+    for doc, actor, low, high, packed in sorted(rows):
+        for part in (doc.encode(), actor.encode(), str(low).encode(), str(high).encode(), packed):
             digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()

@@ -61,6 +61,13 @@ def test_audit_verify_passes_then_names_the_tampered_entry(
         assert result.returncode == 1
         assert "ops it merged were changed" in result.stdout
 
+        # ... or narrows a row's seq range, which would let those ops be logged again.
+        seqs = copy("seqs")
+        execute(seqs, "UPDATE op_log SET max_seq = min_seq WHERE doc = :doc", doc=protocol)
+        result = _verify(seqs, tmp_path / "seqs")
+        assert result.returncode == 1
+        assert "ops it merged were changed" in result.stdout
+
         # Someone rewrites an audit entry's content: its hash no longer holds.
         entries = copy("entries")
         (seq,), = query(entries, "SELECT seq FROM audit_entry WHERE action = 'registered' "
