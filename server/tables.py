@@ -181,7 +181,8 @@ class HeldOpRow(SQLModel, table=True):
     __table_args__ = (Index("ix_held_op_doc", "doc"),)
 
     actor: str = Field(primary_key=True, max_length=64)
-    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    seq: int = Field(sa_type=BigInteger, sa_column_kwargs={"autoincrement": False},
+                     primary_key=True)  # seqs go up to ingest's MAX_SEQ, past 32 bits
     doc: str = Field(max_length=64)
     path: str = Field(max_length=200)
     value: bytes = Field(sa_type=LargeBinary, nullable=False)

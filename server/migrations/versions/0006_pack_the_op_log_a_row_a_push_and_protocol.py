@@ -2,7 +2,7 @@
 
 The ops of one push and protocol become one row, keyed by ``(doc, changed)``, with the device,
 the lowest and highest seq, and the ops as MessagePack ``[[seq, path, value, hlc], ...]``. The
-row's key replaces ``protocol_push``. Each value's MessagePack bytes are kept as they were, so
+row's key replaces ``protocol_push``. A held op's seq becomes 64-bit, as the log's are. Each value's MessagePack bytes are kept as they were, so
 the digests earlier push entries of the audit log recorded still hold.
 
 Revision ID: 0006
@@ -107,11 +107,17 @@ def upgrade() -> None:
     with op.batch_alter_table('op_log', schema=None) as batch_op:
         batch_op.create_index('ix_op_log_actor_max_seq', ['actor', 'max_seq'], unique=False)
         batch_op.create_index('ix_op_log_changed', ['changed'], unique=False)
+    with op.batch_alter_table('held_op', schema=None) as batch_op:
+        batch_op.alter_column('seq', existing_type=sa.Integer(), type_=sa.BigInteger(),
+                              existing_nullable=False)
 
 
 def downgrade() -> None:
     """Back to one row an op. Push entries that the audit log recorded after the upgrade carry
     the digest of the packed rows, which ``audit verify`` of the earlier release does not read."""
+    with op.batch_alter_table('held_op', schema=None) as batch_op:
+        batch_op.alter_column('seq', existing_type=sa.BigInteger(), type_=sa.Integer(),
+                              existing_nullable=False)
     per_op = _per_op_table('op_log_per_op')
     decoder = msgspec.msgpack.Decoder(list[tuple[int, str, msgspec.Raw, int]])
     done = 0
