@@ -77,7 +77,7 @@ def _push_holds(session: Session, entry: AuditEntryRow) -> bool:
         return bool(detail["log_sha256"] == log_digest(rows))
     return bool(detail.get("ops_sha256") == ops_digest(
         (actor, seq, doc, path, bytes(value), hlc)
-        for doc, actor, _, _, packed in rows for seq, path, value, hlc in stored_ops(packed)))
+        for doc, _, actor, _, _, packed in rows for seq, path, value, hlc in stored_ops(packed)))
 
 
 def verify_chain(session: Session) -> tuple[int, AuditBreak | None]:

@@ -179,10 +179,11 @@ def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: 
         Receipt(r.protocol_id, r.content_hash, r.seal_hash, r.registered_at_ms, r.registry_number,
                 r.signature) for r in session.exec(receipts))
     for row in rows:
-        if whole and shape.stored and _DELETED not in bytes(row.registers):
+        stored = bytes(row.registers) if whole and shape.stored else None
+        if stored is not None and _DELETED not in stored:
             # Nothing to leave out (no row was ever removed): the stored registers and vector
             # are what the page sends, so they are not decoded only to be encoded again.
-            response.states[row.id] = _as_is(bytes(row.registers))
+            response.states[row.id] = _as_is(stored)
             response.vectors[row.id] = _as_is(bytes(row.vector))
             _send_status(response, row, replaced=True)
             continue

@@ -262,8 +262,7 @@ def _store(session: Session, batch: _Batch) -> None:
     logged = oplog.log_rows(batch.changed, batch.caller.device_id, batch.merged)
     oplog.insert(session, logged)
     Database.insert_many(session, HeldOpRow, batch.held)
-    _audit(session, batch, oplog.log_digest((doc, actor, low, high, packed)
-                                            for doc, _, actor, low, high, packed in logged))
+    _audit(session, batch, oplog.log_digest(logged))
 
 
 def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNamespace,

@@ -79,17 +79,17 @@ def stored_ops(packed: bytes) -> list[tuple[int, str, msgspec.Raw, int]]:
     return _stored.decode(packed)
 
 
-def push_rows(session: Session, changed: int) -> list[tuple[str, str, int, int, bytes]]:
-    """``(doc, actor, min_seq, max_seq, ops)`` of the rows one push added."""
-    rows = session.execute(select_columns(
-        col(OpLogRow.doc), col(OpLogRow.actor), col(OpLogRow.min_seq), col(OpLogRow.max_seq),
-        col(OpLogRow.ops)).where(col(OpLogRow.changed) == changed))
-    return [(doc, actor, low, high, bytes(packed)) for doc, actor, low, high, packed in rows]
+def push_rows(session: Session, changed: int) -> list[LogRow]:
+    """The rows one push added (as ``log_rows`` made them)."""
+    rows = session.execute(select_columns(*(col(getattr(OpLogRow, name)) for name in LOG_COLUMNS))
+                           .where(col(OpLogRow.changed) == changed))
+    return [(doc, changed, actor, low, high, bytes(packed))
+            for doc, changed, actor, low, high, packed in rows]
 
 
 def push_ops(session: Session, changed: int) -> list[Op]:
     """Every op one push merged."""
-    return [op for doc, actor, _, _, packed in push_rows(session, changed)
+    return [op for doc, _, actor, _, _, packed in push_rows(session, changed)
             for op in unpack(doc, actor, packed)]
 
 
@@ -100,12 +100,12 @@ def seen_seqs(session: Session, actor: str, low: int, high: int) -> set[int]:
     return {seq for packed, in rows for seq, *_ in _seqs.decode(packed) if low <= seq <= high}
 
 
-def log_digest(rows: Iterable[tuple[str, str, int, int, bytes]]) -> str:
-    """SHA-256 over one push's op log rows ``(doc, actor, min_seq, max_seq, ops)``, in protocol
-    order: what the push's audit entry records, so that a row changed in the log afterwards
-    shows (its seq range too, which finding duplicates relies on)."""
+def log_digest(rows: Iterable[LogRow]) -> str:
+    """SHA-256 over one push's op log rows (all but the push's own number), in protocol order:
+    what the push's audit entry records, so that a row changed in the log afterwards shows (its
+    seq range too, which finding duplicates relies on)."""
     digest = hashlib.sha256()
-    for doc, actor, low, high, packed in sorted(rows):
+    for doc, _, actor, low, high, packed in sorted(rows):
         for part in (doc.encode(), actor.encode(), str(low).encode(), str(high).encode(), packed):
             digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()

@@ -12,7 +12,7 @@ Create Date: 2026-11-29 10:00:00.000000
 
 import logging
 from collections.abc import Iterator, Sequence
-from itertools import groupby
+from itertools import groupby, islice
 from typing import Any
 
 import msgspec
@@ -77,27 +77,24 @@ def _rename_primary_key(table: str, old: str) -> None:
         op.execute(f'ALTER INDEX {old}_pkey RENAME TO {table}_pkey')
 
 
+def _packed_row(key: tuple[str, int, str], ops: list[Sequence[Any]]) -> dict[str, Any]:
+    """The packed row of one push and protocol, from its per-op rows in seq order."""
+    doc, changed, actor = key
+    return {'doc': doc, 'changed': changed, 'actor': actor, 'min_seq': ops[0][3],
+            'max_seq': ops[-1][3], 'ops': _encoder.encode(
+                [(seq, path, msgspec.Raw(bytes(value)), hlc)
+                 for *_, seq, path, value, hlc in ops])}
+
+
 def upgrade() -> None:
     packed = _packed_table('op_log_packed')
+    rows = (row for chunk in _chunks(
+        'SELECT doc, changed, actor, seq, path, value, hlc FROM op_log '
+        'ORDER BY changed, doc, actor, seq') for row in chunk)
+    pushes = (_packed_row(key, list(ops)) for key, ops in groupby(rows, key=lambda row: row[:3]))
     done = 0
-
-    def pushes() -> Iterator[dict[str, Any]]:
-        rows = (row for chunk in _chunks(
-            'SELECT doc, changed, actor, seq, path, value, hlc FROM op_log '
-            'ORDER BY changed, doc, actor, seq') for row in chunk)
-        for (doc, changed, actor), ops in groupby(rows, key=lambda row: row[:3]):
-            ops = list(ops)
-            yield {'doc': doc, 'changed': changed, 'actor': actor, 'min_seq': ops[0][3],
-                   'max_seq': ops[-1][3], 'ops': _encoder.encode(
-                       [(seq, path, msgspec.Raw(bytes(value)), hlc) for *_, seq, path, value, hlc in ops])}
-
-    batch: list[dict[str, Any]] = []
-    for row in pushes():
-        batch.append(row)
-        if len(batch) == _CHUNK:
-            done, batch = _write(packed, batch, done, 'rows packed'), []
-    if batch:
-        _write(packed, batch, done, 'rows packed')
+    while batch := list(islice(pushes, _CHUNK)):
+        done = _write(packed, batch, done, 'rows packed')
     op.drop_table('protocol_push')
     with op.batch_alter_table('op_log', schema=None) as batch_op:
         batch_op.drop_index('ix_op_log_changed_doc')
