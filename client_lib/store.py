@@ -23,7 +23,7 @@ import msgspec
 from field_sync import DocumentState, Register
 from schemas import Op, Template, VersionVector
 
-__all__ = ["DeviceStore", "OutboxEntry"]
+__all__ = ["DeviceStore", "Filed", "OutboxEntry"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -54,6 +54,10 @@ CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 """
 
 REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity"})
+
+Filed = tuple[str, str, str, bytes, bytes]
+"""A pulled protocol as the tablet keeps it: id, template, assignment, and its registers and
+version vector in MessagePack (``DeviceStore.base`` reads them back)."""
 
 _encode = msgspec.msgpack.Encoder().encode
 _registers = msgspec.msgpack.Decoder(dict[str, Register])
@@ -196,14 +200,19 @@ class DeviceStore:
         return DocumentState(doc, _registers.decode(row[0]), _vector.decode(row[1]))
 
     @staticmethod
-    def save_bases(db: sqlite3.Connection, states: Iterable[DocumentState]) -> None:
+    def filed(state: DocumentState) -> Filed:
+        """A pulled state as ``save_bases`` takes it."""
+        return (state.id, state.template_ref or "", state.assignment or "",
+                _encode(state.registers), _encode(state.vector))
+
+    @staticmethod
+    def save_bases(db: sqlite3.Connection, bases: Iterable[Filed]) -> None:
         """Store pulled states (inside a transaction)."""
         db.executemany(
             "INSERT INTO document (id, template, assignment, base, vector) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET template = excluded.template, "
             "assignment = excluded.assignment, base = excluded.base, vector = excluded.vector",
-            [(state.id, state.template_ref or "", state.assignment or "",
-              _encode(state.registers), _encode(state.vector)) for state in states],
+            bases,
         )
 
     def documents(self) -> list[tuple[str, str, str]]:

@@ -17,12 +17,13 @@ from typing import Any
 import msgspec
 
 from client_lib.errors import Offline, RegistryRefused
-from client_lib.store import DeviceStore, OutboxEntry
+from client_lib.store import DeviceStore, Filed, OutboxEntry
 from client_lib.transport import Transport
-from field_sync import DocumentState, HybridLogicalClock
+from field_sync import DocumentState, HybridLogicalClock, Register
 from field_sync.freeze import covers
+from field_sync.paths import FREEZE
 from field_sync.verify import trust_list_is_signed
-from schemas import PullResponse, PushRequest, PushResponse
+from schemas import PulledPage, PushRequest, PushResponse
 
 __all__ = ["SyncReport", "Synchronizer"]
 
@@ -32,6 +33,9 @@ CLOCK_AHEAD = "clock_ahead"
 UNKNOWN_PROTOCOL = "unknown_protocol"
 PROTOCOL_SIGNED = "protocol_signed"
 _MAX_RESTAMPS = 3
+_FREEZE = FREEZE.encode()
+_encode = msgspec.msgpack.Encoder().encode
+_registers = msgspec.msgpack.Decoder(dict[str, Register])
 
 
 @dataclass
@@ -192,7 +196,7 @@ class Synchronizer:
             DeviceStore.put(db, "registry_key", pinned)
             DeviceStore.put(db, "trust_list", fresh)
 
-    def _fetch(self, cursor: str) -> tuple[PullResponse, int, int]:
+    def _fetch(self, cursor: str) -> tuple[PulledPage, int, int]:
         """One page, and the wall clock just before asking and just after the answer."""
         sent = self.wall_ms()
         page = self.transport.pull(self.token, cursor)
@@ -203,7 +207,7 @@ class Synchronizer:
         # the tablet writes. Only the stored cursor moves the tablet on, so a page fetched
         # and never stored (the sync cut off) is simply asked for again next time.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull-ahead") as ahead:
-            coming: Future[tuple[PullResponse, int, int]] | None = ahead.submit(
+            coming: Future[tuple[PulledPage, int, int]] | None = ahead.submit(
                 self._fetch, self.store.get("cursor", ""))
             while coming is not None:
                 page, sent, received = coming.result()
@@ -212,13 +216,11 @@ class Synchronizer:
                 self._apply(page)
                 report.pulled += page.registers
 
-    def _apply(self, page: PullResponse) -> None:
+    def _apply(self, page: PulledPage) -> None:
         states: dict[str, DocumentState] = {
             doc: DocumentState(doc) for doc in page.replaced}  # signed: take the registry's copy
-        heard = self.store.get("heard_hlc", 0)
-        for doc, registers in page.states.items():
-            states[doc] = DocumentState(doc, registers)
-            heard = max(heard, max((register.hlc for register in registers.values()), default=0))
+        as_sent, latest = _take_whole(page, states)
+        heard = max(self.store.get("heard_hlc", 0), latest)
         for op in page.changes:
             state = states.get(op.doc)
             if state is None:
@@ -235,7 +237,7 @@ class Synchronizer:
                                 for actor, seq in {**state.vector, **vector}.items()}
         self.clock.observe(heard)
         with self.store.transaction() as db:
-            DeviceStore.save_bases(db, states.values())
+            DeviceStore.save_bases(db, [*as_sent, *map(DeviceStore.filed, states.values())])
             for state in states.values():
                 self._settle_signed(db, state)
             DeviceStore.save_templates(db, page.templates)
@@ -253,3 +255,25 @@ class Synchronizer:
             DeviceStore.put(db, "heard_hlc", heard)
             DeviceStore.put(db, "hlc_last", self.clock.last)
             DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
+
+
+def _take_whole(page: PulledPage, states: dict[str, DocumentState]) -> tuple[list[Filed], int]:
+    """The protocols of ``page`` sent whole: those to store as the bytes that came, and the
+    latest stamp among them all; the rest (signed, or from a registry that sends no heads) are
+    read into ``states``."""
+    as_sent: list[Filed] = []
+    latest = 0
+    for doc, raw in page.states.items():
+        registers, head = bytes(raw), page.heads.get(doc)
+        if head is not None and _FREEZE not in registers:
+            # Kept unread: the registry stores them in the form the tablet does, and a tablet
+            # taking a team's thousands of protocols reads each one only when it is opened. A
+            # signed one is read, to settle this tablet's ops it left out.
+            states.pop(doc, None)
+            as_sent.append((doc, head.template, head.assignment, registers,
+                            _encode(page.vectors.get(doc, {}))))
+            latest = max(latest, head.latest_hlc)
+            continue
+        state = states[doc] = DocumentState(doc, _registers.decode(registers))
+        latest = max(latest, max((r.hlc for r in state.registers.values()), default=0))
+    return as_sent, latest

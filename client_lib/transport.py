@@ -15,7 +15,7 @@ import httpx
 import msgspec
 
 from client_lib.errors import Offline, RegistryRefused
-from schemas import EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse
+from schemas import EnrollRequest, EnrollResponse, PulledPage, PushRequest, PushResponse
 from schemas.signing import TrustList
 
 __all__ = ["HttpTransport", "Traffic", "Transport"]
@@ -33,9 +33,10 @@ class Transport(Protocol):
 
     def push(self, token: str, batch: PushRequest) -> PushResponse: ...
 
-    def pull(self, token: str, cursor: str) -> PullResponse:
-        """One page of changes since ``cursor``; a client_lib transport asks for protocols sent
-        whole as their registers (``PullResponse.states``)."""
+    def pull(self, token: str, cursor: str) -> PulledPage:
+        """One page of changes since ``cursor``, in MessagePack; a client_lib transport asks for
+        protocols sent whole as their registers (``PullResponse.states``), which stay the
+        bytes that came (``PulledPage``)."""
         ...
 
     def rotate_key(self, token: str, public_key: str) -> str: ...
@@ -144,9 +145,9 @@ class HttpTransport:
         return self._call("POST", "/v1/push", PushResponse, token=token, body=batch,
                           idempotent=True)
 
-    def pull(self, token: str, cursor: str) -> PullResponse:
+    def pull(self, token: str, cursor: str) -> PulledPage:
         """Fetch one page of changes, protocols sent whole as their registers."""
-        return self._call("GET", "/v1/pull", PullResponse, token=token,
+        return self._call("GET", "/v1/pull", PulledPage, token=token,
                           params={"cursor": cursor, "states": "true"}, idempotent=True)
 
     def trust_list(self) -> TrustList:

@@ -72,10 +72,11 @@ def _database(args: argparse.Namespace) -> Any:
 def _db_upgrade(args: argparse.Namespace) -> int:
     from server.schema import current_revision, head_revision
 
-    # Each migration it runs, and the progress of a long one, on stderr (not Alembic's notes
-    # on the database's dialect).
+    # Each migration it runs, and the progress a long one logs (to ``….progress``), on stderr;
+    # not Alembic's notes on the database's dialect.
     steps = logging.StreamHandler(sys.stderr)
-    steps.addFilter(lambda record: record.getMessage().startswith(("Running ", "op log:")))
+    steps.addFilter(lambda record: record.name.endswith(".progress")
+                    or record.getMessage().startswith("Running "))
     migrations = logging.getLogger("alembic.runtime.migration")
     level, migrations.level = migrations.level, logging.INFO
     migrations.addHandler(steps)

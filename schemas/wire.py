@@ -24,10 +24,12 @@ __all__ = [
     "OpResult",
     "OpStatus",
     "Problem",
+    "ProtocolHead",
     "ProtocolPage",
     "ProtocolRecord",
     "ProtocolSummary",
     "PullResponse",
+    "PulledPage",
     "PushRequest",
     "PushResponse",
 ]
@@ -107,11 +109,49 @@ class PullResponse(msgspec.Struct):
     registers are not repeated in ``changes``. Far less to make and to merge than an op a
     register, for a new tablet that takes a team's thousands of protocols."""
 
+    heads: dict[str, ProtocolHead] = msgspec.field(default_factory=dict)
+    """What each protocol in ``states`` is filed under, so that a device may keep its
+    registers as the bytes that came, unread (``PulledPage``)."""
+
     @property
     def registers(self) -> int:
         """How many registers the page carries: one an op in ``changes``, and every register
         of the protocols in ``states``."""
         return len(self.changes) + sum(map(len, self.states.values()))
+
+
+class ProtocolHead(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A protocol sent whole, as a device files it: its template, its assignment, and the
+    latest stamp among its registers (which the device's clock must then run past)."""
+
+    template: str
+    assignment: str
+    latest_hlc: int
+
+
+class PulledPage(PullResponse):
+    """A MessagePack pull page as a device reads it: each protocol in ``states`` stays the
+    MessagePack bytes of its registers, as the registry stores them, for the device to store
+    as they are; it reads them only when it must (no ``heads`` from an older registry, or a
+    signed protocol)."""
+
+    states: dict[str, msgspec.Raw] = msgspec.field(  # type: ignore[assignment]
+        default_factory=dict)
+
+    @property
+    def registers(self) -> int:
+        """As ``PullResponse.registers``, each protocol's count read off its map's header."""
+        return len(self.changes) + sum(map(_map_length, self.states.values()))
+
+
+def _map_length(raw: msgspec.Raw) -> int:
+    """The number of entries of the MessagePack map ``raw`` (fixmap, map 16 or map 32)."""
+    data = memoryview(raw)
+    if 0x80 <= data[0] <= 0x8F:
+        return data[0] & 0x0F
+    if data[0] in (0xDE, 0xDF):
+        return int.from_bytes(data[1:3] if data[0] == 0xDE else data[1:5], "big")
+    raise ValueError("not a MessagePack map")
 
 
 class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):

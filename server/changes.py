@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from field_sync.paths import DELETED
-from schemas import Inspector, PullResponse
+from schemas import Inspector, ProtocolHead, PullResponse
 from schemas.reference import Entity, ReferenceInstrument, Site
 from schemas.signing import Receipt
 from server.catalog import TemplateCatalog
@@ -113,7 +113,9 @@ def _scope(session: Session, inspector_id: str, cursor: Cursor) -> _Scope:
 
 _PAGE_COLUMNS = [col(column) for column in (ProtocolRow.id, ProtocolRow.changed,
                                               ProtocolRow.status, ProtocolRow.reasons,
-                                              ProtocolRow.registers, ProtocolRow.vector)]
+                                              ProtocolRow.registers, ProtocolRow.vector,
+                                              ProtocolRow.template_ref, ProtocolRow.assignment_id,
+                                              ProtocolRow.latest_hlc)]
 """What a page sends of a protocol: read as plain rows, not as ORM objects."""
 
 
@@ -185,16 +187,22 @@ def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: 
             # are what the page sends, so they are not decoded only to be encoded again.
             response.states[row.id] = _as_is(stored)
             response.vectors[row.id] = _as_is(bytes(row.vector))
+            response.heads[row.id] = _head(row)
             _send_status(response, row, replaced=True)
             continue
         state = decode_state(row)
         replaced = whole or state.frozen_since() > base
         if replaced and shape.as_states:
             response.states[row.id] = state.whole_registers()
+            response.heads[row.id] = _head(row)
         else:
             response.changes.extend(state.changes_since(base, full=replaced))
         response.vectors[row.id] = state.vector
         _send_status(response, row, replaced)
+
+
+def _head(row: Row[Any]) -> ProtocolHead:
+    return ProtocolHead(row.template_ref, row.assignment_id, row.latest_hlc)
 
 
 def _send_status(response: PullResponse, row: Row[Any], replaced: bool) -> None:

@@ -248,6 +248,8 @@ def _store(session: Session, batch: _Batch) -> None:
         row.registers = encode_registers(state)
         row.vector = encode_vector(state)
         row.changed = batch.changed
+        if merged := batch.merged.get(doc):
+            row.latest_hlc = max(row.latest_hlc, max(op.hlc for op in merged))
         # The columns registry queries search by.
         row.number, row.entity_tin = _text(state, "number"), _text(state, "entity_tin")
         row.inspector_id = _text(state, "lead_inspector")

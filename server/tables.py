@@ -129,6 +129,10 @@ class ProtocolRow(SQLModel, table=True):
     signed_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True))
     registry_number: str = Field(default="", max_length=32, index=True)
     superseded_by: str = Field(default="", max_length=64)
+    latest_hlc: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                        server_default="0"))
+    """The latest stamp among the ops merged into it: what a device that takes it whole has
+    heard (``PullResponse.heads``)."""
 
 
 class ReferenceRow(SQLModel, table=True):

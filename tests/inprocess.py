@@ -54,7 +54,7 @@ from schemas import (
     InspectorCreate,
     Op,
     Protocol,
-    PullResponse,
+    PulledPage,
     PushRequest,
     PushResponse,
 )
@@ -135,6 +135,9 @@ class InProcessTransport:
         self.states = True
         """Ask for protocols sent whole as register maps, as ``HttpTransport`` does; False
         asks for them as ops."""
+        self.heads = True
+        """Send what each protocol sent whole is filed under (``PullResponse.heads``); False
+        leaves them out, as a registry of an earlier release does."""
 
     def _caller(self, token: str) -> Caller:
         request = SimpleNamespace(headers={"authorization": f"Bearer {token}"})
@@ -161,14 +164,16 @@ class InProcessTransport:
         return _over_the_wire(PushResponse(results=results, server_time_ms=self.clock()),
                               PushResponse)
 
-    def pull(self, token: str, cursor: str) -> PullResponse:
+    def pull(self, token: str, cursor: str) -> PulledPage:
         """``GET /v1/pull?states=true`` (or ``false``, see ``states``), in MessagePack."""
         caller = self._caller(token)
         with _as_problem(), self.database.read() as session:
             response = pull(session, self.catalog, caller.inspector_id, Cursor.parse(cursor),
                             self.config.pull_page_protocols, self.clock(), self.states,
                             stored=True)
-        return _over_the_wire(response, PullResponse)
+        if not self.heads:
+            response.heads = {}
+        return _over_the_wire(response, PulledPage)
 
     def rotate_key(self, token: str, public_key: str) -> str:
         """``POST /v1/keys``."""

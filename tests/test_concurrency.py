@@ -239,8 +239,9 @@ class Puller:
         self._http.close()
 
     def _fetch(self) -> PullResponse:
-        if self.limit is None:
-            return self._transport.pull(self.device.token, self.cursor)
+        if self.limit is None:  # the tablet's transport, which leaves whole protocols unread
+            pulled = self._transport.pull(self.device.token, self.cursor)
+            return msgspec.msgpack.decode(msgspec.msgpack.encode(pulled), type=PullResponse)
         response = self._http.get("/v1/pull", params={"cursor": self.cursor,
                                                       "limit": str(self.limit)})
         assert response.status_code == 200, response.text

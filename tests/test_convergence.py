@@ -50,6 +50,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings, target
 from hypothesis import strategies as st
 
 from client_lib import ProtocolSigned, Tablet
+from client_lib.store import DeviceStore
 from field_sync import canonical_bytes, content_hash
 from field_sync.freeze import Freeze, covers
 from field_sync.paths import DELETED, FREEZE, META_FIELDS
@@ -508,9 +509,13 @@ def test_tablets_and_registry_converge_whatever_the_network_does(
             field_team(enrolled[size], folder, world) as (registry, devices):
         for device in devices:  # out in the field, the clocks are off
             device.skew = data.draw(clock_skews(), label="skew")
-        # Protocols sent whole come as register maps (as client_lib asks) or as ops (as an
-        # older or other-language client asks): both must converge.
-        registry.transport.states = data.draw(st.booleans(), label="whole as states")
+        # Protocols sent whole come as register maps (as client_lib asks), kept as the bytes
+        # that came or, from a registry that does not say how to file them, read; or as ops (as
+        # an older or other-language client asks): all must converge.
+        whole = data.draw(st.sampled_from(["states", "states without heads", "ops"]),
+                          label="whole protocols as")
+        registry.transport.states = whole != "ops"
+        registry.transport.heads = whole == "states"
         program = Program(data, registry, devices, world)
         for _ in range(protocols):
             program.create()
@@ -686,6 +691,36 @@ def test_a_re_stamped_edit_still_wins_over_the_same_tablets_earlier_edit(
         assert b.tablet.protocol(doc).fields["findings"] == "corrected reading"
         stamps = [entry.op.hlc for entry in a.tablet.store.outbox()]
         assert stamps == sorted(stamps), "the re-stamped edit sorts before an earlier one"
+
+
+@pytest.mark.parametrize("heads", [True, False], ids=["kept as sent", "read"])
+def test_a_tablet_that_takes_a_protocol_whole_stamps_its_edits_after_it(
+    enrolled: dict[int, Team], heads: bool,
+) -> None:
+    """A protocol taken whole, kept as the bytes that came (the registry says how to file it)
+    or read (a registry of an earlier release does not), moves the tablet's clock past every
+    stamp in it: an edit made after taking it wins, though the stamps in it run ahead of the
+    tablet's clock."""
+    with two_tablets(enrolled) as (registry, a, b):
+        registry.transport.heads = heads
+        a.skew = 4 * MINUTE_MS  # ahead, within what the registry accepts
+        doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-AHEAD"})
+        with a.tablet.edit(doc) as edit:
+            edit.set("findings", "from the tablet that runs fast")
+        assert a.tablet.sync().ok
+        with b.tablet.store.transaction() as db:  # pull everything anew, as a new tablet does
+            DeviceStore.put(db, "cursor", "")
+        assert b.tablet.sync().ok
+        held, taken = registry.state(doc), b.tablet.store.base(doc)
+        assert taken is not None and (taken.registers, taken.vector) == (held.registers,
+                                                                         held.vector)
+        assert b.tablet.store.get("heard_hlc") == max(r.hlc for r in held.registers.values())
+        with b.tablet.edit(doc) as edit:
+            edit.set("findings", "seen and corrected")
+        assert b.tablet.sync().ok and a.tablet.sync().ok
+
+        assert registry.protocol(doc).fields["findings"] == "seen and corrected"
+        assert a.tablet.protocol(doc).fields["findings"] == "seen and corrected"
 
 
 def test_a_signed_protocol_keeps_its_signed_state_when_an_overtaken_op_arrives(

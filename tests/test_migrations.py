@@ -34,7 +34,6 @@ from server.tables import (
     AssignmentRow,
     ChangeCounter,
     InspectorRow,
-    ProtocolRow,
 )
 from tests.databases import dispose_database, fresh_database
 
@@ -70,7 +69,10 @@ def _indexes(database: Database, table: str) -> set[str | None]:
     return {index["name"] for index in inspect(database.writer).get_indexes(table)}
 
 
-# The op log as the previous revision keeps it, one row an op: (seq, doc, push, value bytes).
+_BEFORE_PACKING = "0005"
+"""The last revision with the op log one row an op (0006 packs it)."""
+
+# The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
            (4, "doc", 5, b"\xc0"))
 
@@ -100,18 +102,39 @@ def _fill_previous(database: Database) -> None:
             append(session, 1, "device:tablet", "push", "tablet",
                    {"ops_sha256": ops_digest(logged)}, push)
         session.commit()
+    _fill_protocols(database)
+
+
+def _fill_protocols(database: Database) -> None:
+    """Three protocols of one assignment, written as any earlier revision's table takes them;
+    the latest stamp of ``p1`` is 9, of the others 7."""
     with Session(database.writer) as session:
         session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
         session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
         session.add(ChangeCounter(id=1, value=5))
         session.commit()
         session.add(AssignmentMember(assignment_id="a1", inspector_id="i1", added=1))
-        for doc, changed in (("p3", 4), ("p1", 5), ("p2", 4)):
-            state = DocumentState(doc, {"findings": Register(7, "tablet", 1, "ok")}, {"tablet": 1})
-            session.add(ProtocolRow(id=doc, template_ref="t@1", assignment_id="a1",
-                                    registers=encode_registers(state), vector=encode_vector(state),
-                                    changed=changed, created_by="tablet"))
         session.commit()
+    with database.writer.begin() as connection:
+        for doc, changed in (("p3", 4), ("p1", 5), ("p2", 4)):
+            later = {"conclusion": Register(9, "other", 1, "fit")} if doc == "p1" else {}
+            state = DocumentState(doc, {"findings": Register(7, "tablet", 1, "ok"), **later},
+                                  {"tablet": 1})
+            connection.execute(text(
+                "INSERT INTO protocol (id, template_ref, assignment_id, registers, vector, "
+                "changed, created_by, status, reasons, number, entity_tin, inspector_id, "
+                "site_id, signed_at_ms, registry_number, superseded_by) VALUES (:id, 't@1', "
+                "'a1', :registers, :vector, :changed, 'tablet', 'draft', '', '', '', '', '', 0, "
+                "'', '')"), {"id": doc, "registers": encode_registers(state),
+                             "vector": encode_vector(state), "changed": changed})
+
+
+def _heads(database: Database) -> dict[str, tuple[str, str, int]]:
+    """What a pull files each protocol under: template, assignment, latest stamp."""
+    with database.read() as session:
+        page = pull(session, TemplateCatalog(), "i1", Cursor(), 10, 0, as_states=True)
+    return {doc: (head.template, head.assignment, head.latest_hlc)
+            for doc, head in page.heads.items()}
 
 
 def _pulled_pages(database: Database) -> list[list[str]]:
@@ -125,12 +148,12 @@ def _pulled_pages(database: Database) -> list[list[str]]:
             cursor = Cursor.parse(page.cursor)
 
 
-def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
-    """Its logged ops, audit log and protocols stay: the op log, packed a row a push and
-    protocol, holds every op with its value's bytes as they were, so the digests the audit log
-    recorded still hold; a pull pages through the protocols; and a downgrade gives back the op
-    log one row an op."""
-    previous = _previous_revision()
+def test_a_database_with_the_op_log_an_op_a_row_keeps_its_data(empty_url: str) -> None:
+    """From before the packed op log (0006): its logged ops, audit log and protocols stay. The
+    op log, packed a row a push and protocol, holds every op with its value's bytes as they
+    were, so the digests the audit log recorded still hold; a pull pages through the
+    protocols; and a downgrade gives back the op log one row an op."""
+    previous = _BEFORE_PACKING
     old = Database(empty_url)
     upgrade(old.writer, previous)
     _fill_previous(old)
@@ -147,11 +170,35 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     assert found == [(1, "ok"), (2, True), (4, None)]
     assert {changed: sorted(seqs) for changed, seqs in pushes.items()} == {3: [1, 2, 3], 5: [4]}
     assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
+    assert _heads(database)["p1"] == ("t@1", "a1", 9)
     assert "ix_op_log_actor_max_seq" in _indexes(database, "op_log")
     assert _diffs(database) == []
 
     downgrade(database.writer, previous)
     assert _per_op_log(database) == before
+    database.dispose()
+
+
+def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
+    """Its protocols stay, and each gets the latest stamp among its registers, which a pull
+    sends with it; a downgrade takes the column away again."""
+    previous = _previous_revision()
+    old = Database(empty_url)
+    upgrade(old.writer, previous)
+    _fill_protocols(old)
+    old.dispose()
+
+    database = Database(empty_url)
+    database.create_schema()
+    assert current_revision(database.writer) == head_revision() != previous
+    assert _heads(database) == {"p1": ("t@1", "a1", 9), "p2": ("t@1", "a1", 7),
+                                "p3": ("t@1", "a1", 7)}
+    assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
+    assert _diffs(database) == []
+
+    downgrade(database.writer, previous)
+    columns = {column["name"] for column in inspect(database.writer).get_columns("protocol")}
+    assert "latest_hlc" not in columns and "registers" in columns
     database.dispose()
 
 

@@ -26,7 +26,7 @@ down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_log = logging.getLogger("alembic.runtime.migration")
+_log = logging.getLogger("alembic.runtime.migration.progress")  # shown by db upgrade
 _CHUNK = 10_000
 _encoder = msgspec.msgpack.Encoder()
 
