@@ -67,7 +67,7 @@ from workload import (
 
 from client_lib import HttpTransport, Offline, SyncReport, Tablet
 from field_sync_cli.local_server import LocalServer
-from schemas import Assignment, PullResponse, PushRequest, PushResponse
+from schemas import Assignment, PulledPage, PushRequest, PushResponse
 from schemas.signing import TrustList
 
 REQUEST_TIMEOUT_S = 600.0  # a queue of 200 devices on one worker is slow, not down
@@ -106,7 +106,7 @@ class TimedTransport(HttpTransport):
             self.answers[result.status][result.seq] += 1
         return response
 
-    def pull(self, token: str, cursor: str) -> PullResponse:
+    def pull(self, token: str, cursor: str) -> PulledPage:
         page = self._timed("pull", lambda: super(TimedTransport, self).pull(token, cursor))
         self.pulled_registers += page.registers
         return page

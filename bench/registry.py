@@ -83,6 +83,7 @@ class Content:
 
     registers: bytes
     vector: bytes
+    latest_hlc: int
     content_hash: str
     seal: str
     kid: str
@@ -182,7 +183,8 @@ def _contents(signed: int, drafts: int) -> tuple[list[Content], list[Content]]:
         state, digest, seal = _state(template, index, device_key if is_signed else None,
                                      signed_at)
         made[0 if is_signed else 1].append(Content(
-            encode_registers(state), encode_vector(state), digest, seal, kid))
+            encode_registers(state), encode_vector(state),
+            max(register.hlc for register in state.registers.values()), digest, seal, kid))
     return made
 
 
@@ -250,7 +252,8 @@ class Filler:
                 "id": ids[offset], "template_ref": TEMPLATE,
                 "assignment_id": f"asg-{index // 4:07d}",
                 "registers": content.registers, "vector": content.vector,
-                "changed": index + 2, "created_by": f"device-{inspector}", "status": status,
+                "latest_hlc": content.latest_hlc, "changed": index + 2,
+                "created_by": f"device-{inspector}", "status": status,
                 "reasons": REASONS if status == "quarantined" else "",
                 "number": f"TR-{year}-{self.numbers[year]:07d}",
                 "entity_tin": f"{300_000_000 + entity:09d}", "inspector_id": inspector,

@@ -121,8 +121,8 @@ class PullResponse(msgspec.Struct):
 
 
 class ProtocolHead(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """A protocol sent whole, as a device files it: its template, its assignment, and the
-    latest stamp among its registers (which the device's clock must then run past)."""
+    """A protocol sent whole, as a device files it: its template, its assignment, and a stamp
+    no earlier than any of its registers' (which the device's clock must then run past)."""
 
     template: str
     assignment: str

@@ -187,22 +187,26 @@ def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: 
             # are what the page sends, so they are not decoded only to be encoded again.
             response.states[row.id] = _as_is(stored)
             response.vectors[row.id] = _as_is(bytes(row.vector))
-            response.heads[row.id] = _head(row)
+            _send_head(response, row)
             _send_status(response, row, replaced=True)
             continue
         state = decode_state(row)
         replaced = whole or state.frozen_since() > base
         if replaced and shape.as_states:
             response.states[row.id] = state.whole_registers()
-            response.heads[row.id] = _head(row)
+            _send_head(response, row)
         else:
             response.changes.extend(state.changes_since(base, full=replaced))
         response.vectors[row.id] = state.vector
         _send_status(response, row, replaced)
 
 
-def _head(row: Row[Any]) -> ProtocolHead:
-    return ProtocolHead(row.template_ref, row.assignment_id, row.latest_hlc)
+def _send_head(response: PullResponse, row: Row[Any]) -> None:
+    """What the device files a protocol sent whole under; none when its latest stamp is not
+    known (a row some other writer made), so that the device reads its registers instead."""
+    if row.latest_hlc:
+        response.heads[row.id] = ProtocolHead(row.template_ref, row.assignment_id,
+                                              row.latest_hlc)
 
 
 def _send_status(response: PullResponse, row: Row[Any], replaced: bool) -> None:

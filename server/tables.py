@@ -131,8 +131,8 @@ class ProtocolRow(SQLModel, table=True):
     superseded_by: str = Field(default="", max_length=64)
     latest_hlc: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
                                                         server_default="0"))
-    """The latest stamp among the ops merged into it: what a device that takes it whole has
-    heard (``PullResponse.heads``)."""
+    """The latest stamp of the ops merged into it, so never earlier than any of its registers:
+    what a device that takes it whole has heard (``PullResponse.heads``); 0 when not known."""
 
 
 class ReferenceRow(SQLModel, table=True):

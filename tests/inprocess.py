@@ -314,6 +314,13 @@ class InProcessRegistry:
             assert row is not None, f"the registry has no protocol {protocol_id}"
             return decode_state(row)
 
+    def latest_hlc(self, protocol_id: str) -> int:
+        """The latest stamp the registry keeps for a protocol (``ProtocolRow.latest_hlc``)."""
+        with self.database.read() as session:
+            row = session.get(ProtocolRow, protocol_id)
+            assert row is not None, f"the registry has no protocol {protocol_id}"
+            return row.latest_hlc
+
     def protocol(self, protocol_id: str) -> Protocol:
         """The registry's copy of a protocol, as ``GET /v1/protocols/{id}`` materializes it."""
         with self.database.read() as session:

@@ -292,10 +292,13 @@ class Stored:
 def read_registry(url: str) -> Stored:
     """The registry's tables, decoded with the server's own code."""
     protocols = {}
-    for doc, registers, vector in query(url, "SELECT id, registers, vector FROM protocol"):
+    for doc, registers, vector, latest in query(
+            url, "SELECT id, registers, vector, latest_hlc FROM protocol"):
         row = ProtocolRow(id=doc, template_ref="", assignment_id="", registers=registers,
                           vector=vector, changed=0, created_by="")
         protocols[doc] = decode_state(row)
+        # What a pull tells a tablet it has heard: never earlier than a register it sends.
+        assert latest >= max(r.hlc for r in protocols[doc].registers.values()), doc
     logged = logged_with_pushes(url)
     added = dict(query(url, "SELECT inspector_id, added FROM assignment_member"))
     (counter,), = query(url, "SELECT value FROM change_counter")

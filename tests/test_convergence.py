@@ -443,6 +443,16 @@ def check_converged(program: Program) -> None:
                 if name not in TOP_COMPUTED} == fields
         assert typed(protocol.collections) == rows
 
+    # (6) the latest stamp kept with each protocol covers its registers, and every tablet's
+    # clock has heard every stamp the registry holds (its next edit is later than all)
+    latest = 0
+    for doc in docs:
+        stamps = [register.hlc for register in registry.state(doc).registers.values()]
+        assert registry.latest_hlc(doc) >= max(stamps), f"{doc}: a register after its stamp"
+        latest = max(latest, *stamps)
+    for device in devices:
+        assert device.tablet.store.get("heard_hlc", 0) >= latest, f"tablet {device.id}"
+
 
 def check_signing(program: Program) -> None:
     signing = program.signing
