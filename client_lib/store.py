@@ -197,13 +197,26 @@ class DeviceStore:
                                    (doc,)).fetchone()
         if row is None:
             return None
-        return DocumentState(doc, _registers.decode(row[0]), _vector.decode(row[1]))
+        return DocumentState(doc, DeviceStore.read_registers(row[0]), _vector.decode(row[1]))
 
     @staticmethod
     def filed(state: DocumentState) -> Filed:
         """A pulled state as ``save_bases`` takes it."""
-        return (state.id, state.template_ref or "", state.assignment or "",
-                _encode(state.registers), _encode(state.vector))
+        return DeviceStore.filed_as_sent(state.id, state.template_ref or "",
+                                         state.assignment or "", _encode(state.registers),
+                                         state.vector)
+
+    @staticmethod
+    def filed_as_sent(doc: str, template: str, assignment: str, registers: bytes,
+                      vector: VersionVector) -> Filed:
+        """A protocol taken whole as ``save_bases`` takes it, its registers the MessagePack
+        the registry sent (the form this file keeps them in)."""
+        return (doc, template, assignment, registers, _encode(vector))
+
+    @staticmethod
+    def read_registers(stored: bytes) -> dict[str, Register]:
+        """Registers in the form this file keeps them, as a registry sends them too."""
+        return _registers.decode(stored)
 
     @staticmethod
     def save_bases(db: sqlite3.Connection, bases: Iterable[Filed]) -> None:

@@ -19,7 +19,7 @@ import msgspec
 from client_lib.errors import Offline, RegistryRefused
 from client_lib.store import DeviceStore, Filed, OutboxEntry
 from client_lib.transport import Transport
-from field_sync import DocumentState, HybridLogicalClock, Register
+from field_sync import DocumentState, HybridLogicalClock
 from field_sync.freeze import covers
 from field_sync.paths import FREEZE
 from field_sync.verify import trust_list_is_signed
@@ -34,8 +34,6 @@ UNKNOWN_PROTOCOL = "unknown_protocol"
 PROTOCOL_SIGNED = "protocol_signed"
 _MAX_RESTAMPS = 3
 _FREEZE = FREEZE.encode()
-_encode = msgspec.msgpack.Encoder().encode
-_registers = msgspec.msgpack.Decoder(dict[str, Register])
 
 
 @dataclass
@@ -270,10 +268,10 @@ def _take_whole(page: PulledPage, states: dict[str, DocumentState]) -> tuple[lis
             # taking a team's thousands of protocols reads each one only when it is opened. A
             # signed one is read, to settle this tablet's ops it left out.
             states.pop(doc, None)
-            as_sent.append((doc, head.template, head.assignment, registers,
-                            _encode(page.vectors.get(doc, {}))))
+            as_sent.append(DeviceStore.filed_as_sent(doc, head.template, head.assignment,
+                                                     registers, page.vectors.get(doc, {})))
             latest = max(latest, head.latest_hlc)
             continue
-        state = states[doc] = DocumentState(doc, _registers.decode(registers))
+        state = states[doc] = DocumentState(doc, DeviceStore.read_registers(registers))
         latest = max(latest, max((r.hlc for r in state.registers.values()), default=0))
     return as_sent, latest
