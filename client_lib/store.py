@@ -22,6 +22,7 @@ import msgspec
 
 from field_sync import DocumentState, Register
 from schemas import Op, Template, VersionVector
+from schemas.packed import pack_registers, unpack_registers
 
 __all__ = ["DeviceStore", "Filed", "OutboxEntry"]
 
@@ -60,7 +61,6 @@ Filed = tuple[str, str, str, bytes, bytes]
 version vector in MessagePack (``DeviceStore.base`` reads them back)."""
 
 _encode = msgspec.msgpack.Encoder().encode
-_registers = msgspec.msgpack.Decoder(dict[str, Register])
 _vector = msgspec.msgpack.Decoder(VersionVector)
 _template = msgspec.msgpack.Decoder(Template)
 
@@ -203,7 +203,7 @@ class DeviceStore:
     def filed(state: DocumentState) -> Filed:
         """A pulled state as ``save_bases`` takes it."""
         return DeviceStore.filed_as_sent(state.id, state.template_ref or "",
-                                         state.assignment or "", _encode(state.registers),
+                                         state.assignment or "", pack_registers(state.registers),
                                          state.vector)
 
     @staticmethod
@@ -215,8 +215,9 @@ class DeviceStore:
 
     @staticmethod
     def read_registers(stored: bytes) -> dict[str, Register]:
-        """Registers in the form this file keeps them, as a registry sends them too."""
-        return _registers.decode(stored)
+        """Registers in the form this file keeps them (packed, or flat as an older registry
+        sent them), as a registry sends them too."""
+        return unpack_registers(stored)
 
     @staticmethod
     def save_bases(db: sqlite3.Connection, bases: Iterable[Filed]) -> None:

@@ -12,6 +12,7 @@ import msgspec
 
 from schemas.documents import Protocol
 from schemas.operations import Op, Register, VersionVector
+from schemas.packed import register_count
 from schemas.reference import Assignment, Entity, Inspector, ReferenceInstrument, Site
 from schemas.signing import Receipt
 from schemas.templates import Template
@@ -105,8 +106,9 @@ class PullResponse(msgspec.Struct):
     (without the rows removed before) and signed ones (exactly the signed state)."""
     states: dict[str, dict[str, Register]] = msgspec.field(default_factory=dict)
     """Protocols sent whole as their registers by path, for a device that asks for them so
-    (``GET /v1/pull?states=true``); they are in ``replaced`` and ``vectors`` too, and their
-    registers are not repeated in ``changes``. Far less to make and to merge than an op a
+    (``GET /v1/pull?states=true``; with ``packed=true`` too, a MessagePack page may carry them
+    packed, as ``schemas.packed`` describes); they are in ``replaced`` and ``vectors`` too, and
+    their registers are not repeated in ``changes``. Far less to make and to merge than an op a
     register, for a new tablet that takes a team's thousands of protocols."""
 
     heads: dict[str, ProtocolHead] = msgspec.field(default_factory=dict)
@@ -131,27 +133,17 @@ class ProtocolHead(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
 class PulledPage(PullResponse):
     """A MessagePack pull page as a device reads it: each protocol in ``states`` stays the
-    MessagePack bytes of its registers, as the registry stores them, for the device to store
-    as they are; it reads them only when it must (no ``heads`` from an older registry, or a
-    signed protocol)."""
+    MessagePack bytes of its registers, as the registry stores them (packed, for a device that
+    asks ``packed=true``: ``schemas.packed``), for the device to store as they are; it reads
+    them only when it must (no ``heads`` from an older registry, or a signed protocol)."""
 
     states: dict[str, msgspec.Raw] = msgspec.field(  # type: ignore[assignment]
         default_factory=dict)
 
     @property
     def registers(self) -> int:
-        """As ``PullResponse.registers``, each protocol's count read off its map's header."""
-        return len(self.changes) + sum(map(_map_length, self.states.values()))
-
-
-def _map_length(raw: msgspec.Raw) -> int:
-    """The number of entries of the MessagePack map ``raw`` (fixmap, map 16 or map 32)."""
-    data = memoryview(raw)
-    if 0x80 <= data[0] <= 0x8F:
-        return data[0] & 0x0F
-    if data[0] in (0xDE, 0xDF):
-        return int.from_bytes(data[1:3] if data[0] == 0xDE else data[1:5], "big")
-    raise ValueError("not a MessagePack map")
+        """As ``PullResponse.registers``, each protocol's count read off its bytes' head."""
+        return len(self.changes) + sum(map(register_count, self.states.values()))
 
 
 class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -31,6 +31,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from field_sync.paths import DELETED
 from schemas import Inspector, ProtocolHead, PullResponse
+from schemas.packed import is_packed
 from schemas.reference import Entity, ReferenceInstrument, Site
 from schemas.signing import Receipt
 from server.catalog import TemplateCatalog
@@ -159,10 +160,16 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
 class _Shape:
     """How a page sends a protocol sent whole: as its registers (``as_states``), else as ops;
     and, as registers, whether the stored bytes may go out as they are (``stored``: the
-    response is MessagePack, the form the registry keeps them in)."""
+    response is MessagePack, the form the registry keeps them in) when they are packed
+    (``packed``: the device reads that form too; a flat row goes out as it is either way)."""
 
     as_states: bool
     stored: bool
+    packed: bool = False
+
+    def as_is(self, stored: bytes) -> bool:
+        """Whether registers stored so go out as they are."""
+        return self.stored and (self.packed or not is_packed(stored))
 
 
 def _as_is(stored: bytes) -> Any:
@@ -182,7 +189,7 @@ def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: 
                 r.signature) for r in session.exec(receipts))
     for row in rows:
         stored = bytes(row.registers) if whole and shape.stored else None
-        if stored is not None and _DELETED not in stored:
+        if stored is not None and _DELETED not in stored and shape.as_is(stored):
             # Nothing to leave out (no row was ever removed): the stored registers and vector
             # are what the page sends, so they are not decoded only to be encoded again.
             response.states[row.id] = _as_is(stored)
@@ -244,14 +251,16 @@ def pull(
     as_states: bool = False,
     *,
     stored: bool = False,
+    packed: bool = False,
 ) -> PullResponse:
     """One page of changes for a device of ``inspector_id``; protocols sent whole go as their
     registers (``PullResponse.states``) if ``as_states``, else as ops. ``stored`` says the page
-    will be encoded as MessagePack, so registers may go out as the registry stores them."""
+    will be encoded as MessagePack, so registers may go out as the registry stores them, and
+    ``packed`` that the device reads the packed form they are stored in."""
     reached = session.exec(select(ChangeCounter.value)).one()
     scope = _scope(session, inspector_id, cursor)
     response = PullResponse(cursor="", changes=[], more=False, server_time_ms=now_ms)
-    shape = _Shape(as_states, as_states and stored)
+    shape = _Shape(as_states, as_states and stored, packed)
     response.cursor = str(_page(session, scope, cursor, limit, reached, response, shape))
     inspector = session.get(InspectorRow, inspector_id)
     if inspector is not None:

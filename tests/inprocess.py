@@ -138,6 +138,9 @@ class InProcessTransport:
         self.heads = True
         """Send what each protocol sent whole is filed under (``PullResponse.heads``); False
         leaves them out, as a registry of an earlier release does."""
+        self.packed = True
+        """Ask for protocols sent whole packed, as ``HttpTransport`` does; False asks for the
+        flat form, as a tablet of an earlier release does."""
 
     def _caller(self, token: str) -> Caller:
         request = SimpleNamespace(headers={"authorization": f"Bearer {token}"})
@@ -165,12 +168,13 @@ class InProcessTransport:
                               PushResponse)
 
     def pull(self, token: str, cursor: str) -> PulledPage:
-        """``GET /v1/pull?states=true`` (or ``false``, see ``states``), in MessagePack."""
+        """``GET /v1/pull?states=true&packed=true`` (or ``false``, see ``states`` and
+        ``packed``), in MessagePack."""
         caller = self._caller(token)
         with _as_problem(), self.database.read() as session:
             response = pull(session, self.catalog, caller.inspector_id, Cursor.parse(cursor),
                             self.config.pull_page_protocols, self.clock(), self.states,
-                            stored=True)
+                            stored=True, packed=self.packed)
         if not self.heads:
             response.heads = {}
         return _over_the_wire(response, PulledPage)

@@ -49,6 +49,7 @@ from field_sync.keys import public_key_pem
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, EnrollRequest, Op, PullResponse, PushRequest, builtin_templates
+from schemas.packed import unpack_registers
 from server.changes import Cursor
 from server.documents import decode_state
 from server.tables import ProtocolRow
@@ -241,7 +242,10 @@ class Puller:
     def _fetch(self) -> PullResponse:
         if self.limit is None:  # the tablet's transport, which leaves whole protocols unread
             pulled = self._transport.pull(self.device.token, self.cursor)
-            return msgspec.msgpack.decode(msgspec.msgpack.encode(pulled), type=PullResponse)
+            response = msgspec.msgpack.decode(msgspec.msgpack.encode(
+                msgspec.structs.replace(pulled, states={})), type=PullResponse)
+            response.states = {doc: unpack_registers(raw) for doc, raw in pulled.states.items()}
+            return response
         response = self._http.get("/v1/pull", params={"cursor": self.cursor,
                                                       "limit": str(self.limit)})
         assert response.status_code == 200, response.text

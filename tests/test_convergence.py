@@ -519,13 +519,15 @@ def test_tablets_and_registry_converge_whatever_the_network_does(
             field_team(enrolled[size], folder, world) as (registry, devices):
         for device in devices:  # out in the field, the clocks are off
             device.skew = data.draw(clock_skews(), label="skew")
-        # Protocols sent whole come as register maps (as client_lib asks), kept as the bytes
-        # that came or, from a registry that does not say how to file them, read; or as ops (as
-        # an older or other-language client asks): all must converge.
-        whole = data.draw(st.sampled_from(["states", "states without heads", "ops"]),
-                          label="whole protocols as")
+        # Protocols sent whole come as their registers, packed (as client_lib asks) or flat (as
+        # a tablet of an earlier release asks), kept as the bytes that came or, from a registry
+        # that does not say how to file them, read; or as ops (as an older or other-language
+        # client asks): all must converge.
+        whole = data.draw(st.sampled_from(["states", "flat states", "states without heads",
+                                           "ops"]), label="whole protocols as")
         registry.transport.states = whole != "ops"
-        registry.transport.heads = whole == "states"
+        registry.transport.heads = whole in ("states", "flat states")
+        registry.transport.packed = whole != "flat states"
         program = Program(data, registry, devices, world)
         for _ in range(protocols):
             program.create()
@@ -703,16 +705,17 @@ def test_a_re_stamped_edit_still_wins_over_the_same_tablets_earlier_edit(
         assert stamps == sorted(stamps), "the re-stamped edit sorts before an earlier one"
 
 
-@pytest.mark.parametrize("heads", [True, False], ids=["kept as sent", "read"])
+@pytest.mark.parametrize(("heads", "packed"), [(True, True), (True, False), (False, True)],
+                         ids=["kept as sent", "kept as sent flat", "read"])
 def test_a_tablet_that_takes_a_protocol_whole_stamps_its_edits_after_it(
-    enrolled: dict[int, Team], heads: bool,
+    enrolled: dict[int, Team], heads: bool, packed: bool,
 ) -> None:
-    """A protocol taken whole, kept as the bytes that came (the registry says how to file it)
-    or read (a registry of an earlier release does not), moves the tablet's clock past every
-    stamp in it: an edit made after taking it wins, though the stamps in it run ahead of the
-    tablet's clock."""
+    """A protocol taken whole, kept as the bytes that came (the registry says how to file it),
+    packed or flat, or read (a registry of an earlier release does not say), moves the tablet's
+    clock past every stamp in it: an edit made after taking it wins, though the stamps in it
+    run ahead of the tablet's clock."""
     with two_tablets(enrolled) as (registry, a, b):
-        registry.transport.heads = heads
+        registry.transport.heads, registry.transport.packed = heads, packed
         a.skew = 4 * MINUTE_MS  # ahead, within what the registry accepts
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-AHEAD"})
         with a.tablet.edit(doc) as edit:

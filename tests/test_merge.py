@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from field_sync import DocumentState, Register, canonical_bytes, pack, replay, spread
 from schemas import Op
+from schemas.packed import is_packed, pack_registers, register_count, unpack_registers
 from tests.strategies import DOC, METROLOGY, ROW_IDS, histories, registry_runs, shares
 
 T = 1_717_000_000_000
@@ -504,3 +507,33 @@ def test_materialized_protocol_matches_an_independent_model(history: list[Op]) -
     fields, collections = _model(history)
     assert protocol.fields == fields
     assert protocol.collections == collections
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=histories(max_size=30), changed=st.integers(0, 2**40))
+def test_registers_packed_read_back_as_they_were(history: list[Op], changed: int) -> None:
+    """The packed form (devices listed once, a row's fields under the row) reads back as the
+    registers packed, as the flat form does, and says how many there are without reading them;
+    it is smaller as soon as a device or a row writes more than one register."""
+    state = replay(DOC, history, changed)
+    packed, flat = pack_registers(state.registers), msgspec.msgpack.encode(state.registers)
+    assert (is_packed(packed), is_packed(flat)) == (True, False)
+    assert unpack_registers(packed) == unpack_registers(flat) == state.registers
+    assert register_count(packed) == register_count(flat) == len(state.registers)
+    if len(state.registers) > len(state.vector) + 2:
+        assert len(packed) < len(flat)
+
+
+def test_a_path_that_is_neither_a_field_nor_a_rows_field_is_not_packed() -> None:
+    register = Register(1, "tablet-a", 1, "x")
+    for path in ("instruments/x", f"{_ROW}/serial/more"):
+        with pytest.raises(ValueError, match="neither a field"):
+            pack_registers({path: register})
+
+
+@pytest.mark.parametrize("size", [0, 15, 16, 127, 128, 65_536])
+def test_the_count_of_registers_is_read_whatever_its_size(size: int) -> None:
+    registers = {f"field_{index}": Register(index, "tablet-a", index + 1, index)
+                 for index in range(size)}
+    for stored in (pack_registers(registers), msgspec.msgpack.encode(registers)):
+        assert register_count(stored) == register_count(msgspec.Raw(stored)) == size

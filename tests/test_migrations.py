@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -16,11 +17,12 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
 from field_sync import DocumentState, Register
+from schemas.packed import is_packed, unpack_registers
 from server import Database
 from server.audit import append, ops_digest, verify_chain
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
-from server.documents import encode_registers, encode_vector
+from server.documents import encode_vector
 from server.oplog import logged_ops, push_ops
 from server.schema import (
     alembic_config,
@@ -71,6 +73,8 @@ def _indexes(database: Database, table: str) -> set[str | None]:
 
 _BEFORE_PACKING = "0005"
 """The last revision with the op log one row an op (0006 packs it)."""
+_BEFORE_STAMPS = "0006"
+"""The last revision without each protocol's latest stamp (0007 keeps it)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -125,8 +129,14 @@ def _fill_protocols(database: Database) -> None:
                 "changed, created_by, status, reasons, number, entity_tin, inspector_id, "
                 "site_id, signed_at_ms, registry_number, superseded_by) VALUES (:id, 't@1', "
                 "'a1', :registers, :vector, :changed, 'tablet', 'draft', '', '', '', '', '', 0, "
-                "'', '')"), {"id": doc, "registers": encode_registers(state),
+                "'', '')"), {"id": doc, "registers": msgspec.msgpack.encode(state.registers),
                              "vector": encode_vector(state), "changed": changed})
+
+
+def _stored_registers(database: Database) -> dict[str, bytes]:
+    with database.writer.connect() as connection:
+        return {doc: bytes(registers) for doc, registers in connection.execute(text(
+            "SELECT id, registers FROM protocol"))}
 
 
 def _heads(database: Database) -> dict[str, tuple[str, str, int]]:
@@ -179,10 +189,10 @@ def test_a_database_with_the_op_log_an_op_a_row_keeps_its_data(empty_url: str) -
     database.dispose()
 
 
-def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
-    """Its protocols stay, and each gets the latest stamp among its registers, which a pull
-    sends with it; a downgrade takes the column away again."""
-    previous = _previous_revision()
+def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> None:
+    """From before the latest stamps (0007): its protocols stay, and each gets the latest stamp
+    among its registers, which a pull sends with it; a downgrade takes the column away again."""
+    previous = _BEFORE_STAMPS
     old = Database(empty_url)
     upgrade(old.writer, previous)
     _fill_protocols(old)
@@ -199,6 +209,32 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     downgrade(database.writer, previous)
     columns = {column["name"] for column in inspect(database.writer).get_columns("protocol")}
     assert "latest_hlc" not in columns and "registers" in columns
+    database.dispose()
+
+
+def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
+    """Its protocols stay, their registers packed: each reads as the same registers, and a
+    pull pages through them; a downgrade spreads them out again, byte for byte as they were."""
+    previous = _previous_revision()
+    old = Database(empty_url)
+    upgrade(old.writer, previous)
+    _fill_protocols(old)
+    flat = _stored_registers(old)
+    old.dispose()
+
+    database = Database(empty_url)
+    database.create_schema()
+    assert current_revision(database.writer) == head_revision() != previous
+    packed = _stored_registers(database)
+    assert all(is_packed(registers) for registers in packed.values())
+    assert {doc: unpack_registers(registers) for doc, registers in packed.items()} == {
+        doc: msgspec.msgpack.decode(registers, type=dict[str, Register])
+        for doc, registers in flat.items()}
+    assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
+    assert _diffs(database) == []
+
+    downgrade(database.writer, previous)
+    assert _stored_registers(database) == flat
     database.dispose()
 
 

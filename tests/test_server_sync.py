@@ -12,7 +12,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from field_sync import DocumentState, Register, pack
-from schemas import Op, PullResponse, PushResponse
+from schemas import Op, PulledPage, PullResponse, PushResponse
+from schemas.packed import is_packed, unpack_registers
 from server import ServerConfig
 from tests.conftest import ADMIN, TEMPLATE, Device, enroll, put_assignment
 
@@ -870,6 +871,35 @@ async def test_protocols_sent_whole_come_as_their_registers_when_asked(
     await push(client, alice, [edit])
     later = await pull(client, bob, as_states.cursor, states=True)
     assert (later.changes, later.states, later.replaced) == ([edit], {}, [])
+
+
+async def test_a_device_that_reads_packed_registers_gets_them_as_stored(
+    client: AsyncTestClient, teams: Teams,
+) -> None:
+    """``packed=true`` too: in MessagePack, a protocol with no removed row goes as the
+    registry stores it, packed; one with a removed row goes flat, without it; each holds the
+    registers a device of an earlier release gets flat, and a JSON reply is flat whatever is
+    asked."""
+    alice, bob = teams.alice, teams.bob
+    doc, create = alice.create("A")
+    plain, create_plain = alice.create("A")
+    removed = row_id()
+    ops = [create, alice.op(doc, f"instruments/{removed}", {"serial": "S-2"}),
+           alice.op(doc, f"instruments/{removed}/_deleted", True), create_plain,
+           alice.op(plain, f"instruments/{row_id()}", {"type": "scale", "serial": "S-3"})]
+    assert {status for status, _ in outcomes(await push(client, alice, ops))} == {"accepted"}
+    flat = await pull(client, bob, msgpack=True, states=True)
+
+    params = {"states": "true", "packed": "true"}
+    answer = await client.get("/v1/pull", params=params, headers={
+        "Authorization": bob.headers["Authorization"], "Accept": "application/msgpack"})
+    page = msgspec.msgpack.decode(answer.content, type=PulledPage)
+    assert [is_packed(page.states[protocol]) for protocol in (plain, doc)] == [True, False]
+    assert {protocol: unpack_registers(raw) for protocol, raw in page.states.items()} == \
+        flat.states
+    assert page.registers == flat.registers == sum(map(len, flat.states.values()))
+    in_json = await client.get("/v1/pull", params=params, headers=bob.headers)
+    assert msgspec.json.decode(in_json.content, type=PullResponse).states == flat.states
 
 
 async def test_joining_a_busy_assignment_pages_its_protocols_once_each(

@@ -45,10 +45,10 @@ async def push_ops(
 
 
 def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
-          stored: bool) -> Any:
+          stored: bool, packed: bool) -> Any:
     with registry.database.read() as session:
         return pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
-                    states, stored=stored)
+                    states, stored=stored, packed=packed)
 
 
 @get("/v1/pull")
@@ -59,12 +59,14 @@ async def pull_changes(
     cursor: FromQuery[str] = "",
     limit: FromQuery[int | None] = None,
     states: FromQuery[bool] = False,
+    packed: FromQuery[bool] = False,
 ) -> Response[bytes]:
     """Device. The changes in the device's scope since ``cursor``; with ``states=true``,
-    protocols sent whole come as their registers, not as ops."""
+    protocols sent whole come as their registers, not as ops, and with ``packed=true`` too,
+    as the registry stores them, packed (``schemas.packed``), in a MessagePack reply."""
     page = registry.config.pull_page_protocols
     if limit is not None and not 1 <= limit <= page:
         raise BadRequest("bad_limit", f"limit is a number of protocols from 1 to {page}")
     response = await registry.run(_pull, registry, caller, Cursor.parse(cursor), limit or page,
-                                  states, not replies_in_json(request))
+                                  states, not replies_in_json(request), packed)
     return reply(request, response)
