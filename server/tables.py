@@ -1,8 +1,8 @@
 """The registry's tables.
 
-A protocol is one row holding its merged registers (MessagePack), so that ingesting a batch
-reads and writes one row per protocol instead of one per field; the op log keeps every accepted
-op for deduplication, audit and rebuilding a signed state.
+A protocol is one row holding its merged registers (packed: ``schemas.packed``), so that
+ingesting a batch reads and writes one row per protocol instead of one per field; the op log
+keeps every accepted op for deduplication, audit and rebuilding a signed state.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 import pytest
@@ -38,6 +39,8 @@ from server.tables import (
     InspectorRow,
 )
 from tests.databases import dispose_database, fresh_database
+
+T = TypeVar("T")
 
 
 def _diffs(database: Database) -> list[object]:
@@ -158,21 +161,28 @@ def _pulled_pages(database: Database) -> list[list[str]]:
             cursor = Cursor.parse(page.cursor)
 
 
+def _upgraded_from(url: str, previous: str, fill: Callable[[Database], None],
+                   read: Callable[[Database], T]) -> tuple[Database, T]:
+    """The database at ``url`` made at revision ``previous`` and filled by ``fill``, then
+    upgraded to the newest; with what ``read`` found in it before the upgrade."""
+    old = Database(url)
+    upgrade(old.writer, previous)
+    fill(old)
+    before = read(old)
+    old.dispose()
+    database = Database(url)
+    database.create_schema()
+    assert current_revision(database.writer) == head_revision() != previous
+    return database, before
+
+
 def test_a_database_with_the_op_log_an_op_a_row_keeps_its_data(empty_url: str) -> None:
     """From before the packed op log (0006): its logged ops, audit log and protocols stay. The
     op log, packed a row a push and protocol, holds every op with its value's bytes as they
     were, so the digests the audit log recorded still hold; a pull pages through the
     protocols; and a downgrade gives back the op log one row an op."""
     previous = _BEFORE_PACKING
-    old = Database(empty_url)
-    upgrade(old.writer, previous)
-    _fill_previous(old)
-    before = _per_op_log(old)
-    old.dispose()
-
-    database = Database(empty_url)
-    database.create_schema()
-    assert current_revision(database.writer) == head_revision() != previous
+    database, before = _upgraded_from(empty_url, previous, _fill_previous, _per_op_log)
     with database.read() as session:
         found = [(op.seq, op.value) for op in logged_ops(session, "doc")]
         pushes = {changed: [op.seq for op in push_ops(session, changed)] for changed in (3, 5)}
@@ -193,14 +203,7 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
     """From before the latest stamps (0007): its protocols stay, and each gets the latest stamp
     among its registers, which a pull sends with it; a downgrade takes the column away again."""
     previous = _BEFORE_STAMPS
-    old = Database(empty_url)
-    upgrade(old.writer, previous)
-    _fill_protocols(old)
-    old.dispose()
-
-    database = Database(empty_url)
-    database.create_schema()
-    assert current_revision(database.writer) == head_revision() != previous
+    database, _ = _upgraded_from(empty_url, previous, _fill_protocols, _stored_registers)
     assert _heads(database) == {"p1": ("t@1", "a1", 9), "p2": ("t@1", "a1", 7),
                                 "p3": ("t@1", "a1", 7)}
     assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
@@ -216,15 +219,7 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     """Its protocols stay, their registers packed: each reads as the same registers, and a
     pull pages through them; a downgrade spreads them out again, byte for byte as they were."""
     previous = _previous_revision()
-    old = Database(empty_url)
-    upgrade(old.writer, previous)
-    _fill_protocols(old)
-    flat = _stored_registers(old)
-    old.dispose()
-
-    database = Database(empty_url)
-    database.create_schema()
-    assert current_revision(database.writer) == head_revision() != previous
+    database, flat = _upgraded_from(empty_url, previous, _fill_protocols, _stored_registers)
     packed = _stored_registers(database)
     assert all(is_packed(registers) for registers in packed.values())
     assert {doc: unpack_registers(registers) for doc, registers in packed.items()} == {
