@@ -2,12 +2,15 @@
 tablet keeps them in.
 
 The flat form, a MessagePack map of path to register, spells out in every register the device
-that wrote it and, for a row's field, the row's UUID: two thirds of its bytes. Packed, a
-protocol's devices are listed once and each register names its device by place in that list,
-and a row's fields sit under the row, so that a filled protocol takes some 3 KB instead of 8,
-and what a registry writes, compresses and sends, and a tablet writes, shrinks with it:
+that wrote it and, for a row's field, the row's UUID and the field's name: three quarters of its
+bytes. Packed, a protocol's devices are listed once and each register names its device by place
+in that list; a collection lists its field names once, and each of its rows is its registers in
+that order (nil where the row has none), under the row's UUID. A filled protocol takes some
+2.5 KB instead of 7.6, and what a registry writes, compresses and sends, and a tablet writes,
+shrinks with it:
 
-    [count, [actor, ...], {field: register, ...}, {collection: {row: {field: register}}}]
+    [count, [actor, ...], {field: register, ...},
+     {collection: [[field, ...], {row: [register or nil, ...]}]}]
 
 where ``register`` is ``[hlc, actor's place, seq, value, changed]`` and ``count`` the number of
 registers. Both forms are read (``unpack_registers``): a registry keeps rows it has not packed
@@ -36,37 +39,64 @@ class _Packed(msgspec.Struct, array_like=True, frozen=True, gc=False):
     changed: int
 
 
+class _Collection(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    names: list[str]
+    rows: dict[str, list[_Packed | None]]
+
+
 class _Registers(msgspec.Struct, array_like=True, frozen=True, gc=False):
     count: int
     actors: list[str]
     fields: dict[str, _Packed]
-    rows: dict[str, dict[str, dict[str, _Packed]]]
+    collections: dict[str, _Collection]
 
 
 _PACKED = msgspec.msgpack.Decoder(_Registers)
 _ARRAY_OF_4 = 0x94  # what a packed form begins with; a flat one is a map
 _UNSIGNED_WIDTHS = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}  # uint 8 to uint 64
 
+_PackedRegister = tuple[int, int, int, Any, int]
+
 
 def pack_registers(registers: dict[str, Register]) -> bytes:
     """``registers`` (path to register) in the packed form."""
     actors: dict[str, int] = {}
-    fields: dict[str, tuple[int, int, int, Any, int]] = {}
-    rows: dict[str, dict[str, dict[str, tuple[int, int, int, Any, int]]]] = {}
-    row_prefix, row = "", fields
+    fields: dict[str, _PackedRegister] = {}
+    collections: dict[str, tuple[dict[str, int], dict[str, list[_PackedRegister | None]]]] = {}
+    row_prefix = ""
+    row: list[_PackedRegister | None] = []
+    places: dict[str, int] = {}
     for path, register in registers.items():
         actor = actors.get(register.actor)
         if actor is None:
             actor = actors[register.actor] = len(actors)
+        packed = (register.hlc, actor, register.seq, register.value, register.changed)
         prefix, _, name = path.rpartition("/")
+        if not prefix:
+            fields[name] = packed
+            continue
         if prefix != row_prefix:  # a row's fields mostly come one after another
             collection, _, row_id = prefix.partition("/")
-            if prefix and (not row_id or "/" in row_id):
+            if not row_id or "/" in row_id:
                 raise ValueError(f"{path!r} is neither a field nor a row's field")
-            row = rows.setdefault(collection, {}).setdefault(row_id, {}) if prefix else fields
+            if collection not in collections:
+                collections[collection] = ({}, {})
+            places, rows = collections[collection]
+            row = rows.setdefault(row_id, [])
             row_prefix = prefix
-        row[name] = (register.hlc, actor, register.seq, register.value, register.changed)
-    return _encode((len(registers), list(actors), fields, rows))
+        place = places.get(name)
+        if place is None:
+            place = places[name] = len(places)
+        if place == len(row):  # the usual case: a row's fields in the order first written
+            row.append(packed)
+        elif place < len(row):
+            row[place] = packed
+        else:
+            row.extend([None] * (place - len(row)))
+            row.append(packed)
+    return _encode((len(registers), list(actors), fields,
+                    {collection: (list(places), rows)
+                     for collection, (places, rows) in collections.items()}))
 
 
 def is_packed(data: bytes | msgspec.Raw) -> bool:
@@ -83,12 +113,16 @@ def unpack_registers(data: bytes) -> dict[str, Register]:
     actors = packed.actors
     registers = {name: Register(r.hlc, actors[r.actor], r.seq, r.value, r.changed)
                  for name, r in packed.fields.items()}
-    for collection, rows in packed.rows.items():
-        for row_id, fields in rows.items():
+    for collection, rows in packed.collections.items():
+        names = rows.names
+        for row_id, row in rows.rows.items():
+            if len(row) > len(names):
+                raise ValueError(f"a row of {collection} has more registers than it has names")
             prefix = f"{collection}/{row_id}/"
-            for name, r in fields.items():
-                registers[prefix + name] = Register(r.hlc, actors[r.actor], r.seq, r.value,
-                                                    r.changed)
+            for name, r in zip(names, row, strict=False):  # a row may lack the last names
+                if r is not None:
+                    registers[prefix + name] = Register(r.hlc, actors[r.actor], r.seq, r.value,
+                                                        r.changed)
     return registers
 
 

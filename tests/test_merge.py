@@ -537,3 +537,28 @@ def test_the_count_of_registers_is_read_whatever_its_size(size: int) -> None:
                  for index in range(size)}
     for stored in (pack_registers(registers), msgspec.msgpack.encode(registers)):
         assert register_count(stored) == register_count(msgspec.Raw(stored)) == size
+
+
+def test_rows_with_fields_missing_or_in_another_order_read_back_as_they_were() -> None:
+    """A collection's names come in the order first written; a row lacking one keeps a gap."""
+    first, second = "instruments/" + ROW_IDS[0], "instruments/" + ROW_IDS[1]
+    registers = {f"{first}/serial": Register(3, "tablet-a", 1, "S-1"),
+                 f"{first}/type": Register(4, "tablet-a", 2, "scale"),
+                 "conclusion": Register(5, "tablet-b", 1, "compliant"),
+                 f"{second}/type": Register(6, "tablet-b", 2, "meter"),
+                 f"{second}/manufacturer": Register(7, "tablet-b", 3, None, changed=9),
+                 f"{first}/_deleted": Register(8, "tablet-a", 3, True)}
+    packed = pack_registers(registers)
+    assert unpack_registers(packed) == registers and register_count(packed) == 6
+    names, rows = msgspec.msgpack.decode(packed)[3]["instruments"]
+    assert names == ["serial", "type", "manufacturer", "_deleted"]
+    assert [len(row) for row in rows.values()] == [4, 3]  # the second: no serial, no _deleted
+    assert rows[ROW_IDS[1]][0] is None
+
+
+def test_a_packed_row_with_more_registers_than_names_is_refused() -> None:
+    register = [1, 0, 1, "x", 0]
+    broken = msgspec.msgpack.encode(
+        [2, ["tablet-a"], {}, {"instruments": [["serial"], {ROW_IDS[0]: [register, register]}]}])
+    with pytest.raises(ValueError, match="more registers than it has names"):
+        unpack_registers(broken)
