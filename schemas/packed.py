@@ -66,10 +66,11 @@ def pack_registers(registers: dict[str, Register]) -> bytes:
     row_prefix = ""
     row: list[_PackedRegister | None] = []
     places: dict[str, int] = {}
+    device, actor = None, 0
     for path, register in registers.items():
-        actor = actors.get(register.actor)
-        if actor is None:
-            actor = actors[register.actor] = len(actors)
+        if register.actor is not device:  # most registers of a protocol are one device's
+            device = register.actor
+            actor = actors.setdefault(device, len(actors))
         packed = (register.hlc, actor, register.seq, register.value, register.changed)
         prefix, _, name = path.rpartition("/")
         if not prefix:
