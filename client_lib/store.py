@@ -83,6 +83,10 @@ class DeviceStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
+        # A protocol pulled whole is some 2.5 KB of registers: a 16 KB page holds six of them
+        # where a 4 KB one holds one and leaves the rest empty, and a pull writes less (the
+        # size takes on a new file only; an older tablet's file keeps its 4 KB pages).
+        self._db.execute("PRAGMA page_size=16384")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from client_lib import ClientError, NotEnrolled, Tablet, UnknownProtocol
-from field_sync import InvalidOperation, physical_ms
+from client_lib.store import _SCHEMA, DeviceStore
+from field_sync import InvalidOperation, Register, physical_ms
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
@@ -131,3 +134,24 @@ def test_the_meta_fields_are_given_once_at_creation(
             assert refused.value.code == "bad_path"
         assert edit.staged == 0
     assert tablet.pending() == 1 and tablet.protocol(protocol).fields["number"] == "TR-1"
+
+
+def test_a_tablet_file_of_an_earlier_release_keeps_its_pages_and_its_protocols(
+        tmp_path: Path) -> None:
+    """A new file takes 16 KB pages (a pulled protocol's registers fill a 4 KB page alone); a
+    file made with 4 KB pages opens as it is, flat registers and all."""
+    registers = {"findings": Register(7, "tablet", 1, "ok")}
+    with sqlite3.connect(tmp_path / "old.sqlite") as old:
+        old.execute("PRAGMA journal_mode=WAL")
+        old.executescript(_SCHEMA)
+        old.execute("INSERT INTO document VALUES ('doc', 't@1', 'a1', ?, ?)",
+                    (msgspec.msgpack.encode(registers), msgspec.msgpack.encode({"tablet": 1})))
+    old.close()
+    for name, page_size in (("old.sqlite", 4096), ("new.sqlite", 16384)):
+        store = DeviceStore(tmp_path / name)
+        assert store._db.execute("PRAGMA page_size").fetchone() == (page_size,)
+        store.close()
+    store = DeviceStore(tmp_path / "old.sqlite")
+    base = store.base("doc")
+    store.close()
+    assert base is not None and (base.registers, base.vector) == (registers, {"tablet": 1})
