@@ -20,11 +20,14 @@ has a number above one still in flight, and no cursor can pass over a late commi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import partial
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Row, and_, or_
+from sqlalchemy import and_, or_
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -112,37 +115,52 @@ def _scope(session: Session, inspector_id: str, cursor: Cursor) -> _Scope:
     return _Scope({member.assignment_id for member in members}, joined, ceiling)
 
 
-_PAGE_COLUMNS = [col(column) for column in (ProtocolRow.id, ProtocolRow.changed,
-                                              ProtocolRow.status, ProtocolRow.reasons,
-                                              ProtocolRow.registers, ProtocolRow.vector,
-                                              ProtocolRow.template_ref, ProtocolRow.assignment_id,
-                                              ProtocolRow.latest_hlc)]
-"""What a page sends of a protocol: read as plain rows, not as ORM objects."""
+class _PageRow(NamedTuple):
+    """What a page sends of a protocol: a plain row, read neither as an ORM object nor kept as
+    SQLAlchemy's ``Row`` (whose fields are found by name, a call each, and a page reads nine of
+    each of its hundreds)."""
+
+    id: str
+    changed: int
+    status: str
+    reasons: str
+    registers: bytes
+    vector: bytes
+    template_ref: str
+    assignment_id: str
+    latest_hlc: int
 
 
-def _rows_of(session: Session, page_ids: SelectOfScalar[str]) -> list[Row[Any]]:
-    """The rows a page's ids select, in their order. A page finds its ids first, in the index
-    of protocols by (assignment, changed, id), and only then reads those rows: ordering the
-    rows themselves would read every protocol of the scope after the cursor (registers and
-    all) for each page, which makes a long pull quadratic."""
-    ids = list(session.exec(page_ids))
-    rows = {row.id: row for row in session.execute(
-        select_columns(*_PAGE_COLUMNS).where(col(ProtocolRow.id).in_(ids)))}
-    return [rows[id] for id in ids]
+_PAGE_COLUMNS = [col(getattr(ProtocolRow, name)) for name in _PageRow._fields]
+_page_row: Callable[[Iterable[Any]], _PageRow] = partial(tuple.__new__, _PageRow)
+_BY_ID = attrgetter("id")
+_BY_CHANGE = attrgetter("changed", "id")
 
 
-def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[Row[Any]]:
+def _rows_of(session: Session, page_ids: SelectOfScalar[str],
+             order: Callable[[_PageRow], Any]) -> list[_PageRow]:
+    """The rows a page's ids select, in ``order`` (the ids' own). A page finds its ids first,
+    in the index of protocols by (assignment, changed, id), and only then reads those rows, in
+    the same query: ordering the rows themselves would read every protocol of the scope after
+    the cursor (registers and all) for each page, which makes a long pull quadratic."""
+    ids = page_ids.subquery()
+    rows = session.execute(select_columns(*_PAGE_COLUMNS).join(
+        ids, col(ProtocolRow.id) == ids.c.id))
+    return sorted(map(_page_row, rows), key=order)
+
+
+def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[_PageRow]:
     ids = (
         select(ProtocolRow.id)
         .where(col(ProtocolRow.assignment_id).in_(joined), col(ProtocolRow.id) > after)
         .order_by(col(ProtocolRow.id))
         .limit(limit + 1)
     )
-    return _rows_of(session, ids)
+    return _rows_of(session, ids, _BY_ID)
 
 
 def _changes_page(session: Session, scope: set[str], cursor: Cursor,
-                  limit: int) -> list[Row[Any]]:
+                  limit: int) -> list[_PageRow]:
     position = or_(
         col(ProtocolRow.changed) > cursor.changed,
         and_(col(ProtocolRow.changed) == cursor.changed, col(ProtocolRow.id) > cursor.doc),
@@ -153,15 +171,16 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
         .order_by(col(ProtocolRow.changed), col(ProtocolRow.id))
         .limit(limit + 1)
     )
-    return _rows_of(session, ids)
+    return _rows_of(session, ids, _BY_CHANGE)
 
 
 @dataclass(frozen=True)
 class _Shape:
     """How a page sends a protocol sent whole: as its registers (``as_states``), else as ops;
-    and, as registers, whether the stored bytes may go out as they are (``stored``: the
-    response is MessagePack, the form the registry keeps them in) when they are packed
-    (``packed``: the device reads that form too; a flat row goes out as it is either way)."""
+    and, as registers, whether the stored bytes may go out as they are: the response is
+    MessagePack, the form the registry keeps them in (``stored``), and the device reads the
+    form they are in (every device reads a flat row; a packed one, a device that asks for
+    ``packed`` registers)."""
 
     as_states: bool
     stored: bool
@@ -177,7 +196,7 @@ def _as_is(stored: bytes) -> Any:
     return msgspec.Raw(stored)
 
 
-def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: int,
+def _send(session: Session, response: PullResponse, rows: list[_PageRow], base: int,
           whole: bool, shape: _Shape) -> None:
     """Put the changes of ``rows`` after ``base`` in ``response`` (all of them if ``whole``);
     a protocol sent whole goes as its registers or as ops (``shape``)."""
@@ -208,7 +227,7 @@ def _send(session: Session, response: PullResponse, rows: list[Row[Any]], base: 
         _send_status(response, row, replaced)
 
 
-def _send_head(response: PullResponse, row: Row[Any]) -> None:
+def _send_head(response: PullResponse, row: _PageRow) -> None:
     """What the device files a protocol sent whole under; none when its latest stamp is not
     known (a row some other writer made), so that the device reads its registers instead."""
     if row.latest_hlc:
@@ -216,7 +235,7 @@ def _send_head(response: PullResponse, row: Row[Any]) -> None:
                                               row.latest_hlc)
 
 
-def _send_status(response: PullResponse, row: Row[Any], replaced: bool) -> None:
+def _send_status(response: PullResponse, row: _PageRow, replaced: bool) -> None:
     if row.status == "quarantined":
         response.quarantined[row.id] = row.reasons.splitlines()
     if replaced:

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
 import msgspec
-from sqlalchemy import Row
 
 from field_sync import DocumentState
 from schemas import VersionVector
 from schemas.packed import pack_registers, unpack_registers
-from server.tables import ProtocolRow
 
-__all__ = ["decode_state", "encode_registers", "encode_vector"]
+__all__ = ["StoredState", "decode_state", "encode_registers", "encode_vector"]
 
 _vector_decoder = msgspec.msgpack.Decoder(VersionVector)
 _encoder = msgspec.msgpack.Encoder()
 
 
-def decode_state(row: ProtocolRow | Row[Any]) -> DocumentState:
-    """The merged state stored in ``row`` (a protocol row, or a plain row of its ``id``,
-    ``registers`` and ``vector``)."""
+class StoredState(Protocol):
+    """A protocol row, or a plain row of its ``id``, ``registers`` and ``vector``."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def registers(self) -> bytes: ...
+
+    @property
+    def vector(self) -> bytes: ...
+
+
+def decode_state(row: StoredState) -> DocumentState:
+    """The merged state stored in ``row``."""
     return DocumentState(row.id, unpack_registers(row.registers),
                          _vector_decoder.decode(row.vector))
 
