@@ -14,7 +14,8 @@ from litestar.testing import AsyncTestClient
 from field_sync import DocumentState, Register, pack
 from schemas import Op, PulledPage, PullResponse, PushResponse
 from schemas.packed import is_packed, unpack_registers
-from server import ServerConfig
+from server import Database, ServerConfig
+from server.tables import ProtocolRow
 from tests.conftest import ADMIN, TEMPLATE, Device, enroll, put_assignment
 
 MSGPACK = {"Content-Type": "application/msgpack", "Accept": "application/msgpack"}
@@ -874,27 +875,37 @@ async def test_protocols_sent_whole_come_as_their_registers_when_asked(
 
 
 async def test_a_device_that_reads_packed_registers_gets_them_as_stored(
-    client: AsyncTestClient, teams: Teams,
+    server_config: ServerConfig, client: AsyncTestClient, teams: Teams,
 ) -> None:
     """``packed=true`` too: in MessagePack, a protocol with no removed row goes as the
-    registry stores it, packed; one with a removed row goes flat, without it; each holds the
-    registers a device of an earlier release gets flat, and a JSON reply is flat whatever is
-    asked."""
+    registry stores it, packed, or flat where migration 0008 has not packed it yet; one with a
+    removed row goes flat, without it; each holds the registers a device of an earlier
+    release gets flat, and a JSON reply is flat whatever is asked."""
     alice, bob = teams.alice, teams.bob
     doc, create = alice.create("A")
     plain, create_plain = alice.create("A")
+    unpacked, create_unpacked = alice.create("A")
     removed = row_id()
     ops = [create, alice.op(doc, f"instruments/{removed}", {"serial": "S-2"}),
            alice.op(doc, f"instruments/{removed}/_deleted", True), create_plain,
-           alice.op(plain, f"instruments/{row_id()}", {"type": "scale", "serial": "S-3"})]
+           alice.op(plain, f"instruments/{row_id()}", {"type": "scale", "serial": "S-3"}),
+           create_unpacked]
     assert {status for status, _ in outcomes(await push(client, alice, ops))} == {"accepted"}
+    database = Database(server_config.database_url)
+    with database.write() as session:
+        row = session.get(ProtocolRow, unpacked)
+        assert row is not None and is_packed(row.registers)
+        row.registers = msgspec.msgpack.encode(unpack_registers(row.registers))
+        session.add(row)
+    database.dispose()
     flat = await pull(client, bob, msgpack=True, states=True)
 
     params = {"states": "true", "packed": "true"}
     answer = await client.get("/v1/pull", params=params, headers={
         "Authorization": bob.headers["Authorization"], "Accept": "application/msgpack"})
     page = msgspec.msgpack.decode(answer.content, type=PulledPage)
-    assert [is_packed(page.states[protocol]) for protocol in (plain, doc)] == [True, False]
+    assert [is_packed(page.states[protocol]) for protocol in (plain, unpacked, doc)] == [
+        True, False, False]
     assert {protocol: unpack_registers(raw) for protocol, raw in page.states.items()} == \
         flat.states
     assert page.registers == flat.registers == sum(map(len, flat.states.values()))
