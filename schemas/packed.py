@@ -5,9 +5,9 @@ The flat form, a MessagePack map of path to register, spells out in every regist
 that wrote it and, for a row's field, the row's UUID and the field's name: three quarters of its
 bytes. Packed, a protocol's devices are listed once and each register names its device by place
 in that list; a collection lists its field names once, and each of its rows is its registers in
-that order (nil where the row has none), under the row's UUID. A filled protocol takes some
-2.5 KB instead of 7.6, and what a registry writes, compresses and sends, and a tablet writes,
-shrinks with it:
+that order (nil where the row has none, and ending at its last), under the row's UUID. A
+filled protocol takes some 2.5 KB instead of 7.6, and what a registry writes, compresses and
+sends, and a tablet writes, shrinks with it:
 
     [count, [actor, ...], {field: register, ...},
      {collection: [[field, ...], {row: [register or nil, ...]}]}]
@@ -19,7 +19,7 @@ yet, and a device too old to read this form is sent the flat one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -33,7 +33,7 @@ _encode = msgspec.msgpack.Encoder().encode
 
 class _Packed(msgspec.Struct, array_like=True, frozen=True, gc=False):
     hlc: int
-    actor: int
+    actor: Annotated[int, msgspec.Meta(ge=0)]  # a place in the list of actors
     seq: int
     value: Any
     changed: int
@@ -63,7 +63,7 @@ def pack_registers(registers: dict[str, Register]) -> bytes:
     actors: dict[str, int] = {}
     fields: dict[str, _PackedRegister] = {}
     collections: dict[str, tuple[dict[str, int], dict[str, list[_PackedRegister | None]]]] = {}
-    row_prefix = ""
+    row_prefix: str | None = None
     row: list[_PackedRegister | None] = []
     places: dict[str, int] = {}
     device, actor = None, 0
@@ -72,8 +72,8 @@ def pack_registers(registers: dict[str, Register]) -> bytes:
             device = register.actor
             actor = actors.setdefault(device, len(actors))
         packed = (register.hlc, actor, register.seq, register.value, register.changed)
-        prefix, _, name = path.rpartition("/")
-        if not prefix:
+        prefix, slash, name = path.rpartition("/")
+        if not slash:
             fields[name] = packed
             continue
         if prefix != row_prefix:  # a row's fields mostly come one after another

@@ -20,10 +20,9 @@ has a number above one still in flight, and no cursor can pass over a late commi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from operator import attrgetter
 from typing import Any, NamedTuple
 
 import msgspec
@@ -133,20 +132,23 @@ class _PageRow(NamedTuple):
 
 _PAGE_COLUMNS = [col(getattr(ProtocolRow, name)) for name in _PageRow._fields]
 _page_row: Callable[[Iterable[Any]], _PageRow] = partial(tuple.__new__, _PageRow)
-_BY_ID = attrgetter("id")
-_BY_CHANGE = attrgetter("changed", "id")
+_BY_ID = ("id",)
+_BY_CHANGE = ("changed", "id")
 
 
 def _rows_of(session: Session, page_ids: SelectOfScalar[str],
-             order: Callable[[_PageRow], Any]) -> list[_PageRow]:
-    """The rows a page's ids select, in ``order`` (the ids' own). A page finds its ids first,
-    in the index of protocols by (assignment, changed, id), and only then reads those rows, in
-    the same query: ordering the rows themselves would read every protocol of the scope after
-    the cursor (registers and all) for each page, which makes a long pull quadratic."""
+             order: Sequence[str]) -> list[_PageRow]:
+    """The rows a page's ids select, by the columns ``order`` names (the ids' own order). A
+    page finds its ids first, in the index of protocols by (assignment, changed, id), and only
+    then reads those rows, in the same query: ordering the rows themselves would read every
+    protocol of the scope after the cursor (registers and all) for each page, which makes a
+    long pull quadratic. The few rows found are ordered again by the database, whose collation
+    the cursor's comparisons use."""
     ids = page_ids.subquery()
-    rows = session.execute(select_columns(*_PAGE_COLUMNS).join(
-        ids, col(ProtocolRow.id) == ids.c.id))
-    return sorted(map(_page_row, rows), key=order)
+    rows = session.execute(select_columns(*_PAGE_COLUMNS)
+                           .join(ids, col(ProtocolRow.id) == ids.c.id)
+                           .order_by(*(col(getattr(ProtocolRow, name)) for name in order)))
+    return list(map(_page_row, rows))
 
 
 def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[_PageRow]:

@@ -526,7 +526,7 @@ def test_registers_packed_read_back_as_they_were(history: list[Op], changed: int
 
 def test_a_path_that_is_neither_a_field_nor_a_rows_field_is_not_packed() -> None:
     register = Register(1, "tablet-a", 1, "x")
-    for path in ("instruments/x", f"{_ROW}/serial/more"):
+    for path in ("instruments/x", f"{_ROW}/serial/more", "/serial", "instruments//serial"):
         with pytest.raises(ValueError, match="neither a field"):
             pack_registers({path: register})
 
@@ -556,9 +556,14 @@ def test_rows_with_fields_missing_or_in_another_order_read_back_as_they_were() -
     assert rows[ROW_IDS[1]][0] is None
 
 
-def test_a_packed_row_with_more_registers_than_names_is_refused() -> None:
+def test_a_packed_row_with_more_registers_than_names_or_a_device_out_of_place_is_refused(
+) -> None:
     register = [1, 0, 1, "x", 0]
     broken = msgspec.msgpack.encode(
         [2, ["tablet-a"], {}, {"instruments": [["serial"], {ROW_IDS[0]: [register, register]}]}])
     with pytest.raises(ValueError, match="more registers than it has names"):
         unpack_registers(broken)
+    for actor in (-1, 1):
+        with pytest.raises((msgspec.ValidationError, IndexError)):
+            unpack_registers(msgspec.msgpack.encode([1, ["tablet-a"], {"x": [1, actor, 1, 2, 0]},
+                                                     {}]))

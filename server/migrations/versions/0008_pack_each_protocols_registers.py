@@ -19,6 +19,8 @@ import msgspec
 import sqlalchemy as sa
 from alembic import op
 
+# The packed form as ``schemas.packed`` makes it: a later change to that form is a migration of
+# its own, after this one, which reads both forms as that module does.
 from schemas.packed import is_packed, pack_registers, unpack_registers
 
 revision: str = '0008'
