@@ -26,10 +26,10 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy import select as select_columns
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from field_sync.paths import DELETED
 from schemas import Inspector, ProtocolHead, PullResponse
@@ -132,33 +132,27 @@ class _PageRow(NamedTuple):
 
 _PAGE_COLUMNS = [col(getattr(ProtocolRow, name)) for name in _PageRow._fields]
 _page_row: Callable[[Iterable[Any]], _PageRow] = partial(tuple.__new__, _PageRow)
-_BY_ID = ("id",)
-_BY_CHANGE = ("changed", "id")
+_BY_ID = (col(ProtocolRow.id),)
+_BY_CHANGE = (col(ProtocolRow.changed), col(ProtocolRow.id))
 
 
-def _rows_of(session: Session, page_ids: SelectOfScalar[str],
-             order: Sequence[str]) -> list[_PageRow]:
-    """The rows a page's ids select, by the columns ``order`` names (the ids' own order). A
-    page finds its ids first, in the index of protocols by (assignment, changed, id), and only
-    then reads those rows, in the same query: ordering the rows themselves would read every
-    protocol of the scope after the cursor (registers and all) for each page, which makes a
-    long pull quadratic. The few rows found are ordered again by the database, whose collation
-    the cursor's comparisons use."""
-    ids = page_ids.subquery()
+def _rows_of(session: Session, where: Sequence[ColumnElement[bool]],
+             order: Sequence[Mapped[Any]], limit: int) -> list[_PageRow]:
+    """The first ``limit`` rows (and one more, which says there are more) that ``where``
+    selects, by ``order``. A page finds its ids first, in the index of protocols by
+    (assignment, changed, id), and only then reads those rows, in the same query: ordering the
+    rows themselves would read every protocol of the scope after the cursor (registers and
+    all) for each page, which makes a long pull quadratic. The few rows found are ordered again
+    by the database, whose collation the cursor's comparisons use."""
+    ids = select(ProtocolRow.id).where(*where).order_by(*order).limit(limit + 1).subquery()
     rows = session.execute(select_columns(*_PAGE_COLUMNS)
-                           .join(ids, col(ProtocolRow.id) == ids.c.id)
-                           .order_by(*(col(getattr(ProtocolRow, name)) for name in order)))
+                           .join(ids, col(ProtocolRow.id) == ids.c.id).order_by(*order))
     return list(map(_page_row, rows))
 
 
 def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[_PageRow]:
-    ids = (
-        select(ProtocolRow.id)
-        .where(col(ProtocolRow.assignment_id).in_(joined), col(ProtocolRow.id) > after)
-        .order_by(col(ProtocolRow.id))
-        .limit(limit + 1)
-    )
-    return _rows_of(session, ids, _BY_ID)
+    where = (col(ProtocolRow.assignment_id).in_(joined), col(ProtocolRow.id) > after)
+    return _rows_of(session, where, _BY_ID, limit)
 
 
 def _changes_page(session: Session, scope: set[str], cursor: Cursor,
@@ -167,13 +161,8 @@ def _changes_page(session: Session, scope: set[str], cursor: Cursor,
         col(ProtocolRow.changed) > cursor.changed,
         and_(col(ProtocolRow.changed) == cursor.changed, col(ProtocolRow.id) > cursor.doc),
     )
-    ids = (
-        select(ProtocolRow.id)
-        .where(col(ProtocolRow.assignment_id).in_(scope), position)
-        .order_by(col(ProtocolRow.changed), col(ProtocolRow.id))
-        .limit(limit + 1)
-    )
-    return _rows_of(session, ids, _BY_CHANGE)
+    return _rows_of(session, (col(ProtocolRow.assignment_id).in_(scope), position), _BY_CHANGE,
+                    limit)
 
 
 @dataclass(frozen=True)
@@ -188,9 +177,9 @@ class _Shape:
     stored: bool
     packed: bool = False
 
-    def as_is(self, stored: bytes) -> bool:
-        """Whether registers stored so go out as they are."""
-        return self.stored and (self.packed or not is_packed(stored))
+    def reads(self, stored: bytes) -> bool:
+        """Whether the device reads registers stored so."""
+        return self.packed or not is_packed(stored)
 
 
 def _as_is(stored: bytes) -> Any:
@@ -210,7 +199,7 @@ def _send(session: Session, response: PullResponse, rows: list[_PageRow], base: 
                 r.signature) for r in session.exec(receipts))
     for row in rows:
         stored = bytes(row.registers) if whole and shape.stored else None
-        if stored is not None and _DELETED not in stored and shape.as_is(stored):
+        if stored is not None and _DELETED not in stored and shape.reads(stored):
             # Nothing to leave out (no row was ever removed): the stored registers and vector
             # are what the page sends, so they are not decoded only to be encoded again.
             response.states[row.id] = _as_is(stored)

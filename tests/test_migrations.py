@@ -90,9 +90,9 @@ def _per_op_log(database: Database) -> list[tuple[object, ...]]:
             "SELECT actor, seq, doc, path, value, hlc, changed FROM op_log ORDER BY seq"))]
 
 
-def _fill_previous(database: Database) -> None:
+def _fill_previous(database: Database) -> list[tuple[object, ...]]:
     """Logged ops of two protocols (and the audit entries of their pushes), and three
-    protocols of one assignment."""
+    protocols of one assignment; the op log as written."""
     with database.writer.begin() as connection:
         for seq, doc, changed, value in _LOGGED:
             connection.execute(text(
@@ -110,6 +110,7 @@ def _fill_previous(database: Database) -> None:
                    {"ops_sha256": ops_digest(logged)}, push)
         session.commit()
     _fill_protocols(database)
+    return _per_op_log(database)
 
 
 _ROW_IDS = ("7d1f4a52-1c2b-4e5f-9a0b-3c4d5e6f7a8b", "0b9c8d7e-6f5a-4b3c-8d2e-1f0a9b8c7d6e")
@@ -121,9 +122,9 @@ _ROWS = {f"instruments/{_ROW_IDS[0]}/serial": Register(3, "tablet", 2, "S-1"),
 removed, a value cleared."""
 
 
-def _fill_protocols(database: Database) -> None:
+def _fill_protocols(database: Database) -> dict[str, bytes]:
     """Three protocols of one assignment, written as any earlier revision's table takes them;
-    the latest stamp of ``p1`` is 9, of the others 7."""
+    the latest stamp of ``p1`` is 9, of the others 7; the registers as stored."""
     with Session(database.writer) as session:
         session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
         session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
@@ -143,6 +144,7 @@ def _fill_protocols(database: Database) -> None:
                 "'a1', :registers, :vector, :changed, 'tablet', 'draft', '', '', '', '', '', 0, "
                 "'', '')"), {"id": doc, "registers": msgspec.msgpack.encode(state.registers),
                              "vector": encode_vector(state), "changed": changed})
+    return _stored_registers(database)
 
 
 def _stored_registers(database: Database) -> dict[str, bytes]:
@@ -170,14 +172,13 @@ def _pulled_pages(database: Database) -> list[list[str]]:
             cursor = Cursor.parse(page.cursor)
 
 
-def _upgraded_from(url: str, previous: str, fill: Callable[[Database], None],
-                   read: Callable[[Database], T]) -> tuple[Database, T]:
+def _upgraded_from(url: str, previous: str,
+                   fill: Callable[[Database], T]) -> tuple[Database, T]:
     """The database at ``url`` made at revision ``previous`` and filled by ``fill``, then
-    upgraded to the newest; with what ``read`` found in it before the upgrade."""
+    upgraded to the newest; with what ``fill`` says it wrote."""
     old = Database(url)
     upgrade(old.writer, previous)
-    fill(old)
-    before = read(old)
+    before = fill(old)
     old.dispose()
     database = Database(url)
     database.create_schema()
@@ -191,7 +192,7 @@ def test_a_database_with_the_op_log_an_op_a_row_keeps_its_data(empty_url: str) -
     were, so the digests the audit log recorded still hold; a pull pages through the
     protocols; and a downgrade gives back the op log one row an op."""
     previous = _BEFORE_PACKING
-    database, before = _upgraded_from(empty_url, previous, _fill_previous, _per_op_log)
+    database, before = _upgraded_from(empty_url, previous, _fill_previous)
     with database.read() as session:
         found = [(op.seq, op.value) for op in logged_ops(session, "doc")]
         pushes = {changed: [op.seq for op in push_ops(session, changed)] for changed in (3, 5)}
@@ -212,7 +213,7 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
     """From before the latest stamps (0007): its protocols stay, and each gets the latest stamp
     among its registers, which a pull sends with it; a downgrade takes the column away again."""
     previous = _BEFORE_STAMPS
-    database, _ = _upgraded_from(empty_url, previous, _fill_protocols, _stored_registers)
+    database, _ = _upgraded_from(empty_url, previous, _fill_protocols)
     assert _heads(database) == {"p1": ("t@1", "a1", 9), "p2": ("t@1", "a1", 7),
                                 "p3": ("t@1", "a1", 7)}
     assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
@@ -228,7 +229,7 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     """Its protocols stay, their registers packed: each reads as the same registers, and a
     pull pages through them; a downgrade spreads them out again, flat, the same registers."""
     previous = _previous_revision()
-    database, flat = _upgraded_from(empty_url, previous, _fill_protocols, _stored_registers)
+    database, flat = _upgraded_from(empty_url, previous, _fill_protocols)
     packed = _stored_registers(database)
     assert all(is_packed(registers) for registers in packed.values())
     assert {doc: unpack_registers(registers) for doc, registers in packed.items()} == {
