@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from client_lib.ahead import read_ahead
 from client_lib.errors import Offline, RegistryRefused
 from client_lib.store import DeviceStore, Filed, OutboxEntry
 from client_lib.transport import Transport
@@ -57,6 +58,14 @@ class SyncReport:
 
 _Answer = tuple[PushResponse, int, int]
 """A push's answer, and the wall clock just before sending and just after the answer."""
+_Fetched = tuple[PulledPage, int, int]
+"""A pull page, and the wall clock just before asking and just after the answer."""
+
+
+def _next_cursor(fetched: _Fetched) -> str | None:
+    """Where the page after a fetched one begins; ``None`` after the last."""
+    page = fetched[0]
+    return page.cursor if page.more else None
 
 
 def _wall_ms() -> int:
@@ -194,22 +203,18 @@ class Synchronizer:
             DeviceStore.put(db, "registry_key", pinned)
             DeviceStore.put(db, "trust_list", fresh)
 
-    def _fetch(self, cursor: str) -> tuple[PulledPage, int, int]:
+    def _fetch(self, cursor: str) -> _Fetched:
         """One page, and the wall clock just before asking and just after the answer."""
         sent = self.wall_ms()
         page = self.transport.pull(self.token, cursor)
         return page, sent, self.wall_ms()
 
     def _pull_all(self, report: SyncReport) -> None:
-        # The next page is asked for while this one is stored: the registry makes it while
-        # the tablet writes. Only the stored cursor moves the tablet on, so a page fetched
-        # and never stored (the sync cut off) is simply asked for again next time.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull-ahead") as ahead:
-            coming: Future[tuple[PulledPage, int, int]] | None = ahead.submit(
-                self._fetch, self.store.get("cursor", ""))
-            while coming is not None:
-                page, sent, received = coming.result()
-                coming = ahead.submit(self._fetch, page.cursor) if page.more else None
+        # The next page is asked for as soon as this one arrived, while the tablet stores the
+        # ones before it (``read_ahead``). Only the stored cursor moves the tablet on, so a page
+        # fetched and never stored (the sync cut off) is simply asked for again next time.
+        with read_ahead(self._fetch, self.store.get("cursor", ""), _next_cursor) as pages:
+            for page, sent, received in pages:
                 self.clock.learn_offset(page.server_time_ms, sent, received)
                 self._apply(page)
                 report.pulled += page.registers

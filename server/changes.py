@@ -41,6 +41,7 @@ from server.documents import decode_state
 from server.problems import BadRequest
 from server.scope import assignments_since
 from server.tables import (
+    DRAFT,
     AssignmentMember,
     AssignmentRow,
     ChangeCounter,
@@ -191,12 +192,16 @@ def _send(session: Session, response: PullResponse, rows: list[_PageRow], base: 
           whole: bool, shape: _Shape) -> None:
     """Put the changes of ``rows`` after ``base`` in ``response`` (all of them if ``whole``);
     a protocol sent whole goes as its registers or as ops (``shape``)."""
-    receipts = select(ReceiptRow).where(col(ReceiptRow.protocol_id).in_([r.id for r in rows]))
-    if not whole:
-        receipts = receipts.where(ReceiptRow.changed > base)
-    response.receipts.extend(
-        Receipt(r.protocol_id, r.content_hash, r.seal_hash, r.registered_at_ms, r.registry_number,
-                r.signature) for r in session.exec(receipts))
+    # A receipt is written when a protocol is registered, so a draft has none: a page of drafts
+    # (a team's usual pull) asks for no receipts at all.
+    signed = [row.id for row in rows if row.status != DRAFT]
+    if signed:
+        receipts = select(ReceiptRow).where(col(ReceiptRow.protocol_id).in_(signed))
+        if not whole:
+            receipts = receipts.where(ReceiptRow.changed > base)
+        response.receipts.extend(
+            Receipt(r.protocol_id, r.content_hash, r.seal_hash, r.registered_at_ms,
+                    r.registry_number, r.signature) for r in session.exec(receipts))
     for row in rows:
         stored = bytes(row.registers) if whole and shape.stored else None
         if stored is not None and _DELETED not in stored and shape.reads(stored):

@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "DRAFT",
     "AnnulmentRow",
     "AssignmentMember",
     "AuditEntryRow",
@@ -33,6 +34,9 @@ __all__ = [
     "TotpSecretRow",
     "UsedTotpStep",
 ]
+
+DRAFT = "draft"
+"""A protocol's status until it is signed; a draft has no receipt."""
 
 
 class InspectorRow(SQLModel, table=True):
@@ -117,7 +121,7 @@ class ProtocolRow(SQLModel, table=True):
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     created_by: str = Field(max_length=64)
-    status: str = Field(default="draft", max_length=16, index=True)
+    status: str = Field(default=DRAFT, max_length=16, index=True)
     """``draft``, ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
     reasons: str = ""
     """Why a protocol is quarantined: the broken rules, one per line."""
