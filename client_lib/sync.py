@@ -213,7 +213,8 @@ class Synchronizer:
         # The next page is asked for as soon as this one arrived, while the tablet stores the
         # ones before it (``read_ahead``). Only the stored cursor moves the tablet on, so a page
         # fetched and never stored (the sync cut off) is simply asked for again next time.
-        with read_ahead(self._fetch, self.store.get("cursor", ""), _next_cursor) as pages:
+        with read_ahead(self._fetch, self.store.get("cursor", ""), _next_cursor,
+                        name="pull-ahead") as pages:
             for page, sent, received in pages:
                 self.clock.learn_offset(page.server_time_ms, sent, received)
                 self._apply(page)

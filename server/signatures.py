@@ -93,7 +93,9 @@ def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
              changed: int) -> Receipt | list[Breach]:
     """Check a signed freeze; ``SignatureRefused`` if the signature, seal or confirmation does
     not hold. Then the registry rules: the receipt when they hold, else the breaches (the
-    protocol is quarantined, frozen as signed, without a receipt)."""
+    protocol is quarantined, frozen as signed, without a receipt). A receipt is written here
+    only, for a protocol ingest then marks registered: a draft never has one, and a pull asks
+    for the receipts of the protocols that are not drafts only (``server.changes._send``)."""
     signed = freeze.signed
     if signed is None:
         raise SignatureRefused("unsigned", "a protocol is frozen only by its signature")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from client_lib import Tablet
+from client_lib import HttpTransport, Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
-from schemas.signing import TotpConfirmation
+from schemas.signing import Receipt, TotpConfirmation
 from tests.databases import dispose_database, fresh_database
 
 TEMPLATE = "metrology_supervision@1"
@@ -35,6 +35,20 @@ def complete_protocol(tablet: Tablet, assignment: str, number: str) -> str:
     with tablet.edit(protocol) as edit:
         edit.add_row("instruments", {"type": "scale", "serial": "SN-1"})
     return protocol
+
+
+def pulled_receipts(server: LocalServer, tablet: Tablet) -> list[Receipt]:
+    """Every receipt the registry sends the tablet on a pull from scratch (without pushing)."""
+    transport = HttpTransport(server.url)
+    receipts, cursor, more = [], "", True
+    try:
+        while more:
+            page = transport.pull(tablet.store.get("token"), cursor)
+            receipts.extend(page.receipts)
+            cursor, more = page.cursor, page.more
+    finally:
+        transport.close()
+    return receipts
 
 
 def totp_code(tablet: Tablet, at_ms: int | None = None) -> TotpConfirmation:

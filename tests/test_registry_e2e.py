@@ -14,7 +14,7 @@ import pytest
 from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
-from tests.live import TEMPLATE, complete_protocol, fresh_code, team
+from tests.live import TEMPLATE, complete_protocol, fresh_code, pulled_receipts, team
 
 
 def _signed(tablet: Tablet, assignment: str, number: str, **fields: str) -> tuple[str, str]:
@@ -79,6 +79,10 @@ def test_a_correction_supersedes_and_an_annulment_annuls(
     audit = httpx.get(f"{server.url}/v1/supervisor/audit?limit=1000", headers=supervisor).json()
     assert any(e["action"] == "annulled" and e["subject"] == correction for e in audit)
     assert any(e["action"] == "superseded" and e["subject"] == original for e in audit)
+    # A pull from scratch still carries both receipts: a protocol that is no longer a draft
+    # keeps its receipt whatever became of it.
+    assert {receipt.protocol_id for receipt in pulled_receipts(server, tablet)} >= {
+        original, correction}
 
 
 def test_queries_and_export(admin: AdminClient, server: LocalServer, tmp_path: Path,

@@ -39,7 +39,15 @@ from schemas.signing import (
     TotpConfirmation,
     TrustList,
 )
-from tests.live import AUTHENTICATORS, PASSPHRASE, complete_protocol, fresh_code, team, totp_code
+from tests.live import (
+    AUTHENTICATORS,
+    PASSPHRASE,
+    complete_protocol,
+    fresh_code,
+    pulled_receipts,
+    team,
+    totp_code,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -121,20 +129,6 @@ def with_signed(op: Op, signed: SignedProtocol) -> Op:
     freeze = msgspec.convert(op.value, Freeze)
     value = msgspec.to_builtins(Freeze(freeze.vector, freeze.content_hash, signed))
     return msgspec.structs.replace(op, value=value)
-
-
-def pulled_receipts(server: LocalServer, tablet: Tablet) -> list[Receipt]:
-    """Every receipt the registry sends the tablet on a pull from scratch (without pushing)."""
-    transport = HttpTransport(server.url)
-    receipts, cursor, more = [], "", True
-    try:
-        while more:
-            page = transport.pull(tablet.store.get("token"), cursor)
-            receipts.extend(page.receipts)
-            cursor, more = page.cursor, page.more
-    finally:
-        transport.close()
-    return receipts
 
 
 def assert_nothing_registered(admin: AdminClient, server: LocalServer, tablet: Tablet,
