@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from client_lib import SigningRefused, Tablet
@@ -89,3 +90,9 @@ def test_the_registry_quarantines_what_the_tablet_could_not_know(
     assert status == "quarantined"
     assert any("signer_suspended" in reason for reason in reasons)
     assert tablet.receipt(protocol) is None
+    # Supervisors see it in the quarantine, with the same reasons.
+    listed = httpx.get(f"{server.url}/v1/supervisor/quarantine", headers={
+        "Authorization": f"Bearer {server.admin_token}", "Accept": "application/json"}).json()
+    (shown,) = [p for p in listed["protocols"] if p["id"] == protocol]
+    assert (shown["status"], shown["number"], shown["reasons"]) == (
+        "quarantined", "TR-QUARANTINE", reasons)
