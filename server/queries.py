@@ -15,12 +15,12 @@ from sqlmodel import Session, col, select
 
 from schemas import ProtocolPage, ProtocolSummary
 from server.problems import BadRequest
-from server.tables import ProtocolRow
+from server.tables import DRAFT, ProtocolRow
 
-__all__ = ["Filters", "count", "query", "stream", "summary"]
+__all__ = ["Filters", "Listed", "count", "query", "stream", "summary"]
 
 TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
-STATUSES = ("draft", "registered", "quarantined", "superseded", "annulled")
+STATUSES = (DRAFT, "registered", "quarantined", "superseded", "annulled")
 _Selection = TypeVar("_Selection", bound=Select[Any])
 
 
