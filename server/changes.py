@@ -49,6 +49,7 @@ from server.tables import (
     ProtocolRow,
     ReceiptRow,
     ReferenceRow,
+    protocol_columns,
 )
 
 __all__ = ["Cursor", "pull"]
@@ -131,7 +132,7 @@ class _PageRow(NamedTuple):
     latest_hlc: int
 
 
-_PAGE_COLUMNS = [col(getattr(ProtocolRow, name)) for name in _PageRow._fields]
+_PAGE_COLUMNS = protocol_columns(_PageRow._fields)
 _page_row: Callable[[Iterable[Any]], _PageRow] = partial(tuple.__new__, _PageRow)
 _BY_ID = (col(ProtocolRow.id),)
 _BY_CHANGE = (col(ProtocolRow.changed), col(ProtocolRow.id))

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from schemas import ProtocolPage, ProtocolSummary
 from server.problems import BadRequest
-from server.tables import DRAFT, ProtocolRow
+from server.tables import DRAFT, ProtocolRow, protocol_columns
 
 __all__ = ["Filters", "Listed", "count", "query", "stream", "summary"]
 
@@ -41,7 +41,7 @@ class Listed(Protocol):
     reasons: str
 
 
-_LISTED = [col(getattr(ProtocolRow, name)) for name in Listed.__annotations__]
+_LISTED = protocol_columns(Listed.__annotations__)
 
 
 def _day_start_ms(text: str, name: str, days: int = 0) -> int:

@@ -7,10 +7,12 @@ keeps every accepted op for deduplication, audit and rebuilding a signed state.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, LargeBinary
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 __all__ = [
     "DRAFT",
@@ -27,6 +29,7 @@ __all__ = [
     "InspectorRow",
     "OpLogRow",
     "ProtocolRow",
+    "protocol_columns",
     "ReceiptRow",
     "ReferenceRow",
     "SupervisorRow",
@@ -150,6 +153,12 @@ class ReferenceRow(SQLModel, table=True):
     owner: str = Field(default="", max_length=64, index=True)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+def protocol_columns(names: Iterable[str]) -> list[Any]:
+    """The protocol table's columns of these names, for a query that reads some of them as plain
+    rows rather than whole protocol rows."""
+    return [col(getattr(ProtocolRow, name)) for name in names]
 
 
 class OpLogRow(SQLModel, table=True):
