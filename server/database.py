@@ -3,6 +3,8 @@
 SQLite runs in WAL mode with full sync, so an acknowledged push survives a power cut. Writers
 open their transaction with ``BEGIN IMMEDIATE``: two pushes never both read and then fight to
 upgrade their locks, they queue. Readers use plain deferred transactions and run beside a writer.
+The log is copied back into the database file by a thread of its own (``server.checkpoints``),
+not by whichever commit finds it full.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session, SQLModel, col, select
 
 from schemas import builtin_templates
+from server.checkpoints import Checkpointer
 from server.schema import upgrade
 from server.tables import ChangeCounter, TemplateRow
 
 __all__ = ["Database"]
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool, checkpoints: bool = True) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -35,6 +38,8 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if not checkpoints:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -56,10 +61,13 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.checkpointer: Checkpointer | None = None
         if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.checkpointer = Checkpointer(Path(parsed.database))
         if self.is_sqlite:
-            self.writer = _sqlite_engine(url, immediate=True)
+            self.writer = _sqlite_engine(url, immediate=True,
+                                         checkpoints=self.checkpointer is None)
             self.reader = _sqlite_engine(url, immediate=False)
         else:
             # Writers read committed and serialize on the change counter's row lock; readers
@@ -91,9 +99,12 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session in a write transaction, committed on success."""
+        """A session in a write transaction, committed on success. Write through here: on
+        SQLite a commit made elsewhere leaves the log to grow until the next one here."""
         with Session(self.writer, expire_on_commit=False) as session, session.begin():
             yield session
+        if self.checkpointer is not None:
+            self.checkpointer.committed()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -135,7 +146,9 @@ class Database:
             f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the checkpoints and close every pooled connection."""
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.writer.dispose()
         if self.is_sqlite:
             self.reader.dispose()
