@@ -96,19 +96,20 @@ class DocumentState:
         """
         if written is None:  # else it is what ``Form.check_op`` found the op writes
             written = spread(op.path, op.value)  # a bad path raises before any change
-        if op.seq > self.vector.get(op.actor, 0):
-            self.vector[op.actor] = op.seq
-        prefix = written.prefix
+        hlc, actor, seq = op.hlc, op.actor, op.seq
+        if seq > self.vector.get(actor, 0):
+            self.vector[actor] = seq
+        prefix, registers = written.prefix, self.registers
         # Only a row with a tombstone can be removed (a row never removed is the usual case).
-        removable = bool(changed) and bool(prefix) and prefix + DELETED in self.registers
+        removable = bool(changed) and bool(prefix) and prefix + DELETED in registers
         was_dead = removable and self._row_dead(prefix)
         won = []
-        registers, stamp = self.registers, (op.hlc, op.actor, op.seq)
+        stamp = (hlc, actor, seq)
         for name, value in written.fields:  # ``offer``, inline: this runs once a field
             path = prefix + name
             current = registers.get(path)
             if current is None or current.stamp < stamp:
-                registers[path] = Register(op.hlc, op.actor, op.seq, value, changed)
+                registers[path] = Register(hlc, actor, seq, value, changed)
                 won.append(path)
         if changed and prefix and won and prefix + DELETED in registers:
             if not self._row_dead(prefix):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import lru_cache, partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from field_sync.errors import InvalidOperation
 
@@ -40,11 +40,16 @@ FREEZE = "_freeze"
 SUPERSEDES = "_supersedes"
 META_FIELDS = frozenset({TEMPLATE, ASSIGNMENT, SUPERSEDES})
 
-_NAME = re.compile(r"^_?[a-z][a-z0-9_]{0,63}$")
+_NAME_FORM = r"_?[a-z][a-z0-9_]{0,63}"
+_NAME = re.compile(_NAME_FORM)
 _LONGEST_NAME = 65
 # What str(uuid.UUID(x)) gives back unchanged: lower-case hex, hyphenated 8-4-4-4-12. Matched
 # instead of parsed because every op's row key goes through it.
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID_FORM = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_CANONICAL_UUID = re.compile(_UUID_FORM)
+# Every good path in one match (``field``, ``collection/row``, ``collection/row/field``): each
+# op has one, so a good one costs a single call; a bad one is taken apart to say what is wrong.
+_PATH = re.compile(rf"({_NAME_FORM})(?:/({_UUID_FORM})(?:/({_NAME_FORM}))?)?")
 MAX_PATH = 200
 
 
@@ -70,7 +75,9 @@ class Written(NamedTuple):
 
     collection: str
     row: str
-    fields: list[tuple[str, Any]]
+    fields: Collection[tuple[str, Any]]
+    """The written map's own items, for a whole row or the root (not a copy: never change
+    them), or the one field a field's op writes."""
 
     @property
     def prefix(self) -> str:
@@ -78,7 +85,7 @@ class Written(NamedTuple):
         return f"{self.collection}/{self.row}/" if self.row else ""
 
 
-_written: Callable[[tuple[str, str, list[tuple[str, Any]]]], Written] = partial(
+_written: Callable[[tuple[str, str, Collection[tuple[str, Any]]]], Written] = partial(
     tuple.__new__, Written)  # as ``_path``: one an op
 
 
@@ -90,7 +97,7 @@ def _good_name(name: str) -> bool:
 @lru_cache(maxsize=4096)
 def _known_name(name: str) -> bool:
     # Field names come from a small vocabulary and every op carries several: remember them.
-    return _NAME.match(name) is not None
+    return _NAME.fullmatch(name) is not None
 
 
 _GOOD_NAMES: dict[tuple[Any, ...], bool] = {}
@@ -133,18 +140,28 @@ def _check_row(row: str, path: str) -> str:
 
 def parse_path(path: str) -> FieldPath | tuple[str, str]:
     """A field path, or ``(collection, row)`` for a whole-row path."""
+    found = _PATH.fullmatch(path) if isinstance(path, str) else None
+    if found is None:
+        _refuse_path(path)
+    first, row, name = found.groups()
+    if row is None:
+        return _path(("", "", first))
+    return (first, row) if name is None else _path((first, row, name))
+
+
+def _refuse_path(path: object) -> NoReturn:
+    """Say what is wrong with a path ``_PATH`` does not match."""
     if not isinstance(path, str) or not path or len(path) > MAX_PATH:
         raise InvalidOperation(f"bad path {path!r}", code="bad_path")
     parts = path.split("/")
-    if len(parts) == 1:
-        return _path(("", "", _check_name(parts[0], path)))
-    if len(parts) == 2:
-        return (_check_name(parts[0], path), _check_row(parts[1], path))
-    if len(parts) == 3:
-        return _path(
-            (_check_name(parts[0], path), _check_row(parts[1], path), _check_name(parts[2], path))
-        )
-    raise InvalidOperation(f"path {path!r} is too deep", code="bad_path")
+    if len(parts) > 3:
+        raise InvalidOperation(f"path {path!r} is too deep", code="bad_path")
+    for place, part in enumerate(parts):
+        if place == 1:
+            _check_row(part, path)
+        else:
+            _check_name(part, path)
+    raise InvalidOperation(f"bad path {path!r}", code="bad_path")  # each part was good alone
 
 
 def spread(path: str, value: Any) -> Written:
@@ -169,7 +186,7 @@ def spread(path: str, value: Any) -> Written:
     return _written((collection, row, _fields(path, value)))
 
 
-def _fields(path: str, value: dict[Any, Any]) -> list[tuple[str, Any]]:
+def _fields(path: str, value: dict[Any, Any]) -> Collection[tuple[str, Any]]:
     """The fields of a map written at ``path`` (a whole row, or the root)."""
     if not _good_names(tuple(value)):
         for name in value:  # find the one to name
@@ -181,4 +198,4 @@ def _fields(path: str, value: dict[Any, Any]) -> list[tuple[str, Any]]:
         if isinstance(field_value, dict):
             raise InvalidOperation(f"field {name!r} of {path!r} cannot hold a map",
                                    code="bad_value")
-    return list(value.items())
+    return value.items()

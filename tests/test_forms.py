@@ -254,6 +254,9 @@ def test_parse_path_shapes() -> None:
         "/number",
         "number/",
         "x" * 201,
+        "number\n",  # a name is the whole part: not one followed by a line break
+        f"measurements/{ROW}/nominal\n",
+        f"measurements\n/{ROW}/nominal",
     ],
 )
 def test_bad_paths_are_refused(path: str) -> None:
