@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 import msgspec
+import zstandard
 
 from client_lib.errors import Offline, RegistryRefused
 from schemas import EnrollRequest, EnrollResponse, PulledPage, PushRequest, PushResponse
@@ -23,7 +24,8 @@ __all__ = ["HttpTransport", "Traffic", "Transport"]
 T = TypeVar("T")
 MSGPACK = "application/msgpack"
 _COMPRESS_FROM = 1024
-"""Request bodies larger than this (bytes) are gzipped."""
+"""Request bodies larger than this (bytes) are compressed."""
+ZSTD, GZIP = "zstd", "gzip"
 
 
 class Transport(Protocol):
@@ -70,6 +72,9 @@ class HttpTransport:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s,
                                   headers={"Accept": MSGPACK})
         self._encoder = msgspec.msgpack.Encoder()
+        self._body_encoding = ZSTD
+        """How request bodies are compressed: Zstandard, or gzip for a registry that answers
+        that it does not take Zstandard."""
         self.traffic = Traffic()
         self._trust: tuple[str, TrustList] | None = None
         """The trust list last received, and its entity tag."""
@@ -86,12 +91,34 @@ class HttpTransport:
         if body is not None:
             headers["Content-Type"] = MSGPACK
             content = self._encoder.encode(body)
-            if len(content) > _COMPRESS_FROM:
-                # A push goes out over a mobile network: its ops shrink about 5x.
-                content = zlib.compress(content, 1, wbits=31)
-                headers["Content-Encoding"] = "gzip"
-        _, answer = self._exchange(method, path, content, headers, params, idempotent)
+        if content is not None and len(content) > _COMPRESS_FROM:
+            answer = self._exchange_compressed(method, path, content, headers, params,
+                                               idempotent)
+        else:
+            _, answer = self._exchange(method, path, content, headers, params, idempotent)
         return msgspec.msgpack.decode(answer, type=kind)
+
+    def _exchange_compressed(self, method: str, path: str, content: bytes,
+                             headers: dict[str, str], params: dict[str, str] | None,
+                             idempotent: bool) -> bytes:
+        """``_exchange`` with the body compressed. A push goes out over a mobile network: its
+        ops shrink about 5x, and a registry takes Zstandard at level 1 in a quarter of gzip's
+        time, a fifth smaller. A registry from before it refuses it (415) having done
+        nothing, and is sent gzip from then on."""
+        while True:
+            encoding = self._body_encoding
+            packed = (zstandard.ZstdCompressor(level=1).compress(content) if encoding == ZSTD
+                      else zlib.compress(content, 1, wbits=31))
+            try:
+                _, answer = self._exchange(method, path, packed,
+                                           {**headers, "Content-Encoding": encoding}, params,
+                                           idempotent)
+            except RegistryRefused as refused:
+                if encoding != ZSTD or refused.code != "unsupported_encoding":
+                    raise
+                self._body_encoding = GZIP
+                continue
+            return answer
 
     def _exchange(self, method: str, path: str, content: bytes | None, headers: dict[str, str],
                   params: dict[str, str] | None, idempotent: bool) -> tuple[httpx.Response, bytes]:

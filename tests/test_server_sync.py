@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import msgspec
 import pytest
+import zstandard
 from litestar.testing import AsyncTestClient
 
 from field_sync import DocumentState, Register, pack
@@ -523,15 +524,30 @@ async def test_a_batch_over_the_limit_is_413_and_changes_nothing(
     assert outcomes(await push(client, alice, ops[:3])) == [("accepted", "")] * 3
 
 
-async def test_a_gzipped_push_is_taken_and_a_pull_comes_back_gzipped(
-    client: AsyncTestClient, teams: Teams,
+def _zstd(body: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=1).compress(body)
+
+
+def _zstd_unsized(body: bytes) -> bytes:
+    """As a streaming compressor writes it: the frame does not state its size."""
+    compressor = zstandard.ZstdCompressor(level=1).compressobj()
+    return compressor.compress(body) + compressor.flush()
+
+
+_COMPRESS = {"gzip": gzip.compress, "zstd": _zstd}
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "zstd", "zstd unsized"])
+async def test_a_compressed_push_is_taken_and_a_pull_comes_back_gzipped(
+    client: AsyncTestClient, teams: Teams, encoding: str,
 ) -> None:
     alice = teams.alice
     doc, create = alice.create("A")
     ops = [create, *(alice.op(doc, "findings", f"finding {i}") for i in range(40))]
-    body = gzip.compress(msgspec.json.encode({"ops": ops}))
-    response = await client.post("/v1/push", content=body,
-                                 headers={**alice.headers, "Content-Encoding": "gzip"})
+    compress = _zstd_unsized if encoding == "zstd unsized" else _COMPRESS[encoding]
+    body = compress(msgspec.json.encode({"ops": ops}))
+    response = await client.post("/v1/push", content=body, headers={
+        **alice.headers, "Content-Encoding": encoding.split()[0]})
     assert response.status_code == 200, response.text
     answer = msgspec.json.decode(response.content, type=PushResponse)
     assert outcomes(answer) == [("accepted", "")] * len(ops)
@@ -565,27 +581,31 @@ async def test_a_client_that_takes_zstandard_gets_it_page_and_stream_alike(
     assert numbers == {f"Z-{op.seq}" for op in creates}
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
 async def test_a_bad_body_encoding_is_refused_and_changes_nothing(
-    server_config: ServerConfig, client: AsyncTestClient, teams: Teams,
+    server_config: ServerConfig, client: AsyncTestClient, teams: Teams, encoding: str,
 ) -> None:
     alice = teams.alice
     doc, create = alice.create("A")
-    plain = msgspec.json.encode({"ops": [create]})
-    headers = {**alice.headers, "Content-Encoding": "gzip"}
+    plain = msgspec.json.encode({"ops": [create, *(alice.op(doc, "findings", f"finding {i}")
+                                                   for i in range(40))]})
+    compress = _COMPRESS[encoding]
+    headers = {**alice.headers, "Content-Encoding": encoding}
     assert_problem(await client.post("/v1/push", headers=headers, content=plain),
                    400, "malformed_body")
     assert_problem(await client.post("/v1/push", headers=headers,
-                                     content=gzip.compress(plain)[:-12]),
+                                     content=compress(plain)[:-12]),
                    400, "malformed_body")
     assert_problem(await client.post("/v1/push", content=plain,
                                      headers={**alice.headers, "Content-Encoding": "br"}),
                    415, "unsupported_encoding")
     # a small body that inflates past the body limit is refused as a large one would be
     padding = " " * (server_config.max_body_bytes + 1)
-    bomb = gzip.compress(msgspec.json.encode({"ops": [create], "pad": padding}))
-    assert len(bomb) < server_config.max_body_bytes // 100
-    assert_problem(await client.post("/v1/push", headers=headers, content=bomb),
-                   413, "body_too_large")
+    for pack_bomb in (compress, _zstd_unsized) if encoding == "zstd" else (compress,):
+        bomb = pack_bomb(msgspec.json.encode({"ops": [create], "pad": padding}))
+        assert len(bomb) < server_config.max_body_bytes // 100
+        assert_problem(await client.post("/v1/push", headers=headers, content=bomb),
+                       413, "body_too_large")
     assert_problem(await client.get(f"/v1/protocols/{doc}", headers=ADMIN),
                    404, "unknown_protocol")
     assert outcomes(await push(client, alice, [create])) == [("accepted", "")]

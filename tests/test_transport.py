@@ -1,18 +1,21 @@
-"""The HTTP transport against a real server on loopback that drops a connection unanswered,
-as a registry does with a kept-alive connection it closed while the tablet was busy."""
+"""The HTTP transport against real servers on loopback that behave as a registry may: one that
+drops a connection unanswered, as a registry does with a kept-alive connection it closed while
+the tablet was busy; one from before request bodies in Zstandard."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import msgspec
 import pytest
 
 from client_lib import HttpTransport
-from client_lib.errors import Offline
-from schemas import EnrollRequest, PullResponse
+from client_lib.errors import Offline, RegistryRefused
+from schemas import EnrollRequest, Op, OpResult, PullResponse, PushRequest, PushResponse
 
 
 class _FlakyRegistry(BaseHTTPRequestHandler):
@@ -43,18 +46,22 @@ class _FlakyRegistry(BaseHTTPRequestHandler):
         pass
 
 
+def _serve(server: HTTPServer) -> Iterator[str]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
 def flaky(request: pytest.FixtureRequest) -> Iterator[tuple[str, list[str]]]:
     """A registry on loopback that hangs up on the first requests (one, or the param)."""
     seen: list[str] = []
     handler = type("Handler", (_FlakyRegistry,), {"seen": seen,
                                                   "drops": getattr(request, "param", 1)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", seen
-    server.shutdown()
-    server.server_close()
+    for url in _serve(ThreadingHTTPServer(("127.0.0.1", 0), handler)):
+        yield url, seen
 
 
 def test_a_pull_cut_off_before_its_answer_is_asked_again_once(
@@ -87,3 +94,83 @@ def test_a_registry_that_keeps_hanging_up_is_offline_after_the_second_try(
         transport.pull("token", "")
     transport.close()
     assert len(seen) == 2
+
+
+Seen = list[tuple[str, list[Op]]]
+"""What an old registry received: each body's encoding, and the ops of those it took."""
+
+
+class _GzipOnlyRegistry(BaseHTTPRequestHandler):
+    """A push endpoint as registries answered before they took Zstandard: bodies as they are or
+    gzipped (``takes``), and 415 ``unsupported_encoding`` for any other, having done nothing."""
+
+    protocol_version = "HTTP/1.1"
+    takes = ("identity", "gzip")
+    seen: Seen = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+        encoding = self.headers.get("Content-Encoding", "identity")
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if encoding not in self.takes:
+            self.seen.append((encoding, []))
+            problem = json.dumps({"code": "unsupported_encoding",
+                                  "detail": f"not {encoding!r}"}).encode()
+            return self._send(415, "application/problem+json", problem)
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        ops = msgspec.msgpack.decode(body, type=PushRequest).ops
+        self.seen.append((encoding, ops))
+        answer = PushResponse([OpResult(op.seq, "accepted") for op in ops], server_time_ms=1)
+        return self._send(200, "application/msgpack", msgspec.msgpack.encode(answer))
+
+    def _send(self, status: int, kind: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def old_registry(request: pytest.FixtureRequest) -> Iterator[tuple[str, Seen]]:
+    """A registry on loopback from before Zstandard (taking the param's encodings, if any)."""
+    seen: Seen = []
+    handler = type("Handler", (_GzipOnlyRegistry,), {
+        "seen": seen, "takes": getattr(request, "param", _GzipOnlyRegistry.takes)})
+    for url in _serve(HTTPServer(("127.0.0.1", 0), handler)):
+        yield url, seen
+
+
+def _ops(first: int, count: int) -> list[Op]:
+    return [Op("tablet-a", seq, "0f0e0d0c-0b0a-4908-8706-050403020100", "findings",
+               f"finding {seq} " * 20, seq) for seq in range(first, first + count)]
+
+
+def test_a_registry_without_zstandard_is_sent_gzip_from_its_first_refusal_on(
+        old_registry: tuple[str, Seen]) -> None:
+    url, seen = old_registry
+    transport = HttpTransport(url)
+    first, second = _ops(1, 50), _ops(51, 50)
+    assert [r.seq for r in transport.push("token", PushRequest(first)).results] == \
+        list(range(1, 51))
+    assert [r.seq for r in transport.push("token", PushRequest(second)).results] == \
+        list(range(51, 101))
+    transport.close()
+    assert seen == [("zstd", []), ("gzip", first), ("gzip", second)]
+    assert transport.traffic.requests == 3
+
+
+@pytest.mark.parametrize("old_registry", [("identity",)], indirect=True)
+def test_a_refused_gzipped_body_is_not_sent_again(
+        old_registry: tuple[str, Seen]) -> None:
+    """Only a refused Zstandard body is sent again, gzipped; a refusal of that is the caller's."""
+    url, seen = old_registry
+    transport = HttpTransport(url)
+    with pytest.raises(RegistryRefused) as refused:
+        transport.push("token", PushRequest(_ops(1, 50)))
+    transport.close()
+    assert (refused.value.status, refused.value.code) == (415, "unsupported_encoding")
+    assert seen == [("zstd", []), ("gzip", [])]
