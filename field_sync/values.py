@@ -5,8 +5,8 @@ required fields and patterns, only when a protocol is checked as a whole, becaus
 allowed to be half-typed.
 
 The registry checks every field of every op it merges, so each field's check is made once
-(``value_check``), with what it compares against already at hand: one call and one test for a
-good value; the reason is worked out only for a bad one.
+(``value_check``), with what it compares against already at hand: one call a value, and for
+most types a single test; the reason is worked out only for a bad value.
 """
 
 from __future__ import annotations
@@ -22,10 +22,18 @@ from schemas.templates import Field
 
 __all__ = ["DECIMAL", "check_value", "value_check"]
 
-DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?")
+_MAX_SCALE = 18
+
+
+def _decimal_form(scale: int) -> re.Pattern[str]:
+    """A decimal with at most ``scale`` digits after the point, and 18 before it."""
+    fraction = rf"(\.[0-9]{{1,{scale}}})?" if scale else ""
+    return re.compile(rf"-?(0|[1-9][0-9]{{0,17}}){fraction}")
+
+
+DECIMAL = _decimal_form(_MAX_SCALE)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_TEXT = 10_000
-_MAX_SCALE = 18
 
 Check = Callable[[Any], None]
 """Raises ``InvalidOperation`` unless the value may be written to the field (null clears)."""
@@ -49,8 +57,7 @@ def _text(field: Field) -> Check:
 def _decimal(field: Field) -> Check:
     # DECIMAL with the field's scale in it, so a good value is one match.
     scale = _MAX_SCALE if field.scale is None else max(0, min(field.scale, _MAX_SCALE))
-    fraction = rf"(\.[0-9]{{1,{scale}}})?" if scale else ""
-    fullmatch = re.compile(rf"-?(0|[1-9][0-9]{{0,17}}){fraction}").fullmatch
+    fullmatch = _decimal_form(scale).fullmatch
 
     def check(value: Any) -> None:
         if value is not None and (not isinstance(value, str) or fullmatch(value) is None):

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session, SQLModel, col, select
 
 from schemas import builtin_templates
-from server.checkpoints import Checkpointer
+from server.checkpoints import Checkpointer, leave_checkpoints
 from server.schema import upgrade
 from server.tables import ChangeCounter, TemplateRow
 
@@ -39,7 +39,7 @@ def _sqlite_engine(url: str, *, immediate: bool, checkpoints: bool = True) -> En
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         if not checkpoints:
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
+            leave_checkpoints(cursor)
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -1,6 +1,7 @@
 """Content negotiation: MessagePack by default, JSON when the client says so; request bodies
-as they are, gzipped, or in Zstandard (what ``client_lib`` sends: a push's body packs a fifth
-smaller than with gzip, four times faster, and unpacks three times faster)."""
+as they are, gzipped, or in Zstandard (what ``client_lib`` sends: a push of 500 protocols packs
+a fifth smaller than with gzip at level 1, in a quarter of the time, and unpacks in under a
+third)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def _wants_json(media_type: str) -> bool:
     return "json" in media_type.lower()
 
 
+_ONE_PIECE = "the body goes on past its gzip member or Zstandard frame"
+_MAX_WINDOW = 8 * 1024 * 1024
+"""The most a Zstandard frame may ask the registry to keep of what it inflated (a body's
+window): enough for every level up to 19; a tablet compresses at level 1."""
+
+
 def _gunzip(body: bytes, limit: int | None) -> bytes:
     """A gzip body inflated, refused past ``limit`` bytes (the limit a plain body has)."""
     inflater = zlib.decompressobj(wbits=31)  # 31: gzip framing
@@ -40,22 +47,29 @@ def _gunzip(body: bytes, limit: int | None) -> bytes:
         raise TooLarge("body_too_large", f"the body inflates past {limit} bytes")
     if not inflater.eof:
         raise BadRequest("malformed_body", "the gzip body is cut short")
+    if inflater.unused_data:
+        raise BadRequest("malformed_body", _ONE_PIECE)
     return inflated
 
 
 def _unzstd(body: bytes, limit: int | None) -> bytes:
-    """A Zstandard body inflated, refused past ``limit`` bytes. Read as a stream of at most the
-    limit, never in one go: a small body may claim, or make, gigabytes."""
+    """A Zstandard body inflated, refused past ``limit`` bytes. Read first as a stream of at
+    most the limit, never in one go: a small body may claim, or make, gigabytes. Then, known to
+    be small, once more to check that its frame ends, and that nothing follows it."""
+    decompressor = zstandard.ZstdDecompressor(max_window_size=_MAX_WINDOW)
     try:
-        with zstandard.ZstdDecompressor().stream_reader(body) as reader:
+        with decompressor.stream_reader(body) as reader:
             inflated = reader.read(limit + 1) if limit else reader.readall()
+        if limit and len(inflated) > limit:
+            raise TooLarge("body_too_large", f"the body inflates past {limit} bytes")
+        whole = decompressor.decompressobj()
+        whole.decompress(body)
     except zstandard.ZstdError as exc:
         raise BadRequest("malformed_body", f"the body is not valid Zstandard: {exc}") from exc
-    if limit and len(inflated) > limit:
-        raise TooLarge("body_too_large", f"the body inflates past {limit} bytes")
-    declared = zstandard.frame_content_size(body)  # -1 when the frame does not state it
-    if declared >= 0 and declared != len(inflated):
+    if not whole.eof:
         raise BadRequest("malformed_body", "the Zstandard body is cut short")
+    if whole.unused_data:
+        raise BadRequest("malformed_body", _ONE_PIECE)
     return inflated
 
 

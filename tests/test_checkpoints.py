@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from server.checkpoints import BACKSTOP_PAGES, LOG_LIMIT_BYTES
 from server.database import Database
 
 PAGE_BYTES = 4096
@@ -39,10 +40,11 @@ def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path: Path) -> None:
     path = tmp_path / "registry.sqlite"
     database = Database(f"sqlite:///{path}")
     try:
-        with database.write() as session:
-            assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 0
-        with database.read() as session:  # readers never write, and never checkpoint either
-            assert session.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        with database.write() as session:  # writers checkpoint only past the backstop
+            assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == \
+                BACKSTOP_PAGES > ROWS * ROW_BYTES // PAGE_BYTES
+            assert session.execute(text("PRAGMA journal_size_limit")).scalar_one() == \
+                LOG_LIMIT_BYTES
         before = path.stat().st_size
         _fill(database)
         # Copied into the database file soon after, without any further commit.
@@ -54,6 +56,31 @@ def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path: Path) -> None:
     finally:
         database.dispose()
     assert database.checkpointer is not None and not database.checkpointer.running
+
+
+def test_a_log_the_thread_falls_behind_on_stays_bounded(tmp_path: Path) -> None:
+    """Commits back to back can outpace the thread (it pauses between checkpoints, and the log
+    starts over only when a writer finds it copied whole): past the backstop a writer
+    checkpoints itself, and the log file is cut back when it starts over."""
+    path = tmp_path / "registry.sqlite"
+    database = Database(f"sqlite:///{path}")
+    assert database.checkpointer is not None
+    database.checkpointer.pause = 600.0  # one checkpoint, then none for the rest of the test
+    commit_bytes = 2 * 1024 * 1024
+    written, largest = 0, 0
+    try:
+        with database.write() as session:
+            session.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB)"))
+        while written < LOG_LIMIT_BYTES + BACKSTOP_PAGES * PAGE_BYTES // 2:
+            with database.write() as session:
+                session.execute(text("INSERT INTO filler (body) VALUES (randomblob(:size))"),
+                                [{"size": commit_bytes // 16}] * 16)
+            written += commit_bytes
+            largest = max(largest, os.path.getsize(f"{path}-wal"))
+    finally:
+        database.dispose()
+    assert written > BACKSTOP_PAGES * PAGE_BYTES
+    assert largest <= BACKSTOP_PAGES * PAGE_BYTES + 2 * commit_bytes, largest
 
 
 def test_disposing_stops_the_thread_and_the_data_stays(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ Seen = list[tuple[str, list[Op]]]
 """What an old registry received: each body's encoding, and the ops of those it took."""
 
 
-class _GzipOnlyRegistry(BaseHTTPRequestHandler):
+class _RegistryBeforeZstd(BaseHTTPRequestHandler):
     """A push endpoint as registries answered before they took Zstandard: bodies as they are or
     gzipped (``takes``), and 415 ``unsupported_encoding`` for any other, having done nothing."""
 
@@ -138,8 +138,8 @@ class _GzipOnlyRegistry(BaseHTTPRequestHandler):
 def old_registry(request: pytest.FixtureRequest) -> Iterator[tuple[str, Seen]]:
     """A registry on loopback from before Zstandard (taking the param's encodings, if any)."""
     seen: Seen = []
-    handler = type("Handler", (_GzipOnlyRegistry,), {
-        "seen": seen, "takes": getattr(request, "param", _GzipOnlyRegistry.takes)})
+    handler = type("Handler", (_RegistryBeforeZstd,), {
+        "seen": seen, "takes": getattr(request, "param", _RegistryBeforeZstd.takes)})
     for url in _serve(HTTPServer(("127.0.0.1", 0), handler)):
         yield url, seen
 
