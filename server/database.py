@@ -3,8 +3,8 @@
 SQLite runs in WAL mode with full sync, so an acknowledged push survives a power cut. Writers
 open their transaction with ``BEGIN IMMEDIATE``: two pushes never both read and then fight to
 upgrade their locks, they queue. Readers use plain deferred transactions and run beside a writer.
-The log is copied back into the database file by a thread of its own (``server.checkpoints``),
-not by whichever commit finds it full.
+The log is copied back into the database file by a thread of its own (``server.checkpoints``);
+a commit does it itself only past 64 MB of log.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from server.tables import ChangeCounter, TemplateRow
 __all__ = ["Database"]
 
 
-def _sqlite_engine(url: str, *, immediate: bool, checkpoints: bool = True) -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool, background_checkpoints: bool = False) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -38,7 +38,7 @@ def _sqlite_engine(url: str, *, immediate: bool, checkpoints: bool = True) -> En
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        if not checkpoints:
+        if background_checkpoints:
             leave_checkpoints(cursor)
         cursor.close()
 
@@ -67,7 +67,7 @@ class Database:
             self.checkpointer = Checkpointer(Path(parsed.database))
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True,
-                                         checkpoints=self.checkpointer is None)
+                                         background_checkpoints=self.checkpointer is not None)
             self.reader = _sqlite_engine(url, immediate=False)
         else:
             # Writers read committed and serialize on the change counter's row lock; readers
@@ -100,7 +100,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in a write transaction, committed on success. Write through here: on
-        SQLite a commit made elsewhere leaves the log to grow until the next one here."""
+        SQLite a commit made elsewhere does not wake the checkpoints, and its log waits for
+        the next commit here (or for the writers' own checkpoint past 64 MB)."""
         with Session(self.writer, expire_on_commit=False) as session, session.begin():
             yield session
         if self.checkpointer is not None:

@@ -61,7 +61,7 @@ def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path: Path) -> None:
 def test_a_log_the_thread_falls_behind_on_stays_bounded(tmp_path: Path) -> None:
     """Commits back to back can outpace the thread (it pauses between checkpoints, and the log
     starts over only when a writer finds it copied whole): past the backstop a writer
-    checkpoints itself, and the log file is cut back when it starts over."""
+    checkpoints itself."""
     path = tmp_path / "registry.sqlite"
     database = Database(f"sqlite:///{path}")
     assert database.checkpointer is not None
