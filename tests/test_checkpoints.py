@@ -17,14 +17,18 @@ ROWS = 400  # a row a page or so: well over what a commit used to checkpoint at 
 ROW_BYTES = 8000
 
 
-def _fill(database: Database, rows: int = ROWS) -> None:
+def _commit(database: Database, rows: int, row_bytes: int) -> None:
+    """One commit of ``rows`` rows of random bytes, as a push."""
     with database.write() as session:
         session.execute(text("CREATE TABLE IF NOT EXISTS filler "
                              "(id INTEGER PRIMARY KEY, body BLOB)"))
+        session.execute(text("INSERT INTO filler (body) VALUES (randomblob(:size))"),
+                        [{"size": row_bytes}] * rows)
+
+
+def _fill(database: Database, rows: int = ROWS) -> None:
     for _ in range(rows // 100):  # several commits, as several pushes
-        with database.write() as session:
-            session.execute(text("INSERT INTO filler (body) VALUES (randomblob(:size))"),
-                            [{"size": ROW_BYTES}] * 100)
+        _commit(database, 100, ROW_BYTES)
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
@@ -69,12 +73,8 @@ def test_a_log_the_thread_falls_behind_on_stays_bounded(tmp_path: Path) -> None:
     commit_bytes = 2 * 1024 * 1024
     written, largest = 0, 0
     try:
-        with database.write() as session:
-            session.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB)"))
         while written < LOG_LIMIT_BYTES + BACKSTOP_PAGES * PAGE_BYTES // 2:
-            with database.write() as session:
-                session.execute(text("INSERT INTO filler (body) VALUES (randomblob(:size))"),
-                                [{"size": commit_bytes // 16}] * 16)
+            _commit(database, 16, commit_bytes // 16)
             written += commit_bytes
             largest = max(largest, os.path.getsize(f"{path}-wal"))
     finally:

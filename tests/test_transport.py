@@ -8,6 +8,7 @@ import gzip
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import msgspec
@@ -46,12 +47,16 @@ class _FlakyRegistry(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(server: HTTPServer) -> Iterator[str]:
+@contextmanager
+def _serving(server: HTTPServer) -> Iterator[str]:
+    """``server`` answering on loopback, in a thread, for the block; its URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -60,7 +65,7 @@ def flaky(request: pytest.FixtureRequest) -> Iterator[tuple[str, list[str]]]:
     seen: list[str] = []
     handler = type("Handler", (_FlakyRegistry,), {"seen": seen,
                                                   "drops": getattr(request, "param", 1)})
-    for url in _serve(ThreadingHTTPServer(("127.0.0.1", 0), handler)):
+    with _serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
         yield url, seen
 
 
@@ -140,7 +145,7 @@ def old_registry(request: pytest.FixtureRequest) -> Iterator[tuple[str, Seen]]:
     seen: Seen = []
     handler = type("Handler", (_RegistryBeforeZstd,), {
         "seen": seen, "takes": getattr(request, "param", _RegistryBeforeZstd.takes)})
-    for url in _serve(HTTPServer(("127.0.0.1", 0), handler)):
+    with _serving(HTTPServer(("127.0.0.1", 0), handler)) as url:
         yield url, seen
 
 
