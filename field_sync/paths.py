@@ -31,6 +31,7 @@ __all__ = [
     "is_uuid",
     "parse_path",
     "spread",
+    "written_whole",
 ]
 
 TEMPLATE = "_template"
@@ -184,6 +185,12 @@ def spread(path: str, value: Any) -> Written:
         raise InvalidOperation(f"a whole-row op on {path!r} needs a map of fields",
                                code="bad_value")
     return _written((collection, row, _fields(path, value)))
+
+
+def written_whole(collection: str, row: str, value: dict[str, Any]) -> Written:
+    """What a map written whole to a row (the root: ``collection`` and ``row`` empty) writes,
+    for a map whose names are known good (``spread`` checks them)."""
+    return _written((collection, row, value.items()))
 
 
 def _fields(path: str, value: dict[Any, Any]) -> Collection[tuple[str, Any]]:

@@ -27,8 +27,8 @@ _MAX_SCALE = 18
 
 def _decimal_form(scale: int) -> re.Pattern[str]:
     """A decimal with at most ``scale`` digits after the point, and 18 before it."""
-    fraction = rf"(\.[0-9]{{1,{scale}}})?" if scale else ""
-    return re.compile(rf"-?(0|[1-9][0-9]{{0,17}}){fraction}")
+    fraction = rf"(?:\.[0-9]{{1,{scale}}})?" if scale else ""
+    return re.compile(rf"-?(?:0|[1-9][0-9]{{0,17}}){fraction}")
 
 
 DECIMAL = _decimal_form(_MAX_SCALE)

@@ -25,13 +25,18 @@ import msgspec
 
 from schemas.operations import Register
 
-__all__ = ["is_packed", "pack_registers", "register_count", "unpack_registers"]
+__all__ = ["PackedRegister", "is_packed", "pack_registers", "register_count",
+           "unpack_registers"]
 
 _FLAT = msgspec.msgpack.Decoder(dict[str, Register])
 _encode = msgspec.msgpack.Encoder().encode
 
 
-class _Packed(msgspec.Struct, array_like=True, frozen=True, gc=False):
+class PackedRegister(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A register as packed. Untracked by the garbage collector, as ``Register`` is: a push
+    makes tens of thousands, and tuples would have the collector walk them all again and
+    again."""
+
     hlc: int
     actor: Annotated[int, msgspec.Meta(ge=0)]  # a place in the list of actors
     seq: int
@@ -41,13 +46,13 @@ class _Packed(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
 class _Collection(msgspec.Struct, array_like=True, frozen=True, gc=False):
     names: list[str]
-    rows: dict[str, list[_Packed | None]]
+    rows: dict[str, list[PackedRegister | None]]
 
 
 class _Registers(msgspec.Struct, array_like=True, frozen=True, gc=False):
     count: int
     actors: list[str]
-    fields: dict[str, _Packed]
+    fields: dict[str, PackedRegister]
     collections: dict[str, _Collection]
 
 
@@ -55,16 +60,16 @@ _PACKED = msgspec.msgpack.Decoder(_Registers)
 _ARRAY_OF_4 = 0x94  # what a packed form begins with; a flat one is a map
 _UNSIGNED_WIDTHS = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}  # uint 8 to uint 64
 
-_PackedRegister = tuple[int, int, int, Any, int]
+_PackedTuple = tuple[int, int, int, Any, int]
 
 
 def pack_registers(registers: dict[str, Register]) -> bytes:
     """``registers`` (path to register) in the packed form."""
     actors: dict[str, int] = {}
-    fields: dict[str, _PackedRegister] = {}
-    collections: dict[str, tuple[dict[str, int], dict[str, list[_PackedRegister | None]]]] = {}
+    fields: dict[str, _PackedTuple] = {}
+    collections: dict[str, tuple[dict[str, int], dict[str, list[_PackedTuple | None]]]] = {}
     row_prefix: str | None = None
-    row: list[_PackedRegister | None] = []
+    row: list[_PackedTuple | None] = []
     places: dict[str, int] = {}
     device, actor = None, 0
     for path, register in registers.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,10 @@ class Database:
         """Bulk insert maps of column to value (see ``insert_rows``)."""
         if rows:
             columns = list(rows[0])
+            values = itemgetter(*columns)  # a tuple of them, for two columns or more
             Database.insert_rows(session, table, columns,
-                                 [tuple(row[column] for column in columns) for row in rows])
+                                 [values(row) for row in rows] if len(columns) > 1 else
+                                 [(row[columns[0]],) for row in rows])
 
     @staticmethod
     def insert_rows(session: Session, table: type[SQLModel], columns: Sequence[str],

@@ -9,6 +9,7 @@ import msgspec
 from field_sync import DocumentState
 from schemas import VersionVector
 from schemas.packed import pack_registers, unpack_registers
+from server.new_protocol import NewProtocol
 
 __all__ = ["StoredState", "decode_state", "encode_registers", "encode_vector"]
 
@@ -35,11 +36,11 @@ def decode_state(row: StoredState) -> DocumentState:
                          _vector_decoder.decode(row.vector))
 
 
-def encode_registers(state: DocumentState) -> bytes:
+def encode_registers(state: DocumentState | NewProtocol) -> bytes:
     """The stored form of a state's registers: packed."""
-    return pack_registers(state.registers)
+    return state.encode() if isinstance(state, NewProtocol) else pack_registers(state.registers)
 
 
-def encode_vector(state: DocumentState) -> bytes:
+def encode_vector(state: DocumentState | NewProtocol) -> bytes:
     """The stored form of a state's version vector."""
     return _encoder.encode(state.vector)

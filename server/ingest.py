@@ -10,7 +10,9 @@ transaction, so an acknowledged batch is durable and a batch cut off half way ch
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +20,7 @@ import msgspec
 from pydantic_core import PydanticUndefined
 from sqlmodel import Session, col, select
 
-from field_sync import DocumentState, FieldSyncError, content_hash, form_of, physical_ms, replay
+from field_sync import DocumentState, FieldSyncError, content_hash, form_of, pack, replay
 from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
@@ -29,6 +31,7 @@ from server.auth import Caller
 from server.catalog import TemplateCatalog
 from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector
+from server.new_protocol import NewProtocol
 from server.scope import assignments_in_scope
 from server.signatures import SignatureRefused, Signing, register
 from server.tables import (
@@ -41,6 +44,7 @@ from server.tables import (
 __all__ = ["Rejected", "ingest"]
 
 _value_encoder = msgspec.msgpack.Encoder()
+_hlc = attrgetter("hlc")
 PROTOCOL_SIGNED = "protocol_signed"
 MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
 MAX_STAMP = 2**63 - 1
@@ -57,6 +61,10 @@ class Rejected(Exception):
         self.reason = reason
 
 
+State = DocumentState | NewProtocol
+"""A protocol's state while a push merges into it."""
+
+
 @dataclass
 class _Batch:
     """What a push has loaded and changed so far."""
@@ -67,12 +75,12 @@ class _Batch:
     changed: int
     now_ms: int
     signing: Signing | None
-    states: dict[str, DocumentState] = field(default_factory=dict)
+    states: dict[str, State] = field(default_factory=dict)
     forms: dict[str, Form] = field(default_factory=dict)
     """The form of each protocol this batch has merged an op into."""
     seen: set[int] = field(default_factory=set)
     held_seen: set[int] = field(default_factory=set)
-    merged: dict[str, list[Op]] = field(default_factory=dict)
+    merged: defaultdict[str, list[Op]] = field(default_factory=lambda: defaultdict(list))
     """The ops merged, by protocol, in order: the op log rows this push adds."""
     held: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
@@ -87,12 +95,14 @@ def _held(op: Op, changed: int) -> dict[str, Any]:
             "code": PROTOCOL_SIGNED}
 
 
-def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> DocumentState:
+def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> State:
     state = batch.states.get(op.doc)
     if state is None and op.doc in batch.rows:
         state = batch.states[op.doc] = decode_state(batch.rows[op.doc])
     if state is not None:
-        if state.assignment not in batch.scope:
+        # One this push merged into (it has its form) was in scope then, and its assignment
+        # never changes.
+        if op.doc not in batch.forms and state.assignment not in batch.scope:
             raise Rejected("out_of_scope", "this protocol belongs to an assignment of another team")
         # A meta field the creating op left out stays out: a correction names what it
         # corrects when it is made, where that is checked, never later.
@@ -112,7 +122,7 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
     corrected = op.value.get(SUPERSEDES)
     if corrected is not None:
         _check_correctable(session, batch, corrected)
-    return DocumentState(op.doc)
+    return NewProtocol(op.doc, batch.caller.device_id, batch.changed)
 
 
 def _check_correctable(session: Session, batch: _Batch, corrected: Any) -> None:
@@ -132,7 +142,7 @@ def _meta_written(op: Op) -> dict[str, Any]:
     return {op.path: op.value} if op.path in META_FIELDS else {}
 
 
-def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
+def _freeze(batch: _Batch, op: Op, state: State, session: Session,
             template: Template) -> DocumentState:
     """The frozen state ``op`` asks for, rebuilt from the ops it covers and checked."""
     if state.frozen is not None:
@@ -161,16 +171,17 @@ def _freeze(batch: _Batch, op: Op, state: DocumentState, session: Session,
 
 
 def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
-            latest_ms: int) -> None:
+            latest_stamp: int) -> None:
     if op.actor != batch.caller.device_id:
         raise Rejected("foreign_actor", "a device may only push its own ops")
     if not 1 <= op.seq <= MAX_SEQ:
         raise Rejected("bad_seq", f"seq counts from 1 to {MAX_SEQ}")
     if not 0 <= op.hlc <= MAX_STAMP:
         raise Rejected("bad_clock", "the stamp is not one a hybrid logical clock makes")
-    if op.doc not in batch.forms and not is_uuid(op.doc):  # a doc with a form was checked
+    form = batch.forms.get(op.doc)
+    if form is None and not is_uuid(op.doc):  # a doc with a form was checked
         raise Rejected("bad_doc", "a protocol id is a lower-case UUID")
-    if physical_ms(op.hlc) > latest_ms:
+    if op.hlc > latest_stamp:
         raise Rejected("clock_ahead", "the op is stamped too far in the future; re-stamp it")
     state = _state_for(batch, op, session, catalog)
     if state.frozen is not None:
@@ -181,7 +192,6 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         batch.held_seen.add(op.seq)
         raise Rejected(PROTOCOL_SIGNED, "the protocol was signed without this change; it is "
                        "kept aside, and a correction is a new protocol that supersedes it")
-    form = batch.forms.get(op.doc)
     if form is None:
         template = catalog.get(session, state.template_ref or op.value.get(TEMPLATE, ""))
         assert template is not None  # a stored protocol's template is never removed
@@ -195,7 +205,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     state.apply(op, batch.changed, written)
     batch.states[op.doc] = state
     batch.forms[op.doc] = form
-    batch.merged.setdefault(op.doc, []).append(op)
+    batch.merged[op.doc].append(op)
 
 
 def _load(session: Session, caller: Caller, ops: list[Op], database: Database, now_ms: int,
@@ -219,12 +229,12 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
     return batch
 
 
-def _text(state: DocumentState, path: str) -> str:
+def _text(state: State, path: str) -> str:
     value = state.value(path)
     return "" if value is None else str(value)
 
 
-def _new_row(session: Session, batch: _Batch, doc: str, state: DocumentState) -> SimpleNamespace:
+def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleNamespace:
     """A protocol row to insert: plain attributes, as building a SQLModel row costs more than
     inserting it, and a batch may create hundreds."""
     assignment_id = state.assignment or ""
@@ -249,7 +259,7 @@ def _store(session: Session, batch: _Batch) -> None:
         row.vector = encode_vector(state)
         row.changed = batch.changed
         if merged := batch.merged.get(doc):
-            row.latest_hlc = max(row.latest_hlc, max(op.hlc for op in merged))
+            row.latest_hlc = max(row.latest_hlc, *map(_hlc, merged))
         # The columns registry queries search by.
         row.number, row.entity_tin = _text(state, "number"), _text(state, "entity_tin")
         row.inspector_id = _text(state, "lead_inspector")
@@ -268,7 +278,7 @@ def _store(session: Session, batch: _Batch) -> None:
 
 
 def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNamespace,
-                    state: DocumentState) -> None:
+                    state: State) -> None:
     """Fill the signing columns; a registered correction supersedes what it corrects."""
     frozen = state.frozen
     if frozen is None or frozen.signed is None:
@@ -306,7 +316,7 @@ def _audit(session: Session, batch: _Batch, log_digest: str) -> None:
 
 
 def _answer(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
-            latest_ms: int) -> OpResult:
+            latest_stamp: int) -> OpResult:
     if op.actor == batch.caller.device_id:
         if op.seq in batch.seen:
             return OpResult(op.seq, "duplicate")
@@ -314,7 +324,7 @@ def _answer(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
             return OpResult(op.seq, "rejected", PROTOCOL_SIGNED, "the protocol was signed "
                             "without this change; it is kept aside")
     try:
-        _accept(batch, op, session, catalog, latest_ms)
+        _accept(batch, op, session, catalog, latest_stamp)
     except Rejected as rejection:
         return OpResult(op.seq, "rejected", rejection.code, rejection.reason)
     batch.seen.add(op.seq)
@@ -338,6 +348,7 @@ def ingest(
     """
     with database.write() as session:
         batch = _load(session, caller, ops, database, now_ms, signing)
-        results = [_answer(batch, op, session, catalog, now_ms + max_ahead_ms) for op in ops]
+        latest_stamp = pack(now_ms + max_ahead_ms + 1, 0) - 1  # the latest ms's last stamp
+        results = [_answer(batch, op, session, catalog, latest_stamp) for op in ops]
         _store(session, batch)
     return results

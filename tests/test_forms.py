@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 
 from field_sync import (
+    Form,
     InvalidOperation,
     Violation,
     apply_computed,
@@ -367,6 +369,60 @@ def test_a_freeze_carries_a_vector_and_a_sha256() -> None:
                 "frozen"):
         with refused("bad_value"):
             FORM.check_op(edit("_freeze", bad))
+
+
+def _outcome(form: Form, op: Op) -> tuple[str, Any]:
+    try:
+        written = form.check_op(op)
+    except InvalidOperation as refusal:
+        return refusal.code, str(refusal)
+    return "written", (written.collection, written.row, list(written.fields))
+
+
+_CREATE = {"_template": METROLOGY.ref, "_assignment": "asg-17", "number": "1"}
+_MEASURED = {"instrument": ROW_2, "nominal": "1.5", "unit": "kg"}
+
+
+@pytest.mark.parametrize(("path", "bad"), [
+    ("", {**_CREATE, "_template": "sampling_act@1"}),
+    ("", {**_CREATE, "number": {"a": "1"}}),
+    ("", {**_CREATE, "number": 17}),
+    (f"measurements/{UPPER_ROW}", _MEASURED),
+    (f"measurements/{ROW}/nominal", _MEASURED),
+    (f"measurements/{ROW}", {**_MEASURED, "nominal": "1,5"}),
+    (f"measurements/{ROW}", {**_MEASURED, "unit": {"nested": "map"}}),
+    (f"measurements/{ROW}", {**_MEASURED, "instrument": UPPER_ROW}),
+])
+def test_a_map_in_a_shape_taken_before_is_refused_as_the_first_time(path: str,
+                                                                     bad: Any) -> None:
+    """A form remembers the names of the maps it took (the checks of a row in a known shape
+    are found in one lookup); a bad map in such a shape is refused for the very same reason
+    as by a form that has seen nothing."""
+    form = Form(METROLOGY)
+    first = _outcome(form, edit(path, bad))
+    good = {**bad, **{name: value for name, value in {**_CREATE, **_MEASURED}.items()
+                      if name in bad}}
+    good_path = f"measurements/{ROW}" if path.startswith("measurements") else ""
+    assert _outcome(form, edit(good_path, good))[0] == "written"
+    assert first[0] != "written"
+    assert _outcome(form, edit(path, bad)) == first
+
+
+@settings(max_examples=60, deadline=None)
+@given(history=histories(max_size=30))
+def test_a_form_writes_the_same_whatever_shapes_it_has_taken(history: list[Op]) -> None:
+    """Ops checked by a form that has taken each shape before write what they wrote the first
+    time; a form keeps a bounded number of shapes."""
+    form = Form(METROLOGY)
+    first = [_outcome(form, op) for op in history]
+    assert [_outcome(form, op) for op in history] == first
+    assert [_outcome(Form(METROLOGY), op) for op in history] == first
+    names = ["number", "findings", "conclusion", "entity_name", "entity_tin", "site_address",
+             "_assignment"]
+    for order in itertools.islice(itertools.permutations(names), 1500):
+        form.check_op(edit("", {name: "asg-1" if name == "_assignment" else None
+                                for name in order}))
+    assert 0 < len(form._shapes) <= 1024
 
 
 @settings(max_examples=60, deadline=None)
