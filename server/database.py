@@ -130,10 +130,12 @@ class Database:
         """Bulk insert maps of column to value (see ``insert_rows``)."""
         if rows:
             columns = list(rows[0])
-            values = itemgetter(*columns)  # a tuple of them, for two columns or more
-            Database.insert_rows(session, table, columns,
-                                 [values(row) for row in rows] if len(columns) > 1 else
-                                 [(row[columns[0]],) for row in rows])
+            if len(columns) > 1:  # itemgetter gives a tuple for two names or more
+                values = itemgetter(*columns)
+                Database.insert_rows(session, table, columns, [values(row) for row in rows])
+            else:
+                Database.insert_rows(session, table, columns,
+                                     [tuple(row[column] for column in columns) for row in rows])
 
     @staticmethod
     def insert_rows(session: Session, table: type[SQLModel], columns: Sequence[str],

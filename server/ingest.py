@@ -20,9 +20,10 @@ import msgspec
 from pydantic_core import PydanticUndefined
 from sqlmodel import Session, col, select
 
-from field_sync import DocumentState, FieldSyncError, content_hash, form_of, pack, replay
+from field_sync import DocumentState, FieldSyncError, content_hash, form_of, replay
 from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
+from field_sync.hlc import COUNTER_BITS
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
 from schemas import Op, OpResult, Template
 from server import oplog
@@ -98,11 +99,10 @@ def _held(op: Op, changed: int) -> dict[str, Any]:
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> State:
     state = batch.states.get(op.doc)
     if state is None and op.doc in batch.rows:
-        state = batch.states[op.doc] = decode_state(batch.rows[op.doc])
+        state = decode_state(batch.rows[op.doc])
     if state is not None:
-        # One this push merged into (it has its form) was in scope then, and its assignment
-        # never changes.
-        if op.doc not in batch.forms and state.assignment not in batch.scope:
+        # A protocol created in this push had its assignment checked by its creating op.
+        if not isinstance(state, NewProtocol) and state.assignment not in batch.scope:
             raise Rejected("out_of_scope", "this protocol belongs to an assignment of another team")
         # A meta field the creating op left out stays out: a correction names what it
         # corrects when it is made, where that is checked, never later.
@@ -348,7 +348,8 @@ def ingest(
     """
     with database.write() as session:
         batch = _load(session, caller, ops, database, now_ms, signing)
-        latest_stamp = pack(now_ms + max_ahead_ms + 1, 0) - 1  # the latest ms's last stamp
+        # The last stamp of the latest millisecond allowed (below 0 when that is before 1970).
+        latest_stamp = ((now_ms + max_ahead_ms + 1) << COUNTER_BITS) - 1
         results = [_answer(batch, op, session, catalog, latest_stamp) for op in ops]
         _store(session, batch)
     return results

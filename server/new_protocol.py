@@ -16,7 +16,7 @@ of what a push of new protocols costs the registry beyond checking them.
 
 from __future__ import annotations
 
-from _collections_abc import dict_items
+from _collections_abc import dict_items  # the type of ``dict.items()``, by its typed name
 from collections.abc import Collection
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = ["NewProtocol"]
 
 _encode = msgspec.msgpack.Encoder().encode
 
+
 class _Rows:
     """One collection's rows: its field names in the order first written, and each row's
     registers in that order (None where the row has none, and ending at its last)."""
@@ -42,10 +43,10 @@ class _Rows:
         self.places: dict[str, int] = {}
         self.rows: dict[str, list[Packed | None]] = {}
 
-    def takes_in_order(self, names: tuple[str, ...]) -> bool:
+    def fits_in_order(self, names: tuple[str, ...]) -> bool:
         """Whether a row of ``names`` is its registers in that order with nothing between,
         as nearly every new row is: the names are the collection's first ones, or the
-        collection's names followed by new ones (which then join them)."""
+        collection's names followed by new ones, which the collection then takes."""
         known = self.names
         if known[:len(names)] == names:
             return True
@@ -108,13 +109,15 @@ class NewProtocol:
     def template_ref(self) -> str | None:
         """The template the protocol is made from."""
         packed = self.fields.get(TEMPLATE)
-        return None if packed is None else str(packed.value)
+        ref: str | None = None if packed is None else packed.value
+        return ref
 
     @property
     def assignment(self) -> str | None:
         """The assignment the protocol belongs to (asked for each op it takes)."""
         packed = self.fields.get(ASSIGNMENT)
-        return None if packed is None else str(packed.value)
+        assignment: str | None = None if packed is None else packed.value
+        return assignment
 
     @property
     def frozen(self) -> Freeze | None:
@@ -140,7 +143,7 @@ class NewProtocol:
         if row is None and isinstance(fields, dict_items):
             values = fields.mapping
             names = tuple(values)
-            if names == rows.names or rows.takes_in_order(names):
+            if names == rows.names or rows.fits_in_order(names):
                 # A new row written whole: its registers in the order of its fields.
                 rows.rows[row_id] = [Packed(hlc, 0, seq, value, changed)
                                      for value in values.values()]

@@ -423,6 +423,7 @@ def test_a_form_writes_the_same_whatever_shapes_it_has_taken(history: list[Op]) 
         form.check_op(edit("", {name: "asg-1" if name == "_assignment" else None
                                 for name in order}))
     assert 0 < len(form._shapes) <= 1024
+    assert [_outcome(form, op) for op in history] == first  # after it started anew
 
 
 @settings(max_examples=60, deadline=None)

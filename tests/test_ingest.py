@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from field_sync import pack, replay
+from field_sync import content_hash, pack, replay
 from schemas import Op
 from schemas.packed import pack_registers
 from server.auth import Caller
@@ -99,3 +99,48 @@ def test_the_clock_allowance_ends_with_the_last_stamp_of_its_last_millisecond(
     assert _push(registry, ops) == [("accepted", ""), ("accepted", ""),
                                     ("rejected", "clock_ahead")]
     assert registry.state(DOC).value("number") == "N-1"
+
+
+def _doc() -> str:
+    return str(uuid.UUID(int=next(_SEQS)))
+
+
+def test_a_protocol_created_and_signed_in_one_push_keeps_what_the_freeze_names(
+        registry: InProcessRegistry) -> None:
+    """The freeze's state replaces the new protocol's; a later op is held, and a second
+    creating op may not move it to another assignment."""
+    doc, seq = _doc(), next(_SEQS)
+    made = [Op(DEVICE, seq + 1, doc, "", CREATE, pack(NOW_MS, 1)),
+            Op(DEVICE, seq + 2, doc, "number", "N-1", pack(NOW_MS, 2))]
+    protocol = replay(doc, made).materialize(METROLOGY)
+    freeze = {"vector": {DEVICE: seq + 2}, "content_hash": content_hash(protocol)}
+    ops = [*made,
+           Op(DEVICE, seq + 3, doc, "", {**CREATE, "_assignment": "asg-2"}, pack(NOW_MS, 3)),
+           Op(DEVICE, seq + 4, doc, "_freeze", freeze, pack(NOW_MS, 4)),
+           Op(DEVICE, seq + 5, doc, "number", "N-2", pack(NOW_MS, 5))]
+    assert _push(registry, ops) == [("accepted", ""), ("accepted", ""),
+                                    ("rejected", "meta_immutable"), ("accepted", ""),
+                                    ("rejected", "protocol_signed")]
+    state = registry.state(doc)
+    assert state.frozen is not None and state.value("number") == "N-1"
+    assert state.vector == {DEVICE: seq + 4}
+
+
+def test_a_push_whose_ops_on_a_protocol_are_all_refused_leaves_its_row_alone(
+        registry: InProcessRegistry) -> None:
+    """Neither a refused op of the team's own protocol nor one on another team's protocol
+    changes the protocol's row (its change number would send it to every device again)."""
+    registry.add_inspector("inspector-2")
+    registry.put_assignment("asg-2", ["inspector-2"])
+    doc, seq = _doc(), next(_SEQS)
+    assert _push(registry, [Op(DEVICE, seq + 1, doc, "", CREATE, pack(NOW_MS, 1))]) == \
+        [("accepted", "")]
+    before = _stored(registry, doc)
+    assert _push(registry, [Op(DEVICE, seq + 2, doc, "number", 17, pack(NOW_MS, 2))]) == \
+        [("rejected", "bad_value")]
+    other_team = ingest(registry.database, registry.catalog, Caller("tablet-b", "inspector-2"),
+                        [Op("tablet-b", 1, doc, "number", "N-9", pack(NOW_MS, 3))],
+                        NOW_MS, AHEAD_MS)
+    assert [(result.status, result.code) for result in other_team] == \
+        [("rejected", "out_of_scope")]
+    assert _stored(registry, doc) == before

@@ -9,13 +9,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from field_sync import DocumentState, pack, spread
+from field_sync import DocumentState, form_of, pack, spread
 from schemas import Op
 from schemas.packed import pack_registers, unpack_registers
 from server.new_protocol import NewProtocol
 from tests.strategies import DOC, METROLOGY, ROW_IDS, edits, stamp_history
 
 DEVICE = "tablet-a"
+FORM = form_of(METROLOGY)
 CHANGED = 7
 ROW, OTHER_ROW, _ = ROW_IDS
 CREATE = {"_template": METROLOGY.ref, "_assignment": "asg-1"}
@@ -24,7 +25,7 @@ CREATE = {"_template": METROLOGY.ref, "_assignment": "asg-1"}
 def _both(ops: list[Op]) -> tuple[NewProtocol, DocumentState]:
     new, general = NewProtocol(DOC, DEVICE, CHANGED), DocumentState(DOC)
     for op in ops:
-        written = spread(op.path, op.value)
+        written = FORM.check_op(op)  # as ingest finds it
         new.apply(op, CHANGED, written)
         general.apply(op, CHANGED, written)
     return new, general
@@ -59,8 +60,20 @@ _ROW_WRITTEN_OUT_OF_ORDER = [
 ]
 
 
+_ONE_STAMP_TWO_SEQS = [  # a device's clock did not move between two ops: the later seq wins
+    _op(1, "", CREATE, 1),
+    _op(2, f"instruments/{ROW}/serial", "S-2", 2),
+    _op(3, f"instruments/{ROW}", {"serial": "S-3", "type": "scale"}, 2),
+    _op(4, "number", "N-4", 3),
+    _op(5, "number", "N-5", 3),
+    _op(7, "findings", "seven", 4),
+    _op(6, "findings", "six", 4),
+]
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(ops=_ROW_WRITTEN_OUT_OF_ORDER)
+@example(ops=_ONE_STAMP_TWO_SEQS)
 @given(ops=st.lists(edits(), min_size=1, max_size=30)
        .flatmap(lambda authored: stamp_history([(DEVICE, *edit) for edit in authored]))
        .flatmap(lambda ops: st.one_of(st.just(ops), st.permutations(ops))))
