@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from client_lib.store import DeviceStore, Filed, OutboxEntry
 from client_lib.transport import Transport
 from field_sync import DocumentState, HybridLogicalClock
 from field_sync.freeze import covers
-from field_sync.paths import FREEZE
+from field_sync.paths import FREEZE, SUPERSEDES
 from field_sync.verify import trust_list_is_signed
 from schemas import PulledPage, PushRequest, PushResponse
 
@@ -34,6 +35,8 @@ CLOCK_AHEAD = "clock_ahead"
 UNKNOWN_PROTOCOL = "unknown_protocol"
 PROTOCOL_SIGNED = "protocol_signed"
 _MAX_RESTAMPS = 3
+_ON_THE_WIRE = 2
+"""Batches a push may have sent and not yet had answered."""
 _FREEZE = FREEZE.encode()
 
 
@@ -60,6 +63,18 @@ _Answer = tuple[PushResponse, int, int]
 """A push's answer, and the wall clock just before sending and just after the answer."""
 _Fetched = tuple[PulledPage, int, int]
 """A pull page, and the wall clock just before asking and just after the answer."""
+
+
+def _touched(batch: list[OutboxEntry]) -> set[str]:
+    """The protocols a batch's ops change, or correct (a correction's creating op names the
+    protocol it supersedes, whose registration its own changes)."""
+    touched = {entry.op.doc for entry in batch}
+    for entry in batch:
+        if entry.op.path == "" and isinstance(entry.op.value, dict):
+            corrected = entry.op.value.get(SUPERSEDES)
+            if isinstance(corrected, str):
+                touched.add(corrected)
+    return touched
 
 
 def _next_cursor(fetched: _Fetched) -> str | None:
@@ -108,23 +123,42 @@ class Synchronizer:
     def _push_pending(self, report: SyncReport) -> bool:
         """Push the pending ops a batch a round trip; say whether any was refused for the clock.
 
-        One batch is on the wire at a time, so batches arrive in order; the tablet reads the
-        next batch while the registry merges this one, and records this one's answers while
-        the registry merges the next, so the tablet's own work hides behind the registry's.
-        A batch whose answer never came stays pending (pushing it again is harmless)."""
+        Two batches may be on the wire at once, when they have no protocol in common (nor one
+        corrects a protocol of the other): the registry then merges one while the next comes
+        in, and whichever it merges first, the outcome is the same. A batch that shares a
+        protocol with one on the wire waits for that one's answer, so a protocol's ops arrive
+        in order. The tablet reads the next batch and records answers, in the order sent,
+        while batches are on the wire. A batch whose answer never came stays pending (pushing
+        it again is harmless)."""
         clock_refused = False
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push") as wire:
-            batch = self.store.outbox("pending", limit=self.batch_size)
-            in_flight: tuple[list[OutboxEntry], Future[_Answer]] | None = None
+        with ThreadPoolExecutor(max_workers=_ON_THE_WIRE, thread_name_prefix="push") as wire:
+            in_flight: deque[tuple[list[OutboxEntry], set[str], Future[_Answer]]] = deque()
+            batch = self._next_batch(after=0)
+            touched = _touched(batch)
             while batch or in_flight:
-                answered = None if in_flight is None else (in_flight[0], in_flight[1].result())
-                in_flight = (batch, wire.submit(self._send, batch)) if batch else None
-                if answered is not None:
-                    clock_refused |= self._settle(*answered, report)
-                if batch:
-                    batch = self.store.outbox("pending", limit=self.batch_size,
-                                              after=batch[-1].op.seq)
+                if batch and len(in_flight) < _ON_THE_WIRE and not any(
+                        touched & sent_touched for _, sent_touched, _ in in_flight):
+                    in_flight.append((batch, touched, wire.submit(self._send, batch)))
+                    batch = self._next_batch(after=batch[-1].op.seq)
+                    touched = _touched(batch)
+                    continue
+                sent, _, answer = in_flight.popleft()
+                clock_refused |= self._settle(sent, answer.result(), report)
         return clock_refused
+
+    def _next_batch(self, after: int) -> list[OutboxEntry]:
+        """The pending ops after seq ``after``, ``batch_size`` of them, less those of the
+        protocol they end in when its ops go on past them: that protocol starts the next batch,
+        so that two batches in a row seldom share a protocol (a protocol bigger than a batch
+        is still sent a batch at a time)."""
+        entries = self.store.outbox("pending", limit=self.batch_size + 1, after=after)
+        if len(entries) <= self.batch_size:
+            return entries
+        going_on = entries[self.batch_size].op.doc
+        cut = self.batch_size
+        while cut > 0 and entries[cut - 1].op.doc == going_on:
+            cut -= 1
+        return entries[:cut or self.batch_size]
 
     def _status(self, code: str, doc: str) -> str:
         """What an op refused with ``code`` becomes: ``pending`` to try again, or refused."""
