@@ -65,16 +65,26 @@ _Fetched = tuple[PulledPage, int, int]
 """A pull page, and the wall clock just before asking and just after the answer."""
 
 
-def _touched(batch: list[OutboxEntry]) -> set[str]:
-    """The protocols a batch's ops change, or correct (a correction's creating op names the
-    protocol it supersedes, whose registration its own changes)."""
-    touched = {entry.op.doc for entry in batch}
+def _touched(batch: list[OutboxEntry]) -> set[str] | None:
+    """The protocols a batch's ops change; None for a batch that goes on the wire alone: one
+    that signs a protocol (its registration takes the next registry number, and a correction's
+    supersedes the protocol it corrects) or starts a correction (it needs the corrected protocol
+    signed, and nothing superseding it yet)."""
     for entry in batch:
-        if entry.op.path == "" and isinstance(entry.op.value, dict):
-            corrected = entry.op.value.get(SUPERSEDES)
-            if isinstance(corrected, str):
-                touched.add(corrected)
-    return touched
+        op = entry.op
+        if op.path == FREEZE or (op.path == "" and isinstance(op.value, dict)
+                                 and SUPERSEDES in op.value):
+            return None
+    return {entry.op.doc for entry in batch}
+
+
+def _may_join(touched: set[str] | None,
+              in_flight: deque[tuple[list[OutboxEntry], set[str] | None, Future[_Answer]]]
+              ) -> bool:
+    """Whether a batch changing ``touched`` may go while ``in_flight`` are on the wire: with no
+    protocol in common, whichever the registry merges first, the outcome is the same."""
+    return not in_flight or touched is not None and all(
+        sent is not None and not touched & sent for _, sent, _ in in_flight)
 
 
 def _next_cursor(fetched: _Fetched) -> str | None:
@@ -123,21 +133,21 @@ class Synchronizer:
     def _push_pending(self, report: SyncReport) -> bool:
         """Push the pending ops a batch a round trip; say whether any was refused for the clock.
 
-        Two batches may be on the wire at once, when they have no protocol in common (nor one
-        corrects a protocol of the other): the registry then merges one while the next comes
-        in, and whichever it merges first, the outcome is the same. A batch that shares a
-        protocol with one on the wire waits for that one's answer, so a protocol's ops arrive
-        in order. The tablet reads the next batch and records answers, in the order sent,
-        while batches are on the wire. A batch whose answer never came stays pending (pushing
-        it again is harmless)."""
+        Two batches may be on the wire at once when they have no protocol in common
+        (``_may_join``): the registry then merges one while the next comes in. A batch that
+        shares a protocol with one on the wire waits for that one's answer, so a protocol's
+        ops arrive in order, and one that signs or starts a correction goes alone. The tablet
+        reads the next batch and records answers, in the order sent, while batches are on
+        the wire. A batch whose answer never came stays pending (pushing it again is
+        harmless)."""
         clock_refused = False
         with ThreadPoolExecutor(max_workers=_ON_THE_WIRE, thread_name_prefix="push") as wire:
-            in_flight: deque[tuple[list[OutboxEntry], set[str], Future[_Answer]]] = deque()
+            in_flight: deque[tuple[list[OutboxEntry], set[str] | None, Future[_Answer]]] = \
+                deque()
             batch = self._next_batch(after=0)
             touched = _touched(batch)
             while batch or in_flight:
-                if batch and len(in_flight) < _ON_THE_WIRE and not any(
-                        touched & sent_touched for _, sent_touched, _ in in_flight):
+                if batch and len(in_flight) < _ON_THE_WIRE and _may_join(touched, in_flight):
                     in_flight.append((batch, touched, wire.submit(self._send, batch)))
                     batch = self._next_batch(after=batch[-1].op.seq)
                     touched = _touched(batch)
@@ -151,6 +161,8 @@ class Synchronizer:
         protocol they end in when its ops go on past them: that protocol starts the next batch,
         so that two batches in a row seldom share a protocol (a protocol bigger than a batch
         is still sent a batch at a time)."""
+        if self.batch_size < 1:  # no limit
+            return self.store.outbox("pending", after=after)
         entries = self.store.outbox("pending", limit=self.batch_size + 1, after=after)
         if len(entries) <= self.batch_size:
             return entries

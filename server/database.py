@@ -9,9 +9,10 @@ a commit does it itself only past 64 MB of log.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,12 @@ from server.tables import ChangeCounter, TemplateRow
 
 __all__ = ["Database"]
 
+_BUSY_S = 30
+"""How long a writer waits for the one before it before giving up (as SQLite's busy timeout)."""
+
 
 def _sqlite_engine(url: str, *, immediate: bool, background_checkpoints: bool = False) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": _BUSY_S})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -39,7 +43,7 @@ def _sqlite_engine(url: str, *, immediate: bool, background_checkpoints: bool = 
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_S * 1000}")
         if background_checkpoints:
             leave_checkpoints(cursor)
         cursor.close()
@@ -70,8 +74,7 @@ class Database:
         # SQLite takes one writer at a time: the others of this process wait here, and start
         # the moment it is done, rather than in SQLite's busy handler, which polls them after
         # sleeps of up to 100 ms. (PostgreSQL writers queue on the change counter's row lock.)
-        self._one_writer: AbstractContextManager[Any] = \
-            threading.RLock() if self.is_sqlite else nullcontext()
+        self._writers = threading.RLock() if self.is_sqlite else None
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True,
                                          background_checkpoints=self.checkpointer is not None)
@@ -109,11 +112,24 @@ class Database:
         """A session in a write transaction, committed on success. Write through here: on
         SQLite a commit made elsewhere does not wake the checkpoints, and its log waits for
         the next commit here (or for the writers' own checkpoint past 64 MB)."""
-        with self._one_writer, Session(self.writer, expire_on_commit=False) as session, \
+        with self._writer_turn(), Session(self.writer, expire_on_commit=False) as session, \
                 session.begin():
             yield session
         if self.checkpointer is not None:
             self.checkpointer.committed()
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """Wait for this process's SQLite writer before, as long as SQLite would."""
+        if self._writers is None:
+            yield
+            return
+        if not self._writers.acquire(timeout=_BUSY_S):
+            raise sqlite3.OperationalError("database is locked")
+        try:
+            yield
+        finally:
+            self._writers.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

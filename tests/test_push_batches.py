@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from client_lib import Tablet
-from schemas import PushRequest, PushResponse
+from client_lib.store import OutboxEntry
+from client_lib.sync import _may_join, _touched
+from schemas import Op, PushRequest, PushResponse
 from tests.inprocess import InProcessRegistry, InProcessTransport
 from tests.live import PASSPHRASE, TEMPLATE
 
@@ -128,3 +134,68 @@ def test_a_push_sharing_a_protocol_with_one_on_the_wire_waits_for_its_answer(
     assert len(transport.pushes) == 3
     assert transport.together == []
     tablet.close()
+
+
+def _entries(*ops: tuple[str, str, object]) -> list[OutboxEntry]:
+    return [OutboxEntry(Op("tablet-a", seq, doc, path, value, seq), "pending", "", "")
+            for seq, (doc, path, value) in enumerate(ops, start=1)]
+
+
+_A, _B, _C = (str(uuid.UUID(int=number)) for number in (1, 2, 3))
+
+
+def test_a_batch_that_signs_or_starts_a_correction_goes_alone() -> None:
+    """Signing registers a protocol (the next registry number, and a correction's signing
+    supersedes another protocol), and a correction needs the one it corrects signed and not yet
+    superseded: such a batch is never on the wire with another, whatever their protocols."""
+    edits = _entries((_A, "number", "N-1"), (_A, "findings", "x"))
+    other = _entries((_B, "number", "N-2"))
+    signs = _entries((_C, "number", "N-3"), (_C, "_freeze", {"vector": {}, "content_hash": ""}))
+    corrects = _entries((_C, "", {"_template": TEMPLATE, "_assignment": "asg-1",
+                                  "_supersedes": _B}))
+    assert _touched(edits) == {_A}
+    assert _touched(signs) is None and _touched(corrects) is None
+    on_wire: deque[tuple[list[OutboxEntry], set[str] | None, Future[Any]]] = deque()
+    assert _may_join(_touched(signs), on_wire)  # alone, it goes
+    on_wire.append((edits, _touched(edits), Future()))
+    assert _may_join(_touched(other), on_wire)
+    assert not _may_join(_touched(edits), on_wire)
+    assert not _may_join(_touched(signs), on_wire)
+    assert not _may_join(_touched(corrects), on_wire)
+    on_wire[0] = (signs, _touched(signs), Future())
+    assert not _may_join(_touched(other), on_wire)
+
+
+def test_a_writer_waits_for_the_one_before_and_an_error_lets_the_next_one_in(
+        registry: InProcessRegistry) -> None:
+    """SQLite writers of one process take turns; one that fails gives its turn up."""
+    database = registry.database
+    inside, leave, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with database.write():
+            inside.set()
+            leave.wait(timeout=10)
+
+    def second() -> None:
+        with database.write():
+            second_done.set()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    inside.wait(timeout=10)
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    assert not second_done.wait(timeout=0.5)  # still the first one's turn
+    leave.set()
+    holder.join(timeout=10)
+    waiter.join(timeout=10)
+    assert second_done.is_set()
+
+    with pytest.raises(RuntimeError), database.write():
+        raise RuntimeError("a writer that fails")
+    after = threading.Thread(target=second)
+    second_done.clear()
+    after.start()
+    after.join(timeout=10)
+    assert second_done.is_set()
