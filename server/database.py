@@ -120,7 +120,8 @@ class Database:
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
-        """Wait for this process's SQLite writer before, as long as SQLite would."""
+        """On SQLite, wait until no other writer of this process is writing, giving up after
+        as long as SQLite's busy timeout would."""
         if self._writers is None:
             yield
             return
@@ -157,8 +158,7 @@ class Database:
                 values = itemgetter(*columns)
                 Database.insert_rows(session, table, columns, [values(row) for row in rows])
             else:
-                Database.insert_rows(session, table, columns,
-                                     [tuple(row[column] for column in columns) for row in rows])
+                Database.insert_rows(session, table, columns, [(row[columns[0]],) for row in rows])
 
     @staticmethod
     def insert_rows(session: Session, table: type[SQLModel], columns: Sequence[str],
