@@ -65,6 +65,10 @@ _Fetched = tuple[PulledPage, int, int]
 """A pull page, and the wall clock just before asking and just after the answer."""
 
 
+_Sent = tuple[list[OutboxEntry], set[str] | None, Future[_Answer]]
+"""A batch on the wire: its ops, the protocols they change (``_touched``), and its answer."""
+
+
 def _touched(batch: list[OutboxEntry]) -> set[str] | None:
     """The protocols a batch's ops change; None for a batch that goes on the wire alone: one
     that signs a protocol (its registration takes the next registry number, and a correction's
@@ -78,9 +82,7 @@ def _touched(batch: list[OutboxEntry]) -> set[str] | None:
     return {entry.op.doc for entry in batch}
 
 
-def _may_join(touched: set[str] | None,
-              in_flight: deque[tuple[list[OutboxEntry], set[str] | None, Future[_Answer]]]
-              ) -> bool:
+def _may_join(touched: set[str] | None, in_flight: deque[_Sent]) -> bool:
     """Whether a batch changing ``touched`` may go while ``in_flight`` are on the wire: with no
     protocol in common, whichever the registry merges first, the outcome is the same."""
     return not in_flight or touched is not None and all(
@@ -142,8 +144,7 @@ class Synchronizer:
         harmless)."""
         clock_refused = False
         with ThreadPoolExecutor(max_workers=_ON_THE_WIRE, thread_name_prefix="push") as wire:
-            in_flight: deque[tuple[list[OutboxEntry], set[str] | None, Future[_Answer]]] = \
-                deque()
+            in_flight: deque[_Sent] = deque()
             batch = self._next_batch(after=0)
             touched = _touched(batch)
             while batch or in_flight:

@@ -25,8 +25,8 @@ import msgspec
 
 from schemas.operations import Register
 
-__all__ = ["PackedRegister", "is_packed", "pack_registers", "register_count",
-           "unpack_registers"]
+__all__ = ["PackedRegister", "PackedRows", "encode_packed", "is_packed", "pack_registers",
+           "register_count", "unpack_registers"]
 
 _FLAT = msgspec.msgpack.Decoder(dict[str, Register])
 _encode = msgspec.msgpack.Encoder().encode
@@ -60,23 +60,66 @@ _PACKED = msgspec.msgpack.Decoder(_Registers)
 _ARRAY_OF_4 = 0x94  # what a packed form begins with; a flat one is a map
 _UNSIGNED_WIDTHS = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}  # uint 8 to uint 64
 
-_PackedTuple = tuple[int, int, int, Any, int]
+class PackedRows:
+    """One collection's rows in the packed form: its field names in the order first written,
+    and each row its registers in that order (None where the row has none, and ending at its
+    last), under the row's UUID."""
+
+    __slots__ = ("names", "places", "rows")
+
+    def __init__(self) -> None:
+        self.names: tuple[str, ...] = ()
+        self.places: dict[str, int] = {}
+        self.rows: dict[str, list[PackedRegister | None]] = {}
+
+    def slot(self, row: list[PackedRegister | None], name: str) -> int:
+        """The place of ``name`` in ``row``, given to the name the first time it is written,
+        with ``row`` made long enough to hold it."""
+        place = self.places.get(name)
+        if place is None:
+            place = self.places[name] = len(self.names)
+            self.names += (name,)
+        if place >= len(row):
+            row.extend([None] * (place + 1 - len(row)))
+        return place
+
+    def fits_in_order(self, names: tuple[str, ...]) -> bool:
+        """Whether a row of ``names`` is its registers in that order with nothing between,
+        as nearly every new row is: the names are the collection's first ones, or the
+        collection's names followed by new ones, which the collection then takes."""
+        known = self.names
+        if known[:len(names)] == names:
+            return True
+        if names[:len(known)] != known:
+            return False
+        for name in names[len(known):]:
+            self.places[name] = len(self.names)
+            self.names += (name,)
+        return True
+
+
+def encode_packed(count: int, actors: list[str], fields: dict[str, PackedRegister],
+                  collections: dict[str, PackedRows]) -> bytes:
+    """The packed form of ``count`` registers (see the module's layout)."""
+    return _encode((count, actors, fields, {collection: (rows.names, rows.rows)
+                                             for collection, rows in collections.items()}))
 
 
 def pack_registers(registers: dict[str, Register]) -> bytes:
     """``registers`` (path to register) in the packed form."""
     actors: dict[str, int] = {}
-    fields: dict[str, _PackedTuple] = {}
-    collections: dict[str, tuple[dict[str, int], dict[str, list[_PackedTuple | None]]]] = {}
+    fields: dict[str, PackedRegister] = {}
+    collections: dict[str, PackedRows] = {}
     row_prefix: str | None = None
-    row: list[_PackedTuple | None] = []
-    places: dict[str, int] = {}
+    row: list[PackedRegister | None] = []
+    rows = PackedRows()
     device, actor = None, 0
     for path, register in registers.items():
         if register.actor is not device:  # most registers of a protocol are one device's
             device = register.actor
             actor = actors.setdefault(device, len(actors))
-        packed = (register.hlc, actor, register.seq, register.value, register.changed)
+        packed = PackedRegister(register.hlc, actor, register.seq, register.value,
+                                register.changed)
         prefix, slash, name = path.rpartition("/")
         if not slash:
             fields[name] = packed
@@ -86,23 +129,20 @@ def pack_registers(registers: dict[str, Register]) -> bytes:
             if not row_id or "/" in row_id:
                 raise ValueError(f"{path!r} is neither a field nor a row's field")
             if collection not in collections:
-                collections[collection] = ({}, {})
-            places, rows = collections[collection]
-            row = rows.setdefault(row_id, [])
+                collections[collection] = PackedRows()
+            rows = collections[collection]
+            row = rows.rows.setdefault(row_id, [])
             row_prefix = prefix
-        place = places.get(name)
-        if place is None:
-            place = places[name] = len(places)
+        # ``row[rows.slot(row, name)] = packed``, inline for the usual cases: this runs once
+        # a register, and the call would cost more than the rest of it
+        place = rows.places.get(name)
         if place == len(row):  # the usual case: a row's fields in the order first written
             row.append(packed)
-        elif place < len(row):
+        elif place is not None and place < len(row):
             row[place] = packed
         else:
-            row.extend([None] * (place - len(row)))
-            row.append(packed)
-    return _encode((len(registers), list(actors), fields,
-                    {collection: (list(places), rows)
-                     for collection, (places, rows) in collections.items()}))
+            row[rows.slot(row, name)] = packed
+    return encode_packed(len(registers), list(actors), fields, collections)
 
 
 def is_packed(data: bytes | msgspec.Raw) -> bool:

@@ -20,51 +20,13 @@ from _collections_abc import dict_items  # the type of ``dict.items()``, by its 
 from collections.abc import Collection
 from typing import Any
 
-import msgspec
-
 from field_sync.freeze import Freeze, parse_freeze
 from field_sync.paths import ASSIGNMENT, FREEZE, TEMPLATE, Written
 from schemas import Op, VersionVector
 from schemas.packed import PackedRegister as Packed
+from schemas.packed import PackedRows, encode_packed
 
 __all__ = ["NewProtocol"]
-
-_encode = msgspec.msgpack.Encoder().encode
-
-
-class _Rows:
-    """One collection's rows: its field names in the order first written, and each row's
-    registers in that order (None where the row has none, and ending at its last)."""
-
-    __slots__ = ("names", "places", "rows")
-
-    def __init__(self) -> None:
-        self.names: tuple[str, ...] = ()
-        self.places: dict[str, int] = {}
-        self.rows: dict[str, list[Packed | None]] = {}
-
-    def fits_in_order(self, names: tuple[str, ...]) -> bool:
-        """Whether a row of ``names`` is its registers in that order with nothing between,
-        as nearly every new row is: the names are the collection's first ones, or the
-        collection's names followed by new ones, which the collection then takes."""
-        known = self.names
-        if known[:len(names)] == names:
-            return True
-        if names[:len(known)] != known:
-            return False
-        self.names = names
-        self.places.update((name, place) for place, name in enumerate(names)
-                           if place >= len(known))
-        return True
-
-    def place(self, name: str) -> int:
-        """The place of ``name`` in every row, given to it the first time it is written."""
-        place = self.places.get(name)
-        if place is None:
-            place = self.places[name] = len(self.names)
-            self.names += (name,)
-        return place
-
 
 class NewProtocol:
     """The state of a protocol the pushing device creates in this push (``ingest``).
@@ -83,7 +45,7 @@ class NewProtocol:
         self.seq = 0
         """The highest seq taken: the version vector is ``{actor: seq}``."""
         self.fields: dict[str, Packed] = {}
-        self.collections: dict[str, _Rows] = {}
+        self.collections: dict[str, PackedRows] = {}
         self.count = 0
         """How many registers there are."""
 
@@ -138,7 +100,7 @@ class NewProtocol:
             return
         rows = self.collections.get(collection)
         if rows is None:
-            rows = self.collections[collection] = _Rows()
+            rows = self.collections[collection] = PackedRows()
         row = rows.rows.get(row_id)
         if row is None and isinstance(fields, dict_items):
             values = fields.mapping
@@ -157,27 +119,26 @@ class NewProtocol:
         own = self.fields
         for name, value in fields:
             current = own.get(name)
-            if current is None:
-                self.count += 1
-            elif (current.hlc, current.seq) >= (hlc, seq):  # one device: the stamp is (hlc, seq)
-                continue
-            own[name] = Packed(hlc, 0, seq, value, self.changed)
+            if _later(current, hlc, seq):
+                self.count += current is None
+                own[name] = Packed(hlc, 0, seq, value, self.changed)
 
-    def _write_row(self, rows: _Rows, row: list[Packed | None],
+    def _write_row(self, rows: PackedRows, row: list[Packed | None],
                    fields: Collection[tuple[str, Any]], hlc: int, seq: int) -> None:
         for name, value in fields:
-            place = rows.place(name)
-            if place >= len(row):
-                row.extend([None] * (place + 1 - len(row)))
+            place = rows.slot(row, name)
             current = row[place]
-            if current is None:
-                self.count += 1
-            elif (current.hlc, current.seq) >= (hlc, seq):
-                continue
-            row[place] = Packed(hlc, 0, seq, value, self.changed)
+            if _later(current, hlc, seq):
+                self.count += current is None
+                row[place] = Packed(hlc, 0, seq, value, self.changed)
 
     def encode(self) -> bytes:
         """The registers, packed as ``pack_registers`` packs them."""
-        return _encode((self.count, [self.actor] if self.count else [], self.fields,
-                        {collection: (rows.names, rows.rows)
-                         for collection, rows in self.collections.items()}))
+        return encode_packed(self.count, [self.actor] if self.count else [], self.fields,
+                             self.collections)
+
+
+def _later(current: Packed | None, hlc: int, seq: int) -> bool:
+    """Whether an op stamped ``(hlc, seq)`` wins over ``current`` (one device: its stamp is
+    ``(hlc, seq)``)."""
+    return current is None or (current.hlc, current.seq) < (hlc, seq)
