@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -24,7 +24,8 @@ from field_sync.paths import (
     spread,
     written_whole,
 )
-from field_sync.values import value_check
+from field_sync.row_types import RowType, ValueType
+from field_sync.values import UUID_TYPE, value_check, value_type
 from schemas.documents import Protocol
 from schemas.operations import Op
 from schemas.templates import Field, Template
@@ -61,9 +62,15 @@ class Form:
                       DELETED: _check_deleted}
                for name, fields in self.collections.items()},
         }
-        self._shapes: dict[tuple[str, tuple[str, ...]], tuple[Callable[[Any], object], ...]] = {}
-        """The checks of a map written whole, in the order of its names, by collection and
-        names: the shapes of row this form has taken (``check_op``)."""
+        # What a map written whole may hold, by collection: the checks above as types. A
+        # freeze is an op of its own, never a field of the root's map, whatever the template.
+        self._row_types = {
+            "": RowType({**_typed(self.fields, leave_out=FREEZE),
+                         TEMPLATE: (Literal[template.ref], None),
+                         ASSIGNMENT: (_ASSIGNMENT_TYPE, None), SUPERSEDES: (UUID_TYPE, None)}),
+            **{name: RowType({**_typed(fields), DELETED: (bool, None)})
+               for name, fields in self.collections.items()},
+        }
 
     def field(self, path: FieldPath) -> Field:
         """The field a path writes, or ``InvalidOperation`` if the template has none there."""
@@ -77,11 +84,10 @@ class Form:
         """Raise ``InvalidOperation`` unless ``op`` may be applied to a protocol of this form;
         return the fields it writes (for ``DocumentState.apply``, which then need not spread
         the op again)."""
-        whole = type(op.value) is dict and op.path != FREEZE  # a whole row, or the root
-        if whole:
-            known = self._in_known_shape(op.path, op.value)
-            if known is not None:
-                return known
+        if type(op.value) is dict and op.path != FREEZE:  # a whole row, or the root
+            whole = self._whole(op.path, op.value)
+            if whole is not None:
+                return whole
         written = spread(op.path, op.value)
         checks = self._checks.get(written.collection)
         if checks is None:
@@ -92,34 +98,18 @@ class Form:
                 raise InvalidOperation(f"{self.template.ref} has no field {written.prefix}{name}",
                                        code="unknown_field")
             check(value)
-        if whole:
-            self._learn_shape(written.collection, tuple(op.value), checks)
         return written
 
-    def _in_known_shape(self, path: str, value: dict[str, Any]) -> Written | None:
-        """What a map written whole writes, if its names, in their order, are a shape this form
-        has taken before and each value passes the check at its place; None to take the op
-        the long way, which also says what is wrong with it. A row's names come in a few
-        shapes, so a good row is one lookup and a call a value."""
+    def _whole(self, path: str, value: dict[str, Any]) -> Written | None:
+        """What a map written whole writes, if its collection's row type takes it; None to
+        take the op the long way, which also says what is wrong with it."""
         where = ("", "") if path == "" else parse_path(path)
-        if isinstance(where, FieldPath):
-            return None  # a field's path with a map: refused the long way
-        checks = self._shapes.get((where[0], tuple(value)))
-        if checks is None:
-            return None
-        try:
-            # As many checks as names (the names are the key); ``strict`` costs a keyword parse.
-            for check, field_value in zip(checks, value.values()):  # noqa: B905
-                check(field_value)
-        except InvalidOperation:
+        if isinstance(where, FieldPath) or not value:
+            return None  # a field's path with a map, or an empty map: refused the long way
+        row_type = self._row_types.get(where[0])
+        if row_type is None or not row_type.takes(value):
             return None
         return written_whole(where[0], where[1], value)
-
-    def _learn_shape(self, collection: str, names: tuple[str, ...],
-                     checks: dict[str, Callable[[Any], object]]) -> None:
-        if len(self._shapes) >= _MAX_SHAPES:  # names in every order a device can send: anew
-            self._shapes.clear()
-        self._shapes[(collection, names)] = tuple(checks[name] for name in names)
 
     def _check_template(self, value: Any) -> None:
         if value != self.template.ref:
@@ -180,7 +170,14 @@ def _dangling_rows(
 
 
 _forms: dict[str, Form] = {}
-_MAX_SHAPES = 1024
+_ASSIGNMENT_TYPE = Annotated[str, msgspec.Meta(min_length=1)]
+"""What ``_check_assignment`` takes."""
+
+
+def _typed(fields: dict[str, Field], leave_out: str = "") -> dict[str, ValueType]:
+    """The type of each field that takes a value (a computed one takes none)."""
+    return {name: kind for name, field in fields.items()
+            if name != leave_out and (kind := value_type(field)) is not None}
 
 
 def _no_collection(template_ref: str, name: str) -> InvalidOperation:

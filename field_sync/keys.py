@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -16,8 +18,16 @@ class InvalidKey(FieldSyncError, ValueError):
     code = "invalid_key"
 
 
+_LONGEST_PEM = 1024
+
+
+@lru_cache(maxsize=1024)
 def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
-    """A P-256 public key from PEM (SubjectPublicKeyInfo)."""
+    """A P-256 public key from PEM (SubjectPublicKeyInfo). Kept once read (a key is never
+    changed): every seal verified and every signature registered reads its device's key, and
+    reading it is a tenth of checking the signature."""
+    if len(pem) > _LONGEST_PEM:  # PEM may carry text around it: none of that is kept
+        raise InvalidKey(f"a P-256 public key's PEM is some 180 characters, not {len(pem)}")
     try:
         key = serialization.load_pem_public_key(pem.encode())
     except (ValueError, TypeError, UnicodeError) as exc:

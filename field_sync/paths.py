@@ -26,8 +26,10 @@ __all__ = [
     "SUPERSEDES",
     "META_FIELDS",
     "TEMPLATE",
+    "UUID_FORM",
     "FieldPath",
     "Written",
+    "is_field_name",
     "is_uuid",
     "parse_path",
     "spread",
@@ -46,11 +48,11 @@ _NAME = re.compile(_NAME_FORM)
 _LONGEST_NAME = 65
 # What str(uuid.UUID(x)) gives back unchanged: lower-case hex, hyphenated 8-4-4-4-12. Matched
 # instead of parsed because every op's row key goes through it.
-_UUID_FORM = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_CANONICAL_UUID = re.compile(_UUID_FORM)
+UUID_FORM = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_CANONICAL_UUID = re.compile(UUID_FORM)
 # Every good path in one match (``field``, ``collection/row``, ``collection/row/field``): each
 # op has one, so a good one costs a single call; a bad one is taken apart to say what is wrong.
-_PATH = re.compile(rf"({_NAME_FORM})(?:/({_UUID_FORM})(?:/({_NAME_FORM}))?)?")
+_PATH = re.compile(rf"({_NAME_FORM})(?:/({UUID_FORM})(?:/({_NAME_FORM}))?)?")
 MAX_PATH = 200
 
 
@@ -90,7 +92,8 @@ _written: Callable[[tuple[str, str, Collection[tuple[str, Any]]]], Written] = pa
     tuple.__new__, Written)  # as ``_path``: one an op
 
 
-def _good_name(name: str) -> bool:
+def is_field_name(name: str) -> bool:
+    """True for a name a path may hold (a field's, or a collection's)."""
     # Longer ones never match, and are not worth remembering: the cache keeps short names only.
     return len(name) <= _LONGEST_NAME and _known_name(name)
 
@@ -109,7 +112,7 @@ one lookup, not one a name. Bounded, as the names come from devices."""
 def _good_names(names: tuple[Any, ...]) -> bool:
     if names in _GOOD_NAMES:
         return True
-    good = all(isinstance(name, str) and _good_name(name) for name in names)
+    good = all(isinstance(name, str) and is_field_name(name) for name in names)
     if good and len(names) <= 64:
         if len(_GOOD_NAMES) >= 4096:  # full (of junk a device sent, or templates galore): anew
             _GOOD_NAMES.clear()
@@ -118,7 +121,7 @@ def _good_names(names: tuple[Any, ...]) -> bool:
 
 
 def _check_name(name: str, path: str) -> str:
-    if not _good_name(name):
+    if not is_field_name(name):
         raise InvalidOperation(f"bad name {name!r} in path {path!r}", code="bad_path")
     return name
 

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from field_sync.base32 import decode_canonical
 from field_sync.canonical import content_hash
 from field_sync.errors import FieldSyncError
 from schemas.documents import Protocol
@@ -159,16 +160,16 @@ def _decode_claim(payload: bytes) -> Claim:
 def _raw(text: str) -> bytes:
     """The COSE bytes of a seal's text, which must be their one base32 spelling."""
     start = text.rfind(PREFIX)
-    body = text[start + len(PREFIX):].strip().upper() if start >= 0 else ""
+    body = text[start + len(PREFIX):].strip() if start >= 0 else ""
     if not body:
         raise SealError(f"no {PREFIX} seal in this text")
+    if not body.isascii():  # upper-cased, some letters of other scripts become ASCII ones
+        raise SealError("the seal is not base32: it has a character that is not ASCII")
+    body = body.upper()
     try:
-        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+        return decode_canonical(body)
     except ValueError as exc:
-        raise SealError(f"the seal is not valid base32: {exc}") from exc
-    if base64.b32encode(raw).decode().rstrip("=") != body:
-        raise SealError("the seal's base32 is not in its one canonical spelling")
-    return raw
+        raise SealError(f"the seal is not base32 in its one canonical spelling: {exc}") from exc
 
 
 def read_seal(text: str) -> Seal:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from field_sync.errors import InvalidOperation
-from field_sync.paths import is_uuid
+from field_sync.paths import UUID_FORM, is_uuid
 from schemas.templates import Field
 
-__all__ = ["DECIMAL", "check_value", "value_check"]
+__all__ = ["DECIMAL", "UUID_TYPE", "check_value", "matching", "value_check", "value_type"]
 
 _MAX_SCALE = 18
 
@@ -29,6 +31,10 @@ def _decimal_form(scale: int) -> re.Pattern[str]:
     """A decimal with at most ``scale`` digits after the point, and 18 before it."""
     fraction = rf"(?:\.[0-9]{{1,{scale}}})?" if scale else ""
     return re.compile(rf"-?(?:0|[1-9][0-9]{{0,17}}){fraction}")
+
+
+def _scale(field: Field) -> int:
+    return _MAX_SCALE if field.scale is None else max(0, min(field.scale, _MAX_SCALE))
 
 
 DECIMAL = _decimal_form(_MAX_SCALE)
@@ -56,7 +62,7 @@ def _text(field: Field) -> Check:
 
 def _decimal(field: Field) -> Check:
     # DECIMAL with the field's scale in it, so a good value is one match.
-    scale = _MAX_SCALE if field.scale is None else max(0, min(field.scale, _MAX_SCALE))
+    scale = _scale(field)
     fullmatch = _decimal_form(scale).fullmatch
 
     def check(value: Any) -> None:
@@ -155,6 +161,45 @@ _CHECKS: dict[str, Callable[[Field], Check]] = {
 def value_check(field: Field) -> Check:
     """The check of values written to ``field`` (a form makes one a field and keeps it)."""
     return _computed(field) if field.computed is not None else _CHECKS[field.type](field)
+
+
+def matching(pattern: str) -> Any:
+    """The msgspec type of a string ``pattern`` matches whole (msgspec searches; the anchors
+    make it a full match, and ``\\Z``, unlike ``$``, takes no trailing newline)."""
+    return Annotated[str, msgspec.Meta(pattern=rf"\A(?:{pattern})\Z")]
+
+
+UUID_TYPE = matching(UUID_FORM)
+"""A row's id, as ``is_uuid`` takes it."""
+
+
+def value_type(field: Field) -> tuple[Any, Check | None] | None:
+    """A msgspec type that takes no value ``value_check(field)`` refuses, and the check still
+    to run on a value it took (a date, or a date and time: msgspec reads spellings that
+    Python's ``fromisoformat`` does not, and takes ``date`` objects as they are); None for a
+    computed field, which takes nothing.
+
+    A whole row's values are then checked in one ``msgspec.convert``, in C. The type may refuse
+    a good value that the check takes (an integer past 64 bits): the check then decides."""
+    if field.computed is not None:
+        return None
+    if field.type == "text":
+        limit = field.max_length or MAX_TEXT
+        return (Annotated[str, msgspec.Meta(max_length=limit)] | None if limit >= 0 else None), None
+    if field.type == "decimal":
+        return matching(_decimal_form(_scale(field)).pattern) | None, None
+    if field.type == "choice":
+        options = tuple(option.value for option in field.options)
+        return (Literal[options] | None if options else None), None
+    if field.type == "row":
+        return UUID_TYPE | None, None
+    if field.type in ("date", "datetime"):
+        return str | None, value_check(field)
+    return _TYPES[field.type] | None, None
+
+
+_TYPES: dict[str, Any] = {"integer": int, "boolean": bool}
+"""Types that take what their check takes (msgspec takes no bool as an integer)."""
 
 
 def check_value(field: Field, value: Any) -> None:

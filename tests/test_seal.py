@@ -370,6 +370,22 @@ def test_a_seal_under_another_url_is_still_the_same_seal(
     assert seal_hash(moved) == seal_hash(seal)
 
 
+def test_a_letter_that_upper_cases_to_base32_is_not_the_seal(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """A seal is read case-insensitively, but only in ASCII: a long s or a dotless i, which
+    Python upper-cases to S and I, is a changed character."""
+    trust = signed_list(registry_key, [trusted(device_key)])
+    seal = seal_for(device_key, realistic_claim("compliant"))
+    head, body = body_of(seal)
+    assert verify_seal(head + body.lower(), trust).verdict == "genuine"
+    for letter, lookalike in (("S", "\u017f"), ("I", "\u0131")):
+        assert lookalike.upper() == letter
+        changed = head + body.replace(letter, lookalike, 1)
+        assert changed != seal
+        assert verify_seal(changed, trust).verdict == "malformed"
+
+
 @pytest.mark.parametrize("text", ["", "hello", "HTTPS://X.UZ/V/", "HTTPS://X.UZ/V/FS1",
                                   "FS1!!!!", "FS10189", "FS1AAAAAAAA",
                                   "FS1" + base64.b32encode(cbor2.dumps([1, 2])).decode()])
