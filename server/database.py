@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, create_engine, event, update
 from sqlalchemy.engine import URL, make_url
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, select
 
 from schemas import builtin_templates
 from server.checkpoints import Checkpointer, leave_checkpoints
@@ -31,6 +31,9 @@ __all__ = ["Database"]
 
 _BUSY_S = 30
 """How long a writer waits for the one before it before giving up (as SQLite's busy timeout)."""
+_COUNTER = ChangeCounter.__table__  # type: ignore[attr-defined]  # SQLModel's table
+_NEXT_CHANGE = (update(_COUNTER).where(_COUNTER.c.id == 1)
+                .values(value=_COUNTER.c.value + 1).returning(_COUNTER.c.value))
 
 
 def _sqlite_engine(url: str, *, immediate: bool, background_checkpoints: bool = False) -> Engine:
@@ -141,13 +144,9 @@ class Database:
     @staticmethod
     def next_change(session: Session) -> int:
         """Take the next change number; the counter row stays locked until commit."""
-        statement = (
-            update(ChangeCounter)
-            .where(col(ChangeCounter.id) == 1)
-            .values(value=col(ChangeCounter.value) + 1)
-            .returning(col(ChangeCounter.value))
-        )
-        return int(session.execute(statement).scalar_one())
+        # On the session's connection, not through the session: the ORM's update (with its
+        # session to synchronize) took 2-4 ms a write transaction, the statement alone under 1.
+        return int(session.connection().execute(_NEXT_CHANGE).scalar_one())
 
     @staticmethod
     def insert_many(session: Session, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
