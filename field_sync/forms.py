@@ -24,8 +24,8 @@ from field_sync.paths import (
     spread,
     written_whole,
 )
-from field_sync.row_types import RowType, ValueType
-from field_sync.values import UUID_TYPE, value_check, value_type
+from field_sync.row_types import RowType
+from field_sync.values import UUID_TYPE, ValueType, value_check, value_type
 from schemas.documents import Protocol
 from schemas.operations import Op
 from schemas.templates import Field, Template

@@ -16,13 +16,9 @@ import msgspec
 
 from field_sync.errors import InvalidOperation
 from field_sync.paths import is_field_name
-from field_sync.values import Check
+from field_sync.values import ValueType
 
 __all__ = ["RowType"]
-
-ValueType = tuple[Any, Check | None]
-"""A msgspec type that takes no value the field's check refuses, and what is still to check
-on a value it took (see ``values.value_type``)."""
 
 
 class RowType:

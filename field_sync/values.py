@@ -22,7 +22,7 @@ from field_sync.errors import InvalidOperation
 from field_sync.paths import UUID_FORM, is_uuid
 from schemas.templates import Field
 
-__all__ = ["DECIMAL", "UUID_TYPE", "check_value", "matching", "value_check", "value_type"]
+__all__ = ["DECIMAL", "UUID_TYPE", "Check", "ValueType", "check_value", "value_check", "value_type"]
 
 _MAX_SCALE = 18
 
@@ -163,17 +163,21 @@ def value_check(field: Field) -> Check:
     return _computed(field) if field.computed is not None else _CHECKS[field.type](field)
 
 
-def matching(pattern: str) -> Any:
+def _matching(pattern: str) -> Any:
     """The msgspec type of a string ``pattern`` matches whole (msgspec searches; the anchors
     make it a full match, and ``\\Z``, unlike ``$``, takes no trailing newline)."""
     return Annotated[str, msgspec.Meta(pattern=rf"\A(?:{pattern})\Z")]
 
 
-UUID_TYPE = matching(UUID_FORM)
+UUID_TYPE = _matching(UUID_FORM)
 """A row's id, as ``is_uuid`` takes it."""
 
 
-def value_type(field: Field) -> tuple[Any, Check | None] | None:
+ValueType = tuple[Any, Check | None]
+"""What ``value_type`` gives for a field that takes values."""
+
+
+def value_type(field: Field) -> ValueType | None:
     """A msgspec type that takes no value ``value_check(field)`` refuses, and the check still
     to run on a value it took (a date, or a date and time: msgspec reads spellings that
     Python's ``fromisoformat`` does not, and takes ``date`` objects as they are); None for a
@@ -184,10 +188,10 @@ def value_type(field: Field) -> tuple[Any, Check | None] | None:
     if field.computed is not None:
         return None
     if field.type == "text":
-        limit = field.max_length or MAX_TEXT
+        limit = field.max_length or MAX_TEXT  # below 0, as the check: no text at all
         return (Annotated[str, msgspec.Meta(max_length=limit)] | None if limit >= 0 else None), None
     if field.type == "decimal":
-        return matching(_decimal_form(_scale(field)).pattern) | None, None
+        return _matching(_decimal_form(_scale(field)).pattern) | None, None
     if field.type == "choice":
         options = tuple(option.value for option in field.options)
         return (Literal[options] | None if options else None), None
