@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -25,7 +25,7 @@ from field_sync.paths import (
     written_whole,
 )
 from field_sync.row_types import RowType
-from field_sync.values import UUID_TYPE, ValueType, value_check, value_type
+from field_sync.values import ValueType, value_check, value_type
 from schemas.documents import Protocol
 from schemas.operations import Op
 from schemas.templates import Field, Template
@@ -62,12 +62,14 @@ class Form:
                       DELETED: _check_deleted}
                for name, fields in self.collections.items()},
         }
-        # What a map written whole may hold, by collection: the checks above as types. A
-        # freeze is an op of its own, never a field of the root's map, whatever the template.
+        # What a map written whole may hold, by collection: the checks above as types, and
+        # the meta fields' own checks run after (one map a protocol). A freeze is an op of
+        # its own, never a field of the root's map, whatever the template.
+        root_checks = self._checks[""]
         self._row_types = {
             "": RowType({**_typed(self.fields, leave_out=FREEZE),
-                         TEMPLATE: (Literal[template.ref], None),
-                         ASSIGNMENT: (_ASSIGNMENT_TYPE, None), SUPERSEDES: (UUID_TYPE, None)}),
+                         **{name: (Any, root_checks[name])
+                            for name in (TEMPLATE, ASSIGNMENT, SUPERSEDES)}}),
             **{name: RowType({**_typed(fields), DELETED: (bool, None)})
                for name, fields in self.collections.items()},
         }
@@ -170,10 +172,6 @@ def _dangling_rows(
 
 
 _forms: dict[str, Form] = {}
-_ASSIGNMENT_TYPE = Annotated[str, msgspec.Meta(min_length=1)]
-"""What ``_check_assignment`` takes."""
-
-
 def _typed(fields: dict[str, Field], leave_out: str = "") -> dict[str, ValueType]:
     """The type of each field that takes a value (a computed one takes none)."""
     return {name: kind for name, field in fields.items()

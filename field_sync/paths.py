@@ -192,7 +192,7 @@ def spread(path: str, value: Any) -> Written:
 
 def written_whole(collection: str, row: str, value: dict[str, Any]) -> Written:
     """What a map written whole to a row (the root: ``collection`` and ``row`` empty) writes,
-    for a map whose names are known good (``spread`` checks them)."""
+    for a map whose names are known good (as ``spread``, or a form's row type, checks them)."""
     return _written((collection, row, value.items()))
 
 

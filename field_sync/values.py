@@ -22,7 +22,7 @@ from field_sync.errors import InvalidOperation
 from field_sync.paths import UUID_FORM, is_uuid
 from schemas.templates import Field
 
-__all__ = ["DECIMAL", "UUID_TYPE", "Check", "ValueType", "check_value", "value_check", "value_type"]
+__all__ = ["DECIMAL", "ValueType", "check_value", "value_check", "value_type"]
 
 _MAX_SCALE = 18
 
@@ -169,11 +169,11 @@ def _matching(pattern: str) -> Any:
     return Annotated[str, msgspec.Meta(pattern=rf"\A(?:{pattern})\Z")]
 
 
-UUID_TYPE = _matching(UUID_FORM)
+_UUID_TYPE = _matching(UUID_FORM)
 """A row's id, as ``is_uuid`` takes it."""
 
 
-ValueType = tuple[Any, Check | None]
+ValueType = tuple[Any, Callable[[Any], object] | None]
 """What ``value_type`` gives for a field that takes values."""
 
 
@@ -196,7 +196,7 @@ def value_type(field: Field) -> ValueType | None:
         options = tuple(option.value for option in field.options)
         return (Literal[options] | None if options else None), None
     if field.type == "row":
-        return UUID_TYPE | None, None
+        return _UUID_TYPE | None, None
     if field.type in ("date", "datetime"):
         return str | None, value_check(field)
     return _TYPES[field.type] | None, None
