@@ -23,6 +23,9 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir) if args.data_dir else ServerConfig().data_dir,
         db_url=args.db or "",
     )
+    # The address seals point at and trust lists name: one fixed address, never the Host
+    # header of whoever asks (a list fetched with a forged Host would vouch for its host).
+    config.public_url = config.public_url or f"http://{args.host}:{args.port}"
     token_note = ("from $FIELD_SYNC_ADMIN_TOKEN" if config.admin_token
                   else f"in {config.data_dir / 'admin-token'}")
     print(f"field-sync registry on http://{args.host}:{args.port}  "
@@ -93,17 +96,13 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from server.audit import verify_chain
+    from field_sync_cli.audit_command import run_audit_verify
+    from server import ServerConfig
 
-    database = _database(args)
-    with database.read() as session:
-        count, broken = verify_chain(session)
-    database.dispose()
-    if broken is None:
-        print(f"audit log intact: {count} entries, every hash and every merged op checks out")
-        return 0
-    print(f"audit log BROKEN at entry {broken.seq}: {broken.reason}")
-    return 1
+    config = ServerConfig(data_dir=Path(args.data_dir) if args.data_dir
+                          else ServerConfig().data_dir, db_url=args.db or "")
+    return run_audit_verify(config.database_url, config.data_dir, args.checkpoint,
+                            args.registry_key)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -152,7 +151,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "the text itself")
     verify.add_argument("--trust-list", help="the registry-signed trust list (JSON), offline")
     verify.add_argument("--server", help="ask this registry too (and fetch its trust list)")
-    verify.add_argument("--registry-key", help="PEM of the registry key to pin the list to")
+    verify.add_argument("--registry-key", help="the agency's registry key, pinned: a PEM file or "
+                        "its fingerprint ($FIELD_SYNC_REGISTRY_KEY_PIN); needed offline")
     verify.set_defaults(run=_verify)
 
     admin = commands.add_parser("admin", help="administer a running registry")
@@ -165,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--admin-token")
     load.set_defaults(run=_import)
 
+    made: dict[str, argparse.ArgumentParser] = {}
     for group, name, summary, run in (
         ("db", "upgrade", "apply the migrations the database lacks", _db_upgrade),
         ("audit", "verify", "recompute the audit log's chain; exit 1 if broken", _audit_verify),
@@ -174,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
             name, help=summary)
         _database_options(command)
         command.set_defaults(run=run)
+        made[group] = command
+    audit_verify = made["audit"]
+    audit_verify.add_argument("--checkpoint", help="a checkpoint kept outside the registry "
+                              "(a file of its JSON, or the JSON): the log must reach it")
+    audit_verify.add_argument("--registry-key", help="the registry key checkpoints are signed "
+                              "with: a PEM file or its fingerprint ($FIELD_SYNC_REGISTRY_KEY_PIN; "
+                              "default: the key in the data directory)")
 
     export = commands.add_parser("export", help="stream the registry's protocols to a file")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")

@@ -1,24 +1,33 @@
 """``field-sync verify``: the verdict on a seal, from a QR image or its text.
 
-Offline with ``--trust-list FILE`` (a cached, registry-signed list); with ``--server URL`` it
-also asks the registry whether the protocol is registered, superseded or annulled (and fetches
-the trust list if none was given). Exit status 0 only for a genuine seal.
+Offline with ``--trust-list FILE`` (a cached, registry-signed list), which needs the agency's
+registry key pinned (``--registry-key`` or ``$FIELD_SYNC_REGISTRY_KEY_PIN``: a PEM file or the
+key's fingerprint): a list that key did not sign gives ``untrusted``. With ``--server URL`` it
+also asks the registry whether the protocol is registered, superseded or annulled, and fetches
+the trust list if none was given; with no key pinned, that answer is the registry's own word
+and the command says so. Exit status 0 only for a genuine seal; 2 for an offline verdict
+asked without a pinned key; 3 for a pin that cannot be read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import msgspec
 
-from field_sync.seal import PREFIX
-from field_sync.verify import Verdict, trust_list_is_signed, verify_seal
-from schemas.signing import TrustList
+from field_sync.registry_pin import RegistryPin
+from field_sync.seal import PREFIX, seal_address
+from field_sync.verify import VERIFIED, Verdict, verify_offline, verify_seal
+from field_sync_cli.pinning import PIN_VARIABLE, PinUnreadable, configured_pin
+from schemas.signing import RegistryKey, TrustList
 
 __all__ = ["read_qr_image", "run_verify"]
 
+T = TypeVar("T")
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
 
 
@@ -38,15 +47,16 @@ def _seal_text(source: str) -> str:
     path = Path(source)
     if path.suffix.lower() in _IMAGE_SUFFIXES and path.exists():
         return read_qr_image(path)
-    if PREFIX not in source and path.exists():
+    if PREFIX not in source.upper() and path.exists():
         return path.read_text().strip()
     return source.strip()
 
 
-def _print(verdict: Verdict) -> None:
+def _print(verdict: Verdict, trusted_by: str) -> None:
     print(f"verdict: {verdict.verdict.upper().replace('_', ' ')} — {verdict.reason}")
+    print(f"  {'trusted by':<15} {trusted_by}")
     claim = verdict.claim
-    if claim is None:
+    if claim is None or verdict.verdict not in VERIFIED:  # nothing a forger wrote
         return
     signed = dt.datetime.fromtimestamp(claim.signed_at, dt.timezone(dt.timedelta(hours=5)))
     for label, value in (("protocol", claim.protocol_id), ("number", claim.number),
@@ -59,26 +69,61 @@ def _print(verdict: Verdict) -> None:
             print(f"  {label:<15} {value}")
 
 
+def _fetch(server: str, path: str, kind: type[T], params: dict[str, str] | None = None) -> T:
+    answer = httpx.get(f"{server.rstrip('/')}{path}", params=params,
+                       headers={"Accept": "application/json"}, timeout=30)
+    return msgspec.json.decode(answer.content, type=kind)
+
+
+def _registry_word(server: str, text: str, trusted: TrustList) -> Verdict:
+    """The verdict once the registry said what it holds of the seal; the claim stays the one
+    verified here."""
+    address = seal_address(text)
+    remote = _fetch(server, f"/v1/verify/{text.rsplit('/', 1)[-1]}", Verdict,
+                    {"address": address} if address else None)
+    if remote.verdict == "genuine":
+        return verify_seal(text, trusted, "registered", remote.registry_number)
+    if remote.verdict in ("not_registered", "superseded", "annulled"):
+        return verify_seal(text, trusted, remote.verdict, remote.registry_number,
+                           remote.superseded_by)
+    return Verdict(remote.verdict, remote.reason)
+
+
 def run_verify(source: str, trust_list_file: str | None, server: str | None,
-               registry_key_file: str | None) -> int:
-    """Print the verdict; 0 only for genuine."""
-    text = _seal_text(source)
-    pinned = Path(registry_key_file).read_text() if registry_key_file else None
-    if trust_list_file:
-        trusted = msgspec.json.decode(Path(trust_list_file).read_bytes(), type=TrustList)
+               registry_key: str | None) -> int:
+    """Print the verdict; 0 only for genuine.
+
+    Args:
+        source: a QR image, a file holding the seal's text, or the text itself.
+        trust_list_file: a cached trust list (JSON), for an offline verdict.
+        server: the registry to ask (and to fetch the trust list from, if none is given).
+        registry_key: the pinned registry key, a PEM file or a fingerprint; None reads
+            ``$FIELD_SYNC_REGISTRY_KEY_PIN``.
+    """
+    if not trust_list_file and not server:
+        print("field-sync verify: give --trust-list FILE (offline) or --server URL",
+              file=sys.stderr)
+        return 2
+    try:
+        pin = configured_pin(registry_key)
+    except PinUnreadable as exc:
+        print(f"field-sync verify: {exc}", file=sys.stderr)
+        return 3
+    if pin is not None:
+        trusted_by = f"the pinned registry key {pin.fingerprint}"
     elif server:
-        trusted = msgspec.json.decode(httpx.get(f"{server.rstrip('/')}/v1/trust-list",
-                                                headers={"Accept": "application/json"},
-                                                timeout=30).content, type=TrustList)
+        # No pin: the key is whatever the server says, so the verdict is the server's word.
+        trusted_by = f"the registry's own word, online ({server}); no registry key pinned"
+        pin = RegistryPin(_fetch(server, "/v1/registry-key", RegistryKey).fingerprint)
     else:
-        raise SystemExit("give --trust-list FILE (offline) or --server URL")
-    if not trust_list_is_signed(trusted, pinned):
-        print("verdict: UNTRUSTED — the trust list's signature does not verify")
-        return 1
-    verdict = verify_seal(text, trusted)
+        print("field-sync verify: an offline verdict needs the agency's registry key pinned: "
+              f"--registry-key FILE|FINGERPRINT or ${PIN_VARIABLE}", file=sys.stderr)
+        return 2
+    text = _seal_text(source)
+    trusted = (msgspec.json.decode(Path(trust_list_file).read_bytes(), type=TrustList)
+               if trust_list_file else _fetch(str(server), "/v1/trust-list", TrustList))
+    verdict = verify_offline(text, trusted, pin)
     if server and verdict.genuine:
-        answer = httpx.get(f"{server.rstrip('/')}/v1/verify/{text.rsplit('/', 1)[-1]}",
-                           headers={"Accept": "application/json"}, timeout=30)
-        verdict = msgspec.json.decode(answer.content, type=Verdict)
-    _print(verdict)
+        verdict = _registry_word(server, text, trusted)
+    _print(verdict, trusted_by)
     return 0 if verdict.genuine else 1

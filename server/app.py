@@ -21,6 +21,7 @@ from server.keys import RegistryKeys
 from server.problems import http_exception_to_problem, unexpected_error_to_problem
 from server.registry import Registry
 from server.routes.admin import AdminController
+from server.routes.anchor import audit_checkpoint, registry_key
 from server.routes.enrollment import enroll
 from server.routes.health import health
 from server.routes.keys import revoke_key, rotate_key
@@ -80,7 +81,7 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController,
                         trust_list_route, verify_json, verification_page, rotate_key,
                         revoke_key, ReferenceController, RegistryController,
-                        SupervisorController, SupervisorAdmin],
+                        SupervisorController, SupervisorAdmin, registry_key, audit_checkpoint],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),

@@ -7,13 +7,36 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["RegistryKeys"]
+from field_sync.keys import key_fingerprint, public_key_pem
+
+__all__ = ["RegistryKeys", "read_registry_public_key", "registry_key_path"]
+
+
+def registry_key_path(data_dir: Path) -> Path:
+    """Where the registry's signing key is: ``$FIELD_SYNC_REGISTRY_KEY``, else in the data
+    directory."""
+    return Path(os.environ.get("FIELD_SYNC_REGISTRY_KEY", data_dir / "registry-key.pem"))
+
+
+def _load_signing(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the registry key is not an elliptic-curve key")
+    return key
+
+
+def read_registry_public_key(data_dir: Path) -> str | None:
+    """The PEM of the registry key's public half, if its file exists (never made here); a file
+    that is not a key raises ``ValueError``."""
+    path = registry_key_path(data_dir)
+    return public_key_pem(_load_signing(path.read_bytes())) if path.is_file() else None
 
 
 def _read_or_make(path: Path, make: bytes) -> bytes:
@@ -35,13 +58,21 @@ class RegistryKeys:
     @classmethod
     def load(cls, data_dir: Path) -> RegistryKeys:
         """Read the keys, making them on first start."""
-        signing_path = Path(os.environ.get("FIELD_SYNC_REGISTRY_KEY",
-                                           data_dir / "registry-key.pem"))
+        signing_path = registry_key_path(data_dir)
         secret_path = Path(os.environ.get("FIELD_SYNC_SECRET_KEY", data_dir / "secret-key"))
         new_signing = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())
-        key = serialization.load_pem_private_key(_read_or_make(signing_path, new_signing), None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        key = _load_signing(_read_or_make(signing_path, new_signing))
         fernet = Fernet(_read_or_make(secret_path, Fernet.generate_key()).strip())
         return cls(signing=key, secrets=fernet)
+
+    @cached_property
+    def public_pem(self) -> str:
+        """PEM of the signing key's public half: what trust lists and checkpoints name."""
+        return public_key_pem(self.signing)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The signing key's fingerprint, for verifiers to pin."""
+        return key_fingerprint(self.signing)

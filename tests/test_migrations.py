@@ -13,7 +13,6 @@ import msgspec
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
@@ -21,12 +20,13 @@ from field_sync import DocumentState, Register
 from schemas.packed import is_packed, unpack_registers
 from server import Database
 from server.audit import append, ops_digest, verify_chain
+from server.audit_anchor import current_checkpoint
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.documents import encode_vector
+from server.keys import RegistryKeys
 from server.oplog import logged_ops, push_ops
 from server.schema import (
-    alembic_config,
     current_revision,
     downgrade,
     head_revision,
@@ -64,12 +64,6 @@ def test_an_empty_database_is_upgraded_to_the_tables_the_code_declares(empty_url
     database.dispose()
 
 
-def _previous_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
-    assert head is not None and isinstance(head.down_revision, str)
-    return head.down_revision
-
-
 def _indexes(database: Database, table: str) -> set[str | None]:
     return {index["name"] for index in inspect(database.writer).get_indexes(table)}
 
@@ -78,6 +72,10 @@ _BEFORE_PACKING = "0005"
 """The last revision with the op log one row an op (0006 packs it)."""
 _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
+_BEFORE_PACKED_REGISTERS = "0007"
+"""The last revision with each protocol's registers a flat map (0008 packs them)."""
+_BEFORE_CHECKPOINTS = "0008"
+"""The last revision without the audit checkpoints' table (0010 makes it)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -196,7 +194,7 @@ def test_a_database_with_the_op_log_an_op_a_row_keeps_its_data(empty_url: str) -
     with database.read() as session:
         found = [(op.seq, op.value) for op in logged_ops(session, "doc")]
         pushes = {changed: [op.seq for op in push_ops(session, changed)] for changed in (3, 5)}
-        assert verify_chain(session) == (2, None)
+        assert verify_chain(session) == (3, None)  # and the templates the upgrade installed
     assert found == [(1, "ok"), (2, True), (4, None)]
     assert {changed: sorted(seqs) for changed, seqs in pushes.items()} == {3: [1, 2, 3], 5: [4]}
     assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
@@ -225,10 +223,11 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
     database.dispose()
 
 
-def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
-    """Its protocols stay, their registers packed: each reads as the same registers, and a
-    pull pages through them; a downgrade spreads them out again, flat, the same registers."""
-    previous = _previous_revision()
+def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
+    """From before packed registers (0008): its protocols stay, their registers packed: each
+    reads as the same registers, and a pull pages through them; a downgrade spreads them out
+    again, flat, the same registers."""
+    previous = _BEFORE_PACKED_REGISTERS
     database, flat = _upgraded_from(empty_url, previous, _fill_protocols)
     packed = _stored_registers(database)
     assert all(is_packed(registers) for registers in packed.values())
@@ -243,6 +242,30 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     assert not any(is_packed(registers) for registers in spread.values())
     assert {doc: unpack_registers(registers) for doc, registers in spread.items()} == {
         doc: unpack_registers(registers) for doc, registers in flat.items()}
+    database.dispose()
+
+
+def _fill_audit(database: Database) -> None:
+    with Session(database.writer) as session:
+        for seq in (1, 2):
+            append(session, seq, "admin", "inspector", f"i{seq}", {}, seq)
+        session.commit()
+
+
+def test_a_database_without_checkpoints_keeps_its_audit_log(tmp_path: Path,
+                                                            empty_url: str) -> None:
+    """From before the audit checkpoints (0010): the audit log stays whole, and the registry's
+    first checkpoint is of its head (the two entries, and the templates the upgrade installed);
+    a downgrade takes the checkpoints' table away."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_CHECKPOINTS, _fill_audit)
+    with database.read() as session:
+        assert verify_chain(session) == (3, None)
+    checkpoint = current_checkpoint(database, RegistryKeys.load(tmp_path), 1)
+    assert checkpoint.seq == 3
+    assert _diffs(database) == []
+
+    downgrade(database.writer, _BEFORE_CHECKPOINTS)
+    assert "audit_checkpoint" not in inspect(database.writer).get_table_names()
     database.dispose()
 
 

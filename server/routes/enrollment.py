@@ -45,7 +45,8 @@ def _biometric(request: EnrollRequest, device_id: str) -> BiometricCredentialRow
     )
 
 
-def _enroll(database: Database, request: EnrollRequest, public_url: str) -> EnrollResponse:
+def _enroll(database: Database, request: EnrollRequest, public_url: str,
+            registry_key: str) -> EnrollResponse:
     try:
         public_key = load_public_key(request.public_key)
     except InvalidKey as exc:
@@ -106,6 +107,7 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
             server_time_ms=now_ms(),
             kid=kid,
             public_url=public_url,
+            registry_key=registry_key,
         )
 
 
@@ -117,6 +119,7 @@ async def enroll(
     body = await decode_body(request, EnrollRequest)
     return reply(
         request,
-        await registry.run(_enroll, registry.database, body, registry.public_url(request)),
+        await registry.run(_enroll, registry.database, body, registry.public_url(request),
+                           registry.keys.public_pem),
         201,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Response as HtmlResponse
 
 from schemas.signing import TrustList
@@ -19,19 +19,20 @@ from server.wire import reply
 __all__ = ["trust_list_route", "verification_page", "verify_json"]
 
 
-def _trusted_keys(registry: Registry) -> TrustList:
+def _trusted_keys(registry: Registry, public_url: str) -> TrustList:
     with registry.database.read() as session:
-        return trusted_keys(session, registry.keys, now_ms())
+        return trusted_keys(session, registry.keys, now_ms(), public_url)
 
 
 @get("/v1/trust-list")
 async def trust_list_route(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry]
 ) -> Response[bytes]:
-    """Public. Every device key, signed by the registry key; verifiers cache it. Conditional:
+    """Public. Every device key and the registry's public address, signed by the registry key;
+    verifiers cache it. Conditional:
     with the ``ETag`` of the list it holds in ``If-None-Match``, a client whose list is still
     current gets ``304 Not Modified`` and no body."""
-    unsigned = await registry.run(_trusted_keys, registry)
+    unsigned = await registry.run(_trusted_keys, registry, registry.public_url(request))
     tag = entity_tag(unsigned)
     if request.headers.get("if-none-match") == tag:
         return Response(b"", status_code=304, headers={"ETag": tag})
@@ -42,10 +43,15 @@ async def trust_list_route(
 
 @get("/v1/verify/{seal:str}")
 async def verify_json(
-    request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str],
+    address: FromQuery[str] = "",
 ) -> Response[bytes]:
-    """Public. The registry's verdict on a seal."""
-    return reply(request, await registry.run(verdict_for, registry, seal))
+    """Public. The registry's verdict on a seal, from its prefix on; ``address`` is what the
+    scanned text had before ``/V/``, if the caller wants it checked (``wrong_registry`` when it
+    is not the registry's)."""
+    text = f"{address}/V/{seal}" if address else seal
+    return reply(request, await registry.run(verdict_for, registry, text,
+                                             registry.public_url(request)))
 
 
 @get(["/v/{seal:str}", "/V/{seal:str}"])
@@ -53,7 +59,7 @@ async def verification_page(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
 ) -> HtmlResponse[str]:
     """Public. The page a phone camera opens from the QR, in the reader's language."""
-    verdict = await registry.run(verdict_for, registry, seal)
+    verdict = await registry.run(verdict_for, registry, seal, registry.public_url(request))
     language = request.headers.get("accept-language", "")
     html, lang = render_page(verdict, language)
     return HtmlResponse(
