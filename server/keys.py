@@ -25,18 +25,16 @@ def registry_key_path(data_dir: Path) -> Path:
     return Path(os.environ.get("FIELD_SYNC_REGISTRY_KEY", data_dir / "registry-key.pem"))
 
 
-def _load_signing(pem: bytes) -> ec.EllipticCurvePrivateKey:
-    key = serialization.load_pem_private_key(pem, None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ValueError("the registry key is not an elliptic-curve key")
-    return key
-
-
 def read_registry_public_key(data_dir: Path) -> str | None:
     """The PEM of the registry key's public half, if its file exists (never made here); a file
     that is not a key raises ``ValueError``."""
     path = registry_key_path(data_dir)
-    return public_key_pem(_load_signing(path.read_bytes())) if path.is_file() else None
+    if not path.is_file():
+        return None
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} holds no elliptic-curve private key")
+    return public_key_pem(key)
 
 
 def _read_or_make(path: Path, make: bytes) -> bytes:
@@ -63,7 +61,8 @@ class RegistryKeys:
         new_signing = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())
-        key = _load_signing(_read_or_make(signing_path, new_signing))
+        key = serialization.load_pem_private_key(_read_or_make(signing_path, new_signing), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
         fernet = Fernet(_read_or_make(secret_path, Fernet.generate_key()).strip())
         return cls(signing=key, secrets=fernet)
 

@@ -151,8 +151,8 @@ class InProcessTransport:
     def enroll(self, request: EnrollRequest) -> EnrollResponse:
         """``POST /v1/enroll``."""
         with _as_problem():
-            answer = _enroll(self.database, _over_the_wire(request, EnrollRequest),
-                             self.config.public_url, self.keys.public_pem)
+            answer = _enroll(self.database, self.keys, _over_the_wire(request, EnrollRequest),
+                             self.config.public_url)
         answer = msgspec.structs.replace(answer, server_time_ms=self.clock())
         return _over_the_wire(answer, EnrollResponse)
 

@@ -45,7 +45,7 @@ IMPORTED = b"\n".join([
 EXPECTED_ACTIONS = {
     # action: who did it
     "templates_installed": "registry", "inspector_created": "admin", "inspector": "admin",
-    "enrollment_code_issued": "admin", "enrolled": "device", "assignment": "admin",
+    "enrollment_code": "admin", "enrolled": "device", "assignment": "admin",
     "entity": "admin", "site": "admin", "instrument": "admin", "imported": "admin",
     "push": "device", "registered": "device", "totp_failed": "device", "totp_locked": "device",
     "supervisor": "admin", "annulled": "supervisor", "key_rotated": "device",
@@ -202,7 +202,7 @@ def test_every_state_change_is_audited(audited: Audited) -> None:
     failures = [entry for entry in audited.log if entry["action"] == "totp_failed"]
     assert len(failures) == 5
     secretless = " ".join(str(entry["detail"]) for entry in audited.log
-                          if entry["action"] in ("enrollment_code_issued", "inspector_created"))
+                          if entry["action"] in ("enrollment_code", "inspector_created"))
     assert "otpauth" not in secretless and "code_hash" not in secretless
 
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -21,16 +22,17 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from client_lib import Tablet
+from client_lib import HttpTransport, Tablet
 from field_sync.keys import public_key_pem
 from field_sync.qr import qr_png, qr_version
+from field_sync.registry_pin import RegistryPin
 from field_sync.seal import PREFIX, Claim, key_id, make_seal
 from field_sync.signing import sign_canonical
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from field_sync_cli.verify_command import read_qr_image
 from schemas.signing import TrustedKey, TrustList
-from tests.live import complete_protocol, team, totp_code
+from tests.live import PASSPHRASE, complete_protocol, team, totp_code
 
 pytestmark = pytest.mark.e2e
 
@@ -342,6 +344,52 @@ def test_the_json_verdict_checks_the_address_and_keeps_unverified_claims_out(
         assert answer["verdict"] == verdict, answer
         assert set(answer) == {"verdict", "reason"}, answer
         assert sealed.number not in str(answer) and FORGED_NUMBER not in str(answer)
+
+
+class Impostor:
+    """A link to the registry on which someone answers the trust list with their own."""
+
+    def __init__(self, inner: HttpTransport, forged: TrustList) -> None:
+        self.inner, self.forged = inner, forged
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def trust_list(self) -> TrustList:
+        return self.forged
+
+
+def test_the_tablet_trusts_the_registry_key_it_enrolled_with(
+    admin: AdminClient, server: LocalServer, tmp_path: Path, sealed: Sealed, forgery: Forgery
+) -> None:
+    """The key comes with the enrollment answer, before any trust list: a list signed by
+    another key is never taken, however it arrives, and the tablet's verdicts use the key."""
+    inspector = f"insp-pin-{uuid.uuid4().hex[:8]}"
+    admin.create_inspector(inspector, "Inspector Pin")
+    forged = msgspec.json.decode(forgery.trust_list.read_bytes(), type=TrustList)
+    link = HttpTransport(server.url)
+    tablet = Tablet(tmp_path / "tablet.sqlite", PASSPHRASE, transport=Impostor(link, forged))
+    try:
+        tablet.enroll(admin.enrollment_code(inspector), server.url)
+        assert RegistryPin.of_key(tablet.store.get("registry_key")).fingerprint == \
+            sealed.fingerprint
+        assert tablet.sync().ok
+        for seal in (forgery.seal, sealed.seal):
+            verdict = tablet.verify(seal)
+            assert (verdict.verdict, verdict.claim) == ("untrusted", None)
+    finally:
+        tablet.close()
+        link.close()
+    tablet = Tablet(tmp_path / "tablet.sqlite", PASSPHRASE)  # the registry itself, this time
+    try:
+        assert tablet.sync().ok
+        assert tablet.verify(sealed.seal).genuine
+        assert tablet.verify(sealed.seal.lower()).genuine
+        assert tablet.verify(forgery.seal).verdict == "unknown_key"
+        moved = tablet.verify("HTTPS://EVIL.EXAMPLE/V/" + sealed.tail)
+        assert (moved.verdict, moved.claim) == ("wrong_registry", None)
+    finally:
+        tablet.close()
 
 
 # -- the page a phone opens -------------------------------------------------------------------

@@ -93,7 +93,7 @@ def _issue_code(
         )
         totp_uri = _provision_totp(session, keys, inspector_id)
         # Neither the code nor the secret: what was issued, and until when.
-        audit(session, now_ms(), "admin", "enrollment_code_issued", inspector_id,
+        audit(session, now_ms(), "admin", "enrollment_code", inspector_id,
               {"expires_at": expires.isoformat(), "totp_provisioned": bool(totp_uri)},
               Database.next_change(session))
     return EnrollmentCode(
