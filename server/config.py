@@ -54,12 +54,19 @@ class ServerConfig:
     """Wrong one-time codes before an inspector is locked out."""
     totp_lockout_s: int = 15 * 60
     """How long a lockout lasts."""
+    audit_checkpoint_interval_ms: int = 1000
+    """The least time between two checkpoints of the audit log the registry signs
+    (``$FIELD_SYNC_AUDIT_CHECKPOINT_INTERVAL_MS``): each is a write; entries newer than the
+    newest checkpoint wait for the next one. 0 signs one whenever the log has grown."""
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         self.db_url = self.db_url or os.environ.get("FIELD_SYNC_DB", "")
         self.admin_token = self.admin_token or os.environ.get("FIELD_SYNC_ADMIN_TOKEN", "")
         self.public_url = self.public_url or os.environ.get("FIELD_SYNC_PUBLIC_URL", "")
+        interval = os.environ.get("FIELD_SYNC_AUDIT_CHECKPOINT_INTERVAL_MS", "")
+        if interval and self.audit_checkpoint_interval_ms == 1000:  # left at its default
+            self.audit_checkpoint_interval_ms = int(interval)
 
     def environment(self) -> dict[str, str]:
         """The variables that give another process this configuration's essentials."""

@@ -195,8 +195,9 @@ class InProcessTransport:
 
     def audit_checkpoint(self) -> AuditCheckpoint:
         """``GET /v1/audit/checkpoint``."""
-        return _over_the_wire(current_checkpoint(self.database, self.keys, self.clock()),
-                              AuditCheckpoint)
+        checkpoint = current_checkpoint(self.database, self.keys, self.clock(),
+                                        self.config.audit_checkpoint_interval_ms)
+        return _over_the_wire(checkpoint, AuditCheckpoint)
 
 
 class _Fault:

@@ -28,13 +28,15 @@ from field_sync_cli.audit_command import run_audit_verify
 from field_sync_cli.local_server import LocalServer
 from schemas.signing import AuditCheckpoint
 from server.audit import append
+from server.audit_anchor import current_checkpoint
 from server.database import Database
-from server.keys import read_registry_public_key
+from server.keys import RegistryKeys, read_registry_public_key
 from server.oplog import pack, unpack
 from tests.databases import copy_database, dispose_database, execute, fresh_database, query
 from tests.live import PASSPHRASE, complete_protocol, fresh_code, team, wrong_code
 
 JSON = {"Accept": "application/json"}
+INTERVAL = "FIELD_SYNC_AUDIT_CHECKPOINT_INTERVAL_MS"
 IMPORTED = b"\n".join([
     b'{"kind": "entity", "tin": "301245678", "name": "Toshkent un kombinati"}',
     b'{"kind": "site", "id": "site-audit", "entity_tin": "301245678", "name": "Mill", '
@@ -112,7 +114,17 @@ def _session(server: LocalServer, folder: Path, opened: list[Tablet]) -> tuple[s
 
 
 @pytest.fixture(scope="module")
-def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audited]:
+def every_checkpoint() -> Iterator[None]:
+    """Registries started here sign a checkpoint whenever their log has grown, not at most one
+    a second: what the tests check against is then the log's very head."""
+    os.environ[INTERVAL] = "0"
+    yield
+    del os.environ[INTERVAL]
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory: pytest.TempPathFactory,
+            every_checkpoint: None) -> Iterator[Audited]:
     folder = tmp_path_factory.mktemp("audited")
     url = fresh_database(folder / "registry")
     opened: list[Tablet] = []
@@ -220,6 +232,25 @@ def test_the_kept_checkpoints_are_the_registrys(audited: Audited) -> None:
                           msgspec.json.encode(kept).decode())
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"furthest at entry {kept.seq}" in result.stdout
+
+
+def test_a_checkpoint_is_signed_when_the_log_grew_at_most_once_an_interval(
+    db_url: str, tmp_path: Path
+) -> None:
+    database, keys = Database(db_url), RegistryKeys.load(tmp_path)
+    database.create_schema()
+    try:
+        first = current_checkpoint(database, keys, 10_000, 1000)
+        assert current_checkpoint(database, keys, 90_000, 1000) == first  # nothing new since
+        with database.write() as session:
+            append(session, 1, "admin", "inspector", "i1", {}, Database.next_change(session))
+        assert current_checkpoint(database, keys, 10_999, 1000) == first  # too soon
+        later = current_checkpoint(database, keys, 11_000, 1000)
+        assert (later.seq, later.at_ms) == (first.seq + 1, 11_000)
+        assert query(db_url, "SELECT seq FROM audit_checkpoint ORDER BY seq") == [
+            (first.seq,), (later.seq,)]
+    finally:
+        database.dispose()
 
 
 # -- cutting off the newest entries -----------------------------------------------------------

@@ -37,7 +37,7 @@ async def audit_checkpoint(request: Request[Any, Any, Any],
     log must reach it, with the same hash, for as long as the registry runs."""
     try:
         checkpoint = await registry.run(current_checkpoint, registry.database, registry.keys,
-                                        now_ms())
+                                        now_ms(), registry.config.audit_checkpoint_interval_ms)
     except AuditLogCut as exc:
         log.error("the audit log no longer reaches its newest checkpoint: %s", exc)
         raise ProblemError("audit_log_cut", f"the registry's audit log is broken: {exc}") \
