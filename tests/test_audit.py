@@ -326,7 +326,7 @@ def test_a_checkpoint_is_only_the_registry_keys(audited: Audited, tmp_path: Path
 def test_what_cannot_be_read_exits_3_and_makes_nothing(audited: Audited,
                                                        tmp_path: Path) -> None:
     nothing = tmp_path / "nothing"
-    result = command_line(f"sqlite:///{nothing / 'field-sync.db'}", nothing)
+    result = audit_verify(f"sqlite:///{nothing / 'field-sync.db'}", nothing)
     assert result.returncode == 3 and "no registry database" in result.stderr
     assert not nothing.exists()
     absent = keyed(audited, audited.url, str(tmp_path / "absent.json"))

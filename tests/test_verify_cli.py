@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,8 @@ from field_sync.seal import PREFIX, Claim, key_id, make_seal
 from field_sync.signing import sign_canonical
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
-from field_sync_cli.verify_command import read_qr_image
+from field_sync_cli.pinning import PIN_VARIABLE
+from field_sync_cli.verify_command import read_qr_image, run_verify
 from schemas.signing import TrustedKey, TrustList
 from tests.live import PASSPHRASE, complete_protocol, team, totp_code
 
@@ -266,59 +267,81 @@ def test_a_trust_list_of_anyones_registry_is_untrusted(sealed: Sealed,
         assert FORGED_NUMBER not in pinned.stdout and "999999999" not in pinned.stdout
 
 
-def test_the_pin_is_a_pem_file_or_a_fingerprint(sealed: Sealed) -> None:
+@pytest.fixture
+def verify_here(capsys: pytest.CaptureFixture[str],
+                monkeypatch: pytest.MonkeyPatch) -> Callable[..., Answer]:
+    """``verify``'s logic in this process (the command line itself runs in the tests above),
+    with ``pin`` in ``$FIELD_SYNC_REGISTRY_KEY_PIN``."""
+
+    def run(source: str, trust_list: Path | None = None, server: str | None = None,
+            registry_key: str | None = None, pin: str = "") -> Answer:
+        monkeypatch.delenv(PIN_VARIABLE, raising=False)
+        if pin:
+            monkeypatch.setenv(PIN_VARIABLE, pin)
+        status = run_verify(source, str(trust_list) if trust_list else None, server,
+                            registry_key)
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess([], status, printed.out, printed.err)
+
+    return run
+
+
+Answer = subprocess.CompletedProcess[str]
+
+
+def test_the_pin_is_a_pem_file_or_a_fingerprint(sealed: Sealed,
+                                                verify_here: Callable[..., Answer]) -> None:
     spelled = ":".join(sealed.fingerprint[i:i + 2] for i in range(0, 64, 2)).upper()
-    for result in (offline(sealed, sealed.seal),
-                   field_sync("verify", sealed.seal, "--trust-list", str(sealed.trust_list),
-                              "--registry-key", spelled),
-                   field_sync("verify", sealed.seal, "--trust-list", str(sealed.trust_list),
-                              pin=f"sha256:{sealed.fingerprint}"),
-                   field_sync("verify", sealed.seal, "--trust-list", str(sealed.trust_list),
-                              pin=str(sealed.registry_key))):
+    for result in (verify_here(sealed.seal, sealed.trust_list, registry_key=spelled),
+                   verify_here(sealed.seal, sealed.trust_list, pin=f"sha256:{sealed.fingerprint}"),
+                   verify_here(sealed.seal, sealed.trust_list, pin=str(sealed.registry_key))):
         assert result.returncode == 0, result.stdout + result.stderr
         assert "GENUINE" in result.stdout and sealed.fingerprint in result.stdout
-    missing = field_sync("verify", sealed.seal, "--trust-list", str(sealed.trust_list),
-                         "--registry-key", str(sealed.folder / "no-such-key.pem"))
+    missing = verify_here(sealed.seal, sealed.trust_list,
+                          registry_key=str(sealed.folder / "no-such-key.pem"))
     assert missing.returncode == 3
     assert "no such file" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
-    not_a_key = field_sync("verify", sealed.seal, "--trust-list", str(sealed.trust_list),
-                           "--registry-key", str(sealed.png))
-    assert not_a_key.returncode == 3 and "Traceback" not in not_a_key.stderr
+    not_a_key = verify_here(sealed.seal, sealed.trust_list, registry_key=str(sealed.trust_list))
+    assert not_a_key.returncode == 3 and "holds no registry public key" in not_a_key.stderr
+    not_text = verify_here(sealed.seal, sealed.trust_list, registry_key=str(sealed.png))
+    assert not_text.returncode == 3 and "cannot read the registry key" in not_text.stderr
 
 
 def test_online_without_a_pin_says_it_is_the_registrys_word(
-    sealed: Sealed, server: LocalServer
+    sealed: Sealed, server: LocalServer, verify_here: Callable[..., Answer]
 ) -> None:
-    result = field_sync("verify", sealed.seal, "--server", server.url)
+    result = verify_here(sealed.seal, server=server.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "GENUINE" in result.stdout and "registry's own word" in result.stdout
-    pinned = field_sync("verify", sealed.seal, "--server", server.url, pin=sealed.fingerprint)
+    pinned = verify_here(sealed.seal, server=server.url, pin=sealed.fingerprint)
     assert pinned.returncode == 0 and "own word" not in pinned.stdout
 
 
 def test_a_seal_under_another_address_is_not_genuine(
-    sealed: Sealed, server: LocalServer
+    sealed: Sealed, server: LocalServer, verify_here: Callable[..., Answer]
 ) -> None:
     """The same signed claim, its QR pointing at another checker: not genuine, offline and
     online, and nothing of its claim is printed."""
     moved = "HTTPS://EVIL.EXAMPLE/V/" + sealed.tail
-    for result in (offline(sealed, moved), field_sync("verify", moved, "--server", server.url),
-                   field_sync("verify", moved, "--server", server.url, pin=sealed.fingerprint)):
+    for result in (offline(sealed, moved), verify_here(moved, server=server.url),
+                   verify_here(moved, server=server.url, pin=sealed.fingerprint)):
         assert result.returncode == 1, result.stdout + result.stderr
         assert "WRONG REGISTRY" in result.stdout
         assert sealed.number not in result.stdout and sealed.registry_number not in result.stdout
-    # the same registry, written differently, is the same address
-    same = server.url.lower() + ":80"[:0] + "/v/" + sealed.tail
-    assert offline(sealed, same).returncode == 0
+    # the same registry, written in lower case, is the same address
+    same = verify_here(server.url.lower() + "/v/" + sealed.tail, sealed.trust_list,
+                       pin=sealed.fingerprint)
+    assert same.returncode == 0, same.stdout
 
 
-def test_a_lower_cased_seal_is_the_seal(sealed: Sealed, server: LocalServer) -> None:
+def test_a_lower_cased_seal_is_the_seal(sealed: Sealed, server: LocalServer,
+                                        verify_here: Callable[..., Answer]) -> None:
     """What a phone that lower-cases the scanned text passes on."""
     for text in (sealed.seal.lower(), sealed.tail.lower()):
-        result = offline(sealed, text)
+        result = verify_here(text, sealed.trust_list, pin=sealed.fingerprint)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "GENUINE" in result.stdout
-    online = field_sync("verify", sealed.seal.lower(), "--server", server.url)
+    online = verify_here(sealed.seal.lower(), server=server.url)
     assert online.returncode == 0 and sealed.registry_number in online.stdout
 
 
