@@ -21,6 +21,7 @@ from server.keys import RegistryKeys
 from server.problems import http_exception_to_problem, unexpected_error_to_problem
 from server.registry import Registry
 from server.routes.admin import AdminController
+from server.routes.check import check_router
 from server.routes.enrollment import enroll
 from server.routes.health import health
 from server.routes.keys import revoke_key, rotate_key
@@ -81,7 +82,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController,
                         trust_list_route, verify_json, verification_page, rotate_key,
                         revoke_key, ReferenceController, RegistryController,
-                        SupervisorController, SupervisorAdmin, static_files(), brand_logo],
+                        SupervisorController, SupervisorAdmin, static_files(), brand_logo,
+                        check_router(config)],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),

@@ -21,7 +21,7 @@ from server.registry import Registry
 from server.tables import AnnulmentRow, InspectorRow, ProtocolRow, ReceiptRow, ReferenceRow
 from server.verification import verdict_for
 
-__all__ = ["VERIFIED", "Person", "SealStory", "story_of", "successor_path"]
+__all__ = ["VERIFIED", "Person", "SealStory", "story_of", "verification_path"]
 
 VERIFIED = frozenset({"genuine", "revoked", "not_registered", "superseded", "annulled"})
 """Verdicts reached only after the signature verified: the claim is the key holder's."""
@@ -73,8 +73,8 @@ class SealStory:
         return None
 
 
-def successor_path(seal: str) -> str:
-    """The verification page of a seal: ``/v/FS1…``."""
+def verification_path(seal: str) -> str:
+    """The verification page of a seal, on this registry: ``/v/FS1…``."""
     return f"/v/{seal[seal.rfind('/') + 1:]}"
 
 

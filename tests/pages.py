@@ -16,7 +16,7 @@ from field_sync.seal import Claim
 from field_sync.verify import Verdict
 from schemas import builtin_templates
 from schemas.signing import TrustedKey
-from server.seal_story import Person, SealStory, successor_path
+from server.seal_story import Person, SealStory, verification_path
 from server.web import STATIC_DIR, base_context, environment
 
 __all__ = ["PUBLIC_URL", "STORIES", "page_html", "serve_pages"]
@@ -68,7 +68,7 @@ def page_html(code: str, lang: str) -> str:
     story = STORIES[code]
     path = f"/v/{code}"
     context = {**base_context(lang, path, [], PUBLIC_URL), "story": story,
-               "successor_href": successor_path(story.successor_seal)}
+               "successor_href": verification_path(story.successor_seal)}
     return environment().get_template("verify.html").render(context)
 
 

@@ -11,7 +11,7 @@ from litestar.response import Template
 
 from schemas.signing import TrustList
 from server.registry import Registry, now_ms
-from server.seal_story import SealStory, story_of, successor_path
+from server.seal_story import SealStory, story_of, verification_path
 from server.trust import entity_tag, sign, trusted_keys
 from server.verification import verdict_for
 from server.web import Page, render
@@ -63,6 +63,6 @@ async def verification_page(
     (``?lang=``, else ``Accept-Language``, else Uzbek in Latin script)."""
     story = await registry.run(story_of, registry, seal)
     context = {"story": story, "console_url": console_link(request, story),
-               "successor_href": successor_path(story.successor_seal)}
+               "successor_href": verification_path(story.successor_seal)}
     return render(request, registry, Page("verify.html", context,
                                           headers={"Cache-Control": "no-store"}))

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 from litestar import Request
 from litestar.response import Template
 
+from field_sync.document import MESSAGES as AGENCY  # the agency's name, as printed too
 from field_sync.i18n import LANGUAGES, negotiate
 from server.registry import Registry
 from server.web.assets import file_version
-from server.web.templating import MESSAGES
 
 __all__ = ["AUTONYMS", "Page", "base_context", "page_context", "render", "switcher"]
 
@@ -44,7 +44,7 @@ def base_context(lang: str, path: str, query: list[tuple[str, str]], public_url:
                  agency_name: str = "", logo_url: str = "") -> dict[str, Any]:
     """What every page template gets, from plain values (see ``server.web``)."""
     return {"lang": lang, "languages": switcher(path, query, lang),
-            "agency_name": agency_name or MESSAGES.text(lang, "agency.name"),
+            "agency_name": agency_name or AGENCY.text(lang, "agency.name"),
             "logo_url": logo_url, "public_url": public_url, "flashes": [], "console_url": ""}
 
 
