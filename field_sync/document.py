@@ -15,7 +15,7 @@ the registry write the same bytes for the same protocol and language.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
@@ -25,8 +25,9 @@ from field_sync.pdf_page import MUTED, NAVY, ProtocolPage
 from schemas.documents import Protocol, Row
 from schemas.signing import BiometricConfirmation, SignedProtocol
 from schemas.templates import Collection, Field, Template
+from schemas.wire import TeamMember
 
-__all__ = ["MESSAGES", "Person", "PrintedProtocol", "render_pdf"]
+__all__ = ["MESSAGES", "Person", "PrintedProtocol", "printed_protocol", "render_pdf"]
 
 MESSAGES = Catalog.from_package("field_sync")
 """The printed protocol's words, and the agency's name, in every language."""
@@ -58,6 +59,16 @@ class PrintedProtocol:
     verification_address: str = ""
     """Where a reader checks by number (``<public address>/check``)."""
     zone: str = SITE_ZONE
+
+
+def printed_protocol(protocol: Protocol, template: Template, signed: SignedProtocol | None,
+                     registry_number: str, team: Iterable[TeamMember]) -> PrintedProtocol:
+    """What a tablet and the registry print of a protocol, from what both hold: the protocol,
+    its signature, its registry number once registered, and the team of its assignment (the
+    names a device pulls with it). Same inputs, same bytes."""
+    return PrintedProtocol(protocol, template, signed, registry_number,
+                           {member.id: Person(member.full_name, member.position)
+                            for member in team})
 
 
 class _Words:

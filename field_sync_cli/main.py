@@ -114,6 +114,14 @@ def _export(args: argparse.Namespace) -> int:
     return run_export(args.server, args.token, args.format, args.out, filters)
 
 
+def _render(args: argparse.Namespace) -> int:
+    from field_sync_cli.admin_command import admin_token
+    from field_sync_cli.render_command import render
+
+    return render(args.protocol_id, args.lang, Path(args.out), args.server,
+                  admin_token(args.token))
+
+
 def _export_schemas(args: argparse.Namespace) -> int:
     from schemas import export_json_schemas
 
@@ -184,6 +192,14 @@ def _parser() -> argparse.ArgumentParser:
                  "signed-to"):
         export.add_argument(f"--{name}", default="")
     export.set_defaults(run=_export)
+
+    render = commands.add_parser("render", help="the printed protocol as a PDF")
+    render.add_argument("protocol_id")
+    render.add_argument("--lang", default="uz-Latn", help="uz-Latn, uz-Cyrl, ru or en")
+    render.add_argument("--out", required=True, help="the PDF file to write")
+    render.add_argument("--server", default="http://127.0.0.1:8470")
+    render.add_argument("--token", help="an administrator, supervisor or device token")
+    render.set_defaults(run=_render)
 
     schemas = commands.add_parser("schemas", help="JSON Schema of the wire messages")
     schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)

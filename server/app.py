@@ -22,6 +22,7 @@ from server.problems import http_exception_to_problem, unexpected_error_to_probl
 from server.registry import Registry
 from server.routes.admin import AdminController
 from server.routes.check import check_router
+from server.routes.document import protocol_document
 from server.routes.enrollment import enroll
 from server.routes.health import health
 from server.routes.keys import revoke_key, rotate_key
@@ -83,7 +84,7 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
                         trust_list_route, verify_json, verification_page, rotate_key,
                         revoke_key, ReferenceController, RegistryController,
                         SupervisorController, SupervisorAdmin, static_files(), brand_logo,
-                        check_router(config)],
+                        check_router(config), protocol_document],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),
