@@ -16,10 +16,11 @@ from field_sync.seal import Claim
 from field_sync.verify import Verdict
 from schemas import builtin_templates
 from schemas.signing import TrustedKey
+from server.checks import CheckAnswer, CheckedProtocol
 from server.seal_story import Person, SealStory, verification_path
 from server.web import STATIC_DIR, base_context, environment
 
-__all__ = ["PUBLIC_URL", "STORIES", "page_html", "serve_pages"]
+__all__ = ["CHECKS", "PUBLIC_URL", "STORIES", "check_html", "page_html", "serve_pages"]
 
 PUBLIC_URL = "https://verify.tris.gov.uz"
 _CLAIM = Claim(protocol_id="0f5c2a1e-8d4b-4c1a-9e3f-2b7d6c5a4e31", number="TR-2026-0000042",
@@ -70,6 +71,29 @@ def page_html(code: str, lang: str) -> str:
     context = {**base_context(lang, path, [], PUBLIC_URL), "story": story,
                "successor_href": verification_path(story.successor_seal)}
     return environment().get_template("verify.html").render(context)
+
+
+_CHECKED = [
+    CheckedProtocol("superseded", "metrology_supervision@1", 1_795_672_800_000,
+                    "2026-00000123", "2026-00000311", f"{PUBLIC_URL}/v/FS1OLD"),
+    CheckedProtocol("registered", "metrology_supervision@1", 1_795_759_200_000,
+                    "2026-00000311", "", f"{PUBLIC_URL}/v/FS1NEW")]
+CHECKS: dict[str, dict[str, Any]] = {
+    "form": {"number": "", "stir": "", "errors": {}, "answer": None},
+    "found": {"number": "TR-2026-0000042", "stir": "301245678", "errors": {},
+              "answer": CheckAnswer("TR-2026-0000042", "301245678", True, _CHECKED)},
+    "not-found": {"number": "TR-2026-0000043", "stir": "301245678", "errors": {},
+                  "answer": CheckAnswer("TR-2026-0000043", "301245678", False, [])},
+    "errors": {"number": "", "stir": "12", "answer": None,
+               "errors": {"number": "check.error.number", "stir": "check.error.stir"}},
+}
+"""The check-by-number page: empty, with an answer found and not, and with its errors."""
+
+
+def check_html(name: str, lang: str) -> str:
+    """The check page in state ``CHECKS[name]`` in ``lang``."""
+    context = {**base_context(lang, "/check", [], PUBLIC_URL), **CHECKS[name]}
+    return environment().get_template("check.html").render(context)
 
 
 class _Quiet(SimpleHTTPRequestHandler):

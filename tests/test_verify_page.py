@@ -13,7 +13,7 @@ import pytest
 from field_sync.i18n import LANGUAGES
 from server.seal_story import VERIFIED
 from tests.browser import DESKTOP, PHONE, Browser
-from tests.pages import PUBLIC_URL, STORIES, page_html, serve_pages
+from tests.pages import CHECKS, PUBLIC_URL, STORIES, check_html, page_html, serve_pages
 
 pytestmark = pytest.mark.database_free
 
@@ -66,6 +66,8 @@ def test_the_story_of_a_superseded_and_an_annulled_seal() -> None:
 def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     rendered = {f"/v/{code}-{lang}": page_html(code, lang)
                 for code in STORIES for lang in LANGUAGES}
+    rendered.update({f"/check/{name}-{lang}": check_html(name, lang)
+                     for name in CHECKS for lang in LANGUAGES})
     with serve_pages(tmp_path_factory.mktemp("pages"), rendered) as url:
         yield url
 
@@ -86,3 +88,25 @@ def test_every_verdict_looks_right_in_every_language(browser: Browser, pages: st
             browser.screenshot(f"verify-{code}-{lang}-{size.name}")
             browser.audit()
 
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_check_page_says_what_was_found(lang: str) -> None:
+    found = check_html("found", lang)
+    assert found.count('data-status="') == 2 and "2026-00000311" in found
+    assert 'href="https://verify.tris.gov.uz/v/FS1NEW?lang=' in found
+    errors = check_html("errors", lang)
+    assert errors.count('aria-invalid="true"') == 2 and 'value="12"' in errors
+
+
+@pytest.mark.browser
+def test_the_check_page_looks_right(browser: Browser, pages: str) -> None:
+    for name in CHECKS:
+        for lang in LANGUAGES:
+            for size in (PHONE, DESKTOP):
+                browser.open(f"{pages}/check/{name}-{lang}", size)
+                overflow = browser.driver.execute_script(
+                    "return document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{name} {lang} {size.name} scrolls sideways"
+                browser.screenshot(f"check-{name}-{lang}-{size.name}")
+                browser.audit()
