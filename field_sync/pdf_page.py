@@ -53,6 +53,9 @@ class ProtocolPage(FPDF):
             font = self.fonts[f"dejavu{style}"]
             assert isinstance(font, TTFFont)
             self._advances[style] = font.cw  # advance widths by code point, per 1000 em
+            # The subset fpdf2 embeds keeps the font's own bounding box: recomputing it would
+            # decompile and recompile every glyph kept, a third of the rendering time.
+            font.ttfont.recalcBBoxes = False
         self.set_text_color(*INK)
         self.set_draw_color(*RULE)
 
