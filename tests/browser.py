@@ -75,11 +75,15 @@ class Browser:
         # axe-core rides along with every document the browser opens: sent once, not once a page
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": axe_source()})
 
-    def open(self, url: str, size: Size = DESKTOP, language: str = "en-US") -> None:
-        """Load ``url`` in a viewport of ``size``, asking for ``language`` first."""
+    def resize(self, size: Size) -> None:
+        """Lay the open page out again in a viewport of ``size`` (no reload)."""
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": size.width, "height": size.height, "deviceScaleFactor": 1,
             "mobile": size.mobile})
+
+    def open(self, url: str, size: Size = DESKTOP, language: str = "en-US") -> None:
+        """Load ``url`` in a viewport of ``size``, asking for ``language`` first."""
+        self.resize(size)
         self.driver.execute_cdp_cmd("Network.setUserAgentOverride", {
             "userAgent": self.driver.execute_script("return navigator.userAgent"),
             "acceptLanguage": language})
