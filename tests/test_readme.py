@@ -13,11 +13,10 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.doc_blocks import README_ADDRESS, ROOT, blocks
+from tests.doc_blocks import ROOT, blocks
 from tests.readers import Reader, reader_registry
 
 pytestmark = pytest.mark.e2e
