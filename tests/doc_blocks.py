@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["DOCS", "ROOT", "README_ADDRESS", "blocks", "nav_pages"]
+__all__ = ["DOCS", "README_ADDRESS", "ROOT", "blocks", "nav_pages", "titled"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -16,12 +16,21 @@ README_ADDRESS = "127.0.0.1:8470"
 """The address the README and the docs give the registry (``serve``'s default); tests run their
 commands against a registry of their own, on a free port, in its place."""
 
-_FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+_FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+_TITLE = re.compile(r'title="([^"]*)"')
 
 
 def blocks(path: Path, language: str) -> list[str]:
     """The fenced blocks of ``language`` (``sh``, ``python``…) in a Markdown file, in order."""
-    return [body for found, body in _FENCE.findall(path.read_text()) if found == language]
+    return [body for found, _, body in _FENCE.findall(path.read_text()) if found == language]
+
+
+def titled(path: Path, title: str) -> str:
+    """The one fenced block of a Markdown file whose title (```` ```sh title="…" ````) is
+    ``title``."""
+    (found,) = [body for _, info, body in _FENCE.findall(path.read_text())
+                if (named := _TITLE.search(info)) and named.group(1) == title]
+    return found
 
 
 class _Loader(yaml.SafeLoader):
