@@ -60,15 +60,19 @@ def _run(block: str, env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
-def _protocols(server: LocalServer, folder: Path, count: int, opened: list[Tablet],
-               prefix: str) -> list[str]:
-    """``count`` protocols pushed by a newly enrolled tablet; their ids."""
+def _tablet(server: LocalServer, folder: Path, opened: list[Tablet]) -> tuple[str, Tablet]:
+    """A newly enrolled tablet of a new assignment, synced once."""
     admin = AdminClient(server.url, server.admin_token)
     try:
         assignment, (tablet,) = team(admin, server, folder, 1, opened)
     finally:
         admin.close()
-    made = [complete_protocol(tablet, assignment, f"{prefix}-{index}") for index in range(count)]
+    return assignment, tablet
+
+
+def _protocols(tablet: Tablet, assignment: str, numbers: list[str]) -> list[str]:
+    """Protocols of these numbers, pushed; their ids."""
+    made = [complete_protocol(tablet, assignment, number) for number in numbers]
     assert tablet.sync().ok
     return made
 
@@ -76,9 +80,10 @@ def _protocols(server: LocalServer, folder: Path, count: int, opened: list[Table
 def _drill(server: LocalServer, tmp_path: Path, opened: list[Tablet], database: str) -> str:
     """Two protocols, the backup, a third protocol, the restore drill; the drill's output."""
     env = _drill_env(server.data_dir, tmp_path / "backups", server.db_url)
-    _protocols(server, tmp_path / "before", 2, opened, "TR-BACKED-UP")
+    assignment, tablet = _tablet(server, tmp_path, opened)
+    _protocols(tablet, assignment, ["TR-BACKED-UP-1", "TR-BACKED-UP-2"])
     _run(titled(BACKUP, f"{database}: back up"), env)
-    _protocols(server, tmp_path / "after", 1, opened, "TR-AFTER")
+    _protocols(tablet, assignment, ["TR-AFTER"])
     return _run(titled(BACKUP, f"{database}: restore drill"), env)
 
 
@@ -161,13 +166,14 @@ def test_the_systemd_unit_serves_on_postgresql_with_its_workers(
     workers = {httpx.get(f"{unit_server.url}/health", timeout=10).json()["worker"]
                for _ in range(40)}
     assert len(workers) >= 2, workers
-    (protocol,) = _protocols(unit_server, tmp_path, 1, opened, "TR-DEPLOYED")
+    assignment, tablet = _tablet(unit_server, tmp_path, opened)
+    (protocol,) = _protocols(tablet, assignment, ["TR-DEPLOYED"])
     admin = AdminClient(unit_server.url, unit_server.admin_token)
     try:
-        assert admin.protocol(protocol).protocol.fields["number"] == "TR-DEPLOYED-0"
+        assert admin.protocol(protocol).protocol.fields["number"] == "TR-DEPLOYED"
     finally:
         admin.close()
-    assert opened[0].store.get("public_url") == unit_server.settings["FIELD_SYNC_PUBLIC_URL"]
+    assert tablet.store.get("public_url") == unit_server.settings["FIELD_SYNC_PUBLIC_URL"]
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
