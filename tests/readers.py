@@ -3,9 +3,9 @@ same way (``./dev serve``) in a folder of the reader's, so that their commands r
 
 The reader's folder holds the clone's ``dev`` and ``.venv`` (as a fresh clone does after its
 first ``./dev serve``); ``HOME`` is a folder beside it, so ``~/.local/share/field-sync`` (the
-registry's data: database, keys, administrator token) is the test's own; ``FIELD_SYNC_DB`` names
-the test's database; and the registry listens on a free port, which ``localized`` writes in
-place of the documented ``127.0.0.1:8470``.
+registry's data: database, keys, administrator token) is the test's own; on PostgreSQL,
+``FIELD_SYNC_DB`` names the test's database; and the registry listens on a free port, which
+``localized`` writes in place of the documented ``127.0.0.1:8470``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from field_sync_cli.local_server import LocalServer
-from tests.databases import dispose_database, fresh_database
+from tests.databases import ON_POSTGRES, dispose_database, fresh_database
 from tests.doc_blocks import README_ADDRESS, ROOT
 
 __all__ = ["Reader", "reader_registry"]
@@ -39,10 +39,12 @@ class Reader(LocalServer):
 
     def environment(self) -> dict[str, str]:
         """The reader's environment: none of the test run's own registry settings, a home of
-        their own, and the test's database."""
+        their own, and, when the test's database is PostgreSQL, ``FIELD_SYNC_DB`` naming it (on
+        SQLite the database is where ``serve`` puts it by default, and nothing is set)."""
         kept = {name: value for name, value in os.environ.items()
                 if not name.startswith("FIELD_SYNC_") and name != "XDG_DATA_HOME"}
-        return {**kept, "HOME": str(self.home), "FIELD_SYNC_DB": self.db_url}
+        database = {"FIELD_SYNC_DB": self.db_url} if ON_POSTGRES else {}
+        return {**kept, "HOME": str(self.home), **database}
 
     def localized(self, text: str) -> str:
         """``text`` with the documented registry address replaced by this registry's."""

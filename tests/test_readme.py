@@ -3,8 +3,8 @@ by its own ``./dev serve``.
 
 The commands run in a folder of their own that holds the clone's ``dev`` and ``.venv``, with
 ``HOME`` there too (so ``~/.local/share/field-sync`` is the test's), ``FIELD_SYNC_DB`` naming the
-test's database, and the registry on a free port in place of 8470. ``./dev test`` is this
-suite, and is not run again.
+test's database when it is PostgreSQL, and the registry on a free port in place of 8470.
+``./dev test`` is this suite, and is not run again.
 """
 
 from __future__ import annotations
