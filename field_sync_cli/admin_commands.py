@@ -12,20 +12,23 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
-import qrcode
 
-from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.errors import FieldSyncGroup, finish
 from field_sync_cli.options import admin_options, resolve_admin_token
+
+if TYPE_CHECKING:
+    from field_sync_cli.admin_client import AdminClient
 
 __all__ = ["admin", "print_qr"]
 
 
 @contextmanager
 def _client(server: str, token: str, data_dir: Path) -> Iterator[AdminClient]:
+    from field_sync_cli.admin_client import AdminClient
+
     client = AdminClient(server, resolve_admin_token(token, data_dir))
     try:
         yield client
@@ -36,6 +39,8 @@ def _client(server: str, token: str, data_dir: Path) -> Iterator[AdminClient]:
 def print_qr(text: str, out: TextIO | None = None) -> None:
     """``text`` as a QR code of half-block characters; at a terminal, white on black, so that
     it reads on a dark or a light background alike."""
+    import qrcode
+
     out = out or sys.stdout
     code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
     code.add_data(text)

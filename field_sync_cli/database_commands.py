@@ -10,7 +10,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from field_sync_cli.errors import FAILED, OK, Unreachable
-from server.logs import LogFormat, configure_logging
+from server.logs import LogFormat, configure_logging  # loaded only when the command runs
 
 __all__ = ["run_audit_verify", "run_db_upgrade"]
 

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from collections.abc import Sequence
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
-import httpx
 import msgspec
-import sqlalchemy.exc
 
 from server.settings import SettingError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["FAILED", "OK", "UNREACHABLE", "USAGE", "Failed", "FieldSyncGroup", "RegistryRefused",
            "Unreachable", "finish", "run", "translate"]
@@ -84,22 +86,36 @@ def _os_error(exc: OSError) -> click.ClickException:
     return Unreachable(f"{where}{exc.strerror or exc}")
 
 
-def translate(exc: Exception) -> click.ClickException | None:
-    """The command-line error a library's exception stands for; None for a bug."""
+def _http_error(exc: Exception) -> click.ClickException | None:
+    httpx = sys.modules.get("httpx")  # not loaded: the error cannot be one of its
+    if httpx is None:
+        return None
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return click.UsageError(f"{exc} (give an address like http://127.0.0.1:8470)")
     if isinstance(exc, httpx.TransportError):
         url = exc.request.url if exc._request is not None else "the server"
         return Unreachable(f"could not reach {url}: {exc or type(exc).__name__}")
+    return None
+
+
+def _database_error(exc: Exception) -> click.ClickException | None:
+    errors = sys.modules.get("sqlalchemy.exc")
+    if errors is None:
+        return None
+    if isinstance(exc, errors.OperationalError | errors.InterfaceError):
+        return Unreachable(f"could not reach the database: {exc.orig or exc}".splitlines()[0])
+    if isinstance(exc, errors.ArgumentError):
+        return click.UsageError(f"not a database URL: {exc}")
+    return None
+
+
+def translate(exc: Exception) -> click.ClickException | None:
+    """The command-line error a library's exception stands for; None for a bug."""
     if isinstance(exc, OSError) and exc.errno != errno.EPIPE:
         return _os_error(exc)
-    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
-        return Unreachable(f"could not reach the database: {exc.orig or exc}".splitlines()[0])
-    if isinstance(exc, sqlalchemy.exc.ArgumentError):
-        return click.UsageError(f"not a database URL: {exc}")
     if isinstance(exc, SettingError):
         return click.UsageError(str(exc))
-    return None
+    return _http_error(exc) or _database_error(exc)
 
 
 class FieldSyncGroup(click.Group):

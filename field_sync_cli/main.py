@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -29,7 +29,9 @@ from field_sync_cli.options import (
     server_option,
 )
 from field_sync_cli.serve_command import log_options, serve
-from server.logs import LogFormat
+
+if TYPE_CHECKING:
+    from server.logs import LogFormat
 
 __all__ = ["COMMANDS", "cli", "main"]
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from field_sync_cli.options import option, setting_options
-from server.logs import LogFormat, configure_logging, resolve_format
+
+if TYPE_CHECKING:
+    from server.logs import LogFormat
 
 __all__ = ["log_options", "serve"]
 
@@ -70,6 +72,7 @@ def serve(host: str, port: int, workers: int, log_level: str, log_format: LogFor
     Every setting is a flag, or the environment variable named beside it; a flag wins.
     """
     from server.config import ServerConfig
+    from server.logs import configure_logging, resolve_format
 
     given = {name: value for name, value in settings.items() if value not in (None, ())}
     config = ServerConfig(**given)

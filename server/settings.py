@@ -29,7 +29,7 @@ ENV_PREFIX = "FIELD_SYNC_"
 _NAME = "field_sync_setting_name"
 _SECRET = "field_sync_setting_secret"  # noqa: S105 - a metadata key, not a password
 _SHOWN_DEFAULT = "field_sync_setting_shown_default"
-_WHAT = {int: "a whole number"}
+_WHAT: dict[type, str] = {int: "a whole number"}
 
 
 class SettingError(ValueError):
