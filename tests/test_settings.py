@@ -79,3 +79,19 @@ def test_a_setting_the_registry_cannot_run_with_is_refused(
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingError):
         ServerConfig()
+
+
+@pytest.mark.parametrize(("logged", "secret"), [
+    ("Authorization: Bearer abc.DEF-123_xyz", "abc.DEF-123_xyz"),
+    ("uri otpauth://totp/field-sync:i?secret=JBSWY3DPEHPK3PXP&issuer=x", "JBSWY3DPEHPK3PXP"),
+    ("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n-----END PRIVATE KEY-----", "MIGHAgEAMBMG"),
+    ("token 0b9e4c2a-1d3f-4e5a-8b6c-7d8e9f0a1b2c.Zm9vYmFyYmF6cXV4cXV1eHh5eg", "Zm9vYmFy"),
+    ("code QVQ7-4E2G-KHWB issued", "QVQ7-4E2G-KHWB"),
+    ('{"password": "hunter2hunter2"}', "hunter2hunter2"),
+    ("[SQL: UPDATE device]\n[parameters: ('s3cr3t-hash',)]", "s3cr3t-hash"),
+])
+def test_a_log_line_loses_what_looks_like_a_secret(logged: str, secret: str) -> None:
+    from server.logs import redact
+
+    assert secret not in redact(logged)
+    assert "redacted" in redact(logged)
