@@ -36,7 +36,7 @@ from schemas import Op, OpResult
 from server import ServerConfig, create_app
 from server.metrics import count_push
 
-TOKEN = "bench-admin-token"
+TOKEN = "bench-admin-token"  # noqa: S105 - a throwaway registry's
 ADMIN = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
          "Accept": "application/json"}
 TEMPLATE = "metrology_supervision@1"
