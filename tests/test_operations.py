@@ -22,6 +22,7 @@ from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas.signing import TotpConfirmation
 from server.schema import head_revision
+from tests.command import field_sync
 from tests.databases import dispose_database, fresh_database
 from tests.live import AUTHENTICATORS, complete_protocol, fresh_code, team
 
@@ -230,3 +231,78 @@ async def test_readiness_waits_for_the_migrations(
         with writer.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = :head"),
                                {"head": head_revision()})
+
+
+# -- the operator's commands, against this registry --------------------------------------------
+
+_HALF_BLOCKS = {"█": (0, 0), "▄": (1, 0), "▀": (0, 1), "\xa0": (1, 1), " ": (1, 1)}
+"""What each character of a QR printed off a terminal stands for: (top, bottom) dark."""
+
+
+def read_printed_qr(lines: list[str]) -> str:
+    """Decode a QR code printed in half blocks, as a phone would read it off the screen."""
+    import zxingcpp
+    from PIL import Image
+
+    rows = []
+    for line in lines:
+        pairs = [_HALF_BLOCKS[character] for character in line]
+        rows += [[255 - 255 * top for top, _ in pairs], [255 - 255 * bottom for _, bottom in pairs]]
+    image = Image.new("L", (len(rows[0]), len(rows)))
+    image.putdata([pixel for row in rows for pixel in row])
+    found = zxingcpp.read_barcodes(image.resize((image.width * 6, image.height * 6),
+                                                Image.Resampling.NEAREST))
+    assert found, "no QR code in what was printed"
+    return str(found[0].text)
+
+
+def _qr_blocks(output: str) -> list[list[str]]:
+    blocks: list[list[str]] = [[]]
+    for line in output.splitlines():
+        if line and set(line) <= set(_HALF_BLOCKS):
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return [block for block in blocks if block]
+
+
+def test_an_operator_enrolls_assigns_and_revokes_from_a_shell(operated: Operated) -> None:
+    server = operated.server
+    env = {"FIELD_SYNC_SERVER": server.url, "FIELD_SYNC_ADMIN_TOKEN": server.admin_token}
+    inspector = "insp-shell-" + secrets.token_hex(3)
+    added = field_sync("admin", "inspector", "add", inspector, "--name", "Aziz Karimov",
+                       "--attested-until", "2030-12-31", env=env)
+    assert added.returncode == 0, added.stderr
+    issued = field_sync("admin", "enroll-code", inspector, env=env)
+    assert issued.returncode == 0, issued.stderr
+    code = re.search(r"Enrollment code for \S+: (\S+)", issued.stdout)
+    assert code is not None
+    (uri,) = [line for line in issued.stdout.splitlines() if line.startswith("otpauth://")]
+    code_qr, uri_qr = _qr_blocks(issued.stdout)
+    assert read_printed_qr(code_qr) == code.group(1)
+    assert read_printed_qr(uri_qr) == uri
+    again = field_sync("admin", "enroll-code", inspector, env=env)
+    assert "otpauth://" not in again.stdout and len(_qr_blocks(again.stdout)) == 1
+    assigned = field_sync("admin", "assign", "as-shell", "--title", "Market scales",
+                          "--inspector", inspector, env=env)
+    assert assigned.returncode == 0, assigned.stderr
+    tablet = Tablet(server.data_dir.parent / f"{inspector}.sqlite", b"passphrase")
+    try:
+        tablet.enroll(code.group(1), server.url)
+        assert tablet.sync().ok
+        revoked = field_sync("admin", "revoke-device", tablet.device_id, env=env)
+        assert revoked.returncode == 0, revoked.stderr
+        assert not tablet.sync().ok
+    finally:
+        tablet.close()
+
+
+def test_a_refusal_is_one_line_and_exit_1(operated: Operated) -> None:
+    demo = field_sync("demo", "--server", operated.server.url, "--admin-token", WRONG_ADMIN)
+    assert (demo.returncode, demo.stderr.count("\n")) == (1, 1), demo.stderr
+    assert "refused" in demo.stderr and "not_admin" in demo.stderr
+    assert WRONG_ADMIN not in demo.stderr
+    missing = field_sync("admin", "revoke-device", "no-such-device", "--server",
+                         operated.server.url, "--admin-token", operated.server.admin_token)
+    assert (missing.returncode, missing.stderr.count("\n")) == (1, 1), missing.stderr
+    assert "unknown_device" in missing.stderr
