@@ -101,7 +101,7 @@ def configure_logging(log_format: LogFormat = "auto", level: str = "info",
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "litestar"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
-        logger.propagate = True
+        logger.propagate = name != "uvicorn.access"  # each request's own line replaces it
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its set-up, each run
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
