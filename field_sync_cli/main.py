@@ -21,12 +21,12 @@ import click
 from field_sync_cli.admin_commands import admin
 from field_sync_cli.errors import FieldSyncGroup, finish, run
 from field_sync_cli.options import (
-    admin_options,
     admin_token_option,
     data_dir_option,
     database_options,
     resolve_admin_token,
     server_option,
+    token_option,
 )
 from field_sync_cli.serve_command import log_options, serve
 
@@ -99,7 +99,9 @@ def _filter_options(command: F) -> F:
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               show_default="standard output", help="The file to write.")
 @_filter_options
-@admin_options
+@server_option()
+@token_option("--token", help="The registry's administrator token, or a supervisor's.")
+@data_dir_option
 def export(fmt: str, out: str | None, server: str, admin_token: str, data_dir: Path,
            **filters: str) -> None:
     """Stream the registry's protocols to a file (a supervisor's token works too)."""

@@ -17,6 +17,7 @@ from server.config import ServerConfig, default_data_dir
 from server.settings import Setting, SettingError
 
 __all__ = ["DEFAULT_SERVER", "admin_options", "admin_token_option", "data_dir_option",
+           "token_option",
            "database_options", "option", "registry_url", "resolve_admin_token", "server_option",
            "setting_options"]
 
@@ -53,10 +54,14 @@ data_dir_option = option(
     default=default_data_dir, show_default="~/.local/share/field-sync",
     help="The registry's data directory (its SQLite file, keys and administrator token).")
 
-admin_token_option = option(
-    "--admin-token", env="FIELD_SYNC_ADMIN_TOKEN", default="",
-    show_default="read from DATA_DIR/admin-token",
-    help="The registry's administrator token.")
+def token_option(*aliases: str, help: str = "The registry's administrator token.",
+                 ) -> Callable[[F], F]:
+    """``--admin-token`` (``$FIELD_SYNC_ADMIN_TOKEN``), and other names for it."""
+    return option("--admin-token", *aliases, "admin_token", env="FIELD_SYNC_ADMIN_TOKEN",
+                  default="", show_default="read from DATA_DIR/admin-token", help=help)
+
+
+admin_token_option = token_option()
 
 
 def admin_options(command: F) -> F:

@@ -147,7 +147,7 @@ def test_every_line_a_request_causes_carries_its_id(operated: Operated) -> None:
 
 def test_no_secret_reaches_the_log(operated: Operated) -> None:
     log = (operated.server.data_dir / "server.log").read_text()
-    assert len(log.splitlines()) > 50  # debug level: the test has something to search
+    assert len(log.splitlines()) > 25  # debug level: the test has something to search
     for name, secret in operated.secrets.items():
         assert secret and secret not in log, name
     for code in operated.codes:
