@@ -39,6 +39,8 @@ class Operated:
 
     server: LocalServer
     request_id: str
+    seal: str = ""
+    """The seal of the protocol registered."""
     secrets: dict[str, str] = field(default_factory=dict)
     codes: list[str] = field(default_factory=list)
     """One-time codes used (six digits: searched for as whole numbers only)."""
@@ -50,12 +52,14 @@ class Operated:
 
 
 def _sign(tablet: Tablet, assignment: str, number: str, code: TotpConfirmation) -> str:
+    """Sign a new protocol and sync; its seal."""
     protocol = complete_protocol(tablet, assignment, number)
     with tablet.edit(protocol) as edit:
         edit.set("conclusion", "compliant")
-    tablet.sign(protocol, code)
+    freeze = tablet.sign(protocol, code)
     tablet.sync()
-    return protocol
+    assert freeze.signed is not None
+    return freeze.signed.seal
 
 
 def _wrong(code: str) -> TotpConfirmation:
@@ -79,7 +83,7 @@ def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operated]:
         assert tablet.inspector is not None
         inspector = tablet.inspector.id
         right = fresh_code(tablet)
-        _sign(tablet, assignment, "TR-OPS-1", right)
+        done.seal = _sign(tablet, assignment, "TR-OPS-1", right)
         admin.put_reference("inspector", inspector, {"id": inspector, "full_name": "Suspended",
                                                      "suspended": True,
                                                      "attested_until": "2099-01-01"})
@@ -295,6 +299,13 @@ def test_an_operator_enrolls_assigns_and_revokes_from_a_shell(operated: Operated
         assert not tablet.sync().ok
     finally:
         tablet.close()
+
+
+def test_a_lower_cased_seal_is_read_as_it_was_printed(operated: Operated) -> None:
+    """A phone's camera app may hand the seal's URL on in lower case."""
+    result = field_sync("verify", operated.seal.lower(), "--server", operated.server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "GENUINE" in result.stdout and "TR-OPS-1" in result.stdout
 
 
 def test_a_refusal_is_one_line_and_exit_1(operated: Operated) -> None:
