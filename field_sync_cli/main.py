@@ -83,13 +83,18 @@ def verify(seal: str, trust_list: str | None, server: str | None,
     finish(run_verify(seal, trust_list, server, registry_key))
 
 
-_FILTERS = ("number", "entity-tin", "inspector", "site", "status", "signed-from", "signed-to")
+_FILTERS = {"number": "Only the protocol of this number.",
+            "entity-tin": "Only protocols of this entity (its STIR).",
+            "inspector": "Only protocols this inspector signed or leads.",
+            "site": "Only protocols of this site.",
+            "status": "Only protocols in this status (registered, quarantined...).",
+            "signed-from": "Only protocols signed on or after this day (YYYY-MM-DD).",
+            "signed-to": "Only protocols signed on or before this day (YYYY-MM-DD)."}
 
 
 def _filter_options(command: F) -> F:
-    for name in reversed(_FILTERS):
-        command = click.option(f"--{name}", default="",
-                               help=f"Only protocols of this {name.replace('-', ' ')}.")(command)
+    for name, text in reversed(_FILTERS.items()):
+        command = click.option(f"--{name}", default="", help=text)(command)
     return command
 
 
