@@ -25,8 +25,8 @@ LOGO = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="
 async def limited(tmp_path: Path, db_url: str) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
     (tmp_path / "logo.svg").write_bytes(LOGO)
     config = ServerConfig(data_dir=tmp_path / "registry", admin_token=ADMIN_TOKEN, db_url=db_url,
-                          check_requests_per_minute=3, agency_logo=str(tmp_path / "logo.svg"),
-                          agency_name={"en": "Standards Agency of Testland"})
+                          check_requests_per_minute=3, agency_logo=tmp_path / "logo.svg",
+                          agency_name_en="Standards Agency of Testland")
     async with AsyncTestClient(app=create_app(config)) as client:
         yield client
 

@@ -257,7 +257,9 @@ def test_render_command(story: Story, server: LocalServer, tmp_path: Path,
         again[position] = changed
         assert main(again) == code
         error = capsys.readouterr().err
-        assert error.startswith("field-sync render: ") and error.count("\n") == 1
+        assert "Traceback" not in error
+        if code != 2:  # a usage error is click's own few lines
+            assert error.startswith("field-sync render: ") and error.count("\n") == 1
 
 
 @pytest.mark.browser

@@ -49,16 +49,15 @@ def base_context(lang: str, path: str, query: list[tuple[str, str]], public_url:
 
 
 def _logo_url(registry: Registry) -> str:
-    configured = registry.config.agency_logo
-    path = Path(configured) if configured else None
-    return f"/brand/logo?v={file_version(path)}" if path and path.is_file() else ""
+    path = registry.config.agency_logo
+    return f"/brand/logo?v={file_version(Path(path))}" if path and Path(path).is_file() else ""
 
 
 def page_context(request: Request[Any, Any, Any], registry: Registry) -> dict[str, Any]:
     """The context every page template gets, for this request to this registry."""
     lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
     return base_context(lang, request.url.path, list(request.query_params.items()),
-                        registry.public_url(request), registry.config.agency_name.get(lang, ""),
+                        registry.public_url(request), registry.config.agency_name(lang),
                         _logo_url(registry))
 
 
