@@ -29,6 +29,7 @@ from field_sync_cli.options import (
     token_option,
 )
 from field_sync_cli.serve_command import log_options, serve
+from schemas.templates import LANGUAGES
 
 if TYPE_CHECKING:
     from server.logs import LogFormat
@@ -116,6 +117,25 @@ def export(fmt: str, out: str | None, server: str, admin_token: str, data_dir: P
                       filters))
 
 
+@click.command()
+@click.argument("protocol_id")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="uz-Latn", show_default=True,
+              help="The language the protocol is printed in.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The PDF file to write.")
+@server_option()
+@token_option("--token", help="The registry's administrator token, or a supervisor's or a "
+                              "device's.")
+@data_dir_option
+def render(protocol_id: str, lang: str, out: Path, server: str, admin_token: str,
+           data_dir: Path) -> None:
+    """The printed protocol PROTOCOL_ID as a PDF, as the registry renders it (the same bytes
+    the tablet makes offline)."""
+    from field_sync_cli.render_command import render as run_render
+
+    finish(run_render(protocol_id, lang, out, server, resolve_admin_token(admin_token, data_dir)))
+
+
 @click.group(cls=FieldSyncGroup)
 def audit() -> None:
     """The registry's audit log."""
@@ -160,7 +180,8 @@ def schemas_export(folder: Path) -> None:
         click.echo(path)
 
 
-COMMANDS: tuple[click.Command, ...] = (serve, demo, verify, export, admin, audit, db, schemas)
+COMMANDS: tuple[click.Command, ...] = (serve, demo, verify, export, render, admin, audit, db,
+                                       schemas)
 """Every command of ``field-sync``: a new one is added here."""
 
 for _command in COMMANDS:

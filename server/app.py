@@ -26,6 +26,8 @@ from server.problems import http_exception_to_problem, unexpected_error_to_probl
 from server.registry import Registry
 from server.request_ids import RequestIds
 from server.routes.admin import AdminController
+from server.routes.check import check_router
+from server.routes.document import protocol_document
 from server.routes.enrollment import enroll
 from server.routes.health import health, ready
 from server.routes.keys import revoke_key, rotate_key
@@ -35,6 +37,7 @@ from server.routes.reference import ReferenceController
 from server.routes.supervision import RegistryController, SupervisorAdmin, SupervisorController
 from server.routes.sync import pull_changes, push_ops
 from server.routes.verify import trust_list_route, verification_page, verify_json
+from server.web import brand_logo, static_files, template_config
 
 __all__ = ["app_from_environment", "create_app", "freeze_startup_objects", "prepare"]
 
@@ -93,12 +96,14 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         route_handlers=[health, ready, metrics, enroll, push_ops, pull_changes, get_protocol,
                         AdminController, trust_list_route, verify_json, verification_page,
                         rotate_key, revoke_key, ReferenceController, RegistryController,
-                        SupervisorController, SupervisorAdmin],
+                        SupervisorController, SupervisorAdmin, static_files(), brand_logo,
+                        check_router(config), protocol_document],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),
         },
         lifespan=[lifespan],
+        template_config=template_config(),
         # Per-route counts and latencies, by the route's template (not each seal's URL).
         middleware=[PrometheusConfig(app_name="field-sync", prefix="field_sync",
                                      group_path=True).middleware],

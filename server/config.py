@@ -96,6 +96,24 @@ class ServerConfig:
     """File of the key that encrypts inspectors' one-time-code secrets at rest; made on first
     start when missing."""
 
+    # -- the public pages -----------------------------------------------------------------------
+    agency_name_uz_latn: str = setting("", shown_default="Oʻzbekiston texnik jihatdan tartibga "
+                                                         "solish agentligi")
+    """The agency's name in Uzbek (Latin script) on the registry's pages."""
+    agency_name_uz_cyrl: str = setting("", shown_default="Ўзбекистон техник жиҳатдан тартибга "
+                                                         "солиш агентлиги")
+    """The agency's name in Uzbek (Cyrillic script) on the registry's pages."""
+    agency_name_ru: str = setting("", shown_default="Узбекское агентство по техническому "
+                                                    "регулированию")
+    """The agency's name in Russian on the registry's pages."""
+    agency_name_en: str = setting("", shown_default="Uzbek Agency for Technical Regulation")
+    """The agency's name in English on the registry's pages."""
+    agency_logo: Path | None = setting(None, shown_default="none")
+    """An image file (SVG or PNG) shown beside the agency's name on the registry's pages."""
+    check_requests_per_minute: int = 30
+    """How many checks by number (``GET /v1/check``, the ``/check`` page) one client may make
+    in a minute before it is answered 429 with ``Retry-After``."""
+
     # -- operations -----------------------------------------------------------------------------
     metrics_token: str = setting("", secret=True, shown_default="the administrator token only")
     """Bearer token a Prometheus scraper sends for ``GET /metrics`` (the administrator token
@@ -140,6 +158,11 @@ class ServerConfig:
         variables["FIELD_SYNC_DB"] = self.database_url
         variables["FIELD_SYNC_ADMIN_TOKEN"] = self.ensure_admin_token()
         return variables
+
+    def agency_name(self, lang: str) -> str:
+        """The agency's name configured for ``lang`` (``uz-Latn``, ...); empty if none."""
+        name: str = getattr(self, "agency_name_" + lang.lower().replace("-", "_"), "")
+        return name
 
     @property
     def database_url(self) -> str:
