@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import string
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cbor2
 import msgspec
@@ -165,16 +165,18 @@ def _decode_claim(payload: bytes) -> Claim:
         raise SealError(f"the seal's claim is malformed: {exc}") from exc
 
 
-# Upper-cases ASCII letters only, so every character keeps its place: ``str.upper`` turns some
-# letters of other scripts into two ("ß" into "SS") or into ASCII ones ("ſ" into "S").
-_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 _PAGE = "/V/"
+
+
+_PREFIXES = ("FS1", "fs1", "Fs1", "fS1")
+"""The prefix in every ASCII case. Not ``text.upper()``: it turns some letters of other scripts
+into two ("ß" into "SS"), which would move every place after them."""
 
 
 def _split(text: str) -> tuple[str, str]:
     """``(what comes before the prefix, the body after it)``; the prefix is the last ``FS1``
     in any ASCII case."""
-    start = text.translate(_ASCII_UPPER).rfind(PREFIX)
+    start = max(text.rfind(prefix) for prefix in _PREFIXES)
     if start < 0:
         return text, ""
     return text[:start], text[start + len(PREFIX):].strip()
@@ -184,11 +186,12 @@ def seal_address(text: str) -> str:
     """The address a seal's text points at: what precedes ``/V/FS1``, or precedes ``FS1`` when
     it is not ``/V/``; empty for a seal given from its prefix on."""
     head = _split(text)[0].strip()
-    if head.translate(_ASCII_UPPER).endswith(_PAGE):
+    if head[-len(_PAGE):].upper() == _PAGE:
         head = head[:-len(_PAGE)]
     return head
 
 
+@lru_cache(maxsize=256)  # a verifier compares the same few addresses, seal after seal
 def _canonical_address(url: str) -> tuple[str, ...]:
     # Compared in lower case throughout: the seal writer upper-cases the whole address.
     parts = urllib.parse.urlsplit(url.strip().lower())

@@ -1,7 +1,7 @@
 """The registry's own keys: its P-256 signing key (receipts, trust list) and the secret key that
 encrypts TOTP secrets at rest. Both are made once in the data directory (mode 0600), or read
-from the files ``$FIELD_SYNC_REGISTRY_KEY`` and ``$FIELD_SYNC_SECRET_KEY`` name, which several
-server processes on one PostgreSQL must share."""
+from the files the ``registry_key`` and ``secret_key`` settings name (``$FIELD_SYNC_REGISTRY_KEY``,
+``$FIELD_SYNC_SECRET_KEY``), which several server processes on one PostgreSQL must share."""
 
 from __future__ import annotations
 
@@ -16,19 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from field_sync.keys import key_fingerprint, public_key_pem
 
-__all__ = ["RegistryKeys", "read_registry_public_key", "registry_key_path"]
+__all__ = ["RegistryKeys", "read_registry_public_key"]
 
 
-def registry_key_path(data_dir: Path) -> Path:
-    """Where the registry's signing key is: ``$FIELD_SYNC_REGISTRY_KEY``, else in the data
-    directory."""
-    return Path(os.environ.get("FIELD_SYNC_REGISTRY_KEY", data_dir / "registry-key.pem"))
-
-
-def read_registry_public_key(data_dir: Path) -> str | None:
-    """The PEM of the registry key's public half, if its file exists (never made here); a file
-    that is not a key raises ``ValueError``."""
-    path = registry_key_path(data_dir)
+def read_registry_public_key(path: Path) -> str | None:
+    """The PEM of the public half of the registry key in ``path``, if the file exists (never
+    made here); a file that is not a key raises ``ValueError``."""
     if not path.is_file():
         return None
     key = serialization.load_pem_private_key(path.read_bytes(), None)
@@ -54,10 +47,12 @@ class RegistryKeys:
     secrets: Fernet
 
     @classmethod
-    def load(cls, data_dir: Path) -> RegistryKeys:
-        """Read the keys, making them on first start."""
-        signing_path = registry_key_path(data_dir)
-        secret_path = Path(os.environ.get("FIELD_SYNC_SECRET_KEY", data_dir / "secret-key"))
+    def load(cls, data_dir: Path, signing_path: Path | None = None,
+             secret_path: Path | None = None) -> RegistryKeys:
+        """Read the keys (from ``data_dir`` unless their own files are named), making them on
+        first start."""
+        signing_path = signing_path or data_dir / "registry-key.pem"
+        secret_path = secret_path or data_dir / "secret-key"
         new_signing = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())

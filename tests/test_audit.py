@@ -9,10 +9,11 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import httpx
 import msgspec
 import pytest
@@ -25,6 +26,7 @@ from field_sync.registry_pin import RegistryPin
 from field_sync.signing import sign_canonical
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.audit_command import run_audit_verify
+from field_sync_cli.errors import translate
 from field_sync_cli.local_server import LocalServer
 from schemas.signing import AuditCheckpoint
 from server.audit import append
@@ -171,11 +173,17 @@ class Outcome:
 
 def audit_verify(url: str, folder: Path, checkpoint: str | None = None,
                  registry_key: str | None = None) -> Outcome:
-    """The command's logic, in this process (the command line itself is run twice below)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = run_audit_verify(url, folder, checkpoint, registry_key)
-    return Outcome(status, out.getvalue(), err.getvalue())
+    """The command's logic, in this process, its errors as the command line ends on them (the
+    command line itself is run below too)."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        try:
+            return Outcome(run_audit_verify(url, folder, checkpoint, registry_key),
+                           out.getvalue(), "")
+        except Exception as exc:  # what the command group turns into one line
+            error = exc if isinstance(exc, click.ClickException) else translate(exc)
+            assert error is not None, exc
+            return Outcome(error.exit_code, out.getvalue(), error.format_message())
 
 
 def command_line(url: str, folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -307,7 +315,7 @@ def test_a_checkpoint_is_only_the_registry_keys(audited: Audited, tmp_path: Path
         result = keyed(audited, audited.url, str(kept_file(checkpoint, tmp_path)))
         assert result.returncode == 1
         assert "not signed by the registry key" in result.stdout
-    pem = read_registry_public_key(audited.folder / "registry")
+    pem = read_registry_public_key(audited.folder / "registry" / "registry-key.pem")
     assert pem is not None
     elsewhere = tmp_path / "elsewhere"  # no key file here: the pin says which key
     assert audit_verify(audited.url, elsewhere,
@@ -316,6 +324,8 @@ def test_a_checkpoint_is_only_the_registry_keys(audited: Audited, tmp_path: Path
                         registry_key=key_fingerprint(forger)).returncode == 1
     unkeyed = audit_verify(audited.url, elsewhere)
     assert unkeyed.returncode == 3 and "--registry-key" in unkeyed.stderr
+    own_key = str(audited.folder / "registry" / "registry-key.pem")  # the private key file
+    assert audit_verify(audited.url, elsewhere, registry_key=own_key).returncode == 0
     monkeypatch.setenv("FIELD_SYNC_REGISTRY_KEY_PIN", RegistryPin.of_key(pem).fingerprint)
     assert audit_verify(audited.url, elsewhere).returncode == 0
 
@@ -327,10 +337,10 @@ def test_what_cannot_be_read_exits_3_and_makes_nothing(audited: Audited,
                                                        tmp_path: Path) -> None:
     nothing = tmp_path / "nothing"
     result = audit_verify(f"sqlite:///{nothing / 'field-sync.db'}", nothing)
-    assert result.returncode == 3 and "no registry database" in result.stderr
+    assert result.returncode == 3 and "no such database" in result.stderr
     assert not nothing.exists()
     absent = keyed(audited, audited.url, str(tmp_path / "absent.json"))
-    assert absent.returncode == 3 and "cannot read the checkpoint" in absent.stderr
+    assert absent.returncode == 3 and "absent.json: no such file" in absent.stderr
     (tmp_path / "junk.json").write_text('{"seq": "many"}')
     junk = keyed(audited, audited.url, str(tmp_path / "junk.json"))
     assert junk.returncode == 3 and "not an audit checkpoint" in junk.stderr

@@ -73,8 +73,10 @@ _BEFORE_PACKING = "0005"
 _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
 _BEFORE_PACKED_REGISTERS = "0007"
-"""The last revision with each protocol's registers a flat map (0008 packs them)."""
-_BEFORE_CHECKPOINTS = "0008"
+"""The last revision with each protocol's registers flat (0008 packs them)."""
+_BEFORE_POSITIONS = "0008"
+"""The last revision without an inspector's position (0012 keeps it)."""
+_BEFORE_CHECKPOINTS = "0012"
 """The last revision without the audit checkpoints' table (0010 makes it)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
@@ -124,7 +126,10 @@ def _fill_protocols(database: Database) -> dict[str, bytes]:
     """Three protocols of one assignment, written as any earlier revision's table takes them;
     the latest stamp of ``p1`` is 9, of the others 7; the registers as stored."""
     with Session(database.writer) as session:
-        session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
+        # as any earlier revision's table takes it: columns added since (position) left out
+        session.execute(text("INSERT INTO inspector (id, full_name, region, suspended, "
+                             "attested_until, created_at) VALUES ('i1', 'Inspector', '', "
+                             ":no, '', :now)"), {"no": False, "now": datetime.now(UTC)})
         session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
         session.add(ChangeCounter(id=1, value=5))
         session.commit()
@@ -242,6 +247,19 @@ def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
     assert not any(is_packed(registers) for registers in spread.values())
     assert {doc: unpack_registers(registers) for doc, registers in spread.items()} == {
         doc: unpack_registers(registers) for doc, registers in flat.items()}
+    database.dispose()
+
+
+def test_a_database_without_positions_keeps_its_inspectors(empty_url: str) -> None:
+    """From before an inspector's position (0012): inspectors stay, with no position."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_POSITIONS, _fill_protocols)
+    with database.read() as session:
+        inspector = session.get(InspectorRow, "i1")
+    assert inspector is not None and (inspector.full_name, inspector.position) == ("Inspector", "")
+    assert _diffs(database) == []
+    downgrade(database.writer, _BEFORE_POSITIONS)
+    columns = {column["name"] for column in inspect(database.writer).get_columns("inspector")}
+    assert "position" not in columns and "full_name" in columns
     database.dispose()
 
 
