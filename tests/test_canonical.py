@@ -303,13 +303,25 @@ def test_map_keys_must_be_strings(key: Any) -> None:
         canonical_bytes({"outer": [{key: "value"}]})
 
 
-def test_nesting_is_limited() -> None:
+_WRAPS: dict[str, Any] = {
+    "list": lambda value, _: [value],
+    "map": lambda value, _: {"k": value},
+    "tuple": lambda value, _: (value,),
+    "map and list in turn": lambda value, level: {"k": value} if level % 2 else [value],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_WRAPS))
+def test_nesting_is_limited_to_32_levels_in_maps_as_in_lists(kind: str) -> None:
+    """A value 32 levels down has a canonical form; one 33 levels down has none, whether the
+    levels are lists, maps or both."""
     value: Any = "leaf"
-    for _ in range(32):
-        value = [value]
-    assert canonical_bytes(value).startswith(b"[[[")
-    with pytest.raises(EncodingError):
-        canonical_bytes([value])
+    for level in range(32):
+        value = _WRAPS[kind](value, level)
+    assert canonical_bytes(value).count(b'"leaf"') == 1
+    for deeper in (_WRAPS[kind](value, 32), {"k": value}, [value]):
+        with pytest.raises(EncodingError, match="nests too deeply"):
+            canonical_bytes(deeper)
 
 
 def test_a_document_state_itself_has_no_canonical_form() -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from field_sync import DocumentState, Register, canonical_bytes, pack, replay, spread
+from field_sync import DocumentState, Register, canonical_bytes, content_hash, pack, replay, spread
 from schemas import Op
 from schemas.packed import is_packed, pack_registers, register_count, unpack_registers
 from tests.strategies import DOC, METROLOGY, ROW_IDS, histories, registry_runs, shares
@@ -134,6 +134,23 @@ def test_meta_fields_name_template_and_assignment_but_are_not_fields() -> None:
     assert protocol.fields == {"number": "MN-1"}
     assert DocumentState(DOC).template_ref is None
     assert DocumentState(DOC).materialize().template == ""
+
+
+def test_a_correction_names_the_protocol_it_supersedes_and_its_hash_covers_the_link() -> None:
+    """The ``_supersedes`` meta field is no field of the protocol but its own part of it: the
+    correction's content, and so its hash and what its seal signs, names what it corrects."""
+    old = "5d1e4c8a-0000-4000-8000-000000000000"
+    correction = state_of([op("tablet-a", 1, "", {**CREATE, "_supersedes": old}, ms=1),
+                           op("tablet-a", 2, "number", "MN-1", ms=2)])
+    protocol = correction.materialize(METROLOGY)
+    assert protocol.supersedes == old
+    assert protocol.fields == {"number": "MN-1"}
+    assert correction.materialize().supersedes == old
+    plain = state_of([op("tablet-a", 1, "", CREATE, ms=1),
+                      op("tablet-a", 2, "number", "MN-1", ms=2)]).materialize(METROLOGY)
+    assert plain.supersedes is None
+    assert msgspec.structs.replace(protocol, supersedes=None) == plain
+    assert content_hash(protocol) != content_hash(plain)
 
 
 def test_replay_ignores_ops_of_other_protocols() -> None:

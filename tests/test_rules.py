@@ -259,6 +259,21 @@ def test_rule3_a_metre_beyond_the_widened_fence_is_outside(bearing: int) -> None
     assert codes(found) == [(3, "outside_geofence")]
 
 
+@pytest.mark.parametrize(("metres", "inside"), [
+    (159.6, True), (159.999, True), (160.002, False), (160.4, False), (160.6, False)])
+def test_rule3_just_past_the_fence_is_outside_and_just_inside_is_inside(
+        metres: float, inside: bool) -> None:
+    """Radius 150 + accuracy 10: 160 m allowed, judged to the millimetre. A fix 0.4 m past it
+    is outside (distances rounded to whole metres would call it 160 m, inside), and so is one
+    2 mm past it; 0.4 m and 1 mm short of it are inside. The breach names the distance."""
+    lat, lon = at_distance(metres, 45)
+    found = check_rules(context(location=fix(lat, lon, accuracy="10")))
+    assert codes(found) == ([] if inside else [(3, "outside_geofence")])
+    if not inside:
+        assert found[0].message == (f"signed {metres:.0f} m from the site; the geofence "
+                                    "allows 160 m")
+
+
 def test_rule3_a_fix_exactly_on_the_boundary_is_inside_at_every_bearing() -> None:
     """The fence is "at most the radius plus the allowance": a fix geopy puts exactly on the
     boundary (``geodesic(meters=180).destination(site, bearing)``, radius 150, accuracy 45

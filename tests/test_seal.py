@@ -22,15 +22,29 @@ import zxingcpp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from PIL import Image
 
+from field_sync.canonical import content_hash
 from field_sync.keys import public_key_pem
 from field_sync.qr import qr_png, qr_svg, qr_version
 from field_sync.registry_pin import RegistryPin
-from field_sync.seal import PREFIX, Claim, SealError, key_id, make_seal, read_seal, seal_hash
+from field_sync.seal import (
+    PREFIX,
+    Claim,
+    SealError,
+    claim_for,
+    key_id,
+    make_seal,
+    read_seal,
+    seal_hash,
+)
 from field_sync.signing import sign_canonical
 from field_sync.verify import trust_list_is_signed, verify_seal
+from schemas import Protocol, Template, builtin_templates
 from schemas.signing import TrustedKey, TrustList
 
 pytestmark = pytest.mark.database_free
@@ -361,6 +375,117 @@ def test_unsigned_parts_cannot_be_changed_under_a_genuine_verdict(
         assert text != seal
         outcomes[name] = _verdict_or_error(text, trust)
     assert all(verdict in REFUSED for verdict in outcomes.values()), outcomes
+
+
+def signed_by_hand(key: ec.EllipticCurvePrivateKey, head: str, protected: bytes,
+                   payload: bytes, spell: Callable[[int, int], bytes] | None = None) -> str:
+    """A seal put together by hand: ``protected`` and ``payload`` signed by ``key`` the way a
+    seal writer signs them (RFC 9052 Sig_structure), the signature's r and s spelled by
+    ``spell`` (32 bytes each, as the writer spells them, unless told)."""
+    to_be_signed = cbor2.dumps(["Signature1", protected, b"", payload])
+    r, s = decode_dss_signature(key.sign(to_be_signed, ec.ECDSA(hashes.SHA256())))
+    signature = spell(r, s) if spell else r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return reencode(head, cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature])))
+
+
+_PARTS = "the seal's COSE_Sign1 parts are malformed"
+_CLAIM = "the seal's claim is not a protocol claim"
+_ALGORITHM = "the seal is not signed ES256 with a key id"
+_SPELLING = "the seal's header or claim is not written as a seal writer writes it"
+
+
+def test_only_the_bytes_the_seal_writer_produces_verify(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Only the exact bytes the seal writer produces may verify. Each variant below is signed
+    by the trusted device key itself, so its signature holds over what it carries: a
+    signature spelled in 65 bytes (s with a zero byte before it, the same number), a claim
+    with a key more or a key less, another algorithm or none, a key id as text, one header
+    more, and the same claim written otherwise (its keys or the header's in another order,
+    the STIR or the result as text). None is "genuine": each would be a second seal of a
+    claim, "genuine" offline yet never registered. Each is refused for its own reason."""
+    trust = signed_list(registry_key, [trusted(device_key)])
+    seal = seal_for(device_key, realistic_claim("compliant"))
+    head = body_of(seal)[0]
+    protected, _, payload, _ = cbor2.loads(cose_bytes(seal)).value
+    kid = key_id(device_key.public_key())
+    claim = cbor2.loads(payload)
+    assert cbor2.loads(protected) == {1: -7, 4: kid} and set(claim) == set(range(1, 8))
+
+    def header(headers: Any) -> str:
+        return signed_by_hand(device_key, head, cbor2.dumps(headers), payload)
+
+    def claim_of(fields: dict[int, Any]) -> str:
+        return signed_by_hand(device_key, head, protected, cbor2.dumps(fields))
+
+    writers = signed_by_hand(device_key, head, protected, payload)
+    assert verify_seal(writers, trust).genuine  # the hand-made seal of the writer's bytes
+    variants = {
+        "s in 33 bytes": (signed_by_hand(device_key, head, protected, payload, lambda r, s:
+                                         r.to_bytes(32, "big") + s.to_bytes(33, "big")), _PARTS),
+        "a claim with an eighth key": (claim_of({**claim, 8: "x"}), _CLAIM),
+        "a claim without its content hash": (
+            claim_of({k: v for k, v in claim.items() if k != 7}), _CLAIM),
+        "signed ES384": (header({1: -35, 4: kid}), _ALGORITHM),
+        "no algorithm": (header({4: kid}), _ALGORITHM),
+        "the key id as text": (header({1: -7, 4: kid.hex()}), _ALGORITHM),
+        "a header that is not a map": (header([1, -7, 4, kid]), _ALGORITHM),
+        "one header more": (header({1: -7, 4: kid, 3: 0}), _SPELLING),
+        "the header's entries in another order": (header({4: kid, 1: -7}), _SPELLING),
+        "the STIR as text": (claim_of({**claim, 4: "301245678"}), _SPELLING),
+        "the result as text": (claim_of({**claim, 5: "compliant"}), _SPELLING),
+        "the claim's keys in another order": (claim_of(dict(reversed(claim.items()))),
+                                              _SPELLING),
+    }
+    outcomes = {}
+    for name, (text, _) in variants.items():
+        verdict = verify_seal(text, trust)
+        outcomes[name] = (verdict.verdict, verdict.reason, verdict.claim)
+    assert outcomes == {name: ("malformed", reason, None)
+                        for name, (_, reason) in variants.items()}
+
+
+MSP: Template = next(t for t in builtin_templates() if t.code == "MSP")
+
+
+def protocol_with(**fields: Any) -> Protocol:
+    return Protocol(id=str(uuid.uuid4()), template=MSP.ref, assignment="asg-1",
+                    fields={"started_at": "2026-11-20T14:00:00+05:00",
+                            "entity_name": "Chilonzor dehqon bozori MChJ", **fields},
+                    collections={"instruments": {str(uuid.uuid4()): {"type": "scale"}}})
+
+
+def test_the_claim_is_what_the_protocol_says() -> None:
+    """The claim a seal makes is the protocol's own: its id, its ``number``, its template's
+    code, its ``entity_tin`` (the STIR), its ``conclusion``, the signing time in whole seconds
+    (floored, never rounded up past the signature) and the hash of all of it. Tablet and
+    registry both build it so, so a change here would pass every comparison of the two: it is
+    compared with the protocol's fields themselves."""
+    protocol = protocol_with(number="TR-2026-0000042", entity_tin="301245678",
+                             conclusion="non_compliant")
+    claim = claim_for(protocol, MSP, 1_795_089_600_999)
+    assert claim == Claim(protocol_id=protocol.id, number="TR-2026-0000042", kind="MSP",
+                          entity="301245678", result="non_compliant", signed_at=1_795_089_600,
+                          content_hash=content_hash(protocol))
+    assert type(claim.signed_at) is int
+    # the hash covers the whole protocol: another finding is another hash, the same one not
+    other = msgspec.structs.replace(protocol, fields={**protocol.fields, "findings": "x"})
+    assert claim_for(other, MSP, 1_795_089_600_999).content_hash != claim.content_hash
+    assert claim_for(msgspec.structs.replace(protocol), MSP, 1_795_089_600_000) == claim
+
+
+@pytest.mark.parametrize(("fields", "number", "entity", "result"), [
+    ({}, "", "", "sampled"),  # a protocol sealed before it has them (never signed so)
+    ({"conclusion": ""}, "", "", "sampled"),
+    ({"conclusion": "compliant", "number": "MN-7"}, "MN-7", "", "compliant"),
+    ({"conclusion": "refused", "entity_tin": "012345678"}, "", "012345678", "refused"),
+])
+def test_a_claim_without_a_number_or_a_conclusion_says_so(
+    fields: dict[str, Any], number: str, entity: str, result: str
+) -> None:
+    """No number and no STIR are written empty, never as "None"; no conclusion is "sampled"."""
+    claim = claim_for(protocol_with(**fields), MSP, 1_795_089_600_000)
+    assert (claim.number, claim.entity, claim.result) == (number, entity, result)
 
 
 def test_a_seal_under_another_url_is_the_same_seal_but_not_genuine(
