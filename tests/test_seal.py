@@ -43,7 +43,7 @@ from field_sync.seal import (
     seal_hash,
 )
 from field_sync.signing import sign_canonical
-from field_sync.verify import trust_list_is_signed, verify_seal
+from field_sync.verify import Verdict, trust_list_is_signed, verify_seal
 from schemas import Protocol, Template, builtin_templates
 from schemas.signing import TrustedKey, TrustList
 
@@ -73,7 +73,7 @@ def seal_for(key: ec.EllipticCurvePrivateKey, claim: Claim, base_url: str = BASE
 
 def trusted(key: ec.EllipticCurvePrivateKey, **extra: Any) -> TrustedKey:
     return TrustedKey(kid=key_id(key.public_key()).hex(), public_key=public_key_pem(key),
-                      inspector_id="insp-1", device_id="device-1", valid_from_ms=0, **extra)
+                      inspector_id="insp-1", device_id="device-1", **{"valid_from_ms": 0, **extra})
 
 
 def signed_list(registry: ec.EllipticCurvePrivateKey, keys: list[TrustedKey],
@@ -153,6 +153,24 @@ def test_realistic_seal_is_small_and_qr_alphanumeric(
     assert parsed.path.startswith("/V/FS1")
     _, body = body_of(seal)
     assert set(body) <= set(BASE32)
+
+
+@pytest.mark.parametrize(("base_url", "written"), [
+    ("https://verify.tris.gov.uz", "HTTPS://VERIFY.TRIS.GOV.UZ/V/FS1"),
+    ("https://verify.tris.gov.uz/", "HTTPS://VERIFY.TRIS.GOV.UZ/V/FS1"),
+    ("https://verify.tris.gov.uz//", "HTTPS://VERIFY.TRIS.GOV.UZ/V/FS1"),
+    ("HTTPS://MY.GOV.UZ/TAX/", "HTTPS://MY.GOV.UZ/TAX/V/FS1"),
+    ("http://127.0.0.1:8080", "HTTP://127.0.0.1:8080/V/FS1"),
+])
+def test_the_address_is_written_once_upper_cased_before_the_page(
+    device_key: ec.EllipticCurvePrivateKey, base_url: str, written: str
+) -> None:
+    """However the registry's address is given (trailing slashes, case, a path of its own),
+    the seal writes it upper-cased with one slash before ``/V/``: a QR code of one
+    alphanumeric segment, and an address the trust list's compares equal to."""
+    seal = seal_for(device_key, realistic_claim("compliant"), base_url)
+    assert seal.startswith(written) and seal.count("/V/") == 1
+    assert seal[len(written):] == seal[seal.rfind(PREFIX) + len(PREFIX):]
 
 
 def _decode_png(png: bytes) -> Any:
@@ -565,6 +583,56 @@ def test_not_a_seal_is_malformed(registry_key: ec.EllipticCurvePrivateKey, text:
     assert verify_seal(text, signed_list(registry_key, [])).verdict == "malformed"
 
 
+def test_a_malformed_seal_says_what_is_wrong_with_it(
+    device_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """The reason ``read_seal`` gives (the registry's ``bad_seal`` and the verdict print it):
+    where it is the library's own sentence, word for word; where it quotes a decoder, the
+    library's sentence before the decoder's."""
+    seal = seal_for(device_key, realistic_claim("compliant"))
+    head, body = body_of(seal)
+    raw = cose_bytes(seal)
+    protected, unprotected, payload, signature = cbor2.loads(raw).value
+
+    def cose(*parts: Any, tag: int = 18) -> str:
+        return reencode(head, cbor2.dumps(cbor2.CBORTag(tag, list(parts))))
+
+    exact = {
+        "no prefix": ("HTTPS://VERIFY.TRIS.GOV.UZ/V/" + body, "no FS1 seal in this text"),
+        "a letter of another script": (
+            head + "\u0410" + body[1:], "the seal is not base32: it has a character that is "
+            "not ASCII"),
+        "bytes after it": (reencode(head, raw + bytes(5)),
+                           "the seal is not in canonical CBOR, or has bytes after it"),
+        "three parts": (cose(protected, unprotected, payload),
+                        "the seal is not a COSE_Sign1 structure"),
+        "another tag": (cose(protected, unprotected, payload, signature, tag=17),
+                        "the seal is not a COSE_Sign1 structure"),
+        "a header in the unprotected map": (cose(protected, {1: -7}, payload, signature),
+                                            "the seal's COSE_Sign1 parts are malformed"),
+        "a payload that is not bytes": (cose(protected, unprotected, cbor2.loads(payload),
+                                             signature),
+                                        "the seal's COSE_Sign1 parts are malformed"),
+    }
+    prefixed = {
+        "padding": (seal + "====", "the seal is not base32 in its one canonical spelling: "),
+        "a header that is not CBOR": (cose(protected[:-1], unprotected, payload, signature),
+                                      "the seal is malformed: "),
+        "a number that is not text": (cose(protected, unprotected, cbor2.dumps(
+            {**cbor2.loads(payload), 2: 7}), signature), "the seal's claim is malformed: "),
+    }
+    reasons = {}
+    for name, (text, _) in {**exact, **prefixed}.items():
+        with pytest.raises(SealError) as refused:
+            read_seal(text)
+        reasons[name] = refused.value.reason
+    assert {name: reasons[name] for name in exact} == {
+        name: reason for name, (_, reason) in exact.items()}
+    assert {name: reasons[name][:len(start)] for name, (_, start) in prefixed.items()} == {
+        name: start for name, (_, start) in prefixed.items()}
+    assert all(len(reasons[name]) > len(start) for name, (_, start) in prefixed.items())
+
+
 # -- verdicts against a trust list ------------------------------------------------------------
 
 
@@ -641,6 +709,85 @@ def test_registry_status_overrides_a_good_signature(
     registered = verify_seal(seal, trust, "registered", "2026-00000001")
     assert registered.verdict == "genuine"
     assert registered.registry_number == "2026-00000001"
+
+
+def test_each_verdict_is_said_whole_in_the_words_people_read(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Every verdict as ``verify`` prints it and the page shows it: its code, the sentence
+    after it, the claim and key only where the signature verified, and the registry's number
+    and successor only where the registry gave them (nothing otherwise, not even an empty
+    claim)."""
+    entry = trusted(device_key, valid_from_ms=SIGNED_AT * 1000 - 60_000)
+    trust = signed_list(registry_key, [entry])
+    claim = realistic_claim("compliant")
+    seal = seal_for(device_key, claim)
+    tail = seal[seal.rfind(PREFIX):]
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    forged = make_seal(claim, signer(stranger), key_id(device_key.public_key()), BASE_URL)
+    early = realistic_claim("compliant", SIGNED_AT - 61)
+    unlisted = msgspec.structs.replace(trust, public_url="")
+    assert {
+        "malformed": verify_seal("HTTPS://VERIFY.TRIS.GOV.UZ/V/", trust),
+        "moved": verify_seal("HTTPS://EVIL.EXAMPLE/V/" + tail, trust),
+        "moved, no address listed": verify_seal("HTTPS://EVIL.EXAMPLE/V/" + tail, unlisted),
+        "unknown key": verify_seal(seal_for(stranger, claim), trust),
+        "altered": verify_seal(forged, trust),
+        "before its key": verify_seal(seal_for(device_key, early), trust),
+        "genuine": verify_seal(seal, trust),
+        "registered": verify_seal(seal, trust, "registered", "2026-00000007"),
+        "not registered": verify_seal(seal, trust, "not_registered"),
+        "superseded": verify_seal(seal, trust, "superseded", "2026-00000007", "2026-00000009"),
+        "superseded, no successor": verify_seal(seal, trust, "superseded"),
+        "annulled": verify_seal(seal, trust, "annulled", "2026-00000007"),
+    } == {
+        "malformed": Verdict("malformed", "no FS1 seal in this text"),
+        "moved": Verdict("wrong_registry", "the seal points at another address than the "
+                         "registry's, https://verify.tris.gov.uz"),
+        "moved, no address listed": Verdict(
+            "wrong_registry", "the seal points at another address than the registry's, which "
+            "the trust list omits"),
+        "unknown key": Verdict("unknown_key", "no key in the trust list has the seal's key id"),
+        "altered": Verdict("altered", "the signature does not match this claim"),
+        "before its key": Verdict("revoked", "dated before its key existed", early, entry),
+        "genuine": Verdict("genuine", "signed by a trusted key; content unaltered", claim,
+                           entry),
+        "registered": Verdict("genuine", "signed by a trusted key; content unaltered", claim,
+                              entry, "2026-00000007"),
+        "not registered": Verdict("not_registered", "the registry holds no such registered "
+                                  "protocol", claim, entry),
+        "superseded": Verdict("superseded", "a correction supersedes this protocol", claim,
+                              entry, "2026-00000007", "2026-00000009"),
+        "superseded, no successor": Verdict("superseded", "a correction supersedes this "
+                                            "protocol", claim, entry),
+        "annulled": Verdict("annulled", "a supervisor annulled this protocol", claim, entry,
+                            "2026-00000007"),
+    }
+
+
+@pytest.mark.parametrize(("lifetime", "verdict"), [
+    ({"revoked_after_ms": SIGNED_AT * 1000}, "genuine"),
+    ({"revoked_after_ms": SIGNED_AT * 1000 - 1}, "signed after its key was revoked"),
+    ({"retired_at_ms": SIGNED_AT * 1000}, "genuine"),
+    ({"retired_at_ms": SIGNED_AT * 1000 - 1}, "signed after its key was retired"),
+    ({"valid_from_ms": SIGNED_AT * 1000 + 999}, "genuine"),  # enrolled in the signing second
+    ({"valid_from_ms": SIGNED_AT * 1000 + 1000}, "dated before its key existed"),
+])
+def test_a_key_s_lifetime_is_judged_to_the_second_a_seal_keeps(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey,
+    lifetime: dict[str, int], verdict: str
+) -> None:
+    """A seal keeps whole seconds: one signed in the second its key was enrolled is genuine,
+    one a second before is not; one signed at the very millisecond of its key's revocation or
+    retirement is genuine, one a millisecond after is revoked. A revoked seal still names its
+    claim and key: its signature verified."""
+    entry = trusted(device_key, **lifetime)
+    claim = realistic_claim("compliant")
+    found = verify_seal(seal_for(device_key, claim), signed_list(registry_key, [entry]))
+    if verdict == "genuine":
+        assert found.verdict == "genuine", found
+    else:
+        assert found == Verdict("revoked", verdict, claim, entry)
 
 
 def test_trust_list_signature(device_key: ec.EllipticCurvePrivateKey,
