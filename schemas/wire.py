@@ -224,6 +224,8 @@ class ProtocolSummary(msgspec.Struct, omit_defaults=True):
     superseded_by: str = ""
     reasons: list[str] = msgspec.field(default_factory=list)
     """Why it is quarantined."""
+    region: str = ""
+    """Its site's region."""
 
 
 class ProtocolPage(msgspec.Struct):

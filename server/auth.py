@@ -17,6 +17,7 @@ from litestar.connection import ASGIConnection
 
 from server.database import Database
 from server.problems import Unauthorized
+from server.services.reach import Reach, parse_regions
 from server.tables import DeviceRow, SupervisorRow
 
 __all__ = ["Caller", "bearer", "hash_secret", "make_device_token", "make_supervisor_token",
@@ -66,8 +67,9 @@ def make_supervisor_token(supervisor_id: str) -> tuple[str, str]:
     return f"{SUPERVISOR_PREFIX}{supervisor_id}.{secret}", hash_secret(secret)
 
 
-def require_supervisor(request: ASGIConnection[Any, Any, Any, Any], database: Database) -> str:
-    """Admit only a supervisor with a valid token; return the supervisor's id."""
+def require_supervisor(request: ASGIConnection[Any, Any, Any, Any], database: Database) -> Reach:
+    """Admit only a supervisor with a valid token; return who it is and the regions it
+    reaches."""
     token = bearer(request)
     supervisor_id, _, secret = token.removeprefix(SUPERVISOR_PREFIX).rpartition(".")
     with database.read() as session:
@@ -76,7 +78,7 @@ def require_supervisor(request: ASGIConnection[Any, Any, Any, Any], database: Da
         if row is None or row.revoked_at is not None or \
                 not hmac.compare_digest(row.token_hash, hash_secret(secret)):
             raise Unauthorized("not_supervisor", "this endpoint needs a supervisor's token")
-        return row.id
+        return Reach(f"supervisor:{row.id}", parse_regions(row.regions))
 
 
 def require_device(request: Request[Any, Any, Any], database: Database) -> Caller:

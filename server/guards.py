@@ -12,6 +12,7 @@ from litestar.handlers.base import BaseRouteHandler
 from server.auth import Caller, require_admin, require_device, require_supervisor
 from server.problems import Unauthorized
 from server.registry import Registry
+from server.services.reach import ADMINISTRATOR
 
 __all__ = ["admin_only", "provide_caller", "provide_registry", "supervisor_only",
            "supervisor_or_admin"]
@@ -31,20 +32,23 @@ def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRou
 
 async def supervisor_only(connection: ASGIConnection[Any, Any, Any, Any],
                           _handler: BaseRouteHandler) -> None:
-    """Admit a supervisor only; the handler finds who in ``connection.state.supervisor_id``."""
+    """Admit a supervisor only; the handler finds who, and the regions within reach, in
+    ``connection.state.reach``."""
     registry: Registry = connection.app.state.registry
-    connection.state.supervisor_id = await registry.run(require_supervisor, connection,
-                                                        registry.database)
+    connection.state.reach = await registry.run(require_supervisor, connection,
+                                                registry.database)
 
 
 async def supervisor_or_admin(connection: ASGIConnection[Any, Any, Any, Any],
                               handler: BaseRouteHandler) -> None:
-    """Admit a supervisor or the administrator."""
+    """Admit a supervisor or the administrator (``connection.state.reach`` says which)."""
     registry: Registry = connection.app.state.registry
     try:
         require_admin(connection, registry.config.admin_token)
     except Unauthorized:
         await supervisor_only(connection, handler)
+    else:
+        connection.state.reach = ADMINISTRATOR
 
 
 async def provide_caller(request: Request[Any, Any, Any],

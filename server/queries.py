@@ -1,27 +1,33 @@
-"""Registry queries: protocols by number, entity, inspector, site, status and signing date,
-paged by id; and the same selection streamed for export."""
+"""Registry queries: protocols by number, registry number, entity, inspector, site, region,
+kind, status and signing date, paged by id or newest signed first; and the same selection
+streamed for export. Every query narrows to the caller's reach (``server.services.reach``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func
+from sqlalchemy import Select, func, or_, tuple_
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from schemas import ProtocolPage, ProtocolSummary
 from server.problems import BadRequest
-from server.tables import DRAFT, ProtocolRow, protocol_columns
+from server.services.reach import Reach
+from server.tables import DRAFT, InspectorRow, ProtocolRow, ReferenceRow, protocol_columns
 
-__all__ = ["Filters", "Listed", "count", "query", "stream", "summary"]
+__all__ = ["STATUSES", "Filters", "Listed", "Order", "count", "query", "stream", "summary"]
 
 TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
 STATUSES = (DRAFT, "registered", "quarantined", "superseded", "annulled")
 _Selection = TypeVar("_Selection", bound=Select[Any])
+_TIN = re.compile(r"^[0-9]{9}$")
+Order = Literal["id", "newest"]
+"""A listing's order: by id (the API's default), or newest signed first (the console's)."""
 
 
 class Listed(Protocol):
@@ -39,6 +45,7 @@ class Listed(Protocol):
     registry_number: str
     superseded_by: str
     reasons: str
+    region: str
 
 
 _LISTED = protocol_columns(Listed.__annotations__)
@@ -53,9 +60,27 @@ def _day_start_ms(text: str, name: str, days: int = 0) -> int:
     return int(start.timestamp() * 1000)
 
 
+def _like(text: str) -> str:
+    """A casefolded substring pattern, its wildcards taken literally."""
+    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _named(kind: str, text: str) -> Any:
+    """Keys of the reference records of ``kind`` whose key is ``text`` or whose name holds it."""
+    return select_columns(col(ReferenceRow.key)).where(
+        col(ReferenceRow.kind) == kind,
+        or_(col(ReferenceRow.key) == text, col(ReferenceRow.label).like(_like(text), escape="\\")))
+
+
 @dataclass(frozen=True)
 class Filters:
-    """What to select; empty means any. ``signed_from``/``signed_to`` are days, inclusive."""
+    """What to select; empty means any. ``signed_from``/``signed_to`` are days, inclusive.
+
+    ``entity`` is a STIR or part of an entity's name, ``inspector`` an inspector's id or part
+    of a name, ``site`` a site's id or part of its name, ``template`` a kind (a template id).
+    ``reach`` limits it all to the caller's regions.
+    """
 
     number: str = ""
     entity_tin: str = ""
@@ -64,18 +89,52 @@ class Filters:
     status: str = ""
     signed_from: str = ""
     signed_to: str = ""
+    registry_number: str = ""
+    region: str = ""
+    template: str = ""
+    entity: str = ""
+    reach: Reach | None = None
+    rule: str = ""
+    """A broken rule's code (``outside_geofence``): quarantined for that reason."""
 
     def apply(self, statement: _Selection) -> _Selection:
         """``statement`` narrowed to these filters."""
         for column, value in ((ProtocolRow.number, self.number),
                               (ProtocolRow.entity_tin, self.entity_tin),
-                              (ProtocolRow.inspector_id, self.inspector),
-                              (ProtocolRow.site_id, self.site),
-                              (ProtocolRow.status, self.status)):
+                              (ProtocolRow.status, self.status),
+                              (ProtocolRow.registry_number, self.registry_number),
+                              (ProtocolRow.region, self.region)):
             if value:
                 statement = statement.where(col(column) == value)
         if self.status and self.status not in STATUSES:
             raise BadRequest("bad_status", f"status is one of {', '.join(STATUSES)}")
+        statement = self._by_name(statement)
+        if self.template:
+            statement = statement.where(col(ProtocolRow.template_ref).startswith(
+                f"{self.template.partition('@')[0]}@", autoescape=True))
+        if self.rule:
+            statement = statement.where(col(ProtocolRow.reasons).contains(
+                f" {self.rule}:", autoescape=True))
+        statement = self._signed(statement)
+        return statement if self.reach is None else self.reach.narrow(statement)
+
+    def _by_name(self, statement: _Selection) -> _Selection:
+        """The filters that take an id or part of a name."""
+        if self.entity:
+            statement = statement.where(col(ProtocolRow.entity_tin) == self.entity) \
+                if _TIN.match(self.entity) else \
+                statement.where(col(ProtocolRow.entity_tin).in_(_named("entity", self.entity)))
+        if self.site:
+            statement = statement.where(col(ProtocolRow.site_id).in_(_named("site", self.site)))
+        if self.inspector:
+            named = select_columns(col(InspectorRow.id)).where(or_(
+                col(InspectorRow.id) == self.inspector,
+                func.lower(col(InspectorRow.full_name)).like(_like(self.inspector),
+                                                             escape="\\")))
+            statement = statement.where(col(ProtocolRow.inspector_id).in_(named))
+        return statement
+
+    def _signed(self, statement: _Selection) -> _Selection:
         if self.signed_from:
             start = _day_start_ms(self.signed_from, "signed_from")
             statement = statement.where(col(ProtocolRow.signed_at_ms) >= start)
@@ -93,17 +152,35 @@ def summary(row: Listed) -> ProtocolSummary:
         entity_tin=row.entity_tin, inspector_id=row.inspector_id, site_id=row.site_id,
         assignment_id=row.assignment_id, signed_at_ms=row.signed_at_ms,
         registry_number=row.registry_number, superseded_by=row.superseded_by,
-        reasons=row.reasons.splitlines())
+        reasons=row.reasons.splitlines(), region=row.region)
 
 
-def query(session: Session, filters: Filters, after: str, limit: int) -> ProtocolPage:
-    """One page of matching protocols, by id, after ``after``."""
+def _after_newest(statement: _Selection, after: str) -> _Selection:
+    """Past ``after`` (``<signed_at_ms>.<id>``, a newest-first page's ``next``)."""
+    signed, _, protocol_id = after.partition(".")
+    if not signed.isdigit() or not protocol_id or len(signed) > 18:
+        raise BadRequest("bad_cursor", "after is the next of the page before")
+    return statement.where(tuple_(col(ProtocolRow.signed_at_ms), col(ProtocolRow.id))
+                           < tuple_(int(signed), protocol_id))
+
+
+def query(session: Session, filters: Filters, after: str, limit: int,
+          order: Order = "id") -> ProtocolPage:
+    """One page of matching protocols after ``after`` (the ``next`` of the page before)."""
     # The listed columns only: a lookup need not read a protocol's registers, kilobytes a row.
-    statement = filters.apply(select_columns(*_LISTED).where(col(ProtocolRow.id) > after))
-    rows = session.execute(statement.order_by(col(ProtocolRow.id)).limit(limit + 1)).all()
+    statement = filters.apply(select_columns(*_LISTED))
+    if order == "newest":
+        statement = _after_newest(statement, after) if after else statement
+        statement = statement.order_by(col(ProtocolRow.signed_at_ms).desc(),
+                                       col(ProtocolRow.id).desc())
+    else:
+        statement = statement.where(col(ProtocolRow.id) > after).order_by(col(ProtocolRow.id))
+    rows = session.execute(statement.limit(limit + 1)).all()
     more = len(rows) > limit
-    return ProtocolPage([summary(row) for row in rows[:limit]],
-                        rows[limit - 1].id if more else "")
+    last = rows[limit - 1] if more else None
+    cursor = "" if last is None else (
+        f"{last.signed_at_ms}.{last.id}" if order == "newest" else last.id)
+    return ProtocolPage([summary(row) for row in rows[:limit]], cursor)
 
 
 def count(session: Session, filters: Filters) -> int:

@@ -78,6 +78,8 @@ _BEFORE_PACKING = "0005"
 """The last revision with the op log one row an op (0006 packs it)."""
 _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
+_BEFORE_PACKED_REGISTERS = "0007"
+"""The last revision with each protocol's registers a map of path to register (0008 packs)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -228,7 +230,7 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
 def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
     """Its protocols stay, their registers packed: each reads as the same registers, and a
     pull pages through them; a downgrade spreads them out again, flat, the same registers."""
-    previous = _previous_revision()
+    previous = _BEFORE_PACKED_REGISTERS
     database, flat = _upgraded_from(empty_url, previous, _fill_protocols)
     packed = _stored_registers(database)
     assert all(is_packed(registers) for registers in packed.values())
