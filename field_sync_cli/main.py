@@ -61,6 +61,14 @@ def _import(args: argparse.Namespace) -> int:
     return run_import(args.file, args.kind, args.server, args.admin_token)
 
 
+def _create_user(args: argparse.Namespace) -> int:
+    from field_sync_cli.user_command import run_create_user
+
+    return run_create_user(args.name, args.full_name, args.role, args.region,
+                           Path(args.data_dir) if args.data_dir else None, args.db or "",
+                           args.public_url or "")
+
+
 def _database(args: argparse.Namespace) -> Any:
     from server import Database, ServerConfig
 
@@ -164,6 +172,18 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--server", default="http://127.0.0.1:8470")
     load.add_argument("--admin-token")
     load.set_defaults(run=_import)
+    user = admin_commands.add_parser("create-user", help="make a console account and print "
+                                     "its invitation link")
+    user.add_argument("name")
+    user.add_argument("--full-name", required=True)
+    user.add_argument("--role", choices=("administrator", "supervisor"),
+                      default="administrator")
+    user.add_argument("--region", action="append", default=[],
+                      help="a supervisor's region (repeat; none: every region)")
+    user.add_argument("--public-url", help="the registry's address for the link "
+                      "($FIELD_SYNC_PUBLIC_URL)")
+    _database_options(user)
+    user.set_defaults(run=_create_user)
 
     for group, name, summary, run in (
         ("db", "upgrade", "apply the migrations the database lacks", _db_upgrade),

@@ -167,6 +167,9 @@ class EnrollmentCode(msgspec.Struct):
     """The enrollment code as a QR (SVG), for the tablet's camera."""
     totp_qr_svg: str = ""
     """``totp_uri`` as a QR (SVG), for the authenticator app."""
+    enrollment_uri: str = ""
+    """What ``code_qr_svg`` carries: the registry's address and the code
+    (``fieldsync://enroll?registry=…&code=…``, read with ``field_sync.enrollment``)."""
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):

@@ -227,8 +227,9 @@ def _upsert_reference(session: Session, kind: str, record: Any, changed: int) ->
     return True
 
 
-def upsert(session: Session, kind: str, record: Any, changed: int) -> bool:
-    """Store ``record`` (and note it in the audit log); say whether anything changed."""
+def upsert(session: Session, kind: str, record: Any, changed: int, actor: str = "admin") -> bool:
+    """Store ``record`` (and note it in the audit log, done by ``actor``); say whether anything
+    changed."""
     if kind == "inspector":
         stored = _upsert_inspector(session, record, changed)
     elif kind == "assignment":
@@ -236,17 +237,17 @@ def upsert(session: Session, kind: str, record: Any, changed: int) -> bool:
     else:
         stored = _upsert_reference(session, kind, record, changed)
     if stored:
-        audit(session, now_ms(), "admin", kind, KINDS[kind].key(record),
+        audit(session, now_ms(), actor, kind, KINDS[kind].key(record),
               msgspec.to_builtins(record), changed)
     return stored
 
 
 def put_record(database: Database, kind: str, fields: dict[str, Any],
-               key: str | None = None) -> tuple[Any, bool]:
+               key: str | None = None, actor: str = "admin") -> tuple[Any, bool]:
     """Decode, check and store one record (whose key must be ``key``, if given)."""
     record = decode(kind, fields)
     if key is not None and KINDS[kind].key(record) != key:
         raise RecordRejected("id", "the record's key differs from the URL's", "id_mismatch")
     with database.write() as session:
-        changed = upsert(session, kind, record, Database.next_change(session))
+        changed = upsert(session, kind, record, Database.next_change(session), actor)
     return record, changed

@@ -18,7 +18,7 @@ from server.clock import utcnow
 from server.database import Database
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
-from server.routes.admin import normalize_code
+from server.services.inspectors import normalize_code
 from server.tables import (
     BiometricCredentialRow,
     DeviceKeyRow,
