@@ -31,7 +31,8 @@ from schemas.reference import Assignment, Inspector, ReferenceInstrument, Site
 from schemas.signing import SigningStatement
 from schemas.templates import Template
 
-__all__ = ["Breach", "GeofencePolicy", "RuleContext", "check_rules", "signing_date"]
+__all__ = ["Breach", "GeofencePolicy", "RuleContext", "check_rules", "fence_distance",
+           "signing_date"]
 
 
 class Breach(msgspec.Struct, frozen=True):
@@ -121,6 +122,17 @@ def _number(text: str) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def fence_distance(site_lat: Decimal, site_lon: Decimal, radius_m: Decimal, lat: Decimal,
+                   lon: Decimal, accuracy_m: Decimal,
+                   policy: GeofencePolicy | None = None) -> tuple[Decimal, Decimal]:
+    """How far a fix is from a site's centre (geodesic, to the millimetre), and how far the
+    geofence allows: its radius widened by the fix's accuracy, up to the policy's cap."""
+    policy = policy or GeofencePolicy()
+    # To the millimetre: a fix exactly on the boundary must not fall out on float noise.
+    distance = Decimal(str(round(geodesic((site_lat, site_lon), (lat, lon)).meters, 3)))
+    return distance, radius_m + min(accuracy_m, policy.allowance_cap_m)
+
+
 def _geofence(context: RuleContext) -> list[Breach]:
     site, fix = context.site, context.statement.location
     if site is None:
@@ -141,9 +153,7 @@ def _geofence(context: RuleContext) -> list[Breach]:
         return [Breach(3, "coarse_location",
                        f"the fix is only accurate to {fix.accuracy_m} m "
                        f"(at most {policy.max_accuracy_m} m counts)")]
-    # To the millimetre: a fix exactly on the boundary must not fall out on float noise.
-    distance = Decimal(str(round(geodesic((site_lat, site_lon), (lat, lon)).meters, 3)))
-    allowed = radius + min(accuracy, policy.allowance_cap_m)
+    distance, allowed = fence_distance(site_lat, site_lon, radius, lat, lon, accuracy, policy)
     if distance > allowed:
         return [Breach(3, "outside_geofence",
                        f"signed {distance:.0f} m from the site; the geofence allows {allowed} m")]

@@ -24,7 +24,7 @@ __all__ = ["STATUSES", "Filters", "Listed", "Order", "count", "query", "stream",
 
 TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
 STATUSES = (DRAFT, "registered", "quarantined", "superseded", "annulled")
-_Selection = TypeVar("_Selection", bound=Select[Any])
+_Selection = TypeVar("_Selection", bound=Select[*tuple[Any, ...]])
 _TIN = re.compile(r"^[0-9]{9}$")
 Order = Literal["id", "newest"]
 """A listing's order: by id (the API's default), or newest signed first (the console's)."""

@@ -19,7 +19,7 @@ from server.tables import ProtocolRow
 
 __all__ = ["ADMINISTRATOR", "Reach", "format_regions", "parse_regions"]
 
-_Selection = TypeVar("_Selection", bound=Select[Any])
+_Selection = TypeVar("_Selection", bound=Select[*tuple[Any, ...]])
 
 
 def parse_regions(text: str) -> frozenset[str] | None:
