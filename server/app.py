@@ -29,6 +29,7 @@ from server.routes.reference import ReferenceController
 from server.routes.supervision import RegistryController, SupervisorAdmin, SupervisorController
 from server.routes.sync import pull_changes, push_ops
 from server.routes.verify import trust_list_route, verification_page, verify_json
+from server.web import brand_logo, static_files, template_config
 
 __all__ = ["app_from_environment", "create_app", "freeze_startup_objects", "prepare"]
 
@@ -80,12 +81,13 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController,
                         trust_list_route, verify_json, verification_page, rotate_key,
                         revoke_key, ReferenceController, RegistryController,
-                        SupervisorController, SupervisorAdmin],
+                        SupervisorController, SupervisorAdmin, static_files(), brand_logo],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),
         },
         lifespan=[lifespan],
+        template_config=template_config(),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={
             HTTPException: http_exception_to_problem,

@@ -54,6 +54,14 @@ class ServerConfig:
     """Wrong one-time codes before an inspector is locked out."""
     totp_lockout_s: int = 15 * 60
     """How long a lockout lasts."""
+    agency_name: dict[str, str] = field(default_factory=dict)
+    """The agency's name on the registry's pages, by language tag (``uz-Latn``, ``uz-Cyrl``,
+    ``ru``, ``en``); a language left out takes the name the pages' catalog carries."""
+    agency_logo: str = ""
+    """An image file (SVG or PNG) shown beside the agency's name on the pages; empty: none."""
+    check_requests_per_minute: int = 30
+    """How many checks by number (``/v1/check``, ``/check``) one client may make a minute
+    before it is answered 429 with ``Retry-After``."""
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
