@@ -15,6 +15,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from server.compression import ZSTD, ZstdCompression
 from server.config import ServerConfig
+from server.console import ConsoleProtection, console_router
 from server.database import Database
 from server.guards import provide_caller, provide_registry
 from server.keys import RegistryKeys
@@ -66,11 +67,13 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
     """The registry's ASGI application; the database is opened and closed with it."""
     config = config or ServerConfig()
     config.ensure_admin_token()
+    console = ConsoleProtection(config, RegistryKeys.load(config.data_dir))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database, keys = prepare(config)
         app.state.registry = Registry(config=config, database=database, keys=keys)
+        console.store.bind(database)
         log.info("registry ready on %s", database.writer.url.render_as_string(hide_password=True))
         try:
             yield
@@ -81,12 +84,16 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController,
                         trust_list_route, verify_json, verification_page, rotate_key,
                         revoke_key, ReferenceController, RegistryController,
-                        SupervisorController, SupervisorAdmin, static_files(), brand_logo],
+                        SupervisorController, SupervisorAdmin, static_files(), brand_logo,
+                        console_router()],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),
         },
         lifespan=[lifespan],
+        stores={console.sessions.store: console.store},
+        middleware=[console.sessions.middleware],
+        csrf_config=console.csrf,
         template_config=template_config(),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={

@@ -5,6 +5,8 @@ server processes on one PostgreSQL must share."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,3 +47,9 @@ class RegistryKeys:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         fernet = Fernet(_read_or_make(secret_path, Fernet.generate_key()).strip())
         return cls(signing=key, secrets=fernet)
+
+    def derived_secret(self, purpose: str) -> str:
+        """A secret for ``purpose`` (the console's CSRF tokens), the same in every process that
+        shares these keys and useless for anything else."""
+        private = self.signing.private_numbers().private_value.to_bytes(32, "big")
+        return hmac.new(private, f"field-sync {purpose}".encode(), hashlib.sha256).hexdigest()

@@ -118,6 +118,10 @@ class Filters:
         statement = self._signed(statement)
         return statement if self.reach is None else self.reach.narrow(statement)
 
+    def check(self) -> None:
+        """Refuse a bad status or date now (``BadRequest``), before a stream starts."""
+        self.apply(select_columns(col(ProtocolRow.id)))
+
     def _by_name(self, statement: _Selection) -> _Selection:
         """The filters that take an id or part of a name."""
         if self.entity:

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import msgspec
 import pyotp
-from sqlmodel import Session, col, delete
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, delete, select
 
 from field_sync.confirmation import TOTP_STEP_S
 from field_sync.enrollment import enrollment_uri
@@ -22,10 +23,18 @@ from server.database import Database
 from server.keys import RegistryKeys
 from server.problems import BadRequest, Conflict, NotFound
 from server.reference import RecordRejected, put_record
-from server.tables import EnrollmentCodeRow, InspectorRow, TotpSecretRow, UsedTotpStep
+from server.scope import assignments_since
+from server.tables import (
+    AssignmentRow,
+    EnrollmentCodeRow,
+    InspectorRow,
+    TotpSecretRow,
+    UsedTotpStep,
+)
 
-__all__ = ["create_inspector", "issue_code", "new_enrollment_code", "normalize_code",
-           "put_assignment", "reprovision_totp"]
+__all__ = ["assignment", "assignments", "create_inspector", "inspector", "inspectors",
+           "issue_code", "new_enrollment_code", "normalize_code", "put_assignment",
+           "reprovision_totp", "update_inspector"]
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud, typed by hand
 
@@ -129,3 +138,55 @@ def put_assignment(database: Database, assignment: Assignment,
     except RecordRejected as exc:
         raise BadRequest(exc.code, str(exc), field=exc.field) from exc
     return assignment
+
+
+def inspectors(database: Database, text: str = "", limit: int = 200) -> list[Inspector]:
+    """Inspectors by id, those whose id or name holds ``text`` (any case) when given."""
+    with database.read() as session:
+        statement = select(InspectorRow).order_by(col(InspectorRow.id)).limit(limit)
+        if text:
+            pattern = f"%{text.lower()}%"
+            statement = statement.where(or_(func.lower(col(InspectorRow.id)).like(pattern),
+                                            func.lower(col(InspectorRow.full_name)).like(pattern)))
+        return [_inspector(row) for row in session.exec(statement)]
+
+
+def _inspector(row: InspectorRow) -> Inspector:
+    return Inspector(row.id, row.full_name, row.region, row.suspended, row.attested_until)
+
+
+def inspector(database: Database, inspector_id: str) -> Inspector:
+    """One inspector; 404 if unknown."""
+    with database.read() as session:
+        row = session.get(InspectorRow, inspector_id)
+        if row is None:
+            raise NotFound("unknown_inspector", f"no inspector {inspector_id!r}")
+        return _inspector(row)
+
+
+def update_inspector(database: Database, changed: Inspector, actor: str = "admin") -> Inspector:
+    """Store an inspector's name, region, attestation and suspension, checked as reference data
+    is (an attestation date is a day)."""
+    try:
+        record, _ = put_record(database, "inspector", msgspec.to_builtins(changed),
+                               key=changed.id, actor=actor)
+    except RecordRejected as exc:
+        raise BadRequest(exc.code, str(exc), field=exc.field) from exc
+    stored: Inspector = record
+    return stored
+
+
+def assignments(database: Database) -> list[Assignment]:
+    """Every assignment with its team, by id."""
+    with database.read() as session:
+        ids = set(session.exec(select(AssignmentRow.id)))
+        return assignments_since(session, ids, -1)
+
+
+def assignment(database: Database, assignment_id: str) -> Assignment:
+    """One assignment with its team; 404 if unknown."""
+    with database.read() as session:
+        found = assignments_since(session, {assignment_id}, -1)
+    if not found:
+        raise NotFound("unknown_assignment", f"no assignment {assignment_id!r}")
+    return found[0]

@@ -26,7 +26,7 @@ from server.tables import AccountRow
 
 __all__ = ["LOCKOUT_AFTER", "LOCKOUT_S", "SignInRefused", "accept_invitation",
            "check_code", "check_new_password", "check_password", "invitation",
-           "new_totp_secret", "totp_uri"]
+           "new_totp_secret", "sign_out", "totp_uri"]
 
 LOCKOUT_AFTER = 5
 """Failures in a row that lock an account."""
@@ -186,3 +186,10 @@ def accept_invitation(database: Database, keys: RegistryKeys, code: str, passwor
         audit(session, now, f"account:{row.id}", "account_activated", row.id, {},
               Database.next_change(session))
         return view(row)
+
+
+def sign_out(database: Database, account_id: str) -> None:
+    """Note in the audit log that an account signed out."""
+    with database.write() as session:
+        audit(session, now_ms(), f"account:{account_id}", "signed_out", account_id, {},
+              Database.next_change(session))
