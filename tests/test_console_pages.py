@@ -69,7 +69,7 @@ def test_every_page_renders_for_an_administrator(setting: Setting) -> None:
     device = north.tablet.device_id
     for path in ("/console", "/console?days=30&lang=ru", "/console/registry",
                  f"/console/registry?region={north.name}&status=registered&lang=uz-Cyrl",
-                 f"/console/registry?entity=Oʻzbek&signed_from=2020-01-01&lang=en",
+                 "/console/registry?entity=Oʻzbek&signed_from=2020-01-01&lang=en",
                  f"/console/protocols/{protocol}", f"/console/protocols/{protocol}?lang=ru",
                  f"/console/protocols/{setting.quarantined}", "/console/quarantine",
                  "/console/quarantine?rule=signer_suspended", "/console/audit",
