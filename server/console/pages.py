@@ -12,7 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect, Template
 
-from field_sync.i18n import negotiate
+from field_sync.i18n import local_datetime, negotiate
 from server.console.auth import NotSignedIn
 from server.problems import ProblemError
 from server.registry import Registry
@@ -93,12 +93,15 @@ def console_page(request: Request[Any, Any, Any], registry: Registry, template: 
     def href(path: str, **query: Any) -> str:
         return link(lang, path, query)
 
+    def clock(at_ms: int) -> str:
+        return local_datetime(at_ms, lang).rsplit(" (UTC", 1)[0]
+
     def word(group: str, value: str) -> str:
         return message(lang, f"console.{group}.{value}") if MESSAGES.has(
             f"console.{group}.{value}") else value
 
     page = {"account": account, "navigation": _navigation(account, section, lang),
-            "section": section, "flashes": flashes, "href": href, "word": word,
+            "section": section, "flashes": flashes, "href": href, "word": word, "clock": clock,
             "console_url": "/console",
             **(context or {})}
     return render(request, registry, Page(f"console/{template}", page, status,

@@ -76,7 +76,10 @@ class RegistryPages(Controller):
             "titles": dict(kinds), "region_options": [(region, region) for region in regions],
             "status_options": [(status, MESSAGES.text(lang, f"console.status.{status}"))
                                for status in STATUSES],
-            "searched": any(search.values())}, section="registry")
+            "searched": any(search.values()),
+            "more_filters": any(search[name] for name in (
+                "inspector", "site", "template", "signed_from", "signed_to"))},
+            section="registry")
 
     @get("/registry/export", sync_to_thread=True)
     def export(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],

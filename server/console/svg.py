@@ -72,15 +72,18 @@ def geofence(*, lat: str, lon: str, accuracy_m: str, site_lat: str, site_lon: st
             'stroke="#0b6b3a" stroke-width="2"/>',
             f'<path d="M{half - 7} {half}h14M{half} {half - 7}v14" stroke="#16202c" '
             'stroke-width="2"/>',
-            f'<text x="{half + 9}" y="{half - 9}" font-size="13" fill="#16202c">'
-            f'{escape(labels["site"])}</text>',
+            f'<text x="{half}" y="{half + 22 if fy < half else half - 12}" font-size="13" '
+            f'text-anchor="middle" fill="#16202c">{escape(labels["site"])}</text>',
             f'<line x1="{half}" y1="{half}" x2="{fx:.1f}" y2="{fy:.1f}" stroke="#4a5564" '
             'stroke-width="1.5"/>']
     parts += [
         f'<circle cx="{fx:.1f}" cy="{fy:.1f}" r="{max(accuracy / per_px, 3):.1f}" '
         f'fill="{fix_colour}" fill-opacity=".18" stroke="{fix_colour}" stroke-width="1.5"/>',
         f'<circle cx="{fx:.1f}" cy="{fy:.1f}" r="4.5" fill="{fix_colour}"/>',
-        f'<text x="{fx + 8:.1f}" y="{fy + 16:.1f}" font-size="13" fill="{fix_colour}" '
+        # The fix's label on the side away from the centre, so the two never overlap.
+        f'<text x="{fx - 9 if fx > half else fx + 9:.1f}" '
+        f'y="{fy - 10 if fy <= half else fy + 20:.1f}" font-size="13" '
+        f'text-anchor="{"end" if fx > half else "start"}" fill="{fix_colour}" '
         f'font-weight="700">{escape(labels["fix"])}</text>']
     length, bar_px = _scale_bar(per_px)
     parts += [
@@ -93,9 +96,13 @@ def geofence(*, lat: str, lon: str, accuracy_m: str, site_lat: str, site_lon: st
     return "".join(parts)
 
 
+_TOPS = (2, 4, 6, 10, 20, 40, 60, 100, 200, 400, 600, 1000, 2000, 4000, 6000, 10_000, 20_000,
+         40_000, 60_000, 100_000)
+
+
 def _ceiling(value: int) -> int:
-    """A round top for an axis at or above ``value``."""
-    return next((nice for nice in _NICE if nice >= value), value) if value > 0 else 1
+    """A round, even top for an axis at or above ``value`` (its half is a whole number)."""
+    return next((top for top in _TOPS if top >= value), value + value % 2)
 
 
 def stacked_columns(columns: Sequence[tuple[str, Mapping[str, int]]], order: Sequence[str],
@@ -129,7 +136,7 @@ def stacked_columns(columns: Sequence[tuple[str, Mapping[str, int]]], order: Seq
 
 def bars(items: Sequence[tuple[str, int]], title: str, label_id: str = "bars-title") -> str:
     """A horizontal bar an item, longest first as given."""
-    row, left, width = 30, 190, 640
+    row, left, width = 30, 170, 460
     height = max(len(items), 1) * row + 10
     peak = max((count for _, count in items), default=0) or 1
     parts = [_open(width, height, title, label_id)]
