@@ -44,8 +44,7 @@ def _say(text: str) -> None:
 def _registry(server_url: str | None, admin_token: str | None, folder: Path) -> Iterator[
         tuple[str, str]]:
     if server_url:
-        if not admin_token:
-            raise SystemExit("--server needs --admin-token (the registry's administrator token)")
+        assert admin_token, "the command resolves the token of a registry it is given"
         yield server_url, admin_token
         return
     token = secrets.token_urlsafe(24)

@@ -2,19 +2,20 @@
 new registry) and print its invitation link, by which its holder sets a password and enrolls a
 one-time-code app. Works on the registry's database directly, so no account is needed first.
 
-Exit codes: 0 made; 1 refused (the name is taken or not a valid name, a role or region that
-does not fit); 3 the database could not be opened.
+Exit codes: 0 made; 1 refused (the name is taken or not a valid name, or a role that does not
+fit); 3 the database could not be opened.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import click
 from sqlalchemy.exc import SQLAlchemyError
+
+from field_sync_cli.errors import OK, Failed, Unreachable
 
 __all__ = ["run_create_user"]
 
@@ -22,30 +23,27 @@ _DEFAULT_URL = "http://127.0.0.1:8470"
 
 
 def run_create_user(account_id: str, full_name: str, role: str, regions: Sequence[str],
-                    data_dir: Path | None, db_url: str, public_url: str) -> int:
+                    data_dir: Path, db_url: str, public_url: str) -> int:
     """Make the account and print its invitation link; the exit code."""
     from server import Database, ServerConfig
     from server.problems import ProblemError
     from server.services.accounts import create_account
 
-    config = ServerConfig(data_dir=data_dir or ServerConfig().data_dir, db_url=db_url,
-                          public_url=public_url)
+    config = ServerConfig(data_dir=data_dir, db_url=db_url, public_url=public_url)
     try:
         database = Database(config.database_url)
         database.create_schema()
     except (SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        print(f"cannot open the registry's database: {reason}", file=sys.stderr)
-        return 3
+        raise Unreachable(f"cannot open the registry's database: {reason}") from exc
     try:
         invitation = create_account(database, "cli", account_id, full_name, role, regions)
     except ProblemError as exc:
-        print(f"not made: {exc.detail}", file=sys.stderr)
-        return 1
+        raise Failed(f"not made: {exc.detail}") from exc
     finally:
         database.dispose()
-    address = config.public_url or os.environ.get("FIELD_SYNC_PUBLIC_URL") or _DEFAULT_URL
     until = dt.datetime.fromtimestamp(invitation.expires_ms / 1000, dt.UTC)
-    print(f"{role} {account_id!r} made; the invitation (good until {until:%Y-%m-%d %H:%M} UTC) "
-          f"sets the password and the one-time-code app:\n{invitation.link(address)}")
-    return 0
+    click.echo(f"{role} {account_id!r} made; the invitation (good until "
+               f"{until:%Y-%m-%d %H:%M} UTC) sets the password and the one-time-code app:\n"
+               f"{invitation.link(config.public_url or _DEFAULT_URL)}")
+    return OK

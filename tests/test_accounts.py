@@ -190,7 +190,7 @@ def test_create_user_prints_the_first_administrators_invitation(
     assert invited is not None and invited.role == "administrator"
     again = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert (again.returncode, again.stdout) == (1, "")
-    assert again.stderr.strip() == "not made: account 'root' already exists"
+    assert again.stderr.strip() == "field-sync: not made: account 'root' already exists"
     unreachable = subprocess.run([*command[:-4], "--db", "postgresql://nobody@127.0.0.1:1/x"],
                                  capture_output=True, text=True, timeout=60)
     assert unreachable.returncode == 3
