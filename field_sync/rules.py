@@ -32,7 +32,7 @@ from schemas.signing import SigningStatement
 from schemas.templates import Template
 
 __all__ = ["Breach", "GeofencePolicy", "RuleContext", "check_rules", "fence_distance",
-           "signing_date"]
+           "finite_decimal", "signing_date"]
 
 
 class Breach(msgspec.Struct, frozen=True):
@@ -114,7 +114,8 @@ def _instruments(context: RuleContext) -> list[Breach]:
     return found
 
 
-def _number(text: str) -> Decimal | None:
+def finite_decimal(text: str) -> Decimal | None:
+    """``text`` as a finite decimal, or None (coordinates and lengths are decimal strings)."""
     try:
         number = Decimal(text)
     except (InvalidOperation, TypeError):
@@ -141,8 +142,8 @@ def _geofence(context: RuleContext) -> list[Breach]:
         return [Breach(3, "no_location", "signing needs a location fix at the site")]
     if fix.mock:
         return [Breach(3, "mock_location", "the location comes from a mock provider")]
-    numbers = [_number(text) for text in (fix.lat, fix.lon, fix.accuracy_m, site.lat, site.lon,
-                                          site.radius_m)]
+    numbers = [finite_decimal(text) for text in (fix.lat, fix.lon, fix.accuracy_m, site.lat,
+                                                  site.lon, site.radius_m)]
     if any(number is None for number in numbers):
         return [Breach(3, "bad_location", "the location fix is not a valid coordinate")]
     lat, lon, accuracy, site_lat, site_lon, radius = (Decimal(n or 0) for n in numbers)

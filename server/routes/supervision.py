@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
@@ -50,8 +50,19 @@ def _reach(request: Request[Any, Any, Any]) -> Reach:
     return reach
 
 
-def _filters(request: Request[Any, Any, Any], **given: str) -> Filters:
-    return Filters(**given, reach=_reach(request))
+def _filters(request: Request[Any, Any, Any], number: FromQuery[str] = "",
+             entity_tin: FromQuery[str] = "", inspector: FromQuery[str] = "",
+             site: FromQuery[str] = "", status: FromQuery[str] = "",
+             signed_from: FromQuery[str] = "", signed_to: FromQuery[str] = "",
+             registry_number: FromQuery[str] = "", region: FromQuery[str] = "",
+             template: FromQuery[str] = "", entity: FromQuery[str] = "") -> Filters:
+    """A registry selection from the query's filters, within the caller's reach: ``entity`` is
+    a STIR or part of an entity's name, ``inspector`` and ``site`` an id or part of a name,
+    ``template`` a kind (template id)."""
+    return Filters(number=number, entity_tin=entity_tin, inspector=inspector, site=site,
+                   status=status, signed_from=signed_from, signed_to=signed_to,
+                   registry_number=registry_number, region=region, template=template,
+                   entity=entity, reach=_reach(request))
 
 
 class RegistryController(Controller):
@@ -59,43 +70,26 @@ class RegistryController(Controller):
 
     path = "/v1/registry"
     guards = [supervisor_or_admin]
+    dependencies = {"filters": Provide(_filters, sync_to_thread=False)}
 
     @get("/protocols", sync_to_thread=True)
     def protocols(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                  number: FromQuery[str] = "", entity_tin: FromQuery[str] = "",
-                  inspector: FromQuery[str] = "", site: FromQuery[str] = "",
-                  status: FromQuery[str] = "", signed_from: FromQuery[str] = "",
-                  signed_to: FromQuery[str] = "", registry_number: FromQuery[str] = "",
-                  region: FromQuery[str] = "", template: FromQuery[str] = "",
-                  entity: FromQuery[str] = "", after: FromQuery[str] = "",
+                  filters: NamedDependency[Filters], after: FromQuery[str] = "",
                   limit: FromQuery[int] = 100, order: FromQuery[Order] = "id") -> Response[bytes]:
         """Protocols matching every filter given, by id or newest signed first
         (``order=newest``); ``after`` is the page's ``next``."""
         if not 1 <= limit <= 500:
             raise BadRequest("bad_limit", "limit is 1 to 500")
-        filters = _filters(request, number=number, entity_tin=entity_tin, inspector=inspector,
-                           site=site, status=status, signed_from=signed_from,
-                           signed_to=signed_to, registry_number=registry_number,
-                           region=region, template=template, entity=entity)
         with registry.database.read() as session:
             return reply(request, query(session, filters, after, limit, order))
 
     @get("/export", sync_to_thread=True)
-    def export(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-               format: FromQuery[str] = "jsonl", number: FromQuery[str] = "",
-               entity_tin: FromQuery[str] = "", inspector: FromQuery[str] = "",
-               site: FromQuery[str] = "", status: FromQuery[str] = "",
-               signed_from: FromQuery[str] = "", signed_to: FromQuery[str] = "",
-               registry_number: FromQuery[str] = "", region: FromQuery[str] = "",
-               template: FromQuery[str] = "", entity: FromQuery[str] = "") -> Stream:
+    def export(self, registry: NamedDependency[Registry], filters: NamedDependency[Filters],
+               format: FromQuery[str] = "jsonl") -> Stream:
         """Every matching protocol, streamed: JSON lines (summary and content) or CSV
         (summary). ``X-Total-Count`` says how many, for a progress bar."""
         if format not in EXPORT_FORMATS:
             raise BadRequest("bad_format", "format is jsonl or csv")
-        filters = _filters(request, number=number, entity_tin=entity_tin, inspector=inspector,
-                           site=site, status=status, signed_from=signed_from,
-                           signed_to=signed_to, registry_number=registry_number,
-                           region=region, template=template, entity=entity)
         with registry.database.read() as session:
             total = count(session, filters)
         return Stream(export_chunks(registry, filters, format), media_type=media_type(format),
@@ -112,7 +106,7 @@ class SupervisorController(Controller):
                    rule: FromQuery[str] = "", after: FromQuery[str] = "") -> Response[bytes]:
         """Quarantined protocols with the rules they break, newest signed first; ``rule``
         keeps those that break that rule (its code, ``outside_geofence``)."""
-        filters = _filters(request, status="quarantined", rule=rule)
+        filters = Filters(status="quarantined", rule=rule, reach=_reach(request))
         with registry.database.read() as session:
             return reply(request, query(session, filters, after, 500, "newest"))
 

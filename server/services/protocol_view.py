@@ -7,14 +7,14 @@ before and after it."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 from sqlmodel import Session, col, select
 
 from field_sync.paths import SUPERSEDES
-from field_sync.rules import fence_distance
+from field_sync.rules import fence_distance, finite_decimal
 from schemas import Template
 from schemas.reference import Site
 from schemas.signing import BiometricConfirmation, SignedProtocol
@@ -165,14 +165,6 @@ class ProtocolView(msgspec.Struct, frozen=True):
     annulment_reason: str = ""
 
 
-def _decimal(text: str) -> Decimal | None:
-    try:
-        number = Decimal(text)
-    except (InvalidOperation, TypeError):
-        return None
-    return number if number.is_finite() else None
-
-
 def _shown(spec: Field, value: Any, lang: str, rows: dict[str, dict[str, Any]]) -> Any:
     """What to show for ``value``: a choice's label, a referenced row's first values."""
     if spec.type == "choice":
@@ -217,12 +209,12 @@ def _location(session: Session, row: ProtocolRow,
     reference = session.get(ReferenceRow, ("site", row.site_id)) if row.site_id else None
     site = msgspec.msgpack.decode(reference.body, type=Site) if reference else None
     view = LocationView(fix.lat, fix.lon, fix.accuracy_m, fix.at_ms, fix.mock)
-    numbers = [_decimal(text) for text in (fix.lat, fix.lon, fix.accuracy_m)]
+    numbers = [finite_decimal(text) for text in (fix.lat, fix.lon, fix.accuracy_m)]
     if site is None:
         return view
     view = msgspec.structs.replace(view, site_name=site.name, site_lat=site.lat,
                                    site_lon=site.lon, radius_m=site.radius_m)
-    site_numbers = [_decimal(text) for text in (site.lat, site.lon, site.radius_m)]
+    site_numbers = [finite_decimal(text) for text in (site.lat, site.lon, site.radius_m)]
     if None in numbers or None in site_numbers:
         return view
     lat, lon, accuracy = (number or Decimal(0) for number in numbers)
