@@ -87,6 +87,8 @@ def test_every_page_renders_for_an_administrator(setting: Setting) -> None:
 
 def test_a_protocol_page_shows_the_protocol_whole(setting: Setting) -> None:
     page = _ok(setting.clients["all"], f"/console/protocols/{setting.north.signed[0]}?lang=en")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
     text = page.text
     for shown in ("State metrological supervision protocol", "Measurement results", "Fail",
                   "Inside the geofence", "One-time code", "Offline gap", setting.north.name,

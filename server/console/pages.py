@@ -31,6 +31,17 @@ _ADMINISTRATION = (("inspectors", "/console/admin/inspectors"),
                    ("accounts", "/console/admin/accounts"))
 
 
+_HEADERS = {
+    # A page with a person's session is nobody's cache's, and never framed (clickjacking):
+    # the console loads nothing but its own stylesheet and images, and posts only to itself.
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 def language(request: Request[Any, Any, Any]) -> str:
     """The reader's language, as the layout chooses it."""
     return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
@@ -104,8 +115,7 @@ def console_page(request: Request[Any, Any, Any], registry: Registry, template: 
             "section": section, "flashes": flashes, "href": href, "word": word, "clock": clock,
             "console_url": "/console",
             **(context or {})}
-    return render(request, registry, Page(f"console/{template}", page, status,
-                                          {"Cache-Control": "no-store"}))
+    return render(request, registry, Page(f"console/{template}", page, status, _HEADERS))
 
 
 class Form:
