@@ -5,27 +5,26 @@ streamed for export. Every query narrows to the caller's reach (``server.service
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, tuple_
+from sqlalchemy import Select, func, tuple_
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from schemas import ProtocolPage, ProtocolSummary
+from server.names import Names, resolve_names
 from server.problems import BadRequest
 from server.services.reach import Reach
-from server.tables import DRAFT, InspectorRow, ProtocolRow, ReferenceRow, protocol_columns
+from server.tables import DRAFT, ProtocolRow, protocol_columns
 
 __all__ = ["STATUSES", "Filters", "Listed", "Order", "count", "query", "stream", "summary"]
 
 TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
 STATUSES = (DRAFT, "registered", "quarantined", "superseded", "annulled")
 _Selection = TypeVar("_Selection", bound=Select[*tuple[Any, ...]])
-_TIN = re.compile(r"^[0-9]{9}$")
 Order = Literal["id", "newest"]
 """A listing's order: by id (the API's default), or newest signed first (the console's)."""
 
@@ -60,19 +59,6 @@ def _day_start_ms(text: str, name: str, days: int = 0) -> int:
     return int(start.timestamp() * 1000)
 
 
-def _like(text: str) -> str:
-    """A casefolded substring pattern, its wildcards taken literally."""
-    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _named(kind: str, text: str) -> Any:
-    """Keys of the reference records of ``kind`` whose key is ``text`` or whose name holds it."""
-    return select_columns(col(ReferenceRow.key)).where(
-        col(ReferenceRow.kind) == kind,
-        or_(col(ReferenceRow.key) == text, col(ReferenceRow.label).like(_like(text), escape="\\")))
-
-
 @dataclass(frozen=True)
 class Filters:
     """What to select; empty means any. ``signed_from``/``signed_to`` are days, inclusive.
@@ -96,19 +82,48 @@ class Filters:
     reach: Reach | None = None
     rule: str = ""
     """A broken rule's code (``outside_geofence``): quarantined for that reason."""
+    names: Names | None = None
+    """The keys ``entity``, ``inspector`` and ``site`` stand for (``resolved``)."""
 
-    def apply(self, statement: _Selection) -> _Selection:
-        """``statement`` narrowed to these filters."""
-        for column, value in ((ProtocolRow.number, self.number),
-                              (ProtocolRow.entity_tin, self.entity_tin),
-                              (ProtocolRow.status, self.status),
-                              (ProtocolRow.registry_number, self.registry_number),
-                              (ProtocolRow.region, self.region)):
-            if value:
-                statement = statement.where(col(column) == value)
+    def resolved(self, session: Session) -> Filters:
+        """These filters with the names searched by turned into keys (``server.names``)."""
+        if self.names is not None or not (self.entity or self.inspector or self.site):
+            return self
+        return replace(self, names=resolve_names(session, self.entity, self.inspector,
+                                                 self.site))
+
+    def check(self) -> None:
+        """Refuse a bad status or date (``BadRequest``) now, before a stream starts."""
         if self.status and self.status not in STATUSES:
             raise BadRequest("bad_status", f"status is one of {', '.join(STATUSES)}")
-        statement = self._by_name(statement)
+        self._signed(select_columns(col(ProtocolRow.id)))
+
+    def apply(self, statement: _Selection) -> _Selection:
+        """``statement`` narrowed to these filters (``resolved`` first, if they search by a
+        name)."""
+        self.check()
+        assert self.names is not None or not (self.entity or self.inspector or self.site)
+        names = self.names or Names()
+        for column, keys in ((ProtocolRow.number, (self.number,) if self.number else None),
+                             (ProtocolRow.entity_tin, (self.entity_tin,) if self.entity_tin
+                              else None),
+                             (ProtocolRow.entity_tin, names.entities),
+                             (ProtocolRow.inspector_id, names.inspectors),
+                             (ProtocolRow.site_id, names.sites),
+                             (ProtocolRow.registry_number, (self.registry_number,)
+                              if self.registry_number else None),
+                             (ProtocolRow.region, (self.region,) if self.region else None)):
+            if keys is not None:
+                statement = statement.where(col(column).in_(keys))
+        if self.status:
+            # With a narrower filter, status must not be what the database reads by: without
+            # statistics, SQLite takes one indexed equality for as narrow as another, and would
+            # walk every registered protocol to find one entity's (SQLite cannot use an index
+            # on an expression it was not given).
+            driven = any((self.number, self.entity_tin, self.entity, self.inspector, self.site,
+                          self.registry_number, self.region))
+            status = col(ProtocolRow.status) + "" if driven else col(ProtocolRow.status)
+            statement = statement.where(status == self.status)
         if self.template:
             statement = statement.where(col(ProtocolRow.template_ref).startswith(
                 f"{self.template.partition('@')[0]}@", autoescape=True))
@@ -117,26 +132,6 @@ class Filters:
                 f" {self.rule}:", autoescape=True))
         statement = self._signed(statement)
         return statement if self.reach is None else self.reach.narrow(statement)
-
-    def check(self) -> None:
-        """Refuse a bad status or date now (``BadRequest``), before a stream starts."""
-        self.apply(select_columns(col(ProtocolRow.id)))
-
-    def _by_name(self, statement: _Selection) -> _Selection:
-        """The filters that take an id or part of a name."""
-        if self.entity:
-            statement = statement.where(col(ProtocolRow.entity_tin) == self.entity) \
-                if _TIN.match(self.entity) else \
-                statement.where(col(ProtocolRow.entity_tin).in_(_named("entity", self.entity)))
-        if self.site:
-            statement = statement.where(col(ProtocolRow.site_id).in_(_named("site", self.site)))
-        if self.inspector:
-            named = select_columns(col(InspectorRow.id)).where(or_(
-                col(InspectorRow.id) == self.inspector,
-                func.lower(col(InspectorRow.full_name)).like(_like(self.inspector),
-                                                             escape="\\")))
-            statement = statement.where(col(ProtocolRow.inspector_id).in_(named))
-        return statement
 
     def _signed(self, statement: _Selection) -> _Selection:
         if self.signed_from:
@@ -172,7 +167,7 @@ def query(session: Session, filters: Filters, after: str, limit: int,
           order: Order = "id") -> ProtocolPage:
     """One page of matching protocols after ``after`` (the ``next`` of the page before)."""
     # The listed columns only: a lookup need not read a protocol's registers, kilobytes a row.
-    statement = filters.apply(select_columns(*_LISTED))
+    statement = filters.resolved(session).apply(select_columns(*_LISTED))
     if order == "newest":
         statement = _after_newest(statement, after) if after else statement
         statement = statement.order_by(col(ProtocolRow.signed_at_ms).desc(),
@@ -189,12 +184,13 @@ def query(session: Session, filters: Filters, after: str, limit: int,
 
 def count(session: Session, filters: Filters) -> int:
     """How many protocols match."""
-    return int(session.exec(filters.apply(select(func.count()).select_from(ProtocolRow))).one())
+    counted = filters.resolved(session).apply(select(func.count()).select_from(ProtocolRow))
+    return int(session.exec(counted).one())
 
 
 def stream(session: Session, filters: Filters, batch: int = 1000) -> Iterator[ProtocolRow]:
     """Every matching protocol row, read a batch at a time (constant memory)."""
-    after = ""
+    after, filters = "", filters.resolved(session)
     while True:
         statement = filters.apply(select(ProtocolRow).where(col(ProtocolRow.id) > after))
         rows = list(session.exec(statement.order_by(col(ProtocolRow.id)).limit(batch)))

@@ -51,7 +51,11 @@ def _search(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def _filters(request: Request[Any, Any, Any], search: dict[str, str]) -> Filters:
-    return Filters(**search, reach=current_account(request).reach)
+    return Filters(number=search["number"], registry_number=search["registry_number"],
+                   entity=search["entity"], inspector=search["inspector"], site=search["site"],
+                   region=search["region"], template=search["template"],
+                   status=search["status"], signed_from=search["signed_from"],
+                   signed_to=search["signed_to"], reach=current_account(request).reach)
 
 
 class RegistryPages(Controller):

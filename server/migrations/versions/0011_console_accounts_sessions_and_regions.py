@@ -4,7 +4,8 @@ Supervisors and administrators sign in to the console with a password and a one-
 (``account``); their sessions are kept by the registry (``web_session``), and a reference file
 waits there between its report and its commit (``staged_import``). A protocol carries its
 site's region, so a supervisor limited to regions reads an index range, newest signed first;
-reference records carry the name people search them by; a device, when it was last heard from.
+reference records carry the name people search them by; a device, when it was last heard from;
+the quarantine queue reads its protocols newest first from (status, signed_at_ms, id).
 No protocol had a region before (sites had none), so none is filled in; labels are read off the
 reference records.
 
@@ -117,11 +118,16 @@ def upgrade() -> None:
                               unique=False)
         batch_op.create_index('ix_protocol_region_signed_at_ms_id',
                               ['region', 'signed_at_ms', 'id'], unique=False)
+        batch_op.drop_index(batch_op.f('ix_protocol_status'))
+        batch_op.create_index('ix_protocol_status_signed_at_ms_id',
+                              ['status', 'signed_at_ms', 'id'], unique=False)
     _label_references()
 
 
 def downgrade() -> None:
     with op.batch_alter_table('protocol', schema=None) as batch_op:
+        batch_op.drop_index('ix_protocol_status_signed_at_ms_id')
+        batch_op.create_index(batch_op.f('ix_protocol_status'), ['status'], unique=False)
         batch_op.drop_index('ix_protocol_region_signed_at_ms_id')
         batch_op.drop_index('ix_protocol_signed_at_ms_id')
         batch_op.create_index(batch_op.f('ix_protocol_signed_at_ms'), ['signed_at_ms'],
