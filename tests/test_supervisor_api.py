@@ -113,6 +113,18 @@ def test_search_by_region_kind_entity_name_and_newest_first(
     assert {p["id"] for p in by_name["protocols"]} == set(north.signed)
     by_tin = _get(server, token, "/v1/registry/protocols", entity=north.entity_tin).json()
     assert {p["id"] for p in by_tin["protocols"]} == set(north.signed)
+    inspector = north.tablet.inspector
+    assert inspector is not None
+    registered = {p["id"] for p in _get(server, token, "/v1/registry/protocols",
+                                        region=north.name).json()["protocols"]
+                  if p["status"] == "registered"}
+    for named in (inspector.id, f"INSPECTOR {inspector.id.upper()}"):  # an id, or a name
+        found = _get(server, token, "/v1/registry/protocols", inspector=named,
+                     status="registered", order="newest").json()["protocols"]
+        assert {p["id"] for p in found} == registered
+    by_site = _get(server, token, "/v1/registry/protocols", site="UN KOMBINATI (" +
+                   north.name.split()[0].upper()).json()
+    assert {p["id"] for p in by_site["protocols"]} == set(north.signed)
     assert _get(server, token, "/v1/registry/protocols", order="sideways").status_code == 400
     assert _get(server, token, "/v1/registry/protocols", order="newest",
                 after="garbage").json()["code"] == "bad_cursor"

@@ -15,7 +15,8 @@ from server.tables import AuditEntryRow, ProtocolRow
 
 __all__ = ["AuditFilters", "audit_page"]
 
-MAX_SEQ = 2**63 - 1
+MAX_SEQ = 2**31 - 1
+"""The highest sequence number an audit entry can have (its column is 32-bit)."""
 
 
 @dataclass(frozen=True)
