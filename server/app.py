@@ -27,6 +27,9 @@ from server.problems import http_exception_to_problem, unexpected_error_to_probl
 from server.registry import Registry
 from server.request_ids import RequestIds
 from server.routes.admin import AdminController
+from server.routes.anchor import audit_checkpoint, registry_key
+from server.routes.check import check_router
+from server.routes.document import protocol_document
 from server.routes.enrollment import enroll
 from server.routes.health import health, ready
 from server.routes.keys import revoke_key, rotate_key
@@ -99,7 +102,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
                         AdminController, trust_list_route, verify_json, verification_page,
                         rotate_key, revoke_key, ReferenceController, RegistryController,
                         SupervisorController, SupervisorAdmin, static_files(), brand_logo,
-                        console_router()],
+                        check_router(config), protocol_document, registry_key,
+                        audit_checkpoint, console_router()],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),

@@ -34,6 +34,10 @@ def default_data_dir() -> Path:
     return Path(base) / "field-sync"
 
 
+_MAY_BE_ZERO = frozenset({"max_clock_ahead_ms", "audit_checkpoint_interval_ms"})
+"""The integer settings that may be 0; the others are at least 1."""
+
+
 @dataclass
 class ServerConfig:
     """Everything the registry server needs to start."""
@@ -56,8 +60,10 @@ class ServerConfig:
     # -- how people and tablets reach it ---------------------------------------------------------
     public_url: str = setting("", shown_default="the address serve listens on")
     """The registry's address as people reach it, ``https://registry.example.uz``: every seal's
-    QR code points at ``<public URL>/V/...``, so set it before the first protocol is signed.
-    Empty: the address a request came to, which behind a proxy is rarely the right one."""
+    QR code points at ``<public URL>/V/...``, and the trust list names it, signed, so set it
+    before the first protocol is signed. Empty: ``serve`` takes ``http://HOST:PORT``, the address
+    it listens on, which behind a proxy is rarely the right one (never the address a request
+    came to: a trust list fetched with a forged ``Host`` would vouch for that host)."""
     webauthn_rp_id: str = "field-sync.local"
     """WebAuthn relying-party id the tablets' biometric authenticators are bound to (a domain
     the agency controls)."""
@@ -96,25 +102,32 @@ class ServerConfig:
     """File of the key that encrypts inspectors' one-time-code secrets at rest; made on first
     start when missing."""
 
+    # -- the public pages -----------------------------------------------------------------------
+    agency_name_uz_latn: str = setting("", shown_default="Oʻzbekiston texnik jihatdan tartibga "
+                                                         "solish agentligi")
+    """The agency's name in Uzbek (Latin script) on the registry's pages."""
+    agency_name_uz_cyrl: str = setting("", shown_default="Ўзбекистон техник жиҳатдан тартибга "
+                                                         "солиш агентлиги")
+    """The agency's name in Uzbek (Cyrillic script) on the registry's pages."""
+    agency_name_ru: str = setting("", shown_default="Узбекское агентство по техническому "
+                                                    "регулированию")
+    """The agency's name in Russian on the registry's pages."""
+    agency_name_en: str = setting("", shown_default="Uzbek Agency for Technical Regulation")
+    """The agency's name in English on the registry's pages."""
+    agency_logo: Path | None = setting(None, shown_default="none")
+    """An image file (SVG or PNG) shown beside the agency's name on the registry's pages."""
+    check_requests_per_minute: int = 30
+    """How many checks by number (``GET /v1/check``, the ``/check`` page) one client may make
+    in a minute before it is answered 429 with ``Retry-After``."""
+
     # -- operations -----------------------------------------------------------------------------
     metrics_token: str = setting("", secret=True, shown_default="the administrator token only")
     """Bearer token a Prometheus scraper sends for ``GET /metrics`` (the administrator token
     works too), so a scraper never holds the administrator's."""
-
-    # -- the public pages ---------------------------------------------------------------------
-    agency_names: tuple[str, ...] = ()
-    """The agency's name on the registry's pages, one ``language=name`` a language
-    (``uz-Latn=…``, ``ru=…``); a language left out takes the name the pages' catalog carries."""
-    agency_logo: str = ""
-    """An image file (SVG or PNG) shown beside the agency's name on the pages; empty: none."""
-    check_requests_per_minute: int = 30
-    """How many checks by number (``/v1/check``, ``/check``) one client may make a minute
-    before it is answered 429 with ``Retry-After``."""
-
-    @property
-    def agency_name(self) -> dict[str, str]:
-        """The agency's name by language tag, as configured."""
-        return dict(entry.partition("=")[::2] for entry in self.agency_names if "=" in entry)
+    audit_checkpoint_interval_ms: int = 1000
+    """The least time (ms) between two checkpoints of the audit log the registry signs: each is
+    a write, and entries newer than the newest checkpoint wait for the next one to be anchored.
+    0 signs one whenever the log has grown."""
 
     def __post_init__(self) -> None:
         self._fill_from(os.environ)
@@ -136,7 +149,7 @@ class ServerConfig:
             _check_url("--webauthn-origins", origin)
         for option in settings_of(ServerConfig):
             value = getattr(self, option.field)
-            if option.kind is int and value < (0 if option.field == "max_clock_ahead_ms" else 1):
+            if option.kind is int and value < (0 if option.field in _MAY_BE_ZERO else 1):
                 raise SettingError(option.flag, f"{value} is too small")
             if option.choices and value not in option.choices:
                 raise SettingError(option.flag, f"{value!r} is not one of "
@@ -155,6 +168,11 @@ class ServerConfig:
         variables["FIELD_SYNC_DB"] = self.database_url
         variables["FIELD_SYNC_ADMIN_TOKEN"] = self.ensure_admin_token()
         return variables
+
+    def agency_name(self, lang: str) -> str:
+        """The agency's name configured for ``lang`` (``uz-Latn``, ...); empty if none."""
+        name: str = getattr(self, "agency_name_" + lang.lower().replace("-", "_"), "")
+        return name
 
     @property
     def database_url(self) -> str:

@@ -72,12 +72,18 @@ class Browser:
 
     def __init__(self, driver: WebDriver) -> None:
         self.driver = driver
+        # axe-core rides along with every document the browser opens: sent once, not once a page
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": axe_source()})
 
-    def open(self, url: str, size: Size = DESKTOP, language: str = "en-US") -> None:
-        """Load ``url`` in a viewport of ``size``, asking for ``language`` first."""
+    def resize(self, size: Size) -> None:
+        """Lay the open page out again in a viewport of ``size`` (no reload)."""
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": size.width, "height": size.height, "deviceScaleFactor": 1,
             "mobile": size.mobile})
+
+    def open(self, url: str, size: Size = DESKTOP, language: str = "en-US") -> None:
+        """Load ``url`` in a viewport of ``size``, asking for ``language`` first."""
+        self.resize(size)
         self.driver.execute_cdp_cmd("Network.setUserAgentOverride", {
             "userAgent": self.driver.execute_script("return navigator.userAgent"),
             "acceptLanguage": language})
@@ -99,7 +105,7 @@ class Browser:
     def violations(self) -> list[dict[str, Any]]:
         """axe-core's violations on the page open now (WCAG 2.x A and AA, and best practice)."""
         if not self.driver.execute_script("return typeof window.axe !== 'undefined'"):
-            self.driver.execute_script(axe_source())
+            self.driver.execute_script(axe_source())  # a page opened before the driver was ours
         found: list[dict[str, Any]] = self.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
             "axe.run(document, {resultTypes: ['violations']})"

@@ -155,6 +155,14 @@ def test_clear_a_quarantined_protocol(console: Console) -> None:
     assert "The protocol is cleared and registered." in text and "Registered" in text
     assert console.region.tablet.sync().ok
     assert console.region.tablet.status(console.quarantined)[0] == "registered"
+    # The public page tells the story, and links a signed-in supervisor back to the console.
+    public = console.find("a[href^='/v/']").get_attribute("href")
+    assert public is not None
+    console.browser.open(public)
+    assert console.find("#verdict").get_attribute("data-verdict") == "genuine"
+    assert "Inspektor xato bilan chetlatilgan edi" in console.browser.text()
+    console.find(f"a[href='/console/protocols/{console.quarantined}']").click()
+    assert console.find("h1.console-title")
     console.page("audit", "/console/audit")
 
 

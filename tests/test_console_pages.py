@@ -108,6 +108,7 @@ def test_a_supervisor_limited_to_a_region_reaches_nothing_of_another(setting: Se
     assert exported.status_code == 200 and other not in exported.text
     assert setting.north.signed[0] in exported.text
     assert other not in client.get("/console/registry/export?format=jsonl").text
+    assert client.get(f"/console/protocols/{other}/document.pdf").status_code == 404
     assert "audit-detail" not in _ok(client, f"/console/audit?subject={other}").text
     assert "audit-detail" in _ok(client, f"/console/audit?subject={setting.north.signed[0]}").text
     # Nor act on it: the refusal is the same as for a protocol that does not exist.
@@ -115,6 +116,13 @@ def test_a_supervisor_limited_to_a_region_reaches_nothing_of_another(setting: Se
     refused = client.post(f"/console/protocols/{other}/annul",
                           data={"reason": "x", "_csrf_token": csrf_token(page)})
     assert refused.status_code == 404
+
+
+def test_the_printed_protocol_opens_from_the_console(setting: Setting) -> None:
+    printed = setting.clients["ana"].get(
+        f"/console/protocols/{setting.north.signed[0]}/document.pdf?lang=ru")
+    assert printed.status_code == 200 and printed.content.startswith(b"%PDF")
+    assert printed.headers["content-type"] == "application/pdf"
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(setting: Setting) -> None:

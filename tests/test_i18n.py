@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -19,6 +20,8 @@ from field_sync.i18n import (
     local_datetime,
     negotiate,
 )
+from field_sync.seal import RESULTS
+from field_sync.verify import VerdictCode
 
 pytestmark = pytest.mark.database_free
 
@@ -60,7 +63,7 @@ def test_text_fills_its_arguments_and_refuses_an_unknown_key() -> None:
         catalog.text("ru", "nothing")
 
 
-_USED = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']""")
+_USED = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*[,)]""")
 
 
 def test_every_key_a_template_asks_for_exists() -> None:
@@ -69,6 +72,17 @@ def test_every_key_a_template_asks_for_exists() -> None:
     used = {key for path in templates for key in _USED.findall(path.read_text())}
     assert used, "no template asks for a word"
     assert sorted(key for key in used if not catalog.has(key)) == []
+
+
+def test_every_verdict_has_its_words() -> None:
+    """Keys the verification page builds from the verdict's code: every code the verifier can
+    give, those the trust list's checks add, and the page's fallback."""
+    catalog = Catalog.from_directory(ROOT / "server" / "web" / "messages")
+    codes = {*get_args(VerdictCode), "untrusted", "wrong_registry", "unknown"}
+    missing = [f"verdict.{code}.{part}" for code in sorted(codes) for part in ("title", "text")
+               if not catalog.has(f"verdict.{code}.{part}")]
+    assert missing == []
+    assert all(catalog.has(f"result.{code}") for code in RESULTS)
 
 
 @pytest.mark.parametrize(("requested", "accept", "chosen"), [

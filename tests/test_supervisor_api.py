@@ -82,6 +82,10 @@ def test_a_token_limited_to_a_region_lists_exports_and_reviews_that_region_only(
         server, token, "/v1/supervisor/audit", limit=1000).json()}
     assert not subjects & set(south.signed)
     assert subjects & set(north.signed)
+    assert _get(server, token, f"/v1/protocols/{south.signed[0]}/document.pdf").status_code \
+        == 404
+    assert _get(server, token, f"/v1/protocols/{north.signed[0]}/document.pdf").status_code \
+        == 200
     # Acting on the other region's protocol is as if it did not exist.
     for act in ("annul", "clear"):
         response = _post(server, token, f"/v1/supervisor/protocols/{south.signed[-1]}/{act}",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
@@ -21,6 +21,7 @@ from server.problems import ProblemError
 from server.queries import STATUSES, Filters, query
 from server.registry import Registry
 from server.services.export import EXPORT_FORMATS, export_chunks, media_type
+from server.services.printing import pdf_response, printed
 from server.services.protocol_view import protocol_view
 from server.services.regions import known_regions
 from server.services.supervision import ANNULLABLE, annul, clear
@@ -102,6 +103,17 @@ class RegistryPages(Controller):
                  protocol_id: FromPath[str]) -> Template:
         """A protocol whole."""
         return _protocol_page(request, registry, protocol_id)
+
+    @get("/protocols/{protocol_id:str}/document.pdf", sync_to_thread=True,
+         media_type="application/pdf")
+    def document(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
+                 protocol_id: FromPath[str]) -> Response[bytes]:
+        """The printed protocol, in the console's language: the same bytes the tablet and
+        the API make."""
+        reach, lang = current_account(request).reach, language(request)
+        pdf, name = printed(registry, protocol_id, lang,
+                            lambda row, _session: reach.admits(row.region))
+        return pdf_response(pdf, name, lang)
 
     @post("/protocols/{protocol_id:str}/annul", guards=[supervisor])
     async def annul(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],

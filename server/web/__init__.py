@@ -12,7 +12,7 @@ base layout: ``title``, ``head``, ``nav``, ``banner``, ``content``, ``footer``.
 """
 
 from server.web.assets import STATIC_DIR, brand_logo, static_files, static_url
-from server.web.page import Page, page_context, render
+from server.web.page import Page, base_context, page_context, render
 from server.web.templating import MESSAGES, TEMPLATE_DIR, environment, template_config
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "STATIC_DIR",
     "TEMPLATE_DIR",
     "Page",
+    "base_context",
     "brand_logo",
     "environment",
     "page_context",

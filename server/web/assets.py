@@ -44,8 +44,7 @@ def static_files() -> Router:
 @get("/brand/logo", include_in_schema=False, sync_to_thread=True)
 def brand_logo(registry: NamedDependency[Registry]) -> Response[bytes]:
     """Public. The agency's logo, as configured (``ServerConfig.agency_logo``)."""
-    configured = registry.config.agency_logo
-    path = Path(configured) if configured else None
+    path = Path(registry.config.agency_logo) if registry.config.agency_logo else None
     if path is None or not path.is_file():
         raise NotFound("no_logo", "this registry shows no logo")
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

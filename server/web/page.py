@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 from litestar import Request
 from litestar.response import Template
 
+from field_sync.document import MESSAGES as AGENCY  # the agency's name, as printed too
 from field_sync.i18n import LANGUAGES, negotiate
 from server.registry import Registry
 from server.web.assets import file_version
-from server.web.templating import MESSAGES
 
-__all__ = ["AUTONYMS", "Page", "page_context", "render"]
+__all__ = ["AUTONYMS", "Page", "base_context", "page_context", "render", "switcher"]
 
 AUTONYMS = {"uz-Latn": "Oʻzbekcha", "uz-Cyrl": "Ўзбекча", "ru": "Русский", "en": "English"}
 """Each language's name in itself, as a switcher shows it."""
@@ -32,33 +32,33 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _switcher(request: Request[Any, Any, Any], lang: str) -> list[dict[str, Any]]:
-    """The language switcher: this page's address in each language (``?lang=``)."""
-    query = [(name, value) for name, value in request.query_params.items() if name != "lang"]
+def switcher(path: str, query: list[tuple[str, str]], lang: str) -> list[dict[str, Any]]:
+    """The language switcher: the page at ``path`` with ``query`` in each language
+    (``?lang=``), the current one marked."""
+    kept = [(name, value) for name, value in query if name != "lang"]
     return [{"code": code, "name": AUTONYMS[code], "current": code == lang,
-             "href": f"{request.url.path}?{urlencode([*query, ('lang', code)])}"}
-            for code in LANGUAGES]
+             "href": f"{path}?{urlencode([*kept, ('lang', code)])}"} for code in LANGUAGES]
+
+
+def base_context(lang: str, path: str, query: list[tuple[str, str]], public_url: str,
+                 agency_name: str = "", logo_url: str = "") -> dict[str, Any]:
+    """What every page template gets, from plain values (see ``server.web``)."""
+    return {"lang": lang, "languages": switcher(path, query, lang),
+            "agency_name": agency_name or AGENCY.text(lang, "agency.name"),
+            "logo_url": logo_url, "public_url": public_url, "flashes": [], "console_url": ""}
 
 
 def _logo_url(registry: Registry) -> str:
-    configured = registry.config.agency_logo
-    path = Path(configured) if configured else None
-    return f"/brand/logo?v={file_version(path)}" if path and path.is_file() else ""
+    path = registry.config.agency_logo
+    return f"/brand/logo?v={file_version(Path(path))}" if path and Path(path).is_file() else ""
 
 
 def page_context(request: Request[Any, Any, Any], registry: Registry) -> dict[str, Any]:
-    """The context every page template gets (see ``server.web``)."""
+    """The context every page template gets, for this request to this registry."""
     lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
-    return {
-        "lang": lang,
-        "languages": _switcher(request, lang),
-        "agency_name": registry.config.agency_name.get(lang)
-        or MESSAGES.text(lang, "agency.name"),
-        "logo_url": _logo_url(registry),
-        "public_url": registry.public_url(request),
-        "flashes": [],
-        "console_url": "",
-    }
+    return base_context(lang, request.url.path, list(request.query_params.items()),
+                        registry.public_url(request), registry.config.agency_name(lang),
+                        _logo_url(registry))
 
 
 def render(request: Request[Any, Any, Any], registry: Registry, page: Page) -> Template:
