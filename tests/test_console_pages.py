@@ -81,8 +81,8 @@ def test_every_page_renders_for_an_administrator(setting: Setting) -> None:
                  "/console/admin/reference?kind=instrument", "/console/admin/accounts",
                  f"/console/admin/accounts/{setting.people['ana'].name}"):
         _ok(client, path)
-    integrity = _ok(client, "/console/audit?check=true").text
-    assert "badge--ok" in integrity
+    integrity = _ok(client, "/console/audit?check=true&lang=en").text
+    assert "badge--ok" in integrity and "Newest checkpoint the registry signed" in integrity
 
 
 def test_a_protocol_page_shows_the_protocol_whole(setting: Setting) -> None:

@@ -12,8 +12,12 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Template
+from sqlmodel import Session
 
-from server.audit import verify_chain
+from field_sync.registry_pin import RegistryPin
+from schemas.signing import AuditCheckpoint
+from server.audit import AuditBreak, verify_chain
+from server.audit_anchor import check_checkpoint, newest_checkpoint
 from server.clock import now_ms
 from server.console.auth import current_account, signed_in
 from server.console.pages import console_page, language, message
@@ -85,12 +89,25 @@ class ReviewPages(Controller):
         first = min(before, MAX_SEQ) if before > 0 else MAX_SEQ
         with registry.database.read() as session:
             entries = audit_page(session, filters, reach, before=first, limit=PAGE_SIZE + 1)
-            integrity = verify_chain(session) if check and reach.regions is None else None
+            checkpoint = newest_checkpoint(session)
+            integrity = _integrity(session, registry, checkpoint) \
+                if check and reach.regions is None else None
         more = len(entries) > PAGE_SIZE
         return console_page(request, registry, "audit.html", {
             "entries": entries[:PAGE_SIZE], "filters": filters,
             "next_before": entries[PAGE_SIZE - 1].seq if more else 0, "before": before,
-            "integrity": integrity, "may_check": reach.regions is None}, section="audit")
+            "integrity": integrity, "checkpoint": checkpoint,
+            "may_check": reach.regions is None}, section="audit")
+
+
+def _integrity(session: Session, registry: Registry,
+               checkpoint: AuditCheckpoint | None) -> tuple[int, AuditBreak | None]:
+    """The chain recomputed, and then held against the newest checkpoint the registry signed
+    (so that newest entries cut off show): entries checked, and the first break."""
+    checked, broken = verify_chain(session)
+    if broken is None and checkpoint is not None:
+        broken = check_checkpoint(session, checkpoint, RegistryPin.of_key(registry.keys.public_pem))
+    return checked, broken
 
 
 def _rule_labels(lang: str, codes: Iterable[str]) -> dict[str, str]:
