@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -21,6 +21,7 @@ from client_lib.ahead import read_ahead
 from client_lib.errors import Offline, RegistryRefused
 from client_lib.store import DeviceStore, Filed, OutboxEntry
 from client_lib.transport import Transport
+from client_lib.uploads import UploadReport
 from field_sync import DocumentState, HybridLogicalClock
 from field_sync.freeze import covers
 from field_sync.paths import FREEZE, SUPERSEDES
@@ -52,6 +53,8 @@ class SyncReport:
     pulled: int = 0
     offline: bool = False
     error: str = ""
+    uploads: UploadReport = field(default_factory=UploadReport)
+    """The evidence files uploaded after the ops (``client_lib.uploads``)."""
 
     @property
     def ok(self) -> bool:

@@ -21,6 +21,7 @@ from server.keys import RegistryKeys
 from server.problems import http_exception_to_problem, unexpected_error_to_problem
 from server.registry import Registry
 from server.routes.admin import AdminController
+from server.routes.blobs import download_blob, missing_blobs, upload_blob
 from server.routes.enrollment import enroll
 from server.routes.health import health
 from server.routes.keys import revoke_key, rotate_key
@@ -80,7 +81,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController,
                         trust_list_route, verify_json, verification_page, rotate_key,
                         revoke_key, ReferenceController, RegistryController,
-                        SupervisorController, SupervisorAdmin],
+                        SupervisorController, SupervisorAdmin, missing_blobs, upload_blob,
+                        download_blob],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),
@@ -97,6 +99,7 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         # the default level 9 would cost more than the page itself).
         compression_config=CompressionConfig(backend=ZSTD, compression_facade=ZstdCompression,
                                              gzip_fallback=True, gzip_compress_level=1,
-                                             minimum_size=1024),
+                                             minimum_size=1024,
+                                             exclude_opt_key="skip_compression"),
         openapi_config=None,
     )

@@ -55,17 +55,59 @@ class ServerConfig:
     totp_lockout_s: int = 15 * 60
     """How long a lockout lasts."""
 
+    # -- evidence files ------------------------------------------------------------------------
+    blob_store: str = "directory"
+    """Where evidence files are kept: ``directory`` (``blob_dir``, beside the database) or
+    ``s3`` (an S3-compatible bucket, for several registry machines; ``s3_bucket``)."""
+    blob_dir: Path | None = None
+    """The folder of evidence files (and of uploads under way, in ``incoming/``); empty:
+    ``DATA_DIR/blobs``. Several server processes on one machine share it; with the ``s3``
+    store, uploads under way are still kept here."""
+    s3_bucket: str = ""
+    """The bucket of the ``s3`` store (credentials from the usual ``AWS_*`` variables)."""
+    s3_endpoint_url: str = ""
+    """The S3-compatible service's address; empty: AWS's own."""
+    s3_prefix: str = "blobs/"
+    """What every key of the ``s3`` store begins with."""
+    max_blob_bytes: int = 25 * 1024 * 1024
+    """The largest evidence file accepted (413 past it). Keep it at least the largest
+    ``max_bytes`` of the templates' attachment fields."""
+    max_protocol_blob_bytes: int = 250 * 1024 * 1024
+    """The most a protocol's evidence files may take together (413 past it)."""
+
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         self.db_url = self.db_url or os.environ.get("FIELD_SYNC_DB", "")
         self.admin_token = self.admin_token or os.environ.get("FIELD_SYNC_ADMIN_TOKEN", "")
         self.public_url = self.public_url or os.environ.get("FIELD_SYNC_PUBLIC_URL", "")
+        self._blob_settings_from(os.environ)
+
+    def _blob_settings_from(self, environ: dict[str, str] | os._Environ[str]) -> None:
+        """Evidence-file settings left at their defaults, from ``$FIELD_SYNC_<NAME>``."""
+        for name in ("blob_store", "s3_bucket", "s3_endpoint_url", "s3_prefix"):
+            if getattr(self, name) == ServerConfig.__dataclass_fields__[name].default:
+                setattr(self, name, environ.get(f"FIELD_SYNC_{name.upper()}", getattr(self, name)))
+        for name in ("max_blob_bytes", "max_protocol_blob_bytes"):
+            text = environ.get(f"FIELD_SYNC_{name.upper()}", "")
+            if text and getattr(self, name) == ServerConfig.__dataclass_fields__[name].default:
+                setattr(self, name, int(text))
+        if self.blob_dir is None and environ.get("FIELD_SYNC_BLOB_DIR"):
+            self.blob_dir = Path(environ["FIELD_SYNC_BLOB_DIR"])
+
+    @property
+    def blob_folder(self) -> Path:
+        """The folder of evidence files."""
+        return Path(self.blob_dir) if self.blob_dir else self.data_dir / "blobs"
 
     def environment(self) -> dict[str, str]:
         """The variables that give another process this configuration's essentials."""
         return {"FIELD_SYNC_DATA_DIR": str(self.data_dir), "FIELD_SYNC_DB": self.database_url,
                 "FIELD_SYNC_ADMIN_TOKEN": self.ensure_admin_token(),
-                "FIELD_SYNC_PUBLIC_URL": self.public_url}
+                "FIELD_SYNC_PUBLIC_URL": self.public_url,
+                **{f"FIELD_SYNC_{name.upper()}": str(getattr(self, name)) for name in (
+                    "blob_store", "s3_bucket", "s3_endpoint_url", "s3_prefix", "max_blob_bytes",
+                    "max_protocol_blob_bytes")},
+                "FIELD_SYNC_BLOB_DIR": str(self.blob_folder)}
 
     @property
     def database_url(self) -> str:

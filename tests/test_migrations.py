@@ -13,7 +13,6 @@ import msgspec
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
@@ -26,7 +25,6 @@ from server.changes import Cursor, pull
 from server.documents import encode_vector
 from server.oplog import logged_ops, push_ops
 from server.schema import (
-    alembic_config,
     current_revision,
     downgrade,
     head_revision,
@@ -64,12 +62,6 @@ def test_an_empty_database_is_upgraded_to_the_tables_the_code_declares(empty_url
     database.dispose()
 
 
-def _previous_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
-    assert head is not None and isinstance(head.down_revision, str)
-    return head.down_revision
-
-
 def _indexes(database: Database, table: str) -> set[str | None]:
     return {index["name"] for index in inspect(database.writer).get_indexes(table)}
 
@@ -78,6 +70,10 @@ _BEFORE_PACKING = "0005"
 """The last revision with the op log one row an op (0006 packs it)."""
 _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
+_BEFORE_PACKED_REGISTERS = "0007"
+"""The last revision with each protocol's registers flat (0008 packs them)."""
+_BEFORE_EVIDENCE = "0008"
+"""The last revision without evidence files (0014 keeps them)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -225,10 +221,10 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
     database.dispose()
 
 
-def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
+def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
     """Its protocols stay, their registers packed: each reads as the same registers, and a
     pull pages through them; a downgrade spreads them out again, flat, the same registers."""
-    previous = _previous_revision()
+    previous = _BEFORE_PACKED_REGISTERS
     database, flat = _upgraded_from(empty_url, previous, _fill_protocols)
     packed = _stored_registers(database)
     assert all(is_packed(registers) for registers in packed.values())
@@ -243,6 +239,28 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     assert not any(is_packed(registers) for registers in spread.values())
     assert {doc: unpack_registers(registers) for doc, registers in spread.items()} == {
         doc: unpack_registers(registers) for doc, registers in flat.items()}
+    database.dispose()
+
+
+def test_a_database_without_evidence_files_keeps_its_data(empty_url: str) -> None:
+    """From before evidence files (0014): the protocols stay as they were, and a protocol may
+    then await its files (a status longer than the column took before); a downgrade turns one
+    still awaiting them into a quarantined one, with the reason, and drops the file tables."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_EVIDENCE, _fill_protocols)
+    with database.writer.begin() as connection:
+        connection.execute(text("UPDATE protocol SET status = 'awaiting_evidence' "
+                                "WHERE id = 'p1'"))
+        connection.execute(text("INSERT INTO awaited_blob (protocol_id, sha256) "
+                                "VALUES ('p1', :sha)"), {"sha": "a" * 64})
+    assert _diffs(database) == []
+
+    downgrade(database.writer, _BEFORE_EVIDENCE)
+    with database.writer.connect() as connection:
+        statuses = dict(connection.execute(text("SELECT id, status FROM protocol")).all())
+        reasons = connection.execute(text("SELECT reasons FROM protocol WHERE id = 'p1'")).one()
+    assert statuses == {"p1": "quarantined", "p2": "draft", "p3": "draft"}
+    assert "awaiting evidence" in reasons[0]
+    assert not {"blob", "awaited_blob"} & set(inspect(database.writer).get_table_names())
     database.dispose()
 
 
