@@ -462,9 +462,11 @@ class Tablet:
         them); a lost connection ends it as it ends a sync."""
         if not self.blobs.unconfirmed():
             return
+        uploader = BlobUploader(self.blobs, self._blob_transport_or_default(),
+                                self.store.get("token"))
+        report.uploads = uploader.report
         try:
-            report.uploads = BlobUploader(self.blobs, self._blob_transport_or_default(),
-                                          self.store.get("token")).run()
+            uploader.run()
         except Offline as exc:
             report.offline, report.error = True, str(exc)
         except RegistryRefused as exc:

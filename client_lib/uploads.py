@@ -65,11 +65,13 @@ class BlobUploader:
     folder: BlobFolder
     transport: BlobTransport
     token: str
+    report: UploadReport = field(default_factory=UploadReport)
+    """What the run did, so far if it stopped."""
 
     def run(self) -> UploadReport:
         """Upload what is missing at the registry; ``Offline`` stops the run (what was sent
-        stays sent)."""
-        report = UploadReport()
+        stays sent, and ``report`` says how far it got)."""
+        report = self.report
         own = self.folder.unconfirmed()
         hashes = [blob.sha256 for blob in own]
         missing: dict[str, int] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +83,7 @@ class ServerConfig:
         self.public_url = self.public_url or os.environ.get("FIELD_SYNC_PUBLIC_URL", "")
         self._blob_settings_from(os.environ)
 
-    def _blob_settings_from(self, environ: dict[str, str] | os._Environ[str]) -> None:
+    def _blob_settings_from(self, environ: Mapping[str, str]) -> None:
         """Evidence-file settings left at their defaults, from ``$FIELD_SYNC_<NAME>``."""
         for name in ("blob_store", "s3_bucket", "s3_endpoint_url", "s3_prefix"):
             if getattr(self, name) == ServerConfig.__dataclass_fields__[name].default:
@@ -93,6 +94,10 @@ class ServerConfig:
                 setattr(self, name, int(text))
         if self.blob_dir is None and environ.get("FIELD_SYNC_BLOB_DIR"):
             self.blob_dir = Path(environ["FIELD_SYNC_BLOB_DIR"])
+        if self.blob_store not in ("directory", "s3"):
+            raise ValueError(f"blob_store is directory or s3, not {self.blob_store!r}")
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("the s3 blob store needs s3_bucket")
 
     @property
     def blob_folder(self) -> Path:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pyotp
 import pytest
 
@@ -15,6 +16,7 @@ from client_lib import HttpTransport, Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
+from schemas.reference import Site
 from schemas.signing import Receipt, TotpConfirmation
 from tests.databases import dispose_database, fresh_database
 
@@ -99,8 +101,9 @@ def opened() -> Iterator[list[Tablet]]:
 
 
 def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
-          opened: list[Tablet]) -> tuple[str, list[Tablet]]:
-    """``size`` enrolled tablets whose inspectors share one new assignment, all synced once."""
+          opened: list[Tablet], site: Site | None = None) -> tuple[str, list[Tablet]]:
+    """``size`` enrolled tablets whose inspectors share one new assignment (at ``site``, if
+    given), all synced once."""
     suffix = secrets.token_hex(4)
     inspectors = [f"insp-{suffix}-{index}" for index in range(size)]
     tablets = []
@@ -116,7 +119,10 @@ def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
         tablet.enroll(enrollment.code, server.url)
         tablets.append(tablet)
     assignment = f"assignment-{suffix}"
-    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors)))
+    if site is not None:
+        admin.put_reference("site", site.id, msgspec.to_builtins(site))
+    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors),
+                                    site_id=site.id if site else ""))
     for tablet in tablets:
         assert tablet.sync().ok
     return assignment, tablets
