@@ -10,21 +10,18 @@ are refused, and a gigabyte pushed at the registry does not make it grow.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from geopy.distance import geodesic
 
 import client_lib.tablet
 from client_lib import HttpBlobTransport, SigningRefused, Tablet
@@ -32,59 +29,12 @@ from client_lib.errors import Offline
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas.attachments import Attachment
-from schemas.reference import Site
-from schemas.signing import LocationFix
 from tests.databases import dispose_database, fresh_database
-from tests.live import PASSPHRASE, fresh_code, team
-from tests.photos import jpeg, with_gps
+from tests.evidence import SITE, Unreachable, here, inspection, photo, reopened
+from tests.live import fresh_code, team
+from tests.photos import jpeg
 
 pytestmark = pytest.mark.e2e
-
-TEMPLATE = "metrology_supervision@2"
-SITE = Site(id="site-evidence", entity_tin="301245678", name="Chilonzor bozori",
-            lat="41.2750000", lon="69.2040000", radius_m="150")
-TASHKENT = dt.timezone(dt.timedelta(hours=5))
-
-
-def near_site(metres: float = 20) -> tuple[Decimal, Decimal]:
-    found = geodesic(meters=metres).destination((41.275, 69.204), 60)
-    return Decimal(f"{found.latitude:.7f}"), Decimal(f"{found.longitude:.7f}")
-
-
-def here() -> LocationFix:
-    lat, lon = near_site(10)
-    return LocationFix(str(lat), str(lon), "6", time.time_ns() // 1_000_000)
-
-
-def photo(seed: int, width: int = 640, height: int = 480, metres: float = 20) -> bytes:
-    """A JPEG whose EXIF data says it was taken a minute ago, ``metres`` from the site."""
-    taken = dt.datetime.now(TASHKENT).replace(microsecond=0) - dt.timedelta(minutes=1)
-    return jpeg(seed, width, height, exif=with_gps(*near_site(metres), 5.0, taken))
-
-
-def inspection(tablet: Tablet, assignment: str) -> tuple[str, str]:
-    """A metrology_supervision@2 protocol complete but for its instrument's label photo;
-    returns it and the instrument's row."""
-    assert tablet.inspector is not None
-    protocol = tablet.create_protocol(TEMPLATE, assignment, {
-        "number": f"TR-{secrets.token_hex(4)}", "started_at": "2026-11-20T10:00:00+05:00",
-        "entity_tin": "301245678", "entity_name": "Chilonzor bozori MChJ",
-        "site_address": "Toshkent, Chilonzor 7", "lead_inspector": tablet.inspector.id,
-        "conclusion": "compliant"})
-    with tablet.edit(protocol) as edit:
-        row = edit.add_row("instruments", {"type": "scale", "serial": "SN-1"})
-    return protocol, row
-
-
-def reopened(tablet: Tablet, opened: list[Tablet], **options: Any) -> Tablet:
-    """The same tablet file opened again with other options."""
-    path = tablet.store.path
-    tablet.close()
-    opened.remove(tablet)
-    again = Tablet(path, PASSPHRASE, **options)
-    opened.append(again)
-    return again
-
 
 def registry_status(server: LocalServer, number: str) -> str:
     answer = httpx.get(f"{server.url}/v1/registry/protocols", params={"number": number},
@@ -253,16 +203,6 @@ def test_a_required_photo_missing_is_refused_on_both_sides(
     assert status == "quarantined"
     assert reasons == [f"rule 7 attachment_missing: instruments/{row}/label_photo: a required "
                        "attachment is missing"]
-
-
-class Unreachable:
-    """A blob transport with no network."""
-
-    def __getattr__(self, name: str) -> Any:
-        def offline(*_args: Any, **_kwargs: Any) -> Any:
-            raise Offline("no network")
-
-        return offline
 
 
 def test_a_forged_file_is_refused_and_the_right_one_taken(
