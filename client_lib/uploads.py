@@ -28,6 +28,8 @@ _QUESTION = 1000
 _NOT_YET = frozenset({"unknown_protocol", "unknown_attachment"})
 """Refusals that mean the registry does not know the op naming the file yet (or no longer
 names it): the file waits on the tablet."""
+_MARK_EVERY = 64
+"""Files taken before the tablet records them (one durable write for them all)."""
 _ASK_AGAIN = frozenset({"upload_offset", "upload_busy"})
 """Refusals after which the registry is asked where it stands, and the upload goes on."""
 _TRIES = 4
@@ -67,6 +69,7 @@ class BlobUploader:
     token: str
     report: UploadReport = field(default_factory=UploadReport)
     """What the run did, so far if it stopped."""
+    _taken: list[str] = field(default_factory=list)
 
     def run(self) -> UploadReport:
         """Upload what is missing at the registry; ``Offline`` stops the run (what was sent
@@ -78,10 +81,21 @@ class BlobUploader:
         for start in range(0, len(hashes), _QUESTION):
             missing.update(self.transport.missing(self.token, hashes[start:start + _QUESTION]))
         self.folder.mark_at_registry(sha256 for sha256 in hashes if sha256 not in missing)
-        for blob in own:
-            if blob.sha256 in missing:
-                self._upload(blob, missing[blob.sha256], report)
+        try:
+            for blob in own:
+                if blob.sha256 in missing:
+                    self._upload(blob, missing[blob.sha256], report)
+                if len(self._taken) >= _MARK_EVERY:
+                    self._mark()
+        finally:
+            self._mark()
         return report
+
+    def _mark(self) -> None:
+        """Record the files the registry took. A few at a time: a file taken but not yet
+        marked (the tablet stopped) is found held at the next run, and marked then."""
+        self.folder.mark_at_registry(self._taken)
+        self._taken.clear()
 
     def _upload(self, blob: OwnBlob, offset: int, report: UploadReport) -> None:
         path = self.folder.file(blob.sha256)
@@ -93,7 +107,7 @@ class BlobUploader:
         for doc in blob.docs:  # any protocol that names the file will do
             outcome = self._upload_as(doc, blob, path, offset, report)
             if outcome == "taken":
-                self.folder.mark_at_registry([blob.sha256])
+                self._taken.append(blob.sha256)
                 report.uploaded += 1
                 return
             if outcome == "refused":
