@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS assignment (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS instrument (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS site (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS team_member (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS blob (
     hash TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS blob_use (
 );
 """
 
-REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity"})
+REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity", "team_member"})
 
 Filed = tuple[str, str, str, bytes, bytes]
 """A pulled protocol as the tablet keeps it: id, template, assignment, and its registers and

@@ -33,11 +33,13 @@ class LocalServer:
         db_url: a database URL instead of the embedded SQLite.
         port: a fixed port (to restart a server where it was); a free one by default.
         workers: server processes (``serve --workers``).
+        options: more flags of ``serve`` (``--log-level`` is ``warning`` unless given).
     """
 
     def __init__(self, data_dir: Path, admin_token: str, db_url: str = "",
-                 port: int | None = None, workers: int = 1) -> None:
+                 port: int | None = None, workers: int = 1, options: tuple[str, ...] = ()) -> None:
         self.workers = workers
+        self.options = options
         self.data_dir = Path(data_dir)
         self.admin_token = admin_token
         self.db_url = db_url
@@ -50,7 +52,7 @@ class LocalServer:
     def command(self) -> list[str]:
         """What starts the server: ``field-sync serve`` with this server's options."""
         command = [sys.executable, "-m", "field_sync_cli.main", "serve", "--port", str(self.port),
-                   "--data-dir", str(self.data_dir), "--log-level", "warning"]
+                   "--data-dir", str(self.data_dir), "--log-level", "warning", *self.options]
         if self.db_url:
             command += ["--db", self.db_url]
         if self.workers > 1:

@@ -408,7 +408,7 @@ def test_cli_import_with_a_wrong_token_exits_1(server: LocalServer, tmp_path: Pa
     done = field_sync("admin", "import", str(path), "--kind", "site", "--server", server.url,
                       "--admin-token=not-the-token")
     assert done.returncode == 1
-    assert "import refused: 401" in done.stdout
+    assert "refused POST /v1/admin/import: 401 not_admin" in done.stderr
 
 
 # --- the documented example files ----------------------------------------------------------

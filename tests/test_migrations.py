@@ -72,7 +72,9 @@ _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
 _BEFORE_PACKED_REGISTERS = "0007"
 """The last revision with each protocol's registers flat (0008 packs them)."""
-_BEFORE_EVIDENCE = "0008"
+_BEFORE_POSITIONS = "0008"
+"""The last revision without an inspector's position (0012 keeps it)."""
+_BEFORE_EVIDENCE = "0012"
 """The last revision without evidence files (0014 keeps them)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
@@ -122,7 +124,10 @@ def _fill_protocols(database: Database) -> dict[str, bytes]:
     """Three protocols of one assignment, written as any earlier revision's table takes them;
     the latest stamp of ``p1`` is 9, of the others 7; the registers as stored."""
     with Session(database.writer) as session:
-        session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
+        # as any earlier revision's table takes it: columns added since (position) left out
+        session.execute(text("INSERT INTO inspector (id, full_name, region, suspended, "
+                             "attested_until, created_at) VALUES ('i1', 'Inspector', '', "
+                             ":no, '', :now)"), {"no": False, "now": datetime.now(UTC)})
         session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
         session.add(ChangeCounter(id=1, value=5))
         session.commit()
@@ -222,8 +227,9 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
 
 
 def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
-    """Its protocols stay, their registers packed: each reads as the same registers, and a
-    pull pages through them; a downgrade spreads them out again, flat, the same registers."""
+    """From before packed registers (0008): its protocols stay, their registers packed: each
+    reads as the same registers, and a pull pages through them; a downgrade spreads them out
+    again, flat, the same registers."""
     previous = _BEFORE_PACKED_REGISTERS
     database, flat = _upgraded_from(empty_url, previous, _fill_protocols)
     packed = _stored_registers(database)
@@ -261,6 +267,19 @@ def test_a_database_without_evidence_files_keeps_its_data(empty_url: str) -> Non
     assert statuses == {"p1": "quarantined", "p2": "draft", "p3": "draft"}
     assert "awaiting evidence" in reasons[0]
     assert not {"blob", "awaited_blob"} & set(inspect(database.writer).get_table_names())
+    database.dispose()
+
+
+def test_a_database_without_positions_keeps_its_inspectors(empty_url: str) -> None:
+    """From before an inspector's position (0012): inspectors stay, with no position."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_POSITIONS, _fill_protocols)
+    with database.read() as session:
+        inspector = session.get(InspectorRow, "i1")
+    assert inspector is not None and (inspector.full_name, inspector.position) == ("Inspector", "")
+    assert _diffs(database) == []
+    downgrade(database.writer, _BEFORE_POSITIONS)
+    columns = {column["name"] for column in inspect(database.writer).get_columns("inspector")}
+    assert "position" not in columns and "full_name" in columns
     database.dispose()
 
 
