@@ -45,6 +45,7 @@ from field_sync.paths import ASSIGNMENT, FREEZE, SUPERSEDES, TEMPLATE
 from field_sync.rules import Breach, RuleContext, check_rules
 from field_sync.seal import claim_for, make_seal
 from field_sync.signing import b64url
+from field_sync.thumbnails import thumbnail
 from field_sync.verify import Verdict, verify_seal
 from schemas import (
     Assignment,
@@ -357,8 +358,9 @@ class Tablet:
 
     def render_pdf(self, protocol_id: str, lang: str = DEFAULT_LANGUAGE) -> bytes:
         """The printed protocol as a PDF in ``lang``, offline (the same bytes the registry
-        serves at ``/v1/protocols/{id}/document.pdf`` once this tablet has its receipt): the
-        team is named as the last sync brought it."""
+        serves at ``/v1/protocols/{id}/document.pdf`` once this tablet has its receipt, and
+        every photo the protocol names, as the signer's tablet does): the team is named as the
+        last sync brought it; a photo not on this tablet is named without its thumbnail."""
         state = self._state(protocol_id)
         template = self.template(state.template_ref or "")
         protocol = state.materialize(template)
@@ -369,7 +371,17 @@ class Tablet:
             protocol, template, state.frozen.signed if state.frozen else None,
             receipt.registry_number if receipt else "",
             [member for member in self.store.reference("team_member", TeamMember)
-             if member.id in team]), lang)
+             if member.id in team], self._site(protocol.assignment),
+            self._thumbnails(template, protocol)), lang)
+
+    def _thumbnails(self, template: Template, protocol: Protocol) -> dict[str, bytes]:
+        """The thumbnails of the protocol's photos that are on this tablet."""
+        found: dict[str, bytes] = {}
+        for _, attachment in attachments_of(template, protocol):
+            path = self.blobs.file(attachment.sha256)
+            if attachment.media_type.startswith("image/") and path.exists():
+                found[attachment.sha256] = thumbnail(path)
+        return found
 
     def signature(self, protocol_id: str) -> SignedProtocol | None:
         """The signature (and seal) of a signed protocol, or None."""

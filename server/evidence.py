@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import msgspec
 from sqlmodel import Session, col, delete, select
 
 from field_sync.evidence import attachments_of
 from field_sync.paths import SUPERSEDES
 from schemas import Protocol, Template
+from schemas.reference import Site
 from server.audit import append as audit
 from server.catalog import TemplateCatalog
 from server.config import ServerConfig
@@ -28,11 +30,10 @@ from server.keys import RegistryKeys
 from server.problems import NotFound, TooLarge
 from server.scope import assignments_in_scope
 from server.signatures import issue_receipt
-from server.tables import AwaitedBlobRow, BlobRow, ProtocolRow
+from server.tables import AssignmentRow, AwaitedBlobRow, BlobRow, ProtocolRow, ReferenceRow
 
 __all__ = ["AWAITING_EVIDENCE", "Arrived", "Declared", "await_files", "check_limits",
-           "declared_file",
-           "file_arrived", "held", "missing_files"]
+           "declared_file", "file_arrived", "held", "missing_files", "site_of"]
 
 AWAITING_EVIDENCE = "awaiting_evidence"
 """The status of a signed protocol whose files have not all arrived."""
@@ -94,6 +95,14 @@ def check_limits(config: ServerConfig, declared: Declared) -> None:
         raise TooLarge("protocol_evidence_too_large",
                        f"the protocol's files take {declared.protocol_bytes} bytes; this "
                        f"registry takes at most {config.max_protocol_blob_bytes} a protocol")
+
+
+def site_of(session: Session, assignment_id: str) -> Site | None:
+    """The site of an assignment, as the registry's reference data has it."""
+    assignment = session.get(AssignmentRow, assignment_id)
+    site = session.get(ReferenceRow, ("site", assignment.site_id)) \
+        if assignment is not None and assignment.site_id else None
+    return None if site is None else msgspec.msgpack.decode(site.body, type=Site)
 
 
 def held(session: Session, hashes: Iterable[str]) -> set[str]:

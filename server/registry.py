@@ -16,6 +16,7 @@ from server.config import ServerConfig
 from server.database import Database
 from server.keys import RegistryKeys
 from server.signatures import Signing
+from server.thumbnails import Thumbnails
 from server.uploads import Staging
 
 __all__ = ["Registry", "blob_store", "now_ms"]
@@ -35,10 +36,13 @@ class Registry:
     """Where evidence files are kept (``blob_store``)."""
     staging: Staging = field(init=False)
     """Uploads under way, on this machine's disk."""
+    thumbnails: Thumbnails = field(init=False)
+    """Thumbnails of the photos, made once and kept beside the files."""
 
     def __post_init__(self) -> None:
         self.blobs = blob_store(self.config)
         self.staging = Staging(self.config.blob_folder / "incoming")
+        self.thumbnails = Thumbnails(self.blobs, self.config.blob_folder / "thumbnails")
 
     def public_url(self, request: Request[Any, Any, Any]) -> str:
         """The registry's public address: configured, else the one this request reached."""

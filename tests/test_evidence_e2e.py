@@ -11,8 +11,10 @@ are refused, and a gigabyte pushed at the registry does not make it grow.
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +24,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from PIL import Image
 
 import client_lib.tablet
 from client_lib import HttpBlobTransport, SigningRefused, Tablet
@@ -32,7 +35,8 @@ from schemas.attachments import Attachment
 from tests.databases import dispose_database, fresh_database
 from tests.evidence import SITE, Unreachable, here, inspection, photo, reopened
 from tests.live import fresh_code, team
-from tests.photos import jpeg
+from tests.photos import PDF, jpeg
+from tests.test_document import pdftotext
 
 pytestmark = pytest.mark.e2e
 
@@ -296,3 +300,47 @@ def test_a_gigabyte_upload_is_refused_without_the_registry_growing(
     assert watch.peak - before < 16 * 1024 * 1024, (before, watch.peak)
     assert not (server.data_dir / "blobs" / "incoming" / f"{sha256}.part").exists()
     assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_the_printed_protocol_shows_the_photos_the_same_on_both_sides(
+    admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]
+) -> None:
+    """The tablet, offline right after signing, and the registry print the same bytes, with
+    each photo's thumbnail, when and how far from the site it was taken; the verification
+    page shows none of it; the console's thumbnail is made once and kept."""
+    assignment, (tablet,) = team(admin, server, tmp_path, 1, opened, site=SITE)
+    protocol, row = inspection(tablet, assignment)
+    with tablet.edit(protocol) as edit:
+        label = edit.attach(photo(30, metres=40), f"instruments/{row}/label_photo").attachment
+        edit.attach(photo(31, 480, 640), "premises_photo")
+        edit.attach(PDF, "order_scan", location=here())
+    seal = tablet.sign(protocol, fresh_code(tablet), here()).signed.seal  # type: ignore[union-attr]
+    assert tablet.sync().ok and tablet.status(protocol)[0] == "registered"
+
+    for lang in ("en", "ru"):
+        printed = tablet.render_pdf(protocol, lang)
+        served = httpx.get(f"{server.url}/v1/protocols/{protocol}/document.pdf",
+                           params={"lang": lang}, headers=device(tablet))
+        assert served.status_code == 200 and served.content == printed
+    text = pdftotext(tablet.render_pdf(protocol, "en"), tmp_path)
+    (Path(tmp_path) / "printed.pdf").write_bytes(tablet.render_pdf(protocol, "en"))
+    assert "Evidence" in text and "Photo 1. Photo of the premises" in text
+    assert "Document 2. Inspection order (scan)" in text and "PDF document, 1 KB" in text
+    assert "Photo 3. Photo of the verification label" in text and "scale SN-1" in text
+    assert "40 m from the site (the photo's GPS)" in " ".join(text.split())
+    assert "Taken" in text and "(camera's clock)" in text
+    listed = subprocess.run(["pdfimages", "-list", "-"], input=tablet.render_pdf(protocol, "en"),
+                            capture_output=True, check=True).stdout.decode()
+    assert len([line for line in listed.splitlines()[2:] if " image " in line]) == 2
+
+    page = httpx.get(f"{server.url}/v/{seal.rsplit('/', 1)[-1]}")
+    assert page.status_code == 200 and "/blobs/" not in page.text
+    assert label.sha256 not in page.text
+
+    thumbnail = f"{server.url}/v1/protocols/{protocol}/blobs/{label.sha256}/thumbnail"
+    answer = httpx.get(thumbnail, headers={"Authorization": f"Bearer {server.admin_token}"})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(answer.content)) as made:
+        assert max(made.size) == 480
+    assert (server.data_dir / "blobs" / "thumbnails" / f"{label.sha256}.jpg").read_bytes() == \
+        answer.content

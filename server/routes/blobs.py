@@ -12,7 +12,8 @@ that resume after a cut, and downloads; apart from ops, streamed, never held who
   are dropped) and the blob store keeps it. 201 when it completes, 200 otherwise, with
   ``Upload-Offset``.
 - ``GET /v1/protocols/{id}/blobs/{sha256}`` (``Range: bytes=<from>-``): the file, to the device
-  in scope, supervisors and the administrator.
+  in scope, supervisors and the administrator; ``.../thumbnail``: a photo's thumbnail, made
+  once and kept (``server.thumbnails``), for the console.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from server.registry import Registry, now_ms
 from server.uploads import StagingBusy, Upload
 from server.wire import decode_body, reply
 
-__all__ = ["download_blob", "missing_blobs", "upload_blob"]
+__all__ = ["blob_thumbnail", "download_blob", "missing_blobs", "upload_blob"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})")
@@ -179,11 +180,22 @@ def _reader(request: Request[Any, Any, Any], registry: Registry) -> str | None:
         return None
     except Unauthorized:
         pass
-    try:
+    if request.headers.get("authorization", "").lower().startswith("bearer sup."):
         require_supervisor(request, registry.database)
         return None
-    except Unauthorized:
-        return require_device(request, registry.database).inspector_id
+    return require_device(request, registry.database).inspector_id
+
+
+async def _held(request: Request[Any, Any, Any], registry: Registry, protocol_id: str,
+                sha256: str) -> Declared:
+    """A file the protocol names and the registry holds, for someone who may read it."""
+    _check_hash(sha256)
+    inspector = await registry.run(_reader, request, registry)
+    declared = await registry.run(evidence.declared_file, registry.database, registry.catalog,
+                                  inspector, protocol_id, sha256)
+    if not declared.held:
+        raise NotFound("file_not_arrived", "the registry does not hold this file yet")
+    return declared
 
 
 @get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}", opt=_NO_COMPRESSION)
@@ -191,12 +203,7 @@ async def download_blob(request: Request[Any, Any, Any], registry: NamedDependen
                         protocol_id: FromPath[str], sha256: FromPath[str]) -> Stream:
     """Administrator, supervisors, or a device whose scope holds the protocol. A file the
     protocol names; ``Range: bytes=<from>-`` goes on from a byte."""
-    _check_hash(sha256)
-    inspector = await registry.run(_reader, request, registry)
-    declared = await registry.run(evidence.declared_file, registry.database, registry.catalog,
-                                  inspector, protocol_id, sha256)
-    if not declared.held:
-        raise NotFound("file_not_arrived", "the registry does not hold this file yet")
+    declared = await _held(request, registry, protocol_id, sha256)
     start = 0
     if (asked := request.headers.get("range")) is not None:
         found = _RANGE.fullmatch(asked.strip())
@@ -211,3 +218,18 @@ async def download_blob(request: Request[Any, Any, Any], registry: NamedDependen
         headers["Content-Range"] = f"bytes {start}-{declared.size - 1}/{declared.size}"
     return Stream(chunks, media_type=declared.media_type, status_code=206 if start else 200,
                   headers=headers)
+
+
+@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}/thumbnail", opt=_NO_COMPRESSION)
+async def blob_thumbnail(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
+                         protocol_id: FromPath[str], sha256: FromPath[str]) -> Response[bytes]:
+    """As the file itself. A photo's thumbnail, a JPEG at most 480 pixels across (404
+    ``no_thumbnail`` for a PDF)."""
+    declared = await _held(request, registry, protocol_id, sha256)
+    made = await registry.run(registry.thumbnails.of, sha256) \
+        if declared.media_type.startswith("image/") else None
+    if made is None:
+        raise NotFound("no_thumbnail", "this file has no thumbnail")
+    return Response(made, media_type="image/jpeg", headers={
+        "ETag": f'"{sha256}-thumbnail"', "Cache-Control": "private, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff"})
