@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -75,20 +76,34 @@ def fresh_code(tablet: Tablet) -> TotpConfirmation:
     return totp_code(tablet, at_ms=chosen * 30_000 + 15_000)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    folder = tmp_path_factory.mktemp("registry")
+@contextmanager
+def registry_process(folder: Path) -> Iterator[LocalServer]:
+    """A registry process on a fresh database (SQLite in ``folder``, or the test run's
+    PostgreSQL), dropped after."""
     url = fresh_database(folder)
     with LocalServer(folder, secrets.token_urlsafe(16), db_url=url) as running:
         yield running
     dispose_database(url)
 
 
-@pytest.fixture
-def admin(server: LocalServer) -> Iterator[AdminClient]:
+@contextmanager
+def administrator(server: LocalServer) -> Iterator[AdminClient]:
+    """The administrator's client of ``server``."""
     client = AdminClient(server.url, server.admin_token)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    with registry_process(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(server: LocalServer) -> Iterator[AdminClient]:
+    with administrator(server) as client:
+        yield client
 
 
 @pytest.fixture

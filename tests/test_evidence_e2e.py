@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import secrets
 import signal
 import subprocess
 import threading
@@ -32,9 +31,8 @@ from client_lib.errors import Offline
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas.attachments import Attachment
-from tests.databases import dispose_database, fresh_database
 from tests.evidence import SITE, Unreachable, here, inspection, photo, reopened
-from tests.live import fresh_code, team
+from tests.live import administrator, fresh_code, registry_process, team
 from tests.photos import PDF, jpeg
 from tests.test_document import pdftotext
 
@@ -63,18 +61,14 @@ def device(tablet: Tablet) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A registry of this module's own, which its tests may kill and restart."""
-    folder = tmp_path_factory.mktemp("evidence-registry")
-    url = fresh_database(folder)
-    with LocalServer(folder, secrets.token_urlsafe(16), db_url=url) as running:
+    with registry_process(tmp_path_factory.mktemp("evidence-registry")) as running:
         yield running
-    dispose_database(url)
 
 
 @pytest.fixture
 def own_admin(own_server: LocalServer) -> Iterator[AdminClient]:
-    client = AdminClient(own_server.url, own_server.admin_token)
-    yield client
-    client.close()
+    with administrator(own_server) as client:
+        yield client
 
 
 class Cuts(HttpBlobTransport):

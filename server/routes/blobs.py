@@ -31,9 +31,10 @@ from litestar.response import Stream
 from field_sync.media import SNIFF_BYTES, MediaRefused, check_decodes, sniff
 from schemas.attachments import BlobOffsets, BlobQuestion
 from server import evidence
-from server.auth import Caller, require_admin, require_device, require_supervisor
+from server.auth import Caller
 from server.evidence import Arrived, Declared
-from server.problems import BadRequest, Conflict, NotFound, ProblemError, TooLarge, Unauthorized
+from server.guards import protocol_reader
+from server.problems import BadRequest, Conflict, NotFound, ProblemError, TooLarge
 from server.registry import Registry, now_ms
 from server.uploads import StagingBusy, Upload
 from server.wire import decode_body, reply
@@ -173,24 +174,11 @@ def _finish(registry: Registry, caller: Caller, declared: Declared, upload: Uplo
                                   caller.device_id), now_ms())
 
 
-def _reader(request: Request[Any, Any, Any], registry: Registry) -> str | None:
-    """The inspector of the device asking, or None for the administrator or a supervisor."""
-    try:
-        require_admin(request, registry.config.admin_token)
-        return None
-    except Unauthorized:
-        pass
-    if request.headers.get("authorization", "").lower().startswith("bearer sup."):
-        require_supervisor(request, registry.database)
-        return None
-    return require_device(request, registry.database).inspector_id
-
-
 async def _held(request: Request[Any, Any, Any], registry: Registry, protocol_id: str,
                 sha256: str) -> Declared:
     """A file the protocol names and the registry holds, for someone who may read it."""
     _check_hash(sha256)
-    inspector = await registry.run(_reader, request, registry)
+    inspector = await registry.run(protocol_reader, request, registry)
     declared = await registry.run(evidence.declared_file, registry.database, registry.catalog,
                                   inspector, protocol_id, sha256)
     if not declared.held:
