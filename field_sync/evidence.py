@@ -21,7 +21,7 @@ from schemas.reference import Site
 from schemas.templates import Field, Template
 
 __all__ = ["DEFAULT_ALLOWANCE_M", "Evidence", "Placement", "attachments_of", "evidence_of",
-           "outside_site", "placement", "read_attachment"]
+           "has_attachment_fields", "outside_site", "placement", "read_attachment"]
 
 DEFAULT_ALLOWANCE_M = Decimal(30)
 """How far past a site's geofence a photo of unknown accuracy still counts as taken there (the
@@ -49,6 +49,14 @@ class Placement(NamedTuple):
     def outside(self) -> bool:
         """Whether even the photo's accuracy cannot bring it inside the geofence."""
         return self.distance_m > self.allowed_m
+
+
+def has_attachment_fields(template: Template) -> bool:
+    """Whether a template declares an attachment field (which a tablet older than attachments
+    cannot read)."""
+    return any(field.type == "attachment" for field in template.fields) or any(
+        field.type == "attachment" for collection in template.collections
+        for field in collection.fields)
 
 
 def read_attachment(value: Any) -> Attachment | None:

@@ -211,3 +211,16 @@ async def test_a_registry_on_an_s3_bucket_keeps_files_there(
         assert (await client.get(blob_url(doc, data), headers=device.headers)).content == data
     assert b"".join(bucket.get(hashlib.sha256(data).hexdigest())) == data
     assert not (server_config.data_dir / "blobs" / hashlib.sha256(data).hexdigest()[:2]).exists()
+
+
+async def test_forms_with_attachments_go_to_devices_that_read_them(
+    client: AsyncTestClient, alice: Device
+) -> None:
+    """A tablet older than attachment fields would fail to read a form that has them: only a
+    device that says it reads them (``attachments=true``, as client_lib does) is sent them."""
+    old = await client.get("/v1/pull", headers=alice.headers)
+    new = await client.get("/v1/pull", headers=alice.headers, params={"attachments": "true"})
+    assert {t["id"] + "@" + str(t["version"]) for t in old.json()["templates"]} == {
+        "metrology_supervision@1", "sampling_act@1"}
+    assert {t["id"] + "@" + str(t["version"]) for t in new.json()["templates"]} == {
+        "metrology_supervision@1", "metrology_supervision@2", "sampling_act@1", "sampling_act@2"}
