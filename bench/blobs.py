@@ -36,7 +36,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +50,7 @@ from workload import PASSPHRASE, Registry, print_table, registry, registry_datab
 from client_lib import HttpBlobTransport, Tablet
 from client_lib.errors import Offline
 from client_lib.uploads import BlobUploader
-from field_sync_cli.local_server import free_port
+from field_sync_cli.local_server import MemoryWatch, free_port
 from schemas import Assignment
 from schemas.attachments import Attachment
 
@@ -96,13 +95,6 @@ class Unreachable:
 
 # -- the registry's process -------------------------------------------------------------------
 
-def _status(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def cpu_s(pid: int) -> float:
     """CPU seconds of a process and its children (the workers of ``serve --workers``)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
@@ -113,31 +105,6 @@ def cpu_s(pid: int) -> float:
         fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
-
-
-class RssWatch:
-    """The growth of a process's resident memory over its size at the start, sampled."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.start = pid, _status(pid, "VmRSS")
-        self.peak, self._done = self.start, threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._done.wait(0.005):
-            self.peak = max(self.peak, _status(self.pid, "VmRSS"))
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.start) / MB
-
-    def __enter__(self) -> RssWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 # -- the raw sink -----------------------------------------------------------------------------
@@ -198,7 +165,7 @@ def tablets(reg: Registry, count: int) -> tuple[str, list[Tablet]]:
     for inspector in inspectors:
         reg.admin.create_inspector(inspector, f"Inspector {inspector}")
         tablet = Tablet(reg.folder / "tablets" / f"{inspector}.sqlite", PASSPHRASE,
-                        blob_transport=Unreachable())  # type: ignore[arg-type]
+                        blob_transport=Unreachable())
         tablet.enroll(reg.admin.enrollment(inspector).code, reg.server.url)
         made.append(tablet)
     assignment = f"photos-{suffix}"
@@ -260,7 +227,7 @@ def one_tablet(reg: Registry, count: int,
     assert reg.server.process is not None
     pid = reg.server.process.pid
     cpu = cpu_s(pid)
-    with RssWatch(pid) as watch:
+    with MemoryWatch(pid) as watch:
         elapsed, sent, latencies = upload(tablet, reg.server.url)
     raw_after = raw_mb_s(files)
     raw = (raw_before + raw_after) / 2
@@ -271,7 +238,7 @@ def one_tablet(reg: Registry, count: int,
             "photos_s": round(count / elapsed, 1),
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "server_cpu_ms_per_photo": round((cpu_s(pid) - cpu) * 1000 / count, 2),
-            "rss_growth_mb_photos": round(watch.growth_mb, 1),
+            "rss_growth_mb_photos": round(watch.growth / MB, 1),
             "server_rss_mb": round(watch.peak / MB, 1)}, assignment, tablet
 
 
@@ -286,7 +253,7 @@ def big_file_and_cut(reg: Registry, assignment: str, tablet: Tablet) -> dict[str
     tablet.push()
     cut = CutAtHalf(reg.server.url)
     token = tablet.store.get("token")
-    with RssWatch(pid) as watch:
+    with MemoryWatch(pid) as watch:
         with contextlib.suppress(Offline):
             BlobUploader(tablet.blobs, cut, token).run()
         started = time.perf_counter()
@@ -294,7 +261,7 @@ def big_file_and_cut(reg: Registry, assignment: str, tablet: Tablet) -> dict[str
         resumed_s = time.perf_counter() - started
     cut.close()
     assert report.uploaded == 1 and report.resumed == 1, report
-    return {"big_mb": round(scan.size / MB, 1), "rss_growth_mb_big": round(watch.growth_mb, 1),
+    return {"big_mb": round(scan.size / MB, 1), "rss_growth_mb_big": round(watch.growth / MB, 1),
             "resumed_from": round(cut.resumed_from / scan.size, 3),
             "sent_over_size": round(cut.sent / scan.size, 3),
             "resumed_half_s": round(resumed_s, 3), **gigabyte(reg, tablet, assignment, pid)}
@@ -334,11 +301,11 @@ def gigabyte(reg: Registry, tablet: Tablet, assignment: str, pid: int) -> dict[s
     megabyte = bytes(MB)
     started = time.perf_counter()
     # Refused with 413, or the connection closed while the body was still coming.
-    with RssWatch(pid) as watch, contextlib.suppress(httpx.TransportError):
+    with MemoryWatch(pid) as watch, contextlib.suppress(httpx.TransportError):
         httpx.put(f"{reg.server.url}/v1/protocols/{protocol}/blobs/{sha256}",
                   content=(megabyte for _ in range(1024)), timeout=120,
                   headers={"Authorization": f"Bearer {tablet.store.get('token')}"})
-    return {"rss_growth_mb_gigabyte": round(watch.growth_mb, 1),
+    return {"rss_growth_mb_gigabyte": round(watch.growth / MB, 1),
             "gigabyte_refused_s": round(time.perf_counter() - started, 2)}
 
 
@@ -352,7 +319,7 @@ def fleet(reg: Registry, devices: int, each: int, megabytes: float) -> dict[str,
     pid = reg.server.process.pid
     cpu = cpu_s(pid)
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=devices) as pool, RssWatch(pid) as watch:
+    with ThreadPoolExecutor(max_workers=devices) as pool, MemoryWatch(pid) as watch:
         results = list(pool.map(lambda tablet: upload(tablet, reg.server.url), team))
     elapsed = time.perf_counter() - started
     latencies = sorted(latency for _, _, times in results for latency in times)
@@ -364,7 +331,7 @@ def fleet(reg: Registry, devices: int, each: int, megabytes: float) -> dict[str,
             "fleet_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
             "fleet_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
             "fleet_server_cpu_ms_per_photo": round((cpu_s(pid) - cpu) * 1000 / len(latencies), 2),
-            "rss_growth_mb_fleet": round(watch.growth_mb, 1)}
+            "rss_growth_mb_fleet": round(watch.growth / MB, 1)}
 
 
 def main() -> int:

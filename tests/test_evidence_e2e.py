@@ -14,7 +14,6 @@ import hashlib
 import io
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ import client_lib.tablet
 from client_lib import HttpBlobTransport, SigningRefused, Tablet
 from client_lib.errors import Offline
 from field_sync_cli.admin_client import AdminClient
-from field_sync_cli.local_server import LocalServer
+from field_sync_cli.local_server import LocalServer, MemoryWatch
 from schemas.attachments import Attachment
 from tests.evidence import SITE, Unreachable, here, inspection, photo, reopened
 from tests.live import administrator, fresh_code, registry_process, team
@@ -231,33 +230,6 @@ def test_a_forged_file_is_refused_and_the_right_one_taken(
     assert httpx.get(url, headers=device(tablet)).content == real
 
 
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-class RssWatch:
-    """The highest resident size of a process, sampled every few milliseconds."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self._done = pid, _rss_bytes(pid), threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._done.wait(0.005):
-            self.peak = max(self.peak, _rss_bytes(self.pid))
-
-    def __enter__(self) -> RssWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-
 def test_a_gigabyte_upload_is_refused_without_the_registry_growing(
     own_admin: AdminClient, own_server: LocalServer, tmp_path: Path, opened: list[Tablet]
 ) -> None:
@@ -281,8 +253,7 @@ def test_a_gigabyte_upload_is_refused_without_the_registry_growing(
             yield megabyte
 
     assert server.process is not None
-    before = _rss_bytes(server.process.pid)
-    with RssWatch(server.process.pid) as watch:
+    with MemoryWatch(server.process.pid) as watch:
         try:
             answer = httpx.put(url, content=gigabyte(), headers=device(tablet), timeout=120)
             assert answer.status_code == 413 and answer.json()["code"] == "blob_too_large"
@@ -291,7 +262,7 @@ def test_a_gigabyte_upload_is_refused_without_the_registry_growing(
         announced = httpx.put(url, content=gigabyte(), timeout=120, headers={
             **device(tablet), "Content-Length": str(1 << 30)})
         assert announced.status_code == 413, announced.text
-    assert watch.peak - before < 16 * 1024 * 1024, (before, watch.peak)
+    assert watch.growth < 16 * 1024 * 1024, (watch.start, watch.peak)
     assert not (server.data_dir / "blobs" / "incoming" / f"{sha256}.part").exists()
     assert httpx.get(f"{server.url}/health").status_code == 200
 
