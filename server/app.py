@@ -26,6 +26,7 @@ from server.problems import http_exception_to_problem, unexpected_error_to_probl
 from server.registry import Registry
 from server.request_ids import RequestIds
 from server.routes.admin import AdminController
+from server.routes.anchor import audit_checkpoint, registry_key
 from server.routes.blobs import blob_thumbnail, download_blob, missing_blobs, upload_blob
 from server.routes.check import check_router
 from server.routes.document import protocol_document
@@ -98,8 +99,9 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
                         AdminController, trust_list_route, verify_json, verification_page,
                         rotate_key, revoke_key, ReferenceController, RegistryController,
                         SupervisorController, SupervisorAdmin, static_files(), brand_logo,
-                        check_router(config), protocol_document, missing_blobs, upload_blob,
-                        download_blob, blob_thumbnail],
+                        check_router(config), protocol_document, registry_key,
+                        audit_checkpoint, missing_blobs, upload_blob, download_blob,
+                        blob_thumbnail],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),

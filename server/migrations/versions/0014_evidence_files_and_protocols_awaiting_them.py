@@ -8,7 +8,7 @@ file missing, and is registered when the last one arrives. No protocol had attac
 so nothing is filled in.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0010
 Create Date: 2026-12-07 10:00:00.000000
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 
 
 revision: str = '0014'
-down_revision: str | None = '0012'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
