@@ -23,7 +23,7 @@ from server.tables import DRAFT, ProtocolRow, protocol_columns
 __all__ = ["STATUSES", "Filters", "Listed", "Order", "count", "query", "stream", "summary"]
 
 TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
-STATUSES = (DRAFT, "registered", "quarantined", "superseded", "annulled")
+STATUSES = (DRAFT, "awaiting_evidence", "registered", "quarantined", "superseded", "annulled")
 _Selection = TypeVar("_Selection", bound=Select[*tuple[Any, ...]])
 Order = Literal["id", "newest"]
 """A listing's order: by id (the API's default), or newest signed first (the console's)."""

@@ -4,6 +4,7 @@ checked, then the registry countersigns a receipt."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import msgspec
@@ -24,7 +25,7 @@ from server.keys import RegistryKeys
 from server.rule_context import rule_context
 from server.tables import DeviceKeyRow, ReceiptRow
 
-__all__ = ["SignatureRefused", "Signing", "issue_receipt", "register"]
+__all__ = ["AwaitingEvidence", "SignatureRefused", "Signing", "issue_receipt", "register"]
 
 
 class SignatureRefused(Exception):
@@ -42,6 +43,15 @@ class Signing:
 
     keys: RegistryKeys
     config: ServerConfig
+
+
+@dataclass(frozen=True)
+class AwaitingEvidence:
+    """A signature that holds, for a protocol whose evidence files have not all arrived: it is
+    registered when the last one does (``server.evidence``)."""
+
+    files: tuple[str, ...]
+    """The SHA-256 of each file missing."""
 
 
 def _device_key(session: Session, caller: Caller, signed: SignedProtocol) -> DeviceKeyRow:
@@ -89,13 +99,14 @@ def _registry_number(session: Session, now_ms: int) -> str:
 
 
 def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
-             protocol: Protocol, template: Template, now_ms: int,
-             changed: int) -> Receipt | list[Breach]:
+             protocol: Protocol, template: Template, now_ms: int, changed: int,
+             missing_files: Collection[str] = ()) -> Receipt | list[Breach] | AwaitingEvidence:
     """Check a signed freeze; ``SignatureRefused`` if the signature, seal or confirmation does
     not hold. Then the registry rules: the receipt when they hold, else the breaches (the
-    protocol is quarantined, frozen as signed, without a receipt). A receipt is written here
-    only, for a protocol ingest then marks registered: a draft never has one, and a pull asks
-    for the receipts of the protocols that are not drafts only (``server.changes._send``)."""
+    protocol is quarantined, frozen as signed, without a receipt); ``AwaitingEvidence`` when
+    they hold but some of its files (``missing_files``) have not arrived. A receipt is written
+    for a protocol then marked registered only: a draft never has one, and a pull asks for the
+    receipts of the protocols that are not drafts only (``server.changes._send``)."""
     signed = freeze.signed
     if signed is None:
         raise SignatureRefused("unsigned", "a protocol is frozen only by its signature")
@@ -114,14 +125,16 @@ def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
                                         key.inspector_id))
     if breaches:
         return breaches
+    if missing_files:
+        return AwaitingEvidence(tuple(sorted(missing_files)))
     return issue_receipt(session, signing.keys, freeze, now_ms, changed)
 
 
 def issue_receipt(session: Session, keys: RegistryKeys, freeze: Freeze, now_ms: int,
                   changed: int) -> Receipt:
     """The registry's countersigned receipt of a signed freeze, with the next registry number:
-    what registering a protocol writes, at ingest or when a supervisor clears it from
-    quarantine. The caller holds the change-number lock."""
+    what registering a protocol writes, at ingest, when its last evidence file arrives, or when
+    a supervisor clears it from quarantine. The caller holds the change-number lock."""
     signed = freeze.signed
     assert signed is not None  # only a signed freeze is registered
     unsigned = Receipt(signed.statement.protocol_id, freeze.content_hash,

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.database_free
 RULE_CODES = ("unknown_signer", "signer_suspended", "attestation_lapsed", "unknown_instrument",
               "instrument_unverified", "no_location", "mock_location", "bad_location",
               "coarse_location", "outside_geofence", "not_signer", "not_assigned",
-              "confirmation_failed")
+              "confirmation_failed", "attachment_missing", "evidence_elsewhere")
 
 
 @pytest.mark.parametrize(("group", "values"), [

@@ -10,11 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
 from field_sync.i18n import negotiate
-from server.auth import require_admin, require_device, require_supervisor
-from server.problems import Unauthorized
+from server.guards import protocol_reader
 from server.registry import Registry
 from server.scope import assignments_in_scope
 from server.services.printing import pdf_response, printed
+from server.services.reach import Reach
 from server.tables import ProtocolRow
 
 __all__ = ["protocol_document"]
@@ -24,15 +24,10 @@ def _may_read(request: Request[Any, Any, Any], registry: Registry, row: Protocol
               session: Any) -> bool:
     """The administrator, a supervisor whose regions hold the protocol, or a device whose
     scope holds it."""
-    try:
-        require_admin(request, registry.config.admin_token)
-        return True
-    except Unauthorized:
-        pass
-    if request.headers.get("authorization", "").lower().startswith("bearer sup."):
-        return require_supervisor(request, registry.database).admits(row.region)
-    caller = require_device(request, registry.database)
-    return row.assignment_id in assignments_in_scope(session, caller.inspector_id)
+    reader = protocol_reader(request, registry)
+    if isinstance(reader, Reach):
+        return reader.admits(row.region)
+    return row.assignment_id in assignments_in_scope(session, reader)
 
 
 @get("/v1/protocols/{protocol_id:str}/document.pdf", media_type="application/pdf")

@@ -10,7 +10,9 @@ from litestar import Response
 from sqlmodel import Session
 
 from field_sync.document import printed_protocol, render_pdf
+from field_sync.evidence import attachments_of
 from server.documents import decode_state
+from server.evidence import site_of
 from server.problems import NotFound
 from server.registry import Registry
 from server.scope import assignment_team
@@ -30,13 +32,16 @@ def printed(registry: Registry, protocol_id: str, lang: str,
             raise NotFound("unknown_protocol", f"no protocol {protocol_id!r} in your reach")
         template = registry.catalog.get(session, row.template_ref)
         team = assignment_team(session, row.assignment_id)
+        site = site_of(session, row.assignment_id)
     if template is None:
         raise NotFound("unknown_template", f"no template {row.template_ref!r}")
     state = decode_state(row)
     protocol = state.materialize(template)
     signed = state.frozen.signed if state.frozen else None
-    pdf = render_pdf(printed_protocol(protocol, template, signed, row.registry_number, team),
-                     lang)
+    thumbnails = registry.thumbnails.for_photos(
+        attachment for _, attachment in attachments_of(template, protocol))
+    pdf = render_pdf(printed_protocol(protocol, template, signed, row.registry_number, team,
+                                      site, thumbnails), lang)
     number = row.number or row.id
     return pdf, "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
                         for c in number)

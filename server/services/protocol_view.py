@@ -13,8 +13,9 @@ from typing import Any
 import msgspec
 from sqlmodel import Session, col, select
 
+from field_sync.geo import decimal_or_none, distance_m
 from field_sync.paths import SUPERSEDES
-from field_sync.rules import fence_distance, finite_decimal
+from field_sync.rules import fence_reach
 from schemas import Template
 from schemas.reference import Site
 from schemas.signing import BiometricConfirmation, SignedProtocol
@@ -209,18 +210,18 @@ def _location(session: Session, row: ProtocolRow,
     reference = session.get(ReferenceRow, ("site", row.site_id)) if row.site_id else None
     site = msgspec.msgpack.decode(reference.body, type=Site) if reference else None
     view = LocationView(fix.lat, fix.lon, fix.accuracy_m, fix.at_ms, fix.mock)
-    numbers = [finite_decimal(text) for text in (fix.lat, fix.lon, fix.accuracy_m)]
+    numbers = [decimal_or_none(text) for text in (fix.lat, fix.lon, fix.accuracy_m)]
     if site is None:
         return view
     view = msgspec.structs.replace(view, site_name=site.name, site_lat=site.lat,
                                    site_lon=site.lon, radius_m=site.radius_m)
-    site_numbers = [finite_decimal(text) for text in (site.lat, site.lon, site.radius_m)]
+    site_numbers = [decimal_or_none(text) for text in (site.lat, site.lon, site.radius_m)]
     if None in numbers or None in site_numbers:
         return view
     lat, lon, accuracy = (number or Decimal(0) for number in numbers)
     site_lat, site_lon, radius = (number or Decimal(0) for number in site_numbers)
-    distance, allowed = fence_distance(site_lat, site_lon, radius, lat, lon, accuracy)
-    return msgspec.structs.replace(view, distance_m=distance, allowed_m=allowed)
+    return msgspec.structs.replace(view, distance_m=distance_m(site_lat, site_lon, lat, lon),
+                                   allowed_m=fence_reach(radius, accuracy))
 
 
 def _signature(session: Session, signed: SignedProtocol | None,

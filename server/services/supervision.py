@@ -25,7 +25,7 @@ from server.tables import AnnulmentRow, AuditEntryRow, ProtocolRow
 __all__ = ["STATUS_ACTIONS", "StatusEvent", "annul", "clear", "status_history",
            "supersede_corrected"]
 
-ANNULLABLE = ("registered", "quarantined", "superseded")
+ANNULLABLE = ("registered", "quarantined", "superseded", "awaiting_evidence")
 STATUS_ACTIONS = ("registered", "quarantined", "cleared", "superseded", "annulled")
 """The audit actions that change a protocol's status."""
 _REASON_LIMIT = 2000

@@ -10,7 +10,7 @@ No protocol had a region before (sites had none), so none is filled in; labels a
 reference records.
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0014
 Create Date: 2026-12-05 10:00:00.000000
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 
 
 revision: str = '0011'
-down_revision: str | None = '0010'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
