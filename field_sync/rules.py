@@ -35,7 +35,7 @@ from schemas.reference import Assignment, Inspector, ReferenceInstrument, Site
 from schemas.signing import SigningStatement
 from schemas.templates import Template
 
-__all__ = ["Breach", "GeofencePolicy", "RuleContext", "check_rules", "signing_date"]
+__all__ = ["Breach", "GeofencePolicy", "RuleContext", "check_rules", "fence_reach", "signing_date"]
 
 
 class Breach(msgspec.Struct, frozen=True):
@@ -117,6 +117,13 @@ def _instruments(context: RuleContext) -> list[Breach]:
     return found
 
 
+def fence_reach(radius_m: Decimal, accuracy_m: Decimal,
+                policy: GeofencePolicy | None = None) -> Decimal:
+    """How far from a site's centre its geofence admits a fix reported accurate to
+    ``accuracy_m``: the radius widened by the accuracy, up to the policy's cap."""
+    return radius_m + min(accuracy_m, (policy or GeofencePolicy()).allowance_cap_m)
+
+
 def _geofence(context: RuleContext) -> list[Breach]:
     site, fix = context.site, context.statement.location
     if site is None:
@@ -138,7 +145,7 @@ def _geofence(context: RuleContext) -> list[Breach]:
                        f"the fix is only accurate to {fix.accuracy_m} m "
                        f"(at most {policy.max_accuracy_m} m counts)")]
     distance = distance_m(site_lat, site_lon, lat, lon)
-    allowed = radius + min(accuracy, policy.allowance_cap_m)
+    allowed = fence_reach(radius, accuracy, policy)
     if distance > allowed:
         return [Breach(3, "outside_geofence",
                        f"signed {distance:.0f} m from the site; the geofence allows {allowed} m")]

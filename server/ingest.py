@@ -33,7 +33,9 @@ from server.catalog import TemplateCatalog
 from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector
 from server.new_protocol import NewProtocol
+from server.reference import protocol_region
 from server.scope import assignments_in_scope
+from server.services.supervision import supersede_corrected
 from server.signatures import AwaitingEvidence, SignatureRefused, Signing, register
 from server.tables import (
     AssignmentRow,
@@ -84,8 +86,8 @@ class _Batch:
     merged: defaultdict[str, list[Op]] = field(default_factory=lambda: defaultdict(list))
     """The ops merged, by protocol, in order: the op log rows this push adds."""
     held: list[dict[str, Any]] = field(default_factory=list)
-    sites: dict[str, str] = field(default_factory=dict)
-    """The site of each assignment new protocols of this batch belong to."""
+    sites: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """The site and region of each assignment new protocols of this batch belong to."""
     statuses: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     """Protocols signed in this batch: registered, or quarantined with the broken rules."""
 
@@ -245,12 +247,15 @@ def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleN
     assignment_id = state.assignment or ""
     if assignment_id not in batch.sites:
         assignment = session.get(AssignmentRow, assignment_id)
-        batch.sites[assignment_id] = assignment.site_id if assignment else ""
+        site_id = assignment.site_id if assignment else ""
+        batch.sites[assignment_id] = (
+            site_id, protocol_region(session, site_id, batch.caller.inspector_id))
+    site_id, region = batch.sites[assignment_id]
     return SimpleNamespace(**{**_PROTOCOL_DEFAULTS, "id": doc,
                               "template_ref": state.template_ref or "",
                               "assignment_id": assignment_id,
                               "created_by": batch.caller.device_id,
-                              "site_id": batch.sites[assignment_id]})
+                              "site_id": site_id, "region": region})
 
 
 def _store(session: Session, batch: _Batch) -> None:
@@ -296,13 +301,9 @@ def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNa
     if row.status == "registered" and corrected:
         old = session.get(ProtocolRow, corrected)
         # Checked when the correction was made; the old one may have changed since.
-        if old is not None and old.assignment_id in batch.scope and \
-                old.status in ("registered", "quarantined"):
-            old.status, old.superseded_by = "superseded", row.id
-            old.changed = batch.changed
-            session.add(old)
-            audit(session, batch.now_ms, f"device:{batch.caller.device_id}", "superseded",
-                  corrected, {"by": row.id}, batch.changed)
+        if old is not None and old.assignment_id in batch.scope:
+            supersede_corrected(session, corrected, row.id, batch.changed, batch.now_ms,
+                                f"device:{batch.caller.device_id}")
 
 
 def _audit(session: Session, batch: _Batch, log_digest: str) -> None:

@@ -133,8 +133,8 @@ def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
 def issue_receipt(session: Session, keys: RegistryKeys, freeze: Freeze, now_ms: int,
                   changed: int) -> Receipt:
     """The registry's countersigned receipt of a signed freeze, with the next registry number:
-    what registering a protocol writes, at ingest or when its last evidence file arrives. The
-    caller holds the change-number lock."""
+    what registering a protocol writes, at ingest, when its last evidence file arrives, or when
+    a supervisor clears it from quarantine. The caller holds the change-number lock."""
     signed = freeze.signed
     assert signed is not None  # only a signed freeze is registered
     unsigned = Receipt(signed.statement.protocol_id, freeze.content_hash,

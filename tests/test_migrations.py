@@ -311,6 +311,48 @@ def test_a_database_without_checkpoints_keeps_its_audit_log(tmp_path: Path,
     database.dispose()
 
 
+_BEFORE_CONSOLE = "0014"
+"""The last revision without console accounts, sessions and regions (0011 adds them)."""
+
+
+def _fill_reference(database: Database) -> None:
+    """An entity, a site and a working standard, as reference rows were kept before labels."""
+    records = {("entity", "301245678"): {"tin": "301245678", "name": "Oʻzbek UN Kombinati"},
+               ("site", "s1"): {"id": "s1", "entity_tin": "301245678", "name": "Chorsu Bozori",
+                                "lat": "41.3", "lon": "69.2", "radius_m": "100"},
+               ("instrument", "w1"): {"id": "w1", "type": "Weights E2", "serial": "E2-0042",
+                                      "verified_until": "2027-01-01"}}
+    with database.writer.begin() as connection:
+        for (kind, key), record in records.items():
+            connection.execute(text(
+                "INSERT INTO reference (kind, key, owner, body, changed) "
+                "VALUES (:kind, :key, '', :body, 1)"),
+                {"kind": kind, "key": key, "body": msgspec.msgpack.encode(record)})
+    _fill_protocols(database)
+
+
+def test_a_database_before_the_console_gets_labels_regions_and_its_tables(
+        empty_url: str) -> None:
+    """Reference records are labelled for search (casefolded), protocols have an empty region,
+    the console's tables exist; a downgrade takes them away again."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_CONSOLE, _fill_reference)
+    with database.writer.connect() as connection:
+        labels = dict(connection.execute(text("SELECT key, label FROM reference")).all())
+        regions = {row[0] for row in connection.execute(text("SELECT region FROM protocol"))}
+    assert labels == {"301245678": "oʻzbek un kombinati", "s1": "chorsu bozori",
+                      "w1": "weights e2 e2-0042"}
+    assert regions == {""}
+    assert {"account", "web_session", "staged_import"} <= set(inspect(database.writer)
+                                                              .get_table_names())
+    assert {"ix_protocol_region_signed_at_ms_id", "ix_protocol_signed_at_ms_id"} <= \
+        _indexes(database, "protocol")
+    assert _diffs(database) == []
+    downgrade(database.writer, _BEFORE_CONSOLE)
+    assert "account" not in inspect(database.writer).get_table_names()
+    assert "ix_protocol_signed_at_ms" in _indexes(database, "protocol")
+    database.dispose()
+
+
 def test_db_upgrade_command(tmp_path: Path, empty_url: str) -> None:
     command = [sys.executable, "-m", "field_sync_cli.main", "db", "upgrade", "--data-dir",
                str(tmp_path), "--db", empty_url]

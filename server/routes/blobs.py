@@ -178,9 +178,11 @@ async def _held(request: Request[Any, Any, Any], registry: Registry, protocol_id
                 sha256: str) -> Declared:
     """A file the protocol names and the registry holds, for someone who may read it."""
     _check_hash(sha256)
-    inspector = await registry.run(protocol_reader, request, registry)
+    reader = await registry.run(protocol_reader, request, registry)
+    # A supervisor's regions do not narrow evidence files yet: only a device's scope does.
     declared = await registry.run(evidence.declared_file, registry.database, registry.catalog,
-                                  inspector, protocol_id, sha256)
+                                  reader if isinstance(reader, str) else None, protocol_id,
+                                  sha256)
     if not declared.held:
         raise NotFound("file_not_arrived", "the registry does not hold this file yet")
     return declared
