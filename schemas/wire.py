@@ -179,6 +179,9 @@ class EnrollmentCode(msgspec.Struct):
     """The enrollment code as a QR (SVG), for the tablet's camera."""
     totp_qr_svg: str = ""
     """``totp_uri`` as a QR (SVG), for the authenticator app."""
+    enrollment_uri: str = ""
+    """What ``code_qr_svg`` carries: the registry's address and the code
+    (``fieldsync://enroll?registry=…&code=…``, read with ``field_sync.enrollment``)."""
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -239,6 +242,8 @@ class ProtocolSummary(msgspec.Struct, omit_defaults=True):
     superseded_by: str = ""
     reasons: list[str] = msgspec.field(default_factory=list)
     """Why it is quarantined."""
+    region: str = ""
+    """Its site's region."""
 
 
 class ProtocolPage(msgspec.Struct):

@@ -5,6 +5,8 @@ from the files the ``registry_key`` and ``secret_key`` settings name (``$FIELD_S
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -70,3 +72,9 @@ class RegistryKeys:
     def fingerprint(self) -> str:
         """The signing key's fingerprint, for verifiers to pin."""
         return key_fingerprint(self.signing)
+
+    def derived_secret(self, purpose: str) -> str:
+        """A secret for ``purpose`` (the console's CSRF tokens), the same in every process that
+        shares these keys and useless for anything else."""
+        private = self.signing.private_numbers().private_value.to_bytes(32, "big")
+        return hmac.new(private, f"field-sync {purpose}".encode(), hashlib.sha256).hexdigest()

@@ -19,7 +19,7 @@ from server.database import Database
 from server.keys import RegistryKeys
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
-from server.routes.admin import normalize_code
+from server.services.inspectors import normalize_code
 from server.tables import (
     BiometricCredentialRow,
     DeviceKeyRow,
