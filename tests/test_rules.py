@@ -21,7 +21,14 @@ from msgspec.structs import replace
 
 from field_sync import DocumentState, InvalidOperation, form_of, pack
 from field_sync.paths import ASSIGNMENT, TEMPLATE
-from field_sync.rules import Breach, GeofencePolicy, RuleContext, check_rules, signing_date
+from field_sync.rules import (
+    Breach,
+    GeofencePolicy,
+    RuleContext,
+    check_rules,
+    fence_reach,
+    signing_date,
+)
 from schemas import Assignment, Inspector, Op, Protocol, Template, builtin_templates
 from schemas.reference import ReferenceInstrument, Site
 from schemas.signing import LocationFix, SigningStatement, TotpConfirmation
@@ -397,6 +404,19 @@ def test_rule3_the_policy_is_the_contexts() -> None:
         == [(3, "coarse_location")]
     assert codes(check_rules(context(location=fix(lat, lon, accuracy="4"), geofence=strict))) \
         == [(3, "outside_geofence")]
+    # 153 m away, accurate to 4 m: inside by the default cap (154 m), outside by the cap of 2
+    lat, lon = at_distance(153, 90)
+    assert check_rules(context(location=fix(lat, lon, accuracy="4"))) == []
+    assert codes(check_rules(context(location=fix(lat, lon, accuracy="4"), geofence=strict))) \
+        == [(3, "outside_geofence")]
+
+
+def test_rule3_the_fence_reaches_the_radius_and_the_accuracy_up_to_the_cap() -> None:
+    """``fence_reach``, which the protocol's page draws too: the default cap is 30 m."""
+    assert fence_reach(Decimal(150), Decimal(10)) == Decimal(160)
+    assert fence_reach(Decimal(150), Decimal(45)) == Decimal(180)
+    strict = GeofencePolicy(max_accuracy_m=Decimal(5), allowance_cap_m=Decimal(2))
+    assert fence_reach(Decimal(150), Decimal(4), strict) == Decimal(152)
 
 
 def test_rule3_a_mock_fix_does_not_count_even_at_the_site() -> None:

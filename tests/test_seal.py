@@ -737,6 +737,7 @@ def test_each_verdict_is_said_whole_in_the_words_people_read(
         "genuine": verify_seal(seal, trust),
         "registered": verify_seal(seal, trust, "registered", "2026-00000007"),
         "not registered": verify_seal(seal, trust, "not_registered"),
+        "awaiting evidence": verify_seal(seal, trust, "awaiting_evidence"),
         "superseded": verify_seal(seal, trust, "superseded", "2026-00000007", "2026-00000009"),
         "superseded, no successor": verify_seal(seal, trust, "superseded"),
         "annulled": verify_seal(seal, trust, "annulled", "2026-00000007"),
@@ -756,6 +757,9 @@ def test_each_verdict_is_said_whole_in_the_words_people_read(
                               entry, "2026-00000007"),
         "not registered": Verdict("not_registered", "the registry holds no such registered "
                                   "protocol", claim, entry),
+        "awaiting evidence": Verdict("not_registered", "signed, and not registered yet: the "
+                                     "registry awaits its evidence files, and registers it once "
+                                     "they arrive", claim, entry),
         "superseded": Verdict("superseded", "a correction supersedes this protocol", claim,
                               entry, "2026-00000007", "2026-00000009"),
         "superseded, no successor": Verdict("superseded", "a correction supersedes this "
