@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 
 from server.database import Database
-from server.reference import KINDS, RecordRejected, decode, upsert
+from server.reference import KINDS, LooseRecord, RecordRejected, decode, upsert
 
 __all__ = ["ImportReport", "RejectedRow", "import_records"]
 
 _LIST_FIELDS = {"inspectors"}  # CSV cells holding lists, written "a;b;c"
+_line_decoder = msgspec.json.Decoder(LooseRecord)
 
 
 class RejectedRow(msgspec.Struct, frozen=True):
@@ -54,9 +54,21 @@ def _text(data: bytes) -> tuple[str, str]:
                              "it as UTF-8", "bad_encoding") from None
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+Row = tuple[int, dict[str, Any] | RecordRejected]
+"""A line's number, and its fields or why it cannot be read."""
+
+
+def _csv_rows(text: str) -> Iterator[Row]:
     reader = csv.DictReader(io.StringIO(text))
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field past the csv module's limit (128 KB), a stray quote
+            # The reader cannot go on past it: the file is refused whole, and nothing stored.
+            raise RecordRejected("file", f"line {reader.line_num + 1} is not CSV: {exc}",
+                                 "malformed_file") from None  # (the lines before it were read)
         fields: dict[str, Any] = {key.strip(): (value or "").strip()
                                   for key, value in row.items() if key}
         for name in _LIST_FIELDS & set(fields):
@@ -64,19 +76,21 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         yield reader.line_num, fields
 
 
-def _json_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _json_rows(text: str) -> Iterator[Row]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, f"not JSON: {exc.msg}"
-            continue
-        yield number, value if isinstance(value, dict) else "a line must be a JSON object"
+            yield number, _line_decoder.decode(line)
+        except msgspec.ValidationError as exc:  # not an object, or values nested in a field
+            yield number, RecordRejected("line", f"not a record: {exc}"
+                                         if line.lstrip().startswith("{")
+                                         else "a line must be a JSON object")
+        except msgspec.DecodeError as exc:
+            yield number, RecordRejected("line", f"not JSON: {exc}")
 
 
-def _rows(data: bytes, fmt: str) -> tuple[str, Iterator[tuple[int, dict[str, Any] | str]]]:
+def _rows(data: bytes, fmt: str) -> tuple[str, Iterator[Row]]:
     text, encoding = _text(data)
     if fmt == "csv":
         return encoding, iter(_csv_rows(text))
@@ -94,8 +108,8 @@ def import_records(database: Database, kind: str, data: bytes, fmt: str) -> Impo
     with database.write() as session:
         changed = Database.next_change(session)
         for line, fields in rows:
-            if isinstance(fields, str):
-                report.rejected.append(RejectedRow(line, "line", fields))
+            if isinstance(fields, RecordRejected):
+                report.rejected.append(RejectedRow(line, fields.field, fields.reason))
                 continue
             row_kind = str(fields.pop("kind", kind))
             try:

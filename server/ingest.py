@@ -21,6 +21,8 @@ from pydantic_core import PydanticUndefined
 from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, replay
+from field_sync.canonical import normalize
+from field_sync.errors import EncodingError
 from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
 from field_sync.hlc import COUNTER_BITS
@@ -49,6 +51,8 @@ _hlc = attrgetter("hlc")
 PROTOCOL_SIGNED = "protocol_signed"
 MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
 MAX_STAMP = 2**63 - 1
+_COLUMN_LENGTHS = {name: ProtocolRow.__table__.c[name].type.length  # type: ignore[attr-defined]
+                   for name in ("number", "entity_tin", "inspector_id")}
 _PROTOCOL_DEFAULTS = {name: info.default for name, info in ProtocolRow.model_fields.items()
                       if info.default is not PydanticUndefined}
 
@@ -94,6 +98,17 @@ def _held(op: Op, changed: int) -> dict[str, Any]:
     return {"actor": op.actor, "seq": op.seq, "doc": op.doc, "path": op.path,
             "value": _value_encoder.encode(op.value), "hlc": op.hlc, "changed": changed,
             "code": PROTOCOL_SIGNED}
+
+
+def _check_holdable(op: Op) -> None:
+    """An op kept aside is stored as it came and shown again later: refuse one the registry
+    could neither store (a NUL in its path) nor send back (a value with no canonical form)."""
+    if "\x00" in op.path:
+        raise Rejected("bad_path", "a path holds no NUL")
+    try:
+        normalize(op.value)
+    except EncodingError as exc:
+        raise Rejected("bad_value", str(exc)) from exc
 
 
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> State:
@@ -188,6 +203,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         # The frozen state was rebuilt from the ops the registry held when the freeze came;
         # anything arriving later is not in it, whatever its seq (ops of one tablet may arrive
         # out of order), and a second signature is kept aside like any other op.
+        _check_holdable(op)
         batch.held.append(_held(op, batch.changed))
         batch.held_seen.add(op.seq)
         raise Rejected(PROTOCOL_SIGNED, "the protocol was signed without this change; it is "
@@ -234,6 +250,13 @@ def _text(state: State, path: str) -> str:
     return "" if value is None else str(value)
 
 
+def _searchable(state: State, path: str, column: str) -> str:
+    """A field's value as the search column ``column`` holds it: empty where it does not fit
+    the column (a draft may hold any text its form takes, and PostgreSQL stores no NUL)."""
+    text = _text(state, path)
+    return text if len(text) <= _COLUMN_LENGTHS[column] and "\x00" not in text else ""
+
+
 def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleNamespace:
     """A protocol row to insert: plain attributes, as building a SQLModel row costs more than
     inserting it, and a batch may create hundreds."""
@@ -261,8 +284,9 @@ def _store(session: Session, batch: _Batch) -> None:
         if merged := batch.merged.get(doc):
             row.latest_hlc = max(row.latest_hlc, *map(_hlc, merged))
         # The columns registry queries search by.
-        row.number, row.entity_tin = _text(state, "number"), _text(state, "entity_tin")
-        row.inspector_id = _text(state, "lead_inspector")
+        row.number = _searchable(state, "number", "number")
+        row.entity_tin = _searchable(state, "entity_tin", "entity_tin")
+        row.inspector_id = _searchable(state, "lead_inspector", "inspector_id")
         if doc in batch.statuses:
             row.status, reasons = batch.statuses[doc]
             row.reasons = "\n".join(reasons)

@@ -95,6 +95,11 @@ async def decode_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
         raise BadRequest("invalid_body", f"the body does not match {kind.__name__}: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest("malformed_body", f"the body is not valid {content_type}: {exc}") from exc
+    except RecursionError:
+        # A declared type stops at its own depth; a free-form value (an op's) nests until the
+        # interpreter's recursion limit stops the decoder, well before the thread's stack does.
+        raise BadRequest("too_deep", "the body nests deeper than any message of this "
+                         "registry") from None
 
 
 def replies_in_json(request: Request[Any, Any, Any]) -> bool:

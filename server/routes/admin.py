@@ -10,7 +10,6 @@ import msgspec
 import pyotp
 from litestar import Controller, Request, Response, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from sqlmodel import Session
 
 from field_sync.confirmation import TOTP_STEP_S
@@ -22,9 +21,12 @@ from server.clock import now_ms, utcnow
 from server.database import Database
 from server.guards import admin_only
 from server.keys import RegistryKeys
+from server.openapi import ADMINISTRATOR, documented
+from server.parameters import KeyPath
 from server.problems import BadRequest, Conflict, NotFound
 from server.reference import RecordRejected, put_record
 from server.registry import Registry
+from server.routes.answers import DeviceRevoked
 from server.tables import (
     DeviceRow,
     EnrollmentCodeRow,
@@ -123,8 +125,9 @@ class AdminController(Controller):
 
     path = "/v1/admin"
     guards = [admin_only]
+    security = ADMINISTRATOR
 
-    @post("/inspectors")
+    @post("/inspectors", operation_class=documented(InspectorCreate, Inspector))
     async def create_inspector(
         self, request: Request[Any, Any, Any], registry: NamedDependency[Registry]
     ) -> Response[bytes]:
@@ -132,12 +135,13 @@ class AdminController(Controller):
         new = await decode_body(request, InspectorCreate)
         return reply(request, await registry.run(_create_inspector, registry.database, new), 201)
 
-    @post("/inspectors/{inspector_id:str}/enrollment-codes")
+    @post("/inspectors/{inspector_id:str}/enrollment-codes",
+          operation_class=documented(response=EnrollmentCode))
     async def issue_enrollment_code(
         self,
         request: Request[Any, Any, Any],
         registry: NamedDependency[Registry],
-        inspector_id: FromPath[str],
+        inspector_id: KeyPath,
     ) -> Response[bytes]:
         """A one-time enrollment code for the inspector's tablet."""
         code = await registry.run(
@@ -149,12 +153,12 @@ class AdminController(Controller):
         )
         return reply(request, code, 201)
 
-    @put("/assignments/{assignment_id:str}")
+    @put("/assignments/{assignment_id:str}", operation_class=documented(Assignment, Assignment))
     async def put_assignment(
         self,
         request: Request[Any, Any, Any],
         registry: NamedDependency[Registry],
-        assignment_id: FromPath[str],
+        assignment_id: KeyPath,
     ) -> Response[bytes]:
         """Create or replace an assignment and its team."""
         assignment = await decode_body(request, Assignment)
@@ -162,12 +166,13 @@ class AdminController(Controller):
             raise BadRequest("id_mismatch", "the body's id differs from the URL's")
         return reply(request, await registry.run(_put_assignment, registry.database, assignment))
 
-    @post("/devices/{device_id:str}/revoke")
+    @post("/devices/{device_id:str}/revoke", status_code=200,
+          operation_class=documented(response=DeviceRevoked))
     async def revoke_device(
         self,
         request: Request[Any, Any, Any],
         registry: NamedDependency[Registry],
-        device_id: FromPath[str],
+        device_id: KeyPath,
     ) -> Response[bytes]:
         """Revoke a device's credentials; it can no longer push or pull."""
         revoked = await registry.run(_revoke_device, registry.database, device_id)

@@ -16,6 +16,7 @@ from server.audit import append as audit
 from server.auth import hash_secret, make_device_token
 from server.clock import utcnow
 from server.database import Database
+from server.openapi import documented
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
 from server.routes.admin import normalize_code
@@ -109,7 +110,7 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
         )
 
 
-@post("/v1/enroll")
+@post("/v1/enroll", operation_class=documented(EnrollRequest, EnrollResponse))
 async def enroll(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry]
 ) -> Response[bytes]:

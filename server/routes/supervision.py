@@ -4,6 +4,7 @@ supervisors alone annul."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -11,20 +12,40 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 from sqlmodel import col, select
 
 from field_sync.signing import sign_canonical
+from schemas import ProtocolPage
+from schemas.bounds import Key, Name, Text
 from server.audit import append as audit
 from server.auth import make_supervisor_token
 from server.clock import now_ms, utcnow
 from server.database import Database
 from server.documents import decode_state
 from server.guards import admin_only, supervisor_only, supervisor_or_admin
+from server.openapi import (
+    ADMINISTRATOR,
+    SUPERVISOR,
+    SUPERVISOR_OR_ADMINISTRATOR,
+    Body,
+    documented,
+)
+from server.parameters import (
+    AfterSeq,
+    AuditLimit,
+    DayQuery,
+    FileFormat,
+    KeyPath,
+    KeyQuery,
+    PageLimit,
+    SearchQuery,
+    StatusQuery,
+)
 from server.problems import BadRequest, Conflict, NotFound
 from server.queries import Filters, count, query, stream, summary
 from server.registry import Registry
+from server.routes.answers import AnnulmentAct, AuditEntry, SupervisorAppointed
 from server.tables import AnnulmentRow, AuditEntryRow, ProtocolRow, SupervisorRow
 from server.wire import decode_body, reply
 
@@ -37,18 +58,18 @@ _EXPORT_COLUMNS = ("id", "number", "template", "status", "entity_tin", "inspecto
 class NewSupervisor(msgspec.Struct, forbid_unknown_fields=True):
     """An administrator appoints a supervisor."""
 
-    id: str
-    full_name: str
+    id: Key
+    full_name: Name
 
 
 class Annulment(msgspec.Struct, forbid_unknown_fields=True):
     """Why a supervisor annuls a protocol."""
 
-    reason: str
+    reason: Text
 
 
 def _filters(number: str, entity_tin: str, inspector: str, site: str, status: str,
-             signed_from: str, signed_to: str) -> Filters:
+             signed_from: dt.date | None, signed_to: dt.date | None) -> Filters:
     return Filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
 
 
@@ -89,31 +110,27 @@ class RegistryController(Controller):
 
     path = "/v1/registry"
     guards = [supervisor_or_admin]
+    security = SUPERVISOR_OR_ADMINISTRATOR
 
-    @get("/protocols", sync_to_thread=True)
+    @get("/protocols", sync_to_thread=True, operation_class=documented(response=ProtocolPage))
     def protocols(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                  number: FromQuery[str] = "", entity_tin: FromQuery[str] = "",
-                  inspector: FromQuery[str] = "", site: FromQuery[str] = "",
-                  status: FromQuery[str] = "", signed_from: FromQuery[str] = "",
-                  signed_to: FromQuery[str] = "", after: FromQuery[str] = "",
-                  limit: FromQuery[int] = 100) -> Response[bytes]:
+                  number: SearchQuery = "", entity_tin: SearchQuery = "",
+                  inspector: KeyQuery = "", site: KeyQuery = "", status: StatusQuery = "",
+                  signed_from: DayQuery = None, signed_to: DayQuery = None,
+                  after: KeyQuery = "", limit: PageLimit = 100) -> Response[bytes]:
         """Protocols matching every filter given, by id; ``after`` is the page's ``next``."""
-        if not 1 <= limit <= 500:
-            raise BadRequest("bad_limit", "limit is 1 to 500")
         filters = _filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
         with registry.database.read() as session:
             return reply(request, query(session, filters, after, limit))
 
-    @get("/export", sync_to_thread=True)
-    def export(self, registry: NamedDependency[Registry], format: FromQuery[str] = "jsonl",
-               number: FromQuery[str] = "", entity_tin: FromQuery[str] = "",
-               inspector: FromQuery[str] = "", site: FromQuery[str] = "",
-               status: FromQuery[str] = "", signed_from: FromQuery[str] = "",
-               signed_to: FromQuery[str] = "") -> Stream:
+    @get("/export", sync_to_thread=True, operation_class=documented(
+        response=Body(str, ("application/jsonl", "text/csv"))))
+    def export(self, registry: NamedDependency[Registry], format: FileFormat = "jsonl",
+               number: SearchQuery = "", entity_tin: SearchQuery = "",
+               inspector: KeyQuery = "", site: KeyQuery = "", status: StatusQuery = "",
+               signed_from: DayQuery = None, signed_to: DayQuery = None) -> Stream:
         """Every matching protocol, streamed: JSON lines (summary and content) or CSV
         (summary). ``X-Total-Count`` says how many, for a progress bar."""
-        if format not in ("jsonl", "csv"):
-            raise BadRequest("bad_format", "format is jsonl or csv")
         filters = _filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
         with registry.database.read() as session:
             total = count(session, filters)
@@ -150,25 +167,29 @@ class SupervisorController(Controller):
 
     path = "/v1/supervisor"
 
-    @get("/quarantine", guards=[supervisor_or_admin], sync_to_thread=True)
+    @get("/quarantine", guards=[supervisor_or_admin], sync_to_thread=True,
+         security=SUPERVISOR_OR_ADMINISTRATOR, operation_class=documented(response=ProtocolPage))
     def quarantine(self, request: Request[Any, Any, Any],
                    registry: NamedDependency[Registry]) -> Response[bytes]:
         """Quarantined protocols with the rules they break."""
         with registry.database.read() as session:
             return reply(request, query(session, Filters(status="quarantined"), "", 500))
 
-    @get("/audit", guards=[supervisor_or_admin], sync_to_thread=True)
+    @get("/audit", guards=[supervisor_or_admin], sync_to_thread=True,
+         security=SUPERVISOR_OR_ADMINISTRATOR,
+         operation_class=documented(response=list[AuditEntry]))
     def audit_log(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                  after: FromQuery[int] = 0, limit: FromQuery[int] = 100) -> Response[bytes]:
+                  after: AfterSeq = 0, limit: AuditLimit = 100) -> Response[bytes]:
         """Audit entries after ``after``, oldest first."""
         with registry.database.read() as session:
             rows = session.exec(select(AuditEntryRow).where(col(AuditEntryRow.seq) > after)
-                                .order_by(col(AuditEntryRow.seq)).limit(min(limit, 1000)))
+                                .order_by(col(AuditEntryRow.seq)).limit(limit))
             return reply(request, [row.model_dump() for row in rows])
 
-    @post("/protocols/{protocol_id:str}/annul", guards=[supervisor_only])
+    @post("/protocols/{protocol_id:str}/annul", status_code=200, guards=[supervisor_only],
+          security=SUPERVISOR, operation_class=documented(Annulment, AnnulmentAct))
     async def annul(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                    protocol_id: FromPath[str]) -> Response[bytes]:
+                    protocol_id: KeyPath) -> Response[bytes]:
         """Annul a protocol; the act is signed by the registry and its seal verifies as
         annulled from now on."""
         body = await decode_body(request, Annulment)
@@ -193,8 +214,9 @@ class SupervisorAdmin(Controller):
 
     path = "/v1/admin/supervisors"
     guards = [admin_only]
+    security = ADMINISTRATOR
 
-    @post("/")
+    @post("/", operation_class=documented(NewSupervisor, SupervisorAppointed))
     async def appoint(self, request: Request[Any, Any, Any],
                       registry: NamedDependency[Registry]) -> Response[bytes]:
         """Appoint a supervisor; the answer carries the supervisor's token, shown once."""

@@ -9,7 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Response as HtmlResponse
 
+from field_sync.verify import Verdict
 from schemas.signing import TrustList
+from server.openapi import Body, documented
 from server.registry import Registry, now_ms
 from server.trust import entity_tag, sign, trusted_keys
 from server.verification import verdict_for
@@ -24,7 +26,8 @@ def _trusted_keys(registry: Registry) -> TrustList:
         return trusted_keys(session, registry.keys, now_ms())
 
 
-@get("/v1/trust-list")
+@get("/v1/trust-list", operation_class=documented(response=TrustList, responses={
+    "304": "The list named by `If-None-Match` is still current."}))
 async def trust_list_route(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry]
 ) -> Response[bytes]:
@@ -40,7 +43,7 @@ async def trust_list_route(
     return response
 
 
-@get("/v1/verify/{seal:str}")
+@get("/v1/verify/{seal:str}", operation_class=documented(response=Verdict))
 async def verify_json(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
 ) -> Response[bytes]:
@@ -48,7 +51,9 @@ async def verify_json(
     return reply(request, await registry.run(verdict_for, registry, seal))
 
 
-@get(["/v/{seal:str}", "/V/{seal:str}"])
+@get(["/v/{seal:str}", "/V/{seal:str}"],
+     operation_class=documented(response=Body(str, ("text/html",))),
+     operation_id=lambda _handler, _method, path: f"verificationPage{path[0]}")  # v or V
 async def verification_page(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
 ) -> HtmlResponse[str]:
