@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -18,6 +19,7 @@ from server.config import ServerConfig
 from server.database import Database
 from server.guards import provide_caller, provide_registry
 from server.keys import RegistryKeys
+from server.openapi import openapi_config
 from server.problems import http_exception_to_problem, unexpected_error_to_problem
 from server.registry import Registry
 from server.routes.admin import AdminController
@@ -98,5 +100,5 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         compression_config=CompressionConfig(backend=ZSTD, compression_facade=ZstdCompression,
                                              gzip_fallback=True, gzip_compress_level=1,
                                              minimum_size=1024),
-        openapi_config=None,
+        openapi_config=openapi_config(version("field-sync")),
     )
