@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyotp
@@ -73,13 +74,19 @@ def fresh_code(tablet: Tablet) -> TotpConfirmation:
     return totp_code(tablet, at_ms=chosen * 30_000 + 15_000)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    folder = tmp_path_factory.mktemp("registry")
+@contextmanager
+def registry_in(folder: Path) -> Iterator[LocalServer]:
+    """A `field-sync serve` on a fresh database of its own, kept in ``folder``."""
     url = fresh_database(folder)
     with LocalServer(folder, secrets.token_urlsafe(16), db_url=url) as running:
         yield running
     dispose_database(url)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    with registry_in(tmp_path_factory.mktemp("registry")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -275,6 +275,32 @@ def test_a_key_or_text_the_database_cannot_hold_is_refused(
     refused(server, database, callers, send, code)
 
 
+def test_a_biometric_credential_already_enrolled_is_a_conflict(
+        server: LocalServer, database: Database, callers: Callers) -> None:
+    """A second tablet cannot enroll a WebAuthn credential another one holds; its code is
+    not used up by the refusal."""
+    admin = AdminClient(server.url, server.admin_token)
+    try:
+        inspector = f"hostile-bio-{secrets.token_hex(3)}"
+        admin.create_inspector(inspector, "Hostile Biometric")
+        first, second = admin.enrollment_code(inspector), admin.enrollment_code(inspector)
+    finally:
+        admin.close()
+    credential = f"cred-{secrets.token_hex(4)}"
+
+    def enroll(code: str, credential_id: str) -> httpx.Response:
+        key = ec.generate_private_key(ec.SECP256R1())
+        return httpx.post(f"{server.url}/v1/enroll", headers={"Accept": "application/json"},
+                          json={"code": code, "public_key": public_key_pem(key),
+                                "biometric_credential_id": credential_id,
+                                "biometric_public_key": "AAAA"})
+
+    assert enroll(first, credential).status_code == 201
+    refused(server, database, callers, lambda _http, _c: enroll(second, credential),
+            "credential_in_use")
+    assert enroll(second, f"{credential}-2").status_code == 201
+
+
 def test_a_draft_field_too_long_for_its_search_column_is_kept_unsearchable(
         server: LocalServer, callers: Callers) -> None:
     """A draft may hold any text its form takes; the columns registry queries search by hold

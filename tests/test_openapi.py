@@ -9,7 +9,6 @@ the document, and data that does not), derandomized, no shrinking, no example da
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
@@ -33,7 +32,7 @@ from field_sync.keys import public_key_pem
 from field_sync_cli.local_server import LocalServer
 from server import Database
 from server.audit import verify_chain
-from tests.databases import dispose_database, fresh_database
+from tests.live import registry_in
 
 pytestmark = pytest.mark.e2e
 
@@ -66,11 +65,9 @@ def _unpack(_context: schemathesis.DeserializationContext, response: Any) -> Any
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    folder = tmp_path_factory.mktemp("schemathesis")
-    url = fresh_database(folder)
-    with LocalServer(folder, secrets.token_urlsafe(16), db_url=url) as running:
+    """A registry of its own: the run leaves random records behind."""
+    with registry_in(tmp_path_factory.mktemp("schemathesis")) as running:
         yield running
-    dispose_database(url)
 
 
 @pytest.fixture(scope="module")

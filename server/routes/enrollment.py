@@ -90,6 +90,9 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
         )
         biometric = _biometric(request, device_id)
         if biometric is not None:
+            if session.get(BiometricCredentialRow, biometric.credential_id) is not None:
+                raise Conflict("credential_in_use", "this biometric credential is already "
+                               "enrolled")
             session.add(biometric)
         audit(session, now_ms(), f"device:{device_id}", "enrolled", inspector.id,
               {"device_id": device_id, "kid": kid, "name": request.device_name[:200]},
