@@ -296,6 +296,7 @@ class Synchronizer:
             DeviceStore.save_reference(db, "instrument", [(i.id, i) for i in page.instruments])
             DeviceStore.save_reference(db, "site", [(s.id, s) for s in page.sites])
             DeviceStore.save_reference(db, "entity", [(e.tin, e) for e in page.entities])
+            DeviceStore.save_reference(db, "team_member", [(m.id, m) for m in page.team])
             if page.inspector is not None:
                 DeviceStore.put(db, "inspector", page.inspector)
             for receipt in page.receipts:

@@ -31,7 +31,9 @@ from field_sync import (
     content_hash,
     form_of,
 )
+from field_sync.document import printed_protocol, render_pdf
 from field_sync.freeze import Freeze, covers
+from field_sync.i18n import DEFAULT_LANGUAGE
 from field_sync.paths import ASSIGNMENT, FREEZE, SUPERSEDES, TEMPLATE
 from field_sync.rules import Breach, RuleContext, check_rules
 from field_sync.seal import claim_for, make_seal
@@ -48,6 +50,7 @@ from schemas.signing import (
     TotpConfirmation,
     TrustList,
 )
+from schemas.wire import TeamMember
 
 __all__ = ["Tablet"]
 
@@ -312,6 +315,22 @@ class Tablet:
         if raw is None:
             return Verdict("unknown_key", "no trust list yet: sync once with the registry")
         return verify_seal(seal, msgspec.convert(raw, TrustList))
+
+    def render_pdf(self, protocol_id: str, lang: str = DEFAULT_LANGUAGE) -> bytes:
+        """The printed protocol as a PDF in ``lang``, offline (the same bytes the registry
+        serves at ``/v1/protocols/{id}/document.pdf`` once this tablet has its receipt): the
+        team is named as the last sync brought it."""
+        state = self._state(protocol_id)
+        template = self.template(state.template_ref or "")
+        protocol = state.materialize(template)
+        assignment = next((a for a in self.assignments() if a.id == protocol.assignment), None)
+        team = set(assignment.inspectors) if assignment else set()
+        receipt = self.receipt(protocol_id)
+        return render_pdf(printed_protocol(
+            protocol, template, state.frozen.signed if state.frozen else None,
+            receipt.registry_number if receipt else "",
+            [member for member in self.store.reference("team_member", TeamMember)
+             if member.id in team]), lang)
 
     def signature(self, protocol_id: str) -> SignedProtocol | None:
         """The signature (and seal) of a signed protocol, or None."""

@@ -1,7 +1,7 @@
 """The registry's own keys: its P-256 signing key (receipts, trust list) and the secret key that
 encrypts TOTP secrets at rest. Both are made once in the data directory (mode 0600), or read
-from the files ``$FIELD_SYNC_REGISTRY_KEY`` and ``$FIELD_SYNC_SECRET_KEY`` name, which several
-server processes on one PostgreSQL must share."""
+from the files the ``registry_key`` and ``secret_key`` settings name (``$FIELD_SYNC_REGISTRY_KEY``,
+``$FIELD_SYNC_SECRET_KEY``), which several server processes on one PostgreSQL must share."""
 
 from __future__ import annotations
 
@@ -33,11 +33,12 @@ class RegistryKeys:
     secrets: Fernet
 
     @classmethod
-    def load(cls, data_dir: Path) -> RegistryKeys:
-        """Read the keys, making them on first start."""
-        signing_path = Path(os.environ.get("FIELD_SYNC_REGISTRY_KEY",
-                                           data_dir / "registry-key.pem"))
-        secret_path = Path(os.environ.get("FIELD_SYNC_SECRET_KEY", data_dir / "secret-key"))
+    def load(cls, data_dir: Path, signing_path: Path | None = None,
+             secret_path: Path | None = None) -> RegistryKeys:
+        """Read the keys (from ``data_dir`` unless their own files are named), making them on
+        first start."""
+        signing_path = signing_path or data_dir / "registry-key.pem"
+        secret_path = secret_path or data_dir / "secret-key"
         new_signing = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())

@@ -157,11 +157,13 @@ def _upsert_inspector(session: Session, record: Inspector, _changed: int) -> boo
     row = session.get(InspectorRow, record.id)
     if row is None:
         row = InspectorRow(id=record.id, full_name=record.full_name, created_at=utcnow())
-    elif (row.full_name, row.region, row.suspended, row.attested_until) == (
-            record.full_name, record.region, record.suspended, record.attested_until):
+    elif (row.full_name, row.region, row.suspended, row.attested_until, row.position) == (
+            record.full_name, record.region, record.suspended, record.attested_until,
+            record.position):
         return False
     row.full_name, row.region = record.full_name, record.region
     row.suspended, row.attested_until = record.suspended, record.attested_until
+    row.position = record.position
     session.add(row)
     return True
 

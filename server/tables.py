@@ -51,6 +51,8 @@ class InspectorRow(SQLModel, table=True):
     suspended: bool = False
     attested_until: str = Field(default="", max_length=10)
     created_at: datetime
+    position: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    """The inspector's post, as the verification page and the printed protocol name it."""
 
 
 class EnrollmentCodeRow(SQLModel, table=True):

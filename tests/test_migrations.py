@@ -13,7 +13,6 @@ import msgspec
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
@@ -26,7 +25,6 @@ from server.changes import Cursor, pull
 from server.documents import encode_vector
 from server.oplog import logged_ops, push_ops
 from server.schema import (
-    alembic_config,
     current_revision,
     downgrade,
     head_revision,
@@ -64,12 +62,6 @@ def test_an_empty_database_is_upgraded_to_the_tables_the_code_declares(empty_url
     database.dispose()
 
 
-def _previous_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
-    assert head is not None and isinstance(head.down_revision, str)
-    return head.down_revision
-
-
 def _indexes(database: Database, table: str) -> set[str | None]:
     return {index["name"] for index in inspect(database.writer).get_indexes(table)}
 
@@ -78,6 +70,10 @@ _BEFORE_PACKING = "0005"
 """The last revision with the op log one row an op (0006 packs it)."""
 _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
+_BEFORE_PACKED_REGISTERS = "0007"
+"""The last revision with each protocol's registers flat (0008 packs them)."""
+_BEFORE_POSITIONS = "0008"
+"""The last revision without an inspector's position (0012 keeps it)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -126,7 +122,10 @@ def _fill_protocols(database: Database) -> dict[str, bytes]:
     """Three protocols of one assignment, written as any earlier revision's table takes them;
     the latest stamp of ``p1`` is 9, of the others 7; the registers as stored."""
     with Session(database.writer) as session:
-        session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
+        # as any earlier revision's table takes it: columns added since (position) left out
+        session.execute(text("INSERT INTO inspector (id, full_name, region, suspended, "
+                             "attested_until, created_at) VALUES ('i1', 'Inspector', '', "
+                             ":no, '', :now)"), {"no": False, "now": datetime.now(UTC)})
         session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
         session.add(ChangeCounter(id=1, value=5))
         session.commit()
@@ -225,10 +224,11 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
     database.dispose()
 
 
-def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
-    """Its protocols stay, their registers packed: each reads as the same registers, and a
-    pull pages through them; a downgrade spreads them out again, flat, the same registers."""
-    previous = _previous_revision()
+def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
+    """From before packed registers (0008): its protocols stay, their registers packed: each
+    reads as the same registers, and a pull pages through them; a downgrade spreads them out
+    again, flat, the same registers."""
+    previous = _BEFORE_PACKED_REGISTERS
     database, flat = _upgraded_from(empty_url, previous, _fill_protocols)
     packed = _stored_registers(database)
     assert all(is_packed(registers) for registers in packed.values())
@@ -243,6 +243,19 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     assert not any(is_packed(registers) for registers in spread.values())
     assert {doc: unpack_registers(registers) for doc, registers in spread.items()} == {
         doc: unpack_registers(registers) for doc, registers in flat.items()}
+    database.dispose()
+
+
+def test_a_database_without_positions_keeps_its_inspectors(empty_url: str) -> None:
+    """From before an inspector's position (0012): inspectors stay, with no position."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_POSITIONS, _fill_protocols)
+    with database.read() as session:
+        inspector = session.get(InspectorRow, "i1")
+    assert inspector is not None and (inspector.full_name, inspector.position) == ("Inspector", "")
+    assert _diffs(database) == []
+    downgrade(database.writer, _BEFORE_POSITIONS)
+    columns = {column["name"] for column in inspect(database.writer).get_columns("inspector")}
+    assert "position" not in columns and "full_name" in columns
     database.dispose()
 
 

@@ -171,16 +171,16 @@ def test_verify_without_a_trust_source_is_an_error(sealed: Sealed) -> None:
 # -- the page a phone opens -------------------------------------------------------------------
 
 PAGES = {  # Accept-Language: (the page's lang, its "genuine" verdict, its "altered" verdict)
-    "ru": ("ru", "Подлинный", "Изменён"),
-    "ru-RU,ru;q=0.9,en;q=0.8": ("ru", "Подлинный", "Изменён"),
-    "uz-Cyrl": ("uz-Cyrl", "Ҳақиқий", "Ўзгартирилган"),
-    "uz-Cyrl-UZ,uz;q=0.9": ("uz-Cyrl", "Ҳақиқий", "Ўзгартирилган"),
-    "uz-Latn": ("uz-Latn", "Haqiqiy", "Oʻzgartirilgan"),
-    "uz": ("uz-Latn", "Haqiqiy", "Oʻzgartirilgan"),
-    "en": ("en", "Genuine", "Altered"),
-    "de-DE,en;q=0.5": ("en", "Genuine", "Altered"),
-    "en;q=0.5,ru;q=0.9": ("ru", "Подлинный", "Изменён"),
-    "": ("en", "Genuine", "Altered"),
+    "ru": ("ru", "Подлинный", "изменён"),
+    "ru-RU,ru;q=0.9,en;q=0.8": ("ru", "Подлинный", "изменён"),
+    "uz-Cyrl": ("uz-Cyrl", "Ҳақиқий", "ўзгартирилган"),
+    "uz-Cyrl-UZ,uz;q=0.9": ("uz-Cyrl", "Ҳақиқий", "ўзгартирилган"),
+    "uz-Latn": ("uz-Latn", "Haqiqiy", "oʻzgartirilgan"),
+    "uz": ("uz-Latn", "Haqiqiy", "oʻzgartirilgan"),
+    "en": ("en", "Genuine", "Altered document"),
+    "de-DE,en;q=0.5": ("en", "Genuine", "Altered document"),
+    "en;q=0.5,ru;q=0.9": ("ru", "Подлинный", "изменён"),
+    "": ("uz-Latn", "Haqiqiy", "oʻzgartirilgan"),  # Uzbek in Latin script, the official one
 }
 
 

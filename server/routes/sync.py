@@ -12,6 +12,7 @@ from schemas import PullResponse, PushRequest, PushResponse
 from server.auth import Caller
 from server.changes import Cursor, pull
 from server.ingest import ingest
+from server.metrics import count_pull, count_push, device_seen
 from server.openapi import DEVICE, documented
 from server.parameters import CursorQuery, PullLimit
 from server.problems import BadRequest, TooLarge
@@ -44,6 +45,8 @@ async def push_ops(
         registry.config.max_clock_ahead_ms,
         registry.signing,
     )
+    count_push(results)
+    device_seen(caller.device_id)
     return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
 
 
@@ -72,4 +75,7 @@ async def pull_changes(
         raise BadRequest("bad_limit", f"limit is a number of protocols from 1 to {page}")
     response = await registry.run(_pull, registry, caller, Cursor.parse(cursor), limit or page,
                                   states, not replies_in_json(request), packed)
-    return reply(request, response)
+    answer = reply(request, response)
+    count_pull(len(answer.content))
+    device_seen(caller.device_id)
+    return answer

@@ -7,18 +7,19 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import Response as HtmlResponse
+from litestar.response import Template
 
 from field_sync.verify import Verdict
 from schemas.signing import TrustList
 from server.openapi import Body, documented
 from server.registry import Registry, now_ms
+from server.seal_story import SealStory, story_of, verification_path
 from server.trust import entity_tag, sign, trusted_keys
 from server.verification import verdict_for
-from server.verify_page import render_page
+from server.web import Page, render
 from server.wire import reply
 
-__all__ = ["trust_list_route", "verification_page", "verify_json"]
+__all__ = ["console_link", "trust_list_route", "verification_page", "verify_json"]
 
 
 def _trusted_keys(registry: Registry) -> TrustList:
@@ -51,18 +52,22 @@ async def verify_json(
     return reply(request, await registry.run(verdict_for, registry, seal))
 
 
+def console_link(request: Request[Any, Any, Any], story: SealStory) -> str:
+    """The protocol's page in the console, for a signed-in supervisor who may see it; empty
+    for everyone else (and until the console exists)."""
+    return ""
+
+
 @get(["/v/{seal:str}", "/V/{seal:str}"],
      operation_class=documented(response=Body(str, ("text/html",))),
      operation_id=lambda _handler, _method, path: f"verificationPage{path[0]}")  # v or V
 async def verification_page(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
-) -> HtmlResponse[str]:
-    """Public. The page a phone camera opens from the QR, in the reader's language."""
-    verdict = await registry.run(verdict_for, registry, seal)
-    language = request.headers.get("accept-language", "")
-    html, lang = render_page(verdict, language)
-    return HtmlResponse(
-        html,
-        media_type="text/html; charset=utf-8",
-        headers={"Content-Language": lang, "Cache-Control": "no-store"},
-    )
+) -> Template:
+    """Public. The page a phone camera opens from the QR, in the reader's language
+    (``?lang=``, else ``Accept-Language``, else Uzbek in Latin script)."""
+    story = await registry.run(story_of, registry, seal)
+    context = {"story": story, "console_url": console_link(request, story),
+               "successor_href": verification_path(story.successor_seal)}
+    return render(request, registry, Page("verify.html", context,
+                                          headers={"Cache-Control": "no-store"}))
