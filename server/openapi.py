@@ -126,8 +126,9 @@ def _document(operation: Operation, request: Body | None, response: Body | None,
     answers = dict(operation.responses or {})
     answers.pop("400", None)  # Litestar's own shape for a bad parameter; ours is a problem
     for status, answer in answers.items():
-        if status.startswith("2") and isinstance(answer, OpenAPIResponse):
-            answer.content = _content(response) if response is not None else None
+        if response is not None and status.startswith("2") and isinstance(answer,
+                                                                          OpenAPIResponse):
+            answer.content = _content(response)
     answers.update({status: OpenAPIResponse(description=description)
                     for status, description in responses.items()})
     answers["4XX"] = OpenAPIResponse(
@@ -142,7 +143,8 @@ def documented(request: Body | Any = None, response: Body | Any = None,
 
     Args:
         request: the type of the request body (or a ``Body`` for other media), if any.
-        response: the type of the answer's body on success (or a ``Body``), if any.
+        response: the type of the answer's body on success (or a ``Body``); None keeps what
+            Litestar reads off the handler's return type.
         responses: other answers by status, each with its description.
     """
     request_body, response_body = _as_body(request), _as_body(response)

@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from server.checks import CheckAnswer, check
 from server.config import ServerConfig
+from server.openapi import documented
 from server.registry import Registry
 from server.web import Page, render
 
@@ -28,7 +29,7 @@ Stir = Annotated[str, QueryParameter(description="The inspected business's STIR 
                                 "nine digits.", pattern=STIR_PATTERN)]
 
 
-@get("/v1/check")
+@get("/v1/check", operation_class=documented())  # problem details; 429 when over the limit
 async def check_json(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
                      number: Number, stir: Stir) -> CheckAnswer:
     """Public. Whether a protocol with ``number`` was issued to ``stir``, and its status. Both

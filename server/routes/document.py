@@ -7,12 +7,14 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 
 from field_sync.document import printed_protocol, render_pdf
 from field_sync.i18n import negotiate
 from server.auth import require_admin, require_device, require_supervisor
 from server.documents import decode_state
+from server.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
+from server.parameters import KeyPath
 from server.problems import NotFound, Unauthorized
 from server.registry import Registry
 from server.scope import assignment_team, assignments_in_scope
@@ -55,9 +57,11 @@ def _document(registry: Registry, request: Request[Any, Any, Any], protocol_id: 
     return pdf, row.number or row.id
 
 
-@get("/v1/protocols/{protocol_id:str}/document.pdf", media_type="application/pdf")
+@get("/v1/protocols/{protocol_id:str}/document.pdf", media_type="application/pdf",
+     security=[*ADMINISTRATOR, *SUPERVISOR, *DEVICE],
+     operation_class=documented(response=Body(str, ("application/pdf",))))
 async def protocol_document(request: Request[Any, Any, Any],
-                            registry: NamedDependency[Registry], protocol_id: FromPath[str],
+                            registry: NamedDependency[Registry], protocol_id: KeyPath,
                             lang: FromQuery[str] = "") -> Response[bytes]:
     """Administrator, supervisor, or a device whose scope holds the protocol. The printed
     protocol in ``?lang=`` (else ``Accept-Language``, else Uzbek in Latin script)."""
