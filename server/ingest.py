@@ -142,7 +142,8 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
 
 def _check_correctable(session: Session, batch: _Batch, corrected: Any) -> None:
     """A correction names a signed protocol of the same scope that nothing superseded yet."""
-    old = session.get(ProtocolRow, corrected) if isinstance(corrected, str) else None
+    old = session.get(ProtocolRow, corrected) if isinstance(corrected, str) and \
+        is_uuid(corrected) else None
     if old is None or old.assignment_id not in batch.scope:
         raise Rejected("cannot_supersede", f"no protocol {corrected!r} of this team to correct")
     if old.status not in ("registered", "quarantined"):
@@ -230,7 +231,7 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
     # write lock does, so two pushes never lock protocol rows in crossing orders, and a batch
     # sent twice at once (a retry racing its original) finds the first one's ops logged.
     changed = Database.next_change(session)
-    docs = {op.doc for op in ops}
+    docs = {op.doc for op in ops if is_uuid(op.doc)}  # any other is refused op by op
     rows = {row.id: row for row in session.exec(
         select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))}
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),

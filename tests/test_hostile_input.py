@@ -265,6 +265,8 @@ UNSTORABLE: dict[str, tuple[Send, str]] = {
             "id": c.assignment, "title": "t", "inspectors": ["x\u0000"]}), "invalid_body"),
     "NUL in a cursor": (lambda http, c: http.get(
         "/v1/pull", params={"cursor": "0.0.0.0.\u0000."}, headers=c.device), "invalid_parameter"),
+    "NUL in a check by number": (lambda http, _c: http.get(
+        "/v1/check", params={"number": "TR\u0000", "stir": "301245678"}), "invalid_parameter"),
 }
 
 
@@ -273,6 +275,29 @@ def test_a_key_or_text_the_database_cannot_hold_is_refused(
         server: LocalServer, database: Database, callers: Callers, case: str) -> None:
     send, code = UNSTORABLE[case]
     refused(server, database, callers, send, code)
+
+
+def test_an_op_naming_a_protocol_template_or_correction_with_a_nul_is_refused_alone(
+        server: LocalServer, database: Database, callers: Callers) -> None:
+    """Names an op carries are looked up in the database, where PostgreSQL can store and
+    compare no NUL: each such op is refused with its own code, and nothing changes."""
+    stamp = pack(int(time.time() * 1000), 0)
+    create = {"_template": TEMPLATE, "_assignment": callers.assignment}
+    ops = [[callers.device_id, 1, "\u0000" + str(uuid.uuid4())[1:], "conclusion", "x", stamp],
+           [callers.device_id, 2, str(uuid.uuid4()), "", {**create, "_template": "m\u0000"},
+            stamp + 1],
+           [callers.device_id, 3, str(uuid.uuid4()), "", {**create, "_supersedes": "\u0000"},
+            stamp + 2]]
+    before = snapshot(database)
+    pushed = httpx.post(f"{server.url}/v1/push", headers=callers.device,
+                        content=json.dumps({"ops": ops}))
+    assert pushed.status_code == 200, pushed.text
+    assert [tuple(result[1:3]) for result in pushed.json()["results"]] == [
+        ("rejected", "bad_doc"), ("rejected", "unknown_template"),
+        ("rejected", "cannot_supersede")]
+    assert snapshot(database) == before
+    page = httpx.get(f"{server.url}/check", params={"number": "TR\u0000", "stir": "301245678"})
+    assert page.status_code == 400  # the form says what is wrong with the number
 
 
 def test_a_biometric_credential_already_enrolled_is_a_conflict(

@@ -21,7 +21,7 @@ from server.web import Page, render
 
 __all__ = ["check_json", "check_page", "check_router"]
 
-NUMBER_PATTERN = r"^\S.{0,31}$"
+NUMBER_PATTERN = r"^[^\s\x00][^\x00\n]{0,31}$"  # no NUL: PostgreSQL could not look for it
 STIR_PATTERN = r"^[0-9]{9}$"
 Number = Annotated[str, QueryParameter(description="The protocol's number, as printed on it.",
                                   pattern=NUMBER_PATTERN, max_length=32)]
