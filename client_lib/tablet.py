@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from client_lib.anchors import kept_checkpoint, kept_trust_list, pinned_key
 from client_lib.editor import ProtocolEditor
 from client_lib.errors import (
     ClientError,
@@ -38,17 +39,17 @@ from field_sync.paths import ASSIGNMENT, FREEZE, SUPERSEDES, TEMPLATE
 from field_sync.rules import Breach, RuleContext, check_rules
 from field_sync.seal import claim_for, make_seal
 from field_sync.signing import b64url
-from field_sync.verify import Verdict, verify_seal
+from field_sync.verify import Verdict, verify_offline
 from schemas import Assignment, EnrollRequest, Inspector, Op, Protocol, Template, builtin_templates
 from schemas.reference import ReferenceInstrument, Site
 from schemas.signing import (
+    AuditCheckpoint,
     Confirmation,
     LocationFix,
     Receipt,
     SignedProtocol,
     SigningStatement,
     TotpConfirmation,
-    TrustList,
 )
 from schemas.wire import TeamMember
 
@@ -129,8 +130,10 @@ class Tablet:
                biometric_credential_id: str = "", biometric_public_key: str = "") -> Inspector:
         """Enroll with a one-time code; the signing key is made here and never leaves.
 
-        A tablet whose authenticator made a WebAuthn credential for the inspector registers it
-        here (id and COSE public key, base64url), so that biometric confirmations verify.
+        The registry key the answer names is pinned: from then on the tablet trusts only the
+        trust lists and audit checkpoints it signed. A tablet whose authenticator made a
+        WebAuthn credential for the inspector registers it here (id and COSE public key,
+        base64url), so that biometric confirmations verify.
         """
         if server_url:
             self._transport = self._transport or HttpTransport(server_url)
@@ -144,7 +147,8 @@ class Tablet:
             for key, value in (("device_id", answer.device_id), ("token", answer.token),
                                ("inspector", answer.inspector), ("server_url", server_url),
                                ("clock_offset", self.clock.offset_ms), ("kid", answer.kid),
-                               ("public_url", answer.public_url or server_url)):
+                               ("public_url", answer.public_url or server_url),
+                               ("registry_key", answer.registry_key)):
                 if value != "":
                     DeviceStore.put(db, key, value)
         return answer.inspector
@@ -310,11 +314,20 @@ class Tablet:
         return kid
 
     def verify(self, seal: str) -> Verdict:
-        """Check a seal offline against the trust list cached at the last sync."""
-        raw = self.store.get("trust_list")
-        if raw is None:
-            return Verdict("unknown_key", "no trust list yet: sync once with the registry")
-        return verify_seal(seal, msgspec.convert(raw, TrustList))
+        """Check a seal offline against the trust list cached at the last sync, trusting only
+        the registry key pinned at enrollment."""
+        pin, trusted = pinned_key(self.store), kept_trust_list(self.store)
+        if pin is None:
+            return Verdict("untrusted", "no registry key pinned: enroll with the registry")
+        if trusted is None:
+            return Verdict("untrusted", "no trust list yet: sync once with the registry")
+        return verify_offline(seal, trusted, pin)
+
+    def audit_checkpoint(self) -> AuditCheckpoint | None:
+        """The newest checkpoint of the registry's audit log this tablet was given (signed by
+        the pinned registry key): evidence that the log reached it, for
+        ``field-sync audit verify --checkpoint``."""
+        return kept_checkpoint(self.store)
 
     def render_pdf(self, protocol_id: str, lang: str = DEFAULT_LANGUAGE) -> bytes:
         """The printed protocol as a PDF in ``lang``, offline (the same bytes the registry

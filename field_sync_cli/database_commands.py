@@ -1,5 +1,5 @@
-"""``field-sync db upgrade`` and ``field-sync audit verify``: the registry's database, opened
-directly (on the registry's machine, or wherever ``--db`` reaches it)."""
+"""``field-sync db upgrade``, and what it and ``field-sync audit verify`` share: the registry's
+database, opened directly (on the registry's machine, or wherever ``--db`` reaches it)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,20 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
-from field_sync_cli.errors import FAILED, OK, Unreachable
+from field_sync_cli.errors import OK, Unreachable
 from server.logs import LogFormat, configure_logging  # loaded only when the command runs
 
-__all__ = ["run_audit_verify", "run_db_upgrade"]
+__all__ = ["database_url", "existing_database", "run_db_upgrade"]
 
 
-def _url(db: str, data_dir: Path) -> str:
+def database_url(db: str, data_dir: Path) -> str:
+    """The database ``--db`` names, else the data directory's SQLite file."""
     from server.config import ServerConfig
 
     return ServerConfig(data_dir=data_dir, db_url=db).database_url
 
 
-def _existing(url: str) -> str:
+def existing_database(url: str) -> str:
     """``url``, or ``Unreachable`` when it names an SQLite file that is not there (opening it
     would make an empty database)."""
     parsed = make_url(url)
@@ -30,25 +31,6 @@ def _existing(url: str) -> str:
         raise Unreachable(f"{parsed.database}: no such database (give --db, or the registry's "
                           "--data-dir)")
     return url
-
-
-def run_audit_verify(db: str, data_dir: Path) -> int:
-    """Recompute the chain; 0 when intact, 1 with the first broken entry named."""
-    from server import Database
-    from server.audit import verify_chain
-
-    database = Database(_existing(_url(db, data_dir)))
-    try:
-        with database.read() as session:
-            count, broken = verify_chain(session)
-    finally:
-        database.dispose()
-    if broken is None:
-        click.echo(f"audit log intact: {count} entries, every hash and every merged op checks "
-                   "out")
-        return OK
-    click.echo(f"audit log BROKEN at entry {broken.seq}: {broken.reason}")
-    return FAILED
 
 
 class _MigrationSteps(logging.Filter):
@@ -67,7 +49,7 @@ def run_db_upgrade(db: str, data_dir: Path, log_format: LogFormat, log_level: st
     configure_logging(log_format, log_level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_MigrationSteps())
-    database = Database(_url(db, data_dir))
+    database = Database(database_url(db, data_dir))
     try:
         before = current_revision(database.writer)
         database.create_schema()

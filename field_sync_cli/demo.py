@@ -24,11 +24,10 @@ import pyotp
 from client_lib import HttpTransport, Tablet
 from field_sync import content_hash
 from field_sync.qr import qr_png, qr_svg, qr_version
-from field_sync.verify import verify_seal
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, Protocol
-from schemas.signing import LocationFix, TotpConfirmation, TrustList
+from schemas.signing import LocationFix, TotpConfirmation
 
 __all__ = ["run_demo"]
 
@@ -190,12 +189,14 @@ def _seal(a: Tablet, b: Tablet, authenticator: pyotp.TOTP, protocol_id: str, url
     (folder / "seal.txt").write_text(seal + "\n")
     trust = httpx.get(f"{url}/v1/trust-list", headers={"Accept": "application/json"}, timeout=30)
     (folder / "trust-list.json").write_bytes(msgspec.json.format(trust.content, indent=2))
-    trusted = msgspec.json.decode(trust.content, type=TrustList)
+    key = httpx.get(f"{url}/v1/registry-key", headers={"Accept": "application/json"}, timeout=30)
+    (folder / "registry-key.pem").write_text(key.json()["public_key"])
     _say(f"• seal: {len(seal)} characters, QR version {qr_version(seal)} at level Q; wrote "
-         f"seal.png, seal.svg and trust-list.json to {folder}")
-    verdict = verify_seal(seal, trusted)
+         f"seal.png, seal.svg, trust-list.json and registry-key.pem to {folder}")
+    # Offline, as the tablet checks seals: against its cached list and the key it pinned.
+    verdict = a.verify(seal)
     tampered = seal[:-5] + ("A" if seal[-5] != "A" else "B") + seal[-4:]
-    altered = verify_seal(tampered, trusted)
+    altered = a.verify(tampered)
     _say(f"  {'✓' if verdict.genuine else '✗'} offline verification: {verdict.verdict}")
     _say(f"  {'✓' if altered.verdict == 'altered' else '✗'} one character changed: "
          f"{altered.verdict}")

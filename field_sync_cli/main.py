@@ -24,6 +24,7 @@ from field_sync_cli.options import (
     admin_token_option,
     data_dir_option,
     database_options,
+    option,
     resolve_admin_token,
     server_option,
     token_option,
@@ -73,8 +74,10 @@ def demo(server: str | None, admin_token: str, data_dir: Path, out: Path | None)
               help="The registry-signed trust list (JSON), for a verdict offline.")
 @server_option(None, False, "Ask this registry too (and take its trust list if none is "
                             "given).")
-@click.option("--registry-key", type=click.Path(dir_okay=False), default=None,
-              help="PEM of the registry's public key the trust list must be signed by.")
+@option("--registry-key", env="FIELD_SYNC_REGISTRY_KEY_PIN", default=None,
+        help="The agency's registry key, pinned: a PEM file of its public key, or its "
+             "fingerprint (GET /v1/registry-key gives both). Needed for a verdict offline; "
+             "without it, --server's answer is the registry's own word.")
 def verify(seal: str, trust_list: str | None, server: str | None,
            registry_key: str | None) -> None:
     """Is a sealed protocol genuine? SEAL is a QR image, a file with the seal's text, or the
@@ -143,11 +146,21 @@ def audit() -> None:
 
 @audit.command("verify")
 @database_options
-def audit_verify(db: str, data_dir: Path) -> None:
-    """Recompute the audit log's hash chain; exit 1 if it is broken."""
-    from field_sync_cli.database_commands import run_audit_verify
+@click.option("--checkpoint", default=None,
+              help="A checkpoint kept outside the registry (by a supervisor, a tablet, an "
+                   "export): a file of its JSON, or the JSON. The log must reach it.")
+@option("--registry-key", env="FIELD_SYNC_REGISTRY_KEY_PIN", default=None,
+        show_default="the registry key in the data directory",
+        help="The registry key checkpoints must be signed by: a PEM file of its public key, "
+             "or its fingerprint.")
+def audit_verify(db: str, data_dir: Path, checkpoint: str | None,
+                 registry_key: str | None) -> None:
+    """Recompute the audit log's hash chain, and check it reaches the newest checkpoint the
+    registry signed and the one given; exit 1 if it is broken, 3 if what was named cannot be
+    read (no database is ever made)."""
+    from field_sync_cli.audit_command import run_audit_verify
 
-    finish(run_audit_verify(db, data_dir))
+    finish(run_audit_verify(db, data_dir, checkpoint, registry_key))
 
 
 @click.group(cls=FieldSyncGroup)

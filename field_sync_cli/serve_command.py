@@ -43,8 +43,8 @@ def _announce(config: Any, host: str, port: int, workers: int, token_from: str) 
         log.info("seals point at %s/V/...", config.public_url)
     else:
         log.warning("no public URL is set (--public-url, FIELD_SYNC_PUBLIC_URL): seals will "
-                    "point at the address each tablet reached the registry on, here "
-                    "http://%s:%d/V/...; set it to the address people will reach", host, port)
+                    "point at http://%s:%d/V/..., the address this listens on, and trust lists "
+                    "name it; set it to the address people will reach", host, port)
 
 
 def _share_metrics(config: Any) -> None:
@@ -81,6 +81,8 @@ def serve(host: str, port: int, workers: int, log_level: str, log_format: LogFor
     configure_logging(log_format, log_level, secrets=(config.ensure_admin_token(),
                                                       config.metrics_token))
     _announce(config, host, port, workers, token_from)
+    # One fixed address for seals and trust lists, never the Host header of whoever asks.
+    config.public_url = config.public_url or f"http://{host}:{port}"
     import uvicorn
 
     common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level.lower(),

@@ -206,6 +206,9 @@ class EnrollResponse(msgspec.Struct):
     """Hex id of the enrolled signing key."""
     public_url: str = ""
     """The registry's public address, which seals point at."""
+    registry_key: str = ""
+    """PEM of the registry key: the tablet pins it, and trusts only the trust lists and audit
+    checkpoints it signed."""
 
 
 class ProtocolRecord(msgspec.Struct):

@@ -28,6 +28,7 @@ from server.problems import http_exception_to_problem, unexpected_error_to_probl
 from server.registry import Registry
 from server.request_ids import RequestIds
 from server.routes.admin import AdminController
+from server.routes.anchor import audit_checkpoint, registry_key
 from server.routes.check import check_router
 from server.routes.document import protocol_document
 from server.routes.enrollment import enroll
@@ -99,7 +100,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
                         AdminController, trust_list_route, verify_json, verification_page,
                         rotate_key, revoke_key, ReferenceController, RegistryController,
                         SupervisorController, SupervisorAdmin, static_files(), brand_logo,
-                        check_router(config), protocol_document],
+                        check_router(config), protocol_document, registry_key,
+                        audit_checkpoint],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),

@@ -34,6 +34,10 @@ def default_data_dir() -> Path:
     return Path(base) / "field-sync"
 
 
+_MAY_BE_ZERO = frozenset({"max_clock_ahead_ms", "audit_checkpoint_interval_ms"})
+"""The integer settings that may be 0; the others are at least 1."""
+
+
 @dataclass
 class ServerConfig:
     """Everything the registry server needs to start."""
@@ -56,8 +60,10 @@ class ServerConfig:
     # -- how people and tablets reach it ---------------------------------------------------------
     public_url: str = setting("", shown_default="the address serve listens on")
     """The registry's address as people reach it, ``https://registry.example.uz``: every seal's
-    QR code points at ``<public URL>/V/...``, so set it before the first protocol is signed.
-    Empty: the address a request came to, which behind a proxy is rarely the right one."""
+    QR code points at ``<public URL>/V/...``, and the trust list names it, signed, so set it
+    before the first protocol is signed. Empty: ``serve`` takes ``http://HOST:PORT``, the address
+    it listens on, which behind a proxy is rarely the right one (never the address a request
+    came to: a trust list fetched with a forged ``Host`` would vouch for that host)."""
     webauthn_rp_id: str = "field-sync.local"
     """WebAuthn relying-party id the tablets' biometric authenticators are bound to (a domain
     the agency controls)."""
@@ -118,6 +124,10 @@ class ServerConfig:
     metrics_token: str = setting("", secret=True, shown_default="the administrator token only")
     """Bearer token a Prometheus scraper sends for ``GET /metrics`` (the administrator token
     works too), so a scraper never holds the administrator's."""
+    audit_checkpoint_interval_ms: int = 1000
+    """The least time (ms) between two checkpoints of the audit log the registry signs: each is
+    a write, and entries newer than the newest checkpoint wait for the next one to be anchored.
+    0 signs one whenever the log has grown."""
 
     def __post_init__(self) -> None:
         self._fill_from(os.environ)
@@ -139,7 +149,7 @@ class ServerConfig:
             _check_url("--webauthn-origins", origin)
         for option in settings_of(ServerConfig):
             value = getattr(self, option.field)
-            if option.kind is int and value < (0 if option.field == "max_clock_ahead_ms" else 1):
+            if option.kind is int and value < (0 if option.field in _MAY_BE_ZERO else 1):
                 raise SettingError(option.flag, f"{value} is too small")
             if option.choices and value not in option.choices:
                 raise SettingError(option.flag, f"{value!r} is not one of "

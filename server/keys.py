@@ -7,13 +7,27 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["RegistryKeys"]
+from field_sync.keys import key_fingerprint, public_key_pem
+
+__all__ = ["RegistryKeys", "read_registry_public_key"]
+
+
+def read_registry_public_key(path: Path) -> str | None:
+    """The PEM of the public half of the registry key in ``path``, if the file exists (never
+    made here); a file that is not a key raises ``ValueError``."""
+    if not path.is_file():
+        return None
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} holds no elliptic-curve private key")
+    return public_key_pem(key)
 
 
 def _read_or_make(path: Path, make: bytes) -> bytes:
@@ -46,3 +60,13 @@ class RegistryKeys:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         fernet = Fernet(_read_or_make(secret_path, Fernet.generate_key()).strip())
         return cls(signing=key, secrets=fernet)
+
+    @cached_property
+    def public_pem(self) -> str:
+        """PEM of the signing key's public half: what trust lists and checkpoints name."""
+        return public_key_pem(self.signing)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The signing key's fingerprint, for verifiers to pin."""
+        return key_fingerprint(self.signing)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import msgspec
 from sqlmodel import Session, select
 
-from field_sync.verify import Verdict
+from field_sync.verify import VERIFIED, Verdict
 from schemas import builtin_templates
 from schemas.reference import Entity, Site
 from schemas.templates import Label, Template
@@ -22,10 +22,6 @@ from server.tables import AnnulmentRow, InspectorRow, ProtocolRow, ReceiptRow, R
 from server.verification import verdict_for
 
 __all__ = ["VERIFIED", "Person", "SealStory", "story_of", "verification_path"]
-
-VERIFIED = frozenset({"genuine", "revoked", "not_registered", "superseded", "annulled"})
-"""Verdicts reached only after the signature verified: the claim is the key holder's."""
-
 
 @dataclass(frozen=True)
 class Person:
@@ -120,9 +116,10 @@ def _details(registry: Registry, verdict: Verdict) -> SealStory:
         annulment_reason=annulment.reason if annulment else "")
 
 
-def story_of(registry: Registry, seal: str) -> SealStory:
-    """The verdict on ``seal`` and, when its signature verified, its story."""
-    verdict = verdict_for(registry, seal)
+def story_of(registry: Registry, seal: str, public_url: str) -> SealStory:
+    """The verdict on ``seal`` as the registry at ``public_url`` gives it and, when its
+    signature verified, its story."""
+    verdict = verdict_for(registry, seal, public_url)
     if verdict.verdict not in VERIFIED or verdict.claim is None:
         return SealStory(verdict)
     return _details(registry, verdict)

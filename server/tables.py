@@ -18,6 +18,7 @@ __all__ = [
     "DRAFT",
     "AnnulmentRow",
     "AssignmentMember",
+    "AuditCheckpointRow",
     "AuditEntryRow",
     "AssignmentRow",
     "BiometricCredentialRow",
@@ -289,6 +290,19 @@ class AuditEntryRow(SQLModel, table=True):
     changed: int = Field(sa_column=Column(BigInteger, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    """A checkpoint of the audit log the registry signed and handed out
+    (``schemas.signing.AuditCheckpoint``): the log must always reach the newest one."""
+
+    __tablename__ = "audit_checkpoint"
+
+    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    head_hash: str = Field(max_length=64)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    registry_key: str
+    signature: str
 
 
 class SupervisorRow(SQLModel, table=True):

@@ -129,7 +129,8 @@ def test_verify_piped_into_a_closed_reader(unsigned_trust_list: Path) -> None:
     os.close(read)  # the reader is gone before the command writes a byte
     try:
         done = subprocess.run([*field_sync_command(), "verify", SEAL, "--trust-list",
-                               str(unsigned_trust_list)], stdout=write, stderr=subprocess.PIPE,
+                               str(unsigned_trust_list), "--registry-key", "ab" * 32],
+                              stdout=write, stderr=subprocess.PIPE,
                               text=True, timeout=60, check=False)
     finally:
         os.close(write)

@@ -18,7 +18,7 @@ from field_sync.i18n import LANGUAGES
 from field_sync.keys import public_key_pem
 from field_sync.verify import verify_seal
 from schemas.signing import TrustedKey, TrustList
-from tests.printed import MEASUREMENTS, filled_protocol
+from tests.printed import MEASUREMENTS, PUBLIC_URL, filled_protocol
 
 pytestmark = pytest.mark.database_free
 
@@ -87,7 +87,8 @@ def test_the_seal_scans_from_the_page_at_150_dpi(printed: PrintedProtocol,
     statement = printed.signed.statement
     trust = TrustList(issued_at_ms=0, registry_key="", keys=[TrustedKey(
         kid=statement.kid, public_key=public_key_pem(key), inspector_id=statement.signer,
-        device_id=statement.device_id, valid_from_ms=statement.signed_at_ms - 86_400_000)])
+        device_id=statement.device_id, valid_from_ms=statement.signed_at_ms - 86_400_000)],
+        public_url=PUBLIC_URL)
     assert verify_seal(decoded[0], trust).verdict == "genuine"
 
 

@@ -9,12 +9,14 @@ its standards), and the audit log.
 from __future__ import annotations
 
 import csv
+import hashlib
 import secrets
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -107,8 +109,13 @@ async def test_csv_import_reports_each_broken_row_and_stores_the_good_ones(
     assert "91.5 is outside -90..90" in reasons[2]
     assert reasons[3] == "duplicate of line 2"
     assert "expected a decimal" in reasons[4] and "yuz" in reasons[4]
-    assert [(e["action"], e["subject"]) for e in await audit_log(client)] == [
-        ("site", "site-1"), ("site", "site-6")]
+    log = await audit_log(client)
+    assert [(e["action"], e["subject"]) for e in log] == [
+        ("templates_installed", "built-in"), ("site", "site-1"), ("site", "site-6"),
+        ("imported", "site")]
+    assert msgspec.json.decode(log[-1]["detail"]) == {
+        "format": "csv", "sha256": hashlib.sha256(SITES_WITH_BROKEN_ROWS).hexdigest(),
+        "stored": 2, "unchanged": 0, "rejected": 5}
 
     body = await pulled(client, "insp-sites", ("site-1", "site-6"))
     sites = {site["id"]: site for site in body["sites"]}
@@ -138,7 +145,8 @@ async def test_reimporting_with_one_row_changed_stores_only_that_row(client: Cli
     report = await import_file(client, changed, "site")
     assert (report["stored"], report["unchanged"]) == (1, 1)
     added = (await audit_log(client))[len(before):]
-    assert [(e["action"], e["subject"]) for e in added] == [("site", "site-6")]
+    assert [(e["action"], e["subject"]) for e in added] == [("site", "site-6"),
+                                                             ("imported", "site")]
 
 
 async def test_a_cp1251_csv_of_inspectors_is_read_as_windows_1251(client: Client) -> None:

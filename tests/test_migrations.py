@@ -20,9 +20,11 @@ from field_sync import DocumentState, Register
 from schemas.packed import is_packed, unpack_registers
 from server import Database
 from server.audit import append, ops_digest, verify_chain
+from server.audit_anchor import current_checkpoint
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.documents import encode_vector
+from server.keys import RegistryKeys
 from server.oplog import logged_ops, push_ops
 from server.schema import (
     current_revision,
@@ -74,6 +76,8 @@ _BEFORE_PACKED_REGISTERS = "0007"
 """The last revision with each protocol's registers flat (0008 packs them)."""
 _BEFORE_POSITIONS = "0008"
 """The last revision without an inspector's position (0012 keeps it)."""
+_BEFORE_CHECKPOINTS = "0012"
+"""The last revision without the audit checkpoints' table (0010 makes it)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -195,7 +199,7 @@ def test_a_database_with_the_op_log_an_op_a_row_keeps_its_data(empty_url: str) -
     with database.read() as session:
         found = [(op.seq, op.value) for op in logged_ops(session, "doc")]
         pushes = {changed: [op.seq for op in push_ops(session, changed)] for changed in (3, 5)}
-        assert verify_chain(session) == (2, None)
+        assert verify_chain(session) == (3, None)  # and the templates the upgrade installed
     assert found == [(1, "ok"), (2, True), (4, None)]
     assert {changed: sorted(seqs) for changed, seqs in pushes.items()} == {3: [1, 2, 3], 5: [4]}
     assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
@@ -256,6 +260,30 @@ def test_a_database_without_positions_keeps_its_inspectors(empty_url: str) -> No
     downgrade(database.writer, _BEFORE_POSITIONS)
     columns = {column["name"] for column in inspect(database.writer).get_columns("inspector")}
     assert "position" not in columns and "full_name" in columns
+    database.dispose()
+
+
+def _fill_audit(database: Database) -> None:
+    with Session(database.writer) as session:
+        for seq in (1, 2):
+            append(session, seq, "admin", "inspector", f"i{seq}", {}, seq)
+        session.commit()
+
+
+def test_a_database_without_checkpoints_keeps_its_audit_log(tmp_path: Path,
+                                                            empty_url: str) -> None:
+    """From before the audit checkpoints (0010): the audit log stays whole, and the registry's
+    first checkpoint is of its head (the two entries, and the templates the upgrade installed);
+    a downgrade takes the checkpoints' table away."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_CHECKPOINTS, _fill_audit)
+    with database.read() as session:
+        assert verify_chain(session) == (3, None)
+    checkpoint = current_checkpoint(database, RegistryKeys.load(tmp_path), 1)
+    assert checkpoint.seq == 3
+    assert _diffs(database) == []
+
+    downgrade(database.writer, _BEFORE_CHECKPOINTS)
+    assert "audit_checkpoint" not in inspect(database.writer).get_table_names()
     database.dispose()
 
 

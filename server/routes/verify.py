@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from field_sync.verify import Verdict
@@ -22,9 +22,9 @@ from server.wire import reply
 __all__ = ["console_link", "trust_list_route", "verification_page", "verify_json"]
 
 
-def _trusted_keys(registry: Registry) -> TrustList:
+def _trusted_keys(registry: Registry, public_url: str) -> TrustList:
     with registry.database.read() as session:
-        return trusted_keys(session, registry.keys, now_ms())
+        return trusted_keys(session, registry.keys, now_ms(), public_url)
 
 
 @get("/v1/trust-list", operation_class=documented(response=TrustList, responses={
@@ -32,10 +32,11 @@ def _trusted_keys(registry: Registry) -> TrustList:
 async def trust_list_route(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry]
 ) -> Response[bytes]:
-    """Public. Every device key, signed by the registry key; verifiers cache it. Conditional:
+    """Public. Every device key and the registry's public address, signed by the registry key;
+    verifiers cache it. Conditional:
     with the ``ETag`` of the list it holds in ``If-None-Match``, a client whose list is still
     current gets ``304 Not Modified`` and no body."""
-    unsigned = await registry.run(_trusted_keys, registry)
+    unsigned = await registry.run(_trusted_keys, registry, registry.public_url(request))
     tag = entity_tag(unsigned)
     if request.headers.get("if-none-match") == tag:
         return Response(b"", status_code=304, headers={"ETag": tag})
@@ -46,10 +47,15 @@ async def trust_list_route(
 
 @get("/v1/verify/{seal:str}", operation_class=documented(response=Verdict))
 async def verify_json(
-    request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str],
+    address: FromQuery[str] = "",
 ) -> Response[bytes]:
-    """Public. The registry's verdict on a seal."""
-    return reply(request, await registry.run(verdict_for, registry, seal))
+    """Public. The registry's verdict on a seal, from its prefix on; ``address`` is what the
+    scanned text had before ``/V/``, if the caller wants it checked (``wrong_registry`` when it
+    is not the registry's)."""
+    text = f"{address}/V/{seal}" if address else seal
+    return reply(request, await registry.run(verdict_for, registry, text,
+                                             registry.public_url(request)))
 
 
 def console_link(request: Request[Any, Any, Any], story: SealStory) -> str:
@@ -66,7 +72,7 @@ async def verification_page(
 ) -> Template:
     """Public. The page a phone camera opens from the QR, in the reader's language
     (``?lang=``, else ``Accept-Language``, else Uzbek in Latin script)."""
-    story = await registry.run(story_of, registry, seal)
+    story = await registry.run(story_of, registry, seal, registry.public_url(request))
     context = {"story": story, "console_url": console_link(request, story),
                "successor_href": verification_path(story.successor_seal)}
     return render(request, registry, Page("verify.html", context,
