@@ -29,9 +29,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from field_sync.keys import public_key_pem
+from field_sync.registry_pin import RegistryPin
 from field_sync_cli.local_server import LocalServer
 from server import Database
 from server.audit import verify_chain
+from server.audit_anchor import check_checkpoint, newest_checkpoint
 from tests.live import registry_in
 
 pytestmark = pytest.mark.e2e
@@ -209,10 +211,15 @@ def test_no_operation_answers_5xx_or_strays_from_the_document(
             failures += _exercise(operation, mode, registry.url, tokens[role],
                                   EXAMPLES if admitted else AT_THE_DOOR)
     assert not failures, "\n".join(failures)
+    pin = RegistryPin.of_key(httpx.get(f"{registry.url}/v1/registry-key", headers={
+        "Accept": "application/json"}).json()["public_key"])
     database = Database(registry.db_url)
     try:
         with database.read() as session:
             entries, broken = verify_chain(session)
+            checkpoint = newest_checkpoint(session)
+            missed = None if checkpoint is None else check_checkpoint(session, checkpoint, pin)
     finally:
         database.dispose()
     assert entries and broken is None, broken
+    assert missed is None, missed  # the run asked for checkpoints: the log still reaches them
