@@ -29,6 +29,7 @@ from server.registry import Registry
 from server.request_ids import RequestIds
 from server.routes.admin import AdminController
 from server.routes.anchor import audit_checkpoint, registry_key
+from server.routes.blobs import blob_thumbnail, download_blob, missing_blobs, upload_blob
 from server.routes.check import check_router
 from server.routes.document import protocol_document
 from server.routes.enrollment import enroll
@@ -101,7 +102,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
                         rotate_key, revoke_key, ReferenceController, RegistryController,
                         SupervisorController, SupervisorAdmin, static_files(), brand_logo,
                         check_router(config), protocol_document, registry_key,
-                        audit_checkpoint],
+                        audit_checkpoint, missing_blobs, upload_blob, download_blob,
+                        blob_thumbnail],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),
@@ -124,7 +126,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         # the default level 9 would cost more than the page itself).
         compression_config=CompressionConfig(backend=ZSTD, compression_facade=ZstdCompression,
                                              gzip_fallback=True, gzip_compress_level=1,
-                                             minimum_size=1024),
+                                             minimum_size=1024,
+                                             exclude_opt_key="skip_compression"),
         openapi_config=openapi_config(version("field-sync")),
     )
     # Around everything, unrouted requests too: each request's id, in its response and its

@@ -9,12 +9,12 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
-from server.auth import Caller, require_admin, require_device, require_supervisor
+from server.auth import SUPERVISOR_PREFIX, Caller, require_admin, require_device, require_supervisor
 from server.problems import Unauthorized
 from server.registry import Registry
 
-__all__ = ["admin_only", "provide_caller", "provide_registry", "supervisor_only",
-           "supervisor_or_admin"]
+__all__ = ["admin_only", "protocol_reader", "provide_caller", "provide_registry",
+           "supervisor_only", "supervisor_or_admin"]
 
 
 def provide_registry(request: Request[Any, Any, Any]) -> Registry:
@@ -51,3 +51,19 @@ async def provide_caller(request: Request[Any, Any, Any],
                          registry: NamedDependency[Registry]) -> Caller:
     """The enrolled device making the request (401 otherwise)."""
     return await registry.run(require_device, request, registry.database)
+
+
+def protocol_reader(connection: Request[Any, Any, Any], registry: Registry) -> str | None:
+    """Who reads a protocol's documents (its PDF, its evidence files): None for the
+    administrator or a supervisor, who reach every protocol; the inspector of a device, which
+    reaches its scope's (401 for anyone else). Blocking: call it from a worker thread."""
+    try:
+        require_admin(connection, registry.config.admin_token)
+        return None
+    except Unauthorized:
+        pass
+    if connection.headers.get("authorization", "").lower().startswith(
+            f"bearer {SUPERVISOR_PREFIX}"):
+        require_supervisor(connection, registry.database)
+        return None
+    return require_device(connection, registry.database).inspector_id

@@ -28,7 +28,7 @@ from field_sync.freeze import covers, parse_freeze
 from field_sync.hlc import COUNTER_BITS
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
 from schemas import Op, OpResult, Template
-from server import oplog
+from server import evidence, oplog
 from server.audit import append as audit
 from server.auth import Caller
 from server.catalog import TemplateCatalog
@@ -36,7 +36,7 @@ from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector
 from server.new_protocol import NewProtocol
 from server.scope import assignments_in_scope
-from server.signatures import SignatureRefused, Signing, register
+from server.signatures import AwaitingEvidence, SignatureRefused, Signing, register
 from server.tables import (
     AssignmentRow,
     HeldOpRow,
@@ -174,12 +174,17 @@ def _freeze(batch: _Batch, op: Op, state: State, session: Session,
     if batch.signing is not None:
         try:
             outcome = register(session, batch.signing, batch.caller, freeze, protocol, template,
-                               batch.now_ms, batch.changed)
+                               batch.now_ms, batch.changed,
+                               evidence.missing_files(session, template, protocol))
         except SignatureRefused as refused:
             raise Rejected(refused.code, refused.reason) from refused
-        batch.statuses[op.doc] = ("quarantined", [f"rule {b.rule} {b.code}: {b.message}"
-                                                  for b in outcome]) \
-            if isinstance(outcome, list) else ("registered", [])
+        if isinstance(outcome, AwaitingEvidence):  # registered when its files arrive
+            evidence.await_files(session, op.doc, outcome.files)
+            batch.statuses[op.doc] = (evidence.AWAITING_EVIDENCE, [])
+        else:
+            batch.statuses[op.doc] = ("quarantined", [f"rule {b.rule} {b.code}: {b.message}"
+                                                      for b in outcome]) \
+                if isinstance(outcome, list) else ("registered", [])
     for logged in merged:
         if not covers(freeze, logged):  # merged before the freeze arrived, now set aside
             batch.held.append(_held(logged, batch.changed))

@@ -21,7 +21,9 @@ __all__ = [
     "AuditCheckpointRow",
     "AuditEntryRow",
     "AssignmentRow",
+    "AwaitedBlobRow",
     "BiometricCredentialRow",
+    "BlobRow",
     "ChangeCounter",
     "DeviceKeyRow",
     "DeviceRow",
@@ -127,8 +129,9 @@ class ProtocolRow(SQLModel, table=True):
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     created_by: str = Field(max_length=64)
-    status: str = Field(default=DRAFT, max_length=16, index=True)
-    """``draft``, ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
+    status: str = Field(default=DRAFT, max_length=32, index=True)
+    """``draft``, ``awaiting_evidence`` (signed; its files have not all arrived),
+    ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
     reasons: str = ""
     """Why a protocol is quarantined: the broken rules, one per line."""
     number: str = Field(default="", max_length=32, index=True)
@@ -327,3 +330,28 @@ class AnnulmentRow(SQLModel, table=True):
     reason: str
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     signature: str
+
+
+class BlobRow(SQLModel, table=True):
+    """An evidence file the registry holds (its bytes are in the blob store, under its hash),
+    checked: its size and SHA-256, its media type sniffed, an image decoded."""
+
+    __tablename__ = "blob"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    media_type: str = Field(max_length=32)
+    received_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    device_id: str = Field(max_length=64)
+    """The device whose upload completed it."""
+
+
+class AwaitedBlobRow(SQLModel, table=True):
+    """A file a signed protocol names that has not arrived: the protocol is registered when
+    the last of its rows goes."""
+
+    __tablename__ = "awaited_blob"
+    __table_args__ = (Index("ix_awaited_blob_sha256", "sha256"),)
+
+    protocol_id: str = Field(primary_key=True, max_length=64)
+    sha256: str = Field(primary_key=True, max_length=64)

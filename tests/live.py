@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
 import pyotp
 import pytest
 
@@ -16,6 +17,7 @@ from client_lib import HttpTransport, Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
+from schemas.reference import Site
 from schemas.signing import Receipt, TotpConfirmation
 from tests.databases import dispose_database, fresh_database
 
@@ -85,25 +87,33 @@ def fresh_code(tablet: Tablet) -> TotpConfirmation:
 
 
 @contextmanager
-def registry_in(folder: Path) -> Iterator[LocalServer]:
-    """A `field-sync serve` on a fresh database of its own, kept in ``folder``."""
+def registry_process(folder: Path) -> Iterator[LocalServer]:
+    """A registry process on a fresh database (SQLite in ``folder``, or the test run's
+    PostgreSQL), dropped after."""
     url = fresh_database(folder)
     with LocalServer(folder, secrets.token_urlsafe(16), db_url=url) as running:
         yield running
     dispose_database(url)
 
 
+@contextmanager
+def administrator(server: LocalServer) -> Iterator[AdminClient]:
+    """The administrator's client of ``server``."""
+    client = AdminClient(server.url, server.admin_token)
+    yield client
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    with registry_in(tmp_path_factory.mktemp("registry")) as running:
+    with registry_process(tmp_path_factory.mktemp("registry")) as running:
         yield running
 
 
 @pytest.fixture
 def admin(server: LocalServer) -> Iterator[AdminClient]:
-    client = AdminClient(server.url, server.admin_token)
-    yield client
-    client.close()
+    with administrator(server) as client:
+        yield client
 
 
 @pytest.fixture
@@ -116,8 +126,9 @@ def opened() -> Iterator[list[Tablet]]:
 
 
 def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
-          opened: list[Tablet]) -> tuple[str, list[Tablet]]:
-    """``size`` enrolled tablets whose inspectors share one new assignment, all synced once."""
+          opened: list[Tablet], site: Site | None = None) -> tuple[str, list[Tablet]]:
+    """``size`` enrolled tablets whose inspectors share one new assignment (at ``site``, if
+    given), all synced once."""
     suffix = secrets.token_hex(4)
     inspectors = [f"insp-{suffix}-{index}" for index in range(size)]
     tablets = []
@@ -133,7 +144,10 @@ def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
         tablet.enroll(enrollment.code, server.url)
         tablets.append(tablet)
     assignment = f"assignment-{suffix}"
-    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors)))
+    if site is not None:
+        admin.put_reference("site", site.id, msgspec.to_builtins(site))
+    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors),
+                                    site_id=site.id if site else ""))
     for tablet in tablets:
         assert tablet.sync().ok
     return assignment, tablets

@@ -78,6 +78,8 @@ _BEFORE_POSITIONS = "0008"
 """The last revision without an inspector's position (0012 keeps it)."""
 _BEFORE_CHECKPOINTS = "0012"
 """The last revision without the audit checkpoints' table (0010 makes it)."""
+_BEFORE_EVIDENCE = "0010"
+"""The last revision without evidence files (0014 keeps them)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -247,6 +249,28 @@ def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
     assert not any(is_packed(registers) for registers in spread.values())
     assert {doc: unpack_registers(registers) for doc, registers in spread.items()} == {
         doc: unpack_registers(registers) for doc, registers in flat.items()}
+    database.dispose()
+
+
+def test_a_database_without_evidence_files_keeps_its_data(empty_url: str) -> None:
+    """From before evidence files (0014): the protocols stay as they were, and a protocol may
+    then await its files (a status longer than the column took before); a downgrade turns one
+    still awaiting them into a quarantined one, with the reason, and drops the file tables."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_EVIDENCE, _fill_protocols)
+    with database.writer.begin() as connection:
+        connection.execute(text("UPDATE protocol SET status = 'awaiting_evidence' "
+                                "WHERE id = 'p1'"))
+        connection.execute(text("INSERT INTO awaited_blob (protocol_id, sha256) "
+                                "VALUES ('p1', :sha)"), {"sha": "a" * 64})
+    assert _diffs(database) == []
+
+    downgrade(database.writer, _BEFORE_EVIDENCE)
+    with database.writer.connect() as connection:
+        statuses = dict(connection.execute(text("SELECT id, status FROM protocol")).all())
+        reasons = connection.execute(text("SELECT reasons FROM protocol WHERE id = 'p1'")).one()
+    assert statuses == {"p1": "quarantined", "p2": "draft", "p3": "draft"}
+    assert "awaiting evidence" in reasons[0]
+    assert not {"blob", "awaited_blob"} & set(inspect(database.writer).get_table_names())
     database.dispose()
 
 

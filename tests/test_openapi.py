@@ -34,7 +34,7 @@ from field_sync_cli.local_server import LocalServer
 from server import Database
 from server.audit import verify_chain
 from server.audit_anchor import check_checkpoint, newest_checkpoint
-from tests.live import registry_in
+from tests.live import registry_process
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +68,7 @@ def _unpack(_context: schemathesis.DeserializationContext, response: Any) -> Any
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A registry of its own: the run leaves random records behind."""
-    with registry_in(tmp_path_factory.mktemp("schemathesis")) as running:
+    with registry_process(tmp_path_factory.mktemp("schemathesis")) as running:
         yield running
 
 

@@ -10,12 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from field_sync.document import printed_protocol, render_pdf
+from field_sync.evidence import attachments_of
 from field_sync.i18n import negotiate
-from server.auth import require_admin, require_device, require_supervisor
 from server.documents import decode_state
+from server.evidence import site_of
+from server.guards import protocol_reader
 from server.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
 from server.parameters import KeyPath
-from server.problems import NotFound, Unauthorized
+from server.problems import NotFound
 from server.registry import Registry
 from server.scope import assignment_team, assignments_in_scope
 from server.tables import ProtocolRow
@@ -26,16 +28,8 @@ __all__ = ["protocol_document"]
 def _may_read(request: Request[Any, Any, Any], registry: Registry, row: ProtocolRow,
               session: Any) -> bool:
     """The administrator, a supervisor, or a device whose scope holds the protocol."""
-    try:
-        require_admin(request, registry.config.admin_token)
-        return True
-    except Unauthorized:
-        pass
-    if request.headers.get("authorization", "").lower().startswith("bearer sup."):
-        require_supervisor(request, registry.database)
-        return True
-    caller = require_device(request, registry.database)
-    return row.assignment_id in assignments_in_scope(session, caller.inspector_id)
+    inspector = protocol_reader(request, registry)
+    return inspector is None or row.assignment_id in assignments_in_scope(session, inspector)
 
 
 def _document(registry: Registry, request: Request[Any, Any, Any], protocol_id: str,
@@ -47,13 +41,16 @@ def _document(registry: Registry, request: Request[Any, Any, Any], protocol_id: 
             raise NotFound("unknown_protocol", f"no protocol {protocol_id!r} in your reach")
         template = registry.catalog.get(session, row.template_ref)
         team = assignment_team(session, row.assignment_id)
+        site = site_of(session, row.assignment_id)
     if template is None:
         raise NotFound("unknown_template", f"no template {row.template_ref!r}")
     state = decode_state(row)
     protocol = state.materialize(template)
     signed = state.frozen.signed if state.frozen else None
-    pdf = render_pdf(printed_protocol(protocol, template, signed, row.registry_number, team),
-                     lang)
+    thumbnails = registry.thumbnails.for_photos(
+        attachment for _, attachment in attachments_of(template, protocol))
+    pdf = render_pdf(printed_protocol(protocol, template, signed, row.registry_number, team,
+                                      site, thumbnails), lang)
     return pdf, row.number or row.id
 
 

@@ -148,7 +148,7 @@ def _annul(registry: Registry, supervisor_id: str, protocol_id: str,
         row = session.get(ProtocolRow, protocol_id)
         if row is None:
             raise NotFound("unknown_protocol", f"no protocol {protocol_id!r}")
-        if row.status not in ("registered", "quarantined", "superseded"):
+        if row.status not in ("registered", "quarantined", "superseded", "awaiting_evidence"):
             raise Conflict("cannot_annul", f"a {row.status} protocol cannot be annulled")
         act: dict[str, Any] = {"protocol_id": protocol_id, "supervisor_id": supervisor_id,
                                "reason": reason.strip(), "at_ms": now}
