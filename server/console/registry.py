@@ -4,6 +4,7 @@ it: annul or clear, each with a reason. Everything within the reader's reach."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -17,7 +18,7 @@ from schemas import Template as ProtocolTemplate
 from server.console.auth import current_account, signed_in, supervisor
 from server.console.pages import Form, console_page, flash, language, problem_text, see_other
 from server.console.svg import geofence
-from server.problems import ProblemError
+from server.problems import BadRequest, ProblemError
 from server.queries import STATUSES, Filters, query
 from server.registry import Registry
 from server.services.export import EXPORT_FORMATS, export_chunks, media_type
@@ -51,12 +52,23 @@ def _search(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {name: request.query_params.get(name, "").strip()[:100] for name in SEARCH_FIELDS}
 
 
+def _day(search: dict[str, str], name: str) -> dt.date | None:
+    """A searched day (``YYYY-MM-DD``, as a date input sends it), or None when not given."""
+    if not search[name]:
+        return None
+    try:
+        return dt.date.fromisoformat(search[name])
+    except ValueError:
+        raise BadRequest("bad_date", f"{name} is a date YYYY-MM-DD, not {search[name]!r}") \
+            from None
+
+
 def _filters(request: Request[Any, Any, Any], search: dict[str, str]) -> Filters:
     return Filters(number=search["number"], registry_number=search["registry_number"],
                    entity=search["entity"], inspector=search["inspector"], site=search["site"],
                    region=search["region"], template=search["template"],
-                   status=search["status"], signed_from=search["signed_from"],
-                   signed_to=search["signed_to"], reach=current_account(request).reach)
+                   status=search["status"], signed_from=_day(search, "signed_from"),
+                   signed_to=_day(search, "signed_to"), reach=current_account(request).reach)
 
 
 class RegistryPages(Controller):
