@@ -19,7 +19,8 @@ from typing import Annotated
 from msgspec import Meta
 
 __all__ = ["INT64_MAX", "KEY_LENGTH", "KEY_PATTERN", "NO_NUL", "OPTIONAL_KEY_PATTERN", "Day", "Key",
-           "Millis", "Name", "OptionalDay", "OptionalKey", "Region", "Serial", "Text", "Title"]
+           "Millis", "Name", "OptionalDay", "OptionalKey", "Region", "Regions", "Serial", "Text",
+           "Title"]
 
 INT64_MAX = 2**63 - 1
 KEY_LENGTH = 64
@@ -38,7 +39,11 @@ OptionalKey = Annotated[str, Meta(max_length=KEY_LENGTH, pattern=OPTIONAL_KEY_PA
 """A key, or empty for none."""
 Name = Annotated[str, Meta(max_length=200, pattern=NO_NUL)]
 """A person's or a place's name."""
-Region = Annotated[str, Meta(max_length=100, pattern=NO_NUL)]
+Region = Annotated[str, Meta(max_length=100, pattern=OPTIONAL_KEY_PATTERN)]
+"""A region's name (viloyat): matched exactly, and kept one a line where a supervisor is limited
+to regions, so no control character (a line break would make it two)."""
+Regions = Annotated[list[Region], Meta(max_length=100)]
+"""The regions a supervisor is limited to (the country has fourteen)."""
 Title = Annotated[str, Meta(max_length=300, pattern=NO_NUL)]
 Text = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)]
 """A line or a paragraph: a title, an address, a reason."""

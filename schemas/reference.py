@@ -21,7 +21,7 @@ class Inspector(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     suspended: bool = False
     attested_until: OptionalDay = ""
     """Last day the inspector's attestation is valid (empty: not attested)."""
-    position: str = ""
+    position: Name = ""
     """The inspector's post (``Bosh inspektor``), as the verification page and the printed
     protocol name it."""
 

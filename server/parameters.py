@@ -30,8 +30,8 @@ else:  # the names the registry knows, as Litestar checks them and the document 
     Status = Literal[("", *STATUSES)]
 
 __all__ = ["AfterSeq", "AuditLimit", "CursorQuery", "DayQuery", "FileFormat", "ImportKind",
-           "KeyId", "KeyPath", "KeyQuery", "PageLimit", "PullLimit", "RecordKind", "SearchQuery",
-           "StatusQuery"]
+           "KeyId", "KeyPath", "KeyQuery", "LogQuery", "PageLimit", "PullLimit", "RecordKind",
+           "RegionQuery", "SearchQuery", "StatusQuery"]
 
 KeyPath = Annotated[str, PathParameter(min_length=1, max_length=KEY_LENGTH,
                                        pattern=KEY_PATTERN)]
@@ -44,7 +44,12 @@ KeyQuery = Annotated[str, QueryParameter(max_length=KEY_LENGTH,
                                          pattern=OPTIONAL_KEY_PATTERN)]
 """A record id to select by or start after; empty for none."""
 SearchQuery = Annotated[str, QueryParameter(max_length=200, pattern=NO_NUL)]
-"""Text to select by (a protocol number, a STIR); empty for any."""
+"""Text to select by (a protocol number, a STIR, part of a name); empty for any."""
+RegionQuery = Annotated[str, QueryParameter(max_length=100, pattern=OPTIONAL_KEY_PATTERN)]
+"""A region's name, whole; empty for any."""
+LogQuery = Annotated[str, QueryParameter(max_length=100, pattern=OPTIONAL_KEY_PATTERN)]
+"""An audit entry's actor, action or subject, whole (as long as the log's columns); empty for
+any."""
 StatusQuery = Annotated[Status, QueryParameter(description="Empty for any.")]
 DayQuery = Annotated[dt.date | None, QueryParameter(description="A day, YYYY-MM-DD.")]
 AfterSeq = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]

@@ -274,6 +274,40 @@ UNSTORABLE: dict[str, tuple[Send, str]] = {
         "/v1/pull", params={"cursor": "0.0.0.0.\u0000."}, headers=c.device), "invalid_parameter"),
     "NUL in a check by number": (lambda http, _c: http.get(
         "/v1/check", params={"number": "TR\u0000", "stir": "301245678"}), "invalid_parameter"),
+    "NUL in a registry number searched": (lambda http, c: http.get(
+        "/v1/registry/protocols", params={"registry_number": "R\u0000"}, headers=c.supervisor),
+        "invalid_parameter"),
+    "NUL in an entity's name searched": (lambda http, c: http.get(
+        "/v1/registry/export", params={"entity": "Oʻzbek\u0000"}, headers=c.admin),
+        "invalid_parameter"),
+    "NUL in a region searched": (lambda http, c: http.get(
+        "/v1/registry/protocols", params={"region": "Toshkent\u0000"}, headers=c.admin),
+        "invalid_parameter"),
+    "NUL in a quarantine rule": (lambda http, c: http.get(
+        "/v1/supervisor/quarantine", params={"rule": "outside\u0000"}, headers=c.supervisor),
+        "invalid_parameter"),
+    "NUL in an audit actor": (lambda http, c: http.get(
+        "/v1/supervisor/audit", params={"actor": "admin\u0000"}, headers=c.supervisor),
+        "invalid_parameter"),
+    "a site's region with a line break": (lambda http, c: http.put(
+        "/v1/admin/reference/site/hostile-site", headers=c.admin, json={
+            "id": "hostile-site", "entity_tin": "301245678", "name": "Ombor", "lat": "41.3",
+            "lon": "69.2", "radius_m": "100", "region": "Toshkent\nSamarqand"}), "invalid_record"),
+    "an inspector's position past its column": (lambda http, c: http.put(
+        "/v1/admin/reference/inspector/hostile-position", headers=c.admin, json={
+            "id": "hostile-position", "full_name": "P", "position": "p" * 201}),
+        "invalid_record"),
+    "NUL in a supervisor's region": (lambda http, c: http.post(
+        "/v1/admin/supervisors/", headers=c.admin, json={
+            "id": "sup-nul-region", "full_name": "R", "regions": ["Toshkent\u0000"]}),
+        "invalid_body"),
+    "a supervisor's region past its column": (lambda http, c: http.post(
+        "/v1/admin/supervisors/", headers=c.admin, json={
+            "id": "sup-long-region", "full_name": "R", "regions": ["r" * 101]}),
+        "invalid_body"),
+    "NUL in the reason a protocol is cleared": (lambda http, c: http.post(
+        f"/v1/supervisor/protocols/{uuid.uuid4()}/clear", headers=c.supervisor,
+        json={"reason": "because\u0000"}), "invalid_body"),
 }
 
 

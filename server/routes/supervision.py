@@ -14,7 +14,7 @@ from litestar.params import FromQuery
 from litestar.response import Stream
 
 from schemas import ProtocolPage
-from schemas.bounds import Key, Name, Text
+from schemas.bounds import Key, Name, Regions, Text
 from schemas.signing import Receipt
 from server.audit import append as audit
 from server.auth import make_supervisor_token
@@ -35,7 +35,9 @@ from server.parameters import (
     FileFormat,
     KeyPath,
     KeyQuery,
+    LogQuery,
     PageLimit,
+    RegionQuery,
     SearchQuery,
     StatusQuery,
 )
@@ -58,7 +60,7 @@ class NewSupervisor(msgspec.Struct, forbid_unknown_fields=True):
 
     id: Key
     full_name: Name
-    regions: list[str] = msgspec.field(default_factory=list)
+    regions: Regions = msgspec.field(default_factory=list)
 
 
 class Reasoned(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,10 +75,10 @@ def _reach(request: Request[Any, Any, Any]) -> Reach:
 
 
 def _filters(request: Request[Any, Any, Any], number: SearchQuery = "",
-             entity_tin: SearchQuery = "", inspector: KeyQuery = "", site: KeyQuery = "",
+             entity_tin: SearchQuery = "", inspector: SearchQuery = "", site: SearchQuery = "",
              status: StatusQuery = "", signed_from: DayQuery = None, signed_to: DayQuery = None,
-             registry_number: FromQuery[str] = "", region: FromQuery[str] = "",
-             template: FromQuery[str] = "", entity: FromQuery[str] = "") -> Filters:
+             registry_number: SearchQuery = "", region: RegionQuery = "",
+             template: KeyQuery = "", entity: SearchQuery = "") -> Filters:
     """A registry selection from the query's filters, within the caller's reach: ``entity`` is
     a STIR or part of an entity's name, ``inspector`` and ``site`` an id or part of a name,
     ``template`` a kind (template id)."""
@@ -123,7 +125,7 @@ class SupervisorController(Controller):
     @get("/quarantine", guards=[supervisor_or_admin], sync_to_thread=True,
          security=SUPERVISOR_OR_ADMINISTRATOR, operation_class=documented(response=ProtocolPage))
     def quarantine(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                   rule: FromQuery[str] = "", after: FromQuery[str] = "") -> Response[bytes]:
+                   rule: KeyQuery = "", after: KeyQuery = "") -> Response[bytes]:
         """Quarantined protocols with the rules they break, newest signed first; ``rule``
         keeps those that break that rule (its code, ``outside_geofence``)."""
         filters = Filters(status="quarantined", rule=rule, reach=_reach(request))
@@ -135,8 +137,8 @@ class SupervisorController(Controller):
          operation_class=documented(response=list[AuditEntry]))
     def audit_log(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
                   after: AfterSeq = 0, limit: AuditLimit = 100,
-                  actor: FromQuery[str] = "", action: FromQuery[str] = "",
-                  subject: FromQuery[str] = "") -> Response[bytes]:
+                  actor: LogQuery = "", action: LogQuery = "",
+                  subject: LogQuery = "") -> Response[bytes]:
         """Audit entries after ``after``, oldest first."""
         with registry.database.read() as session:
             rows = audit_page(session, AuditFilters(actor, action, subject), _reach(request),
