@@ -318,6 +318,18 @@ def test_a_key_or_text_the_database_cannot_hold_is_refused(
     refused(server, database, callers, send, code)
 
 
+@pytest.mark.parametrize("seal", ["%00", "A%00B", "9" * 20_000, "%F0%9F%A7%AD" * 50,
+                                  "HC1:%25%25%25", "..%2F..%2Fadmin"])
+def test_the_verification_page_reads_any_seal_without_failing(server: LocalServer,
+                                                              seal: str) -> None:
+    """The page a QR opens is not in the API's document (it is a page), so the schemathesis
+    run does not reach it: whatever a forged QR carries, it answers a page, never a 500."""
+    for path in ("v", "V"):
+        page = httpx.get(f"{server.url}/{path}/{seal}", timeout=60)
+        assert page.status_code < 500, page.text
+        assert page.headers["content-type"].startswith(("text/html", "application/problem+json"))
+
+
 def test_an_op_naming_a_protocol_template_or_correction_with_a_nul_is_refused_alone(
         server: LocalServer, database: Database, callers: Callers) -> None:
     """Names an op carries are looked up in the database, where PostgreSQL can store and

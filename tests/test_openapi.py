@@ -9,8 +9,10 @@ the document, and data that does not), derandomized, no shrinking, no example da
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,8 +34,10 @@ from field_sync.keys import public_key_pem
 from field_sync.registry_pin import RegistryPin
 from field_sync_cli.local_server import LocalServer
 from server import Database
+from server.app import create_app
 from server.audit import verify_chain
 from server.audit_anchor import check_checkpoint, newest_checkpoint
+from server.config import ServerConfig
 from tests.live import registry_process
 
 pytestmark = pytest.mark.e2e
@@ -122,6 +126,39 @@ def test_the_document_is_served_with_its_bearer_tokens(registry: LocalServer,
     for public in (("GET", "/v1/trust-list"), ("GET", "/v1/verify/{seal}"),
                    ("POST", "/v1/enroll"), ("GET", "/health")):
         assert security[public] == [], public
+
+
+PAGES = ("/console", "/static/", "/brand/", "/v/", "/V/", "/check", "/metrics", "/schema")
+"""What is not the API: the console's and the public's pages, static files, the metrics'
+text for Prometheus, and this document itself."""
+ENDPOINTS = {("POST", "/v1/blobs/missing"), ("PUT", "/v1/protocols/{protocol_id}/blobs/{sha256}"),
+             ("GET", "/v1/protocols/{protocol_id}/blobs/{sha256}"),
+             ("GET", "/v1/protocols/{protocol_id}/blobs/{sha256}/thumbnail"),
+             ("GET", "/v1/check"), ("GET", "/v1/registry-key"), ("GET", "/v1/audit/checkpoint"),
+             ("POST", "/v1/supervisor/protocols/{protocol_id}/clear"),
+             ("POST", "/v1/supervisor/protocols/{protocol_id}/annul"),
+             ("GET", "/v1/protocols/{protocol_id}/document.pdf"), ("GET", "/ready")}
+"""Endpoints the run must reach, among the rest: evidence files, the check by number, the
+registry key and the audit checkpoint, a supervisor's acts, the printed protocol."""
+
+
+def test_every_route_is_declared_or_is_a_page(document: dict[str, Any],
+                                              tmp_path: Path) -> None:
+    """A route is in the document with its bodies, its refusals and who may call it
+    (``server.openapi.documented``, ``security=``; one that needs no token says it is public),
+    or it is a page and left out; so the run below reaches every endpoint there is."""
+    operations = {(method.upper(), path): operation
+                  for path, item in document["paths"].items() for method, operation in item.items()}
+    assert not ENDPOINTS - set(operations), ENDPOINTS - set(operations)
+    served = {(method, re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path))
+              for route in create_app(ServerConfig(data_dir=tmp_path)).routes
+              for handler in getattr(route, "route_handlers", ())
+              for method in handler.http_methods - {"HEAD", "OPTIONS"}}
+    pages = {(method, path) for method, path in served if path.startswith(PAGES)}
+    assert served - pages == set(operations), "a route is neither declared nor a page"
+    for key, operation in operations.items():
+        assert "4XX" in operation["responses"], f"{key}: not declared with documented()"
+        assert operation.get("security") or operation["description"].startswith("Public"), key
 
 
 def _body(part: dict[str, Any]) -> dict[str, str]:

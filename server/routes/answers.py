@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["AnnulmentAct", "AuditEntry", "DeviceRevoked", "KeyRevoked", "KeyRotated",
-           "ReferenceStored", "SupervisorAppointed"]
+__all__ = ["AnnulmentAct", "AuditEntry", "DeviceRevoked", "Health", "KeyRevoked", "KeyRotated",
+           "Readiness", "ReferenceStored", "SupervisorAppointed"]
 
 
 class DeviceRevoked(msgspec.Struct):
@@ -72,3 +72,18 @@ class AuditEntry(msgspec.Struct):
     changed: int
     prev_hash: str
     hash: str
+
+
+class Health(msgspec.Struct):
+    """The process serves (``status``: ``ok``): the server's time, and which worker answered."""
+
+    status: str
+    server_time_ms: int
+    worker: int
+
+
+class Readiness(msgspec.Struct):
+    """``ready`` or ``not_ready``, and each check's state (``ok``, or what is wrong)."""
+
+    status: str
+    checks: dict[str, str]

@@ -12,7 +12,7 @@ from litestar.response import Template
 from field_sync.verify import Verdict
 from schemas.signing import TrustList
 from server.console.auth import signed_in_account
-from server.openapi import Body, documented
+from server.openapi import documented
 from server.registry import Registry, now_ms
 from server.seal_story import SealStory, story_of, verification_path
 from server.tables import ProtocolRow
@@ -73,9 +73,7 @@ def console_link(request: Request[Any, Any, Any], story: SealStory) -> str:
         account.reach.admits(row.region) else ""
 
 
-@get(["/v/{seal:str}", "/V/{seal:str}"],
-     operation_class=documented(response=Body(str, ("text/html",))),
-     operation_id=lambda _handler, _method, path: f"verificationPage{path[0]}")  # v or V
+@get(["/v/{seal:str}", "/V/{seal:str}"], include_in_schema=False)  # a page, not the API
 async def verification_page(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
 ) -> Template:
