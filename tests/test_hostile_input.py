@@ -23,8 +23,6 @@ import msgspec
 import pytest
 import zstandard
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
-from sqlmodel import SQLModel
 
 from client_lib import Tablet
 from field_sync import pack
@@ -34,6 +32,7 @@ from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
 from server import Database
 from tests.live import complete_protocol, fresh_code, team
+from tests.unchanged import snapshot
 
 pytestmark = pytest.mark.e2e
 
@@ -81,30 +80,6 @@ def callers(server: LocalServer) -> Iterator[Callers]:
     yield Callers(admin_headers, _json_headers(enrolled.json()["token"]),
                   _json_headers(appointed.json()["token"]), enrolled.json()["device_id"],
                   enrolled.json()["kid"], assignment)
-
-
-@pytest.fixture(scope="module")
-def database(server: LocalServer) -> Iterator[Database]:
-    opened = Database(server.db_url)
-    yield opened
-    opened.dispose()
-
-
-UNTRACKED = {"change_counter": {"id", "value"}, "device": {"last_seen_ms"}}
-"""What a refused request may still move: the change counter (a push whose every op is
-refused may use up a change number) and when a device was last heard from (it was)."""
-
-
-def snapshot(database: Database) -> dict[str, list[str]]:
-    """Every row of every table, but for what a refused request may still move."""
-    found: dict[str, list[str]] = {}
-    with database.read() as session:
-        for table in SQLModel.metadata.sorted_tables:
-            columns = [column for column in table.columns
-                       if column.name not in UNTRACKED.get(table.name, set())]
-            if columns:
-                found[table.name] = sorted(map(repr, session.execute(select(*columns))))
-    return found
 
 
 Send = Callable[[httpx.Client, Callers], httpx.Response]
