@@ -18,7 +18,7 @@ from field_sync.keys import public_key_pem
 from schemas import Op
 from server import ServerConfig, create_app
 
-pytest_plugins = ["tests.browser", "tests.databases", "tests.live"]
+pytest_plugins = ["tests.browser", "tests.databases", "tests.live", "tests.unchanged"]
 
 # The mutation run's (`./dev mutants`, `--hypothesis-profile mutants`): the same examples every
 # run, none kept from one mutant for the next, and no deadline for code slowed by mutmut's
