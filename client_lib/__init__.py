@@ -11,6 +11,7 @@ from client_lib.errors import (
     ProtocolSigned,
     RegistryRefused,
     SigningRefused,
+    SigningTimeRefused,
     UnknownProtocol,
     UnknownTemplate,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "ProtocolSigned",
     "RegistryRefused",
     "SigningRefused",
+    "SigningTimeRefused",
     "SoftwareKeyStore",
     "SyncReport",
     "Tablet",

@@ -14,7 +14,7 @@ from schemas.documents import Protocol
 from schemas.operations import Op, Register, VersionVector
 from schemas.packed import register_count
 from schemas.reference import Assignment, Entity, Inspector, ReferenceInstrument, Site
-from schemas.signing import Receipt
+from schemas.signing import Receipt, RegistryTime
 from schemas.templates import Template
 
 __all__ = [
@@ -69,6 +69,8 @@ class PushResponse(msgspec.Struct):
 
     results: list[OpResult]
     server_time_ms: int
+    registry_time: RegistryTime | None = None
+    """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 
 
 class PullResponse(msgspec.Struct):
@@ -114,6 +116,8 @@ class PullResponse(msgspec.Struct):
     heads: dict[str, ProtocolHead] = msgspec.field(default_factory=dict)
     """What each protocol in ``states`` is filed under, so that a device may keep its
     registers as the bytes that came, unread (``PulledPage``)."""
+    registry_time: RegistryTime | None = None
+    """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 
     @property
     def registers(self) -> int:
@@ -193,6 +197,8 @@ class EnrollResponse(msgspec.Struct):
     """Hex id of the enrolled signing key."""
     public_url: str = ""
     """The registry's public address, which seals point at."""
+    registry_time: RegistryTime | None = None
+    """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 
 
 class ProtocolRecord(msgspec.Struct):
@@ -224,6 +230,9 @@ class ProtocolSummary(msgspec.Struct, omit_defaults=True):
     superseded_by: str = ""
     reasons: list[str] = msgspec.field(default_factory=list)
     """Why it is quarantined."""
+    offline_gap_ms: int | None = None
+    """How long after its signing time the signature reached the registry (ms; the time the
+    tablet was offline, give or take its clock); none for a draft."""
 
 
 class ProtocolPage(msgspec.Struct):

@@ -72,6 +72,13 @@ class DeviceRow(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     enrolled_at: datetime
     revoked_at: datetime | None = None
+    latest_hlc: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                        server_default="0"))
+    """The latest stamp among the device's ops the registry holds (merged or kept aside): what
+    its signatures may not be dated before (``server.ingest``)."""
+    latest_hlc_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                            server_default="0"))
+    """The seq of the op that carries ``latest_hlc``."""
 
 
 class AssignmentRow(SQLModel, table=True):
@@ -140,6 +147,9 @@ class ProtocolRow(SQLModel, table=True):
                                                         server_default="0"))
     """The latest stamp of the ops merged into it, so never earlier than any of its registers:
     what a device that takes it whole has heard (``PullResponse.heads``); 0 when not known."""
+    offline_gap_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    """How long after its signing time the signature reached the registry (ms): the time its
+    tablet was offline. None until signed."""
 
 
 class ReferenceRow(SQLModel, table=True):

@@ -13,20 +13,19 @@ import msgspec
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
 from field_sync import DocumentState, Register
+from schemas import Op
 from schemas.packed import is_packed, unpack_registers
 from server import Database
 from server.audit import append, ops_digest, verify_chain
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.documents import encode_vector
-from server.oplog import logged_ops, push_ops
+from server.oplog import logged_ops, pack, push_ops
 from server.schema import (
-    alembic_config,
     current_revision,
     downgrade,
     head_revision,
@@ -64,12 +63,6 @@ def test_an_empty_database_is_upgraded_to_the_tables_the_code_declares(empty_url
     database.dispose()
 
 
-def _previous_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
-    assert head is not None and isinstance(head.down_revision, str)
-    return head.down_revision
-
-
 def _indexes(database: Database, table: str) -> set[str | None]:
     return {index["name"] for index in inspect(database.writer).get_indexes(table)}
 
@@ -78,6 +71,11 @@ _BEFORE_PACKING = "0005"
 """The last revision with the op log one row an op (0006 packs it)."""
 _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
+_BEFORE_PACKED_REGISTERS = "0007"
+"""The last revision with each protocol's registers flat (0008 packs them)."""
+_BEFORE_SIGNING_TIMES = "0008"
+"""The last revision without each device's latest stamp and each signature's offline gap
+(0009 keeps them)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -225,10 +223,10 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
     database.dispose()
 
 
-def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> None:
+def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
     """Its protocols stay, their registers packed: each reads as the same registers, and a
     pull pages through them; a downgrade spreads them out again, flat, the same registers."""
-    previous = _previous_revision()
+    previous = _BEFORE_PACKED_REGISTERS
     database, flat = _upgraded_from(empty_url, previous, _fill_protocols)
     packed = _stored_registers(database)
     assert all(is_packed(registers) for registers in packed.values())
@@ -243,6 +241,61 @@ def test_a_database_at_the_previous_revision_keeps_its_data(empty_url: str) -> N
     assert not any(is_packed(registers) for registers in spread.values())
     assert {doc: unpack_registers(registers) for doc, registers in spread.items()} == {
         doc: unpack_registers(registers) for doc, registers in flat.items()}
+    database.dispose()
+
+
+def _fill_signed(database: Database) -> None:
+    """A device with logged ops in two pushes and one op held aside (its latest stamp, 300, on
+    seq 2), and a registered, a quarantined and a draft protocol."""
+    _fill_protocols(database)
+    logged = {3: [Op("d1", 1, "p1", "findings", "a", 100), Op("d1", 2, "p1", "findings", "b", 300)],
+              4: [Op("d1", 3, "p2", "findings", "c", 200)]}
+    with database.writer.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO device (id, inspector_id, name, public_key, token_hash, enrolled_at) "
+            "VALUES ('d1', 'i1', '', 'pem', 'hash', :at)"), {"at": datetime.now(UTC)})
+        for changed, ops in logged.items():
+            connection.execute(text(
+                "INSERT INTO op_log (doc, changed, actor, min_seq, max_seq, ops) VALUES "
+                "(:doc, :changed, 'd1', :low, :high, :ops)"),
+                {"doc": ops[0].doc, "changed": changed, "low": ops[0].seq, "high": ops[-1].seq,
+                 "ops": pack(ops)})
+        connection.execute(text(
+            "INSERT INTO held_op (actor, seq, doc, path, value, hlc, code, changed) VALUES "
+            "('d1', 5, 'p1', 'findings', :value, 250, 'protocol_signed', 5)"),
+            {"value": b"\xa1x"})
+        connection.execute(text("UPDATE protocol SET signed_at_ms = 1000, status = 'registered' "
+                                "WHERE id = 'p1'"))
+        connection.execute(text("UPDATE protocol SET signed_at_ms = 2000, status = "
+                                "'quarantined' WHERE id = 'p2'"))
+        connection.execute(text(
+            "INSERT INTO receipt (protocol_id, registry_number, content_hash, seal_hash, seal, "
+            "kid, registered_at_ms, signature, changed) VALUES ('p1', '2026-00000001', 'h', "
+            "'s', 'seal', 'kid', 61000, 'sig', 5)"))
+    with Session(database.writer) as session:
+        append(session, 12_000, "device:d1", "quarantined", "p2", {"reasons": []}, 5)
+        session.commit()
+
+
+def test_a_database_without_signing_time_bounds_keeps_its_data(empty_url: str) -> None:
+    """From before the signing-time bounds (0009): each device gets its latest stamp among its
+    logged and held ops, with its seq, and each signed protocol its offline gap (from its
+    receipt, or from the audit entry that quarantined it); a downgrade takes them away."""
+    previous = _BEFORE_SIGNING_TIMES
+    database, _ = _upgraded_from(empty_url, previous, _fill_signed)
+    with database.writer.connect() as connection:
+        devices = connection.execute(text(
+            "SELECT id, latest_hlc, latest_hlc_seq FROM device")).all()
+        gaps = dict(connection.execute(text("SELECT id, offline_gap_ms FROM protocol")).all())
+    assert [tuple(row) for row in devices] == [("d1", 300, 2)]
+    assert gaps == {"p1": 60_000, "p2": 10_000, "p3": None}
+    assert _diffs(database) == []
+
+    downgrade(database.writer, previous)
+    assert "offline_gap_ms" not in {
+        column["name"] for column in inspect(database.writer).get_columns("protocol")}
+    assert "latest_hlc" not in {
+        column["name"] for column in inspect(database.writer).get_columns("device")}
     database.dispose()
 
 

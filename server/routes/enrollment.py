@@ -16,8 +16,10 @@ from server.audit import append as audit
 from server.auth import hash_secret, make_device_token
 from server.clock import utcnow
 from server.database import Database
+from server.keys import RegistryKeys
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
+from server.registry_time import tell
 from server.routes.admin import normalize_code
 from server.tables import (
     BiometricCredentialRow,
@@ -45,7 +47,8 @@ def _biometric(request: EnrollRequest, device_id: str) -> BiometricCredentialRow
     )
 
 
-def _enroll(database: Database, request: EnrollRequest, public_url: str) -> EnrollResponse:
+def _enroll(database: Database, keys: RegistryKeys, request: EnrollRequest,
+            public_url: str) -> EnrollResponse:
     try:
         public_key = load_public_key(request.public_key)
     except InvalidKey as exc:
@@ -60,6 +63,9 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
             raise Unauthorized("code_expired", "this enrollment code has expired")
         inspector = session.get(InspectorRow, code.inspector_id)
         assert inspector is not None  # a code's inspector is a foreign key
+        if inspector.suspended:
+            raise Conflict("inspector_suspended", "the inspector is suspended: no new device "
+                           "is enrolled until reinstated")
         device_id = str(uuid.uuid4())
         token, token_hash = make_device_token(device_id)
         code.used_at = utcnow()
@@ -93,6 +99,7 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
         audit(session, now_ms(), f"device:{device_id}", "enrolled", inspector.id,
               {"device_id": device_id, "kid": kid, "name": request.device_name[:200]},
               Database.next_change(session))
+        told = now_ms()
         return EnrollResponse(
             device_id=device_id,
             token=token,
@@ -103,9 +110,10 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
                 inspector.suspended,
                 inspector.attested_until,
             ),
-            server_time_ms=now_ms(),
+            server_time_ms=told,
             kid=kid,
             public_url=public_url,
+            registry_time=tell(keys, device_id, told),
         )
 
 
@@ -117,6 +125,7 @@ async def enroll(
     body = await decode_body(request, EnrollRequest)
     return reply(
         request,
-        await registry.run(_enroll, registry.database, body, registry.public_url(request)),
+        await registry.run(_enroll, registry.database, registry.keys, body,
+                           registry.public_url(request)),
         201,
     )

@@ -14,6 +14,7 @@ from server.changes import Cursor, pull
 from server.ingest import ingest
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
+from server.registry_time import tell
 from server.wire import decode_body, replies_in_json, reply
 
 __all__ = ["pull_changes", "push_ops"]
@@ -41,14 +42,18 @@ async def push_ops(
         registry.config.max_clock_ahead_ms,
         registry.signing,
     )
-    return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
+    told = now_ms()
+    return reply(request, PushResponse(results=results, server_time_ms=told,
+                                       registry_time=tell(registry.keys, caller.device_id, told)))
 
 
 def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
           stored: bool, packed: bool) -> Any:
     with registry.database.read() as session:
-        return pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
+        page = pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
                     states, stored=stored, packed=packed)
+    page.registry_time = tell(registry.keys, caller.device_id, page.server_time_ms)
+    return page
 
 
 @get("/v1/pull")
