@@ -1,4 +1,5 @@
-"""Administrator API: inspectors, enrollment codes, assignments, devices."""
+"""Administrator API: inspectors (and their suspension), enrollment codes, assignments,
+devices."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from sqlmodel import Session
 from field_sync.confirmation import TOTP_STEP_S
 from field_sync.qr import qr_svg
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
-from server.audit import append as audit
+from server import revocation
 from server.auth import hash_secret
-from server.clock import now_ms, utcnow
+from server.clock import utcnow
 from server.database import Database
 from server.guards import admin_only
 from server.keys import RegistryKeys
@@ -26,16 +27,21 @@ from server.problems import BadRequest, Conflict, NotFound
 from server.reference import RecordRejected, put_record
 from server.registry import Registry
 from server.tables import (
-    DeviceRow,
     EnrollmentCodeRow,
     InspectorRow,
     TotpSecretRow,
 )
 from server.wire import decode_body, reply
 
-__all__ = ["AdminController", "new_enrollment_code", "normalize_code"]
+__all__ = ["AdminController", "Suspension", "new_enrollment_code", "normalize_code"]
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud, typed by hand
+
+
+class Suspension(msgspec.Struct, forbid_unknown_fields=True):
+    """Why an administrator suspends an inspector."""
+
+    reason: str
 
 
 def new_enrollment_code() -> str:
@@ -80,8 +86,12 @@ def _issue_code(
     code = new_enrollment_code()
     expires = utcnow() + timedelta(seconds=ttl_s)
     with database.write() as session:
-        if session.get(InspectorRow, inspector_id) is None:
+        inspector = session.get(InspectorRow, inspector_id)
+        if inspector is None:
             raise NotFound("unknown_inspector", f"no inspector {inspector_id!r}")
+        if inspector.suspended:
+            raise Conflict("inspector_suspended", f"inspector {inspector_id!r} is suspended: "
+                           "no device is enrolled for them until reinstated")
         session.add(
             EnrollmentCodeRow(
                 code_hash=hash_secret(normalize_code(code)),
@@ -103,19 +113,6 @@ def _put_assignment(database: Database, assignment: Assignment) -> Assignment:
     except RecordRejected as exc:
         raise BadRequest(exc.code, str(exc)) from exc
     return assignment
-
-
-def _revoke_device(database: Database, device_id: str) -> dict[str, Any]:
-    with database.write() as session:
-        device = session.get(DeviceRow, device_id)
-        if device is None:
-            raise NotFound("unknown_device", f"no device {device_id!r}")
-        if device.revoked_at is None:
-            device.revoked_at = utcnow()
-            audit(session, now_ms(), "admin", "device_revoked", device_id,
-                  {"inspector_id": device.inspector_id}, Database.next_change(session))
-        session.add(device)
-        return {"device_id": device_id, "revoked_at": device.revoked_at.isoformat()}
 
 
 class AdminController(Controller):
@@ -162,6 +159,32 @@ class AdminController(Controller):
             raise BadRequest("id_mismatch", "the body's id differs from the URL's")
         return reply(request, await registry.run(_put_assignment, registry.database, assignment))
 
+    @post("/inspectors/{inspector_id:str}/suspend")
+    async def suspend_inspector(
+        self,
+        request: Request[Any, Any, Any],
+        registry: NamedDependency[Registry],
+        inspector_id: FromPath[str],
+    ) -> Response[bytes]:
+        """Suspend an inspector, with a reason: the signing keys of all their devices are
+        revoked from now, and no device or key is enrolled for them until reinstated."""
+        body = await decode_body(request, Suspension)
+        if not body.reason.strip():
+            raise BadRequest("reason_required", "a suspension states its reason")
+        return reply(request, await registry.run(revocation.suspend_inspector, registry.database,
+                                                 inspector_id, body.reason.strip()))
+
+    @post("/inspectors/{inspector_id:str}/reinstate")
+    async def reinstate_inspector(
+        self,
+        request: Request[Any, Any, Any],
+        registry: NamedDependency[Registry],
+        inspector_id: FromPath[str],
+    ) -> Response[bytes]:
+        """Lift a suspension; the revoked keys stay revoked (a device enrolls a new one)."""
+        return reply(request, await registry.run(revocation.reinstate_inspector, registry.database,
+                                                 inspector_id))
+
     @post("/devices/{device_id:str}/revoke")
     async def revoke_device(
         self,
@@ -169,6 +192,8 @@ class AdminController(Controller):
         registry: NamedDependency[Registry],
         device_id: FromPath[str],
     ) -> Response[bytes]:
-        """Revoke a device's credentials; it can no longer push or pull."""
-        revoked = await registry.run(_revoke_device, registry.database, device_id)
+        """Revoke a device's credentials and signing keys from now: it can no longer push or
+        pull, and its signatures dated later are refused and their seals verify as
+        revoked."""
+        revoked = await registry.run(revocation.revoke_device, registry.database, device_id)
         return reply(request, revoked)
