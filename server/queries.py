@@ -1,5 +1,5 @@
-"""Registry queries: protocols by number, entity, inspector, site, status and signing date,
-paged by id; and the same selection streamed for export."""
+"""Registry queries: protocols by number, entity, inspector, site, status, signing date and
+offline gap, paged by id; and the same selection streamed for export."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ __all__ = ["Filters", "Listed", "count", "query", "stream", "summary"]
 
 TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
 STATUSES = (DRAFT, "registered", "quarantined", "superseded", "annulled")
+MAX_GAP_S = 100 * 366 * 86_400
+"""The widest offline gap a query may name, seconds (a century)."""
 _Selection = TypeVar("_Selection", bound=Select[Any])
 
 
@@ -39,6 +41,7 @@ class Listed(Protocol):
     registry_number: str
     superseded_by: str
     reasons: str
+    offline_gap_ms: int | None
 
 
 _LISTED = protocol_columns(Listed.__annotations__)
@@ -53,9 +56,17 @@ def _day_start_ms(text: str, name: str, days: int = 0) -> int:
     return int(start.timestamp() * 1000)
 
 
+def _gap_ms(seconds: int | None, name: str) -> int | None:
+    if seconds is not None and not -MAX_GAP_S <= seconds <= MAX_GAP_S:
+        raise BadRequest("bad_gap", f"{name} is a number of seconds from {-MAX_GAP_S} to "
+                         f"{MAX_GAP_S}")
+    return None if seconds is None else seconds * 1000
+
+
 @dataclass(frozen=True)
 class Filters:
-    """What to select; empty means any. ``signed_from``/``signed_to`` are days, inclusive."""
+    """What to select; empty means any. ``signed_from``/``signed_to`` are days, inclusive;
+    ``gap_min_s``/``gap_max_s`` bound the offline gap, seconds, inclusive (a draft has none)."""
 
     number: str = ""
     entity_tin: str = ""
@@ -64,6 +75,8 @@ class Filters:
     status: str = ""
     signed_from: str = ""
     signed_to: str = ""
+    gap_min_s: int | None = None
+    gap_max_s: int | None = None
 
     def apply(self, statement: _Selection) -> _Selection:
         """``statement`` narrowed to these filters."""
@@ -83,6 +96,16 @@ class Filters:
             end = _day_start_ms(self.signed_to, "signed_to", days=1)
             statement = statement.where(col(ProtocolRow.signed_at_ms) < end,
                                         col(ProtocolRow.signed_at_ms) > 0)
+        return self._gap(statement)
+
+    def _gap(self, statement: _Selection) -> _Selection:
+        low, high = _gap_ms(self.gap_min_s, "gap_min_s"), _gap_ms(self.gap_max_s, "gap_max_s")
+        if low is not None and high is not None and low > high:
+            raise BadRequest("bad_gap", "gap_min_s is more than gap_max_s")
+        if low is not None:
+            statement = statement.where(col(ProtocolRow.offline_gap_ms) >= low)
+        if high is not None:
+            statement = statement.where(col(ProtocolRow.offline_gap_ms) <= high)
         return statement
 
 
@@ -93,7 +116,7 @@ def summary(row: Listed) -> ProtocolSummary:
         entity_tin=row.entity_tin, inspector_id=row.inspector_id, site_id=row.site_id,
         assignment_id=row.assignment_id, signed_at_ms=row.signed_at_ms,
         registry_number=row.registry_number, superseded_by=row.superseded_by,
-        reasons=row.reasons.splitlines())
+        reasons=row.reasons.splitlines(), offline_gap_ms=row.offline_gap_ms)
 
 
 def query(session: Session, filters: Filters, after: str, limit: int) -> ProtocolPage:

@@ -25,13 +25,15 @@ from server.guards import admin_only, supervisor_only, supervisor_or_admin
 from server.problems import BadRequest, Conflict, NotFound
 from server.queries import Filters, count, query, stream, summary
 from server.registry import Registry
+from server.revocation import revoke_supervisor
 from server.tables import AnnulmentRow, AuditEntryRow, ProtocolRow, SupervisorRow
 from server.wire import decode_body, reply
 
 __all__ = ["RegistryController", "SupervisorAdmin", "SupervisorController"]
 
 _EXPORT_COLUMNS = ("id", "number", "template", "status", "entity_tin", "inspector_id",
-                   "site_id", "signed_at_ms", "registry_number", "superseded_by")
+                   "site_id", "signed_at_ms", "registry_number", "superseded_by",
+                   "offline_gap_ms")
 
 
 class NewSupervisor(msgspec.Struct, forbid_unknown_fields=True):
@@ -48,8 +50,10 @@ class Annulment(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _filters(number: str, entity_tin: str, inspector: str, site: str, status: str,
-             signed_from: str, signed_to: str) -> Filters:
-    return Filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
+             signed_from: str, signed_to: str, gap_min_s: int | None,
+             gap_max_s: int | None) -> Filters:
+    return Filters(number, entity_tin, inspector, site, status, signed_from, signed_to,
+                   gap_min_s, gap_max_s)
 
 
 def _in_chunks(lines: Iterator[bytes], size: int = 200) -> Iterator[bytes]:
@@ -96,11 +100,14 @@ class RegistryController(Controller):
                   inspector: FromQuery[str] = "", site: FromQuery[str] = "",
                   status: FromQuery[str] = "", signed_from: FromQuery[str] = "",
                   signed_to: FromQuery[str] = "", after: FromQuery[str] = "",
-                  limit: FromQuery[int] = 100) -> Response[bytes]:
-        """Protocols matching every filter given, by id; ``after`` is the page's ``next``."""
+                  limit: FromQuery[int] = 100, gap_min_s: FromQuery[int | None] = None,
+                  gap_max_s: FromQuery[int | None] = None) -> Response[bytes]:
+        """Protocols matching every filter given, by id; ``after`` is the page's ``next``.
+        ``gap_min_s``/``gap_max_s`` bound the offline gap (seconds from signing to receipt)."""
         if not 1 <= limit <= 500:
             raise BadRequest("bad_limit", "limit is 1 to 500")
-        filters = _filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
+        filters = _filters(number, entity_tin, inspector, site, status, signed_from, signed_to,
+                           gap_min_s, gap_max_s)
         with registry.database.read() as session:
             return reply(request, query(session, filters, after, limit))
 
@@ -109,12 +116,14 @@ class RegistryController(Controller):
                number: FromQuery[str] = "", entity_tin: FromQuery[str] = "",
                inspector: FromQuery[str] = "", site: FromQuery[str] = "",
                status: FromQuery[str] = "", signed_from: FromQuery[str] = "",
-               signed_to: FromQuery[str] = "") -> Stream:
+               signed_to: FromQuery[str] = "", gap_min_s: FromQuery[int | None] = None,
+               gap_max_s: FromQuery[int | None] = None) -> Stream:
         """Every matching protocol, streamed: JSON lines (summary and content) or CSV
         (summary). ``X-Total-Count`` says how many, for a progress bar."""
         if format not in ("jsonl", "csv"):
             raise BadRequest("bad_format", "format is jsonl or csv")
-        filters = _filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
+        filters = _filters(number, entity_tin, inspector, site, status, signed_from, signed_to,
+                           gap_min_s, gap_max_s)
         with registry.database.read() as session:
             total = count(session, filters)
         return Stream(_in_chunks(_export_lines(registry, filters, format)),
@@ -202,3 +211,10 @@ class SupervisorAdmin(Controller):
         if not new.id or "." in new.id:
             raise BadRequest("invalid_supervisor", "a supervisor id is a name without dots")
         return reply(request, await registry.run(_appoint, registry.database, new), 201)
+
+    @post("/{supervisor_id:str}/revoke")
+    async def revoke(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
+                     supervisor_id: FromPath[str]) -> Response[bytes]:
+        """Revoke a supervisor's token: it is refused from now on."""
+        return reply(request, await registry.run(revoke_supervisor, registry.database,
+                                                 supervisor_id))
