@@ -25,6 +25,8 @@ from schemas import Assignment, Inspector, Op, Protocol, Template, builtin_templ
 from schemas.reference import ReferenceInstrument, Site
 from schemas.signing import LocationFix, SigningStatement, TotpConfirmation
 
+pytestmark = pytest.mark.database_free
+
 TEMPLATE_REF = "metrology_supervision@1"
 MSP: Template = next(t for t in builtin_templates() if t.ref == TEMPLATE_REF)
 

@@ -32,6 +32,8 @@ from field_sync.signing import sign_canonical
 from field_sync.verify import trust_list_is_signed, verify_seal
 from schemas.signing import TrustedKey, TrustList
 
+pytestmark = pytest.mark.database_free
+
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "seal.json").read_text())
 BASE_URL = "https://verify.tris.gov.uz"  # 26 characters, as an agency's checker might be named
 QR_ALPHANUMERIC = set(string.digits + string.ascii_uppercase + " $%*+-./:")

@@ -18,6 +18,8 @@ from client_lib import HttpTransport
 from client_lib.errors import Offline, RegistryRefused
 from schemas import EnrollRequest, Op, OpResult, PullResponse, PushRequest, PushResponse
 
+pytestmark = pytest.mark.database_free
+
 
 class _FlakyRegistry(BaseHTTPRequestHandler):
     """Drops the first ``drops`` requests without a word, then answers every one with a page."""
