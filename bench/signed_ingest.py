@@ -5,8 +5,9 @@ A tablet (``client_lib.Tablet``, talking to the registry's own code in process) 
 ``--protocols`` protocols, each confirmed by a biometric assertion of a software authenticator;
 its outbox is then ingested in batches of ``--batch`` ops, on a fresh copy of the registry made
 right before the pushes. ``--prepare DIR`` keeps that registry and the ops in ``DIR``;
-``--ingest DIR`` only ingests them (the run to give to ``valgrind --tool=callgrind``, or to
-repeat, interleaved with another release's). Prints one JSON line.
+``--ingest DIR`` only ingests them (the run to repeat, interleaved with another release's, or to
+give to ``valgrind --tool=callgrind``, once more with ``--ops 0`` for the cost of starting).
+Prints one JSON line.
 
     ./dev bench signed_ingest [--protocols N] [--batch OPS] [--runs R]
 """
@@ -164,14 +165,15 @@ def prepare(folder: Path, protocols: int) -> None:
     registry.database.dispose()
 
 
-def ingest_prepared(folder: Path, batch: int) -> dict[str, float]:
-    """Ingest the prepared outbox on a copy of the prepared registry; CPU seconds."""
+def ingest_prepared(folder: Path, batch: int, count: int | None = None) -> dict[str, float]:
+    """Ingest the prepared outbox (its first ``count`` ops) on a copy of the prepared registry;
+    CPU seconds."""
     with tempfile.TemporaryDirectory(prefix="field-sync-ingest-") as scratch:
         copy = Path(scratch) / "registry"
         shutil.copytree(folder, copy)
         registry = _Registry(copy)
         caller = registry.caller((copy / "token").read_text())
-        ops = _ops.decode((copy / "ops.msgpack").read_bytes())
+        ops = _ops.decode((copy / "ops.msgpack").read_bytes())[:count]
         started, wall = time.process_time(), time.perf_counter()
         for start in range(0, len(ops), batch):
             registry.ingest(caller, ops[start:start + batch])
@@ -187,6 +189,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="ingests of the same outbox")
     parser.add_argument("--prepare", type=Path, help="make the registry and outbox here, only")
     parser.add_argument("--ingest", type=Path, help="only ingest what --prepare made here")
+    parser.add_argument("--ops", type=int, help="ingest only the first OPS ops (0: none, what "
+                        "a count of instructions takes away as the cost of starting)")
     args = parser.parse_args()
     if args.prepare:
         args.prepare.mkdir(parents=True, exist_ok=True)
@@ -196,7 +200,7 @@ def main() -> None:
         folder = args.ingest or Path(scratch)
         if not args.ingest:
             prepare(folder, args.protocols)
-        runs = [ingest_prepared(folder, args.batch) for _ in range(args.runs)]
+        runs = [ingest_prepared(folder, args.batch, args.ops) for _ in range(args.runs)]
     cpu = [run["cpu_s"] for run in runs]
     print(json.dumps({"protocols": args.protocols, "ops": runs[0]["ops"], "batch": args.batch,
                       "cpu_s": cpu, "cpu_median_s": statistics.median(cpu),

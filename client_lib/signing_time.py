@@ -50,14 +50,14 @@ def check_time(signed_at_ms: int, known: list[tuple[Floor, int]], clock: HybridL
                                  "registry's time since its app was updated: sync once first")
     now = clock.corrected_ms()
     ahead_s = (signed_at_ms - now) / 1000
-    behind = SigningTimeRefused("clock_behind", f"the signing time is {ahead_s:.0f} s ahead of "
-                                "this tablet's clock, which is behind what it has seen (stamps, "
-                                "the registry's time, the fix): set the clock right and sync")
     try:
         bounds.check_signing_time(signed_at_ms, known, now + bounds.CLOCK_BOUND_MS)
     except bounds.SigningTimeRefused as exc:
-        if exc.code == bounds.SIGNED_IN_FUTURE and not chosen:
-            raise behind from exc
+        if exc.code == bounds.SIGNED_IN_FUTURE and not chosen:  # it was not asked for: lifted
+            raise SigningTimeRefused("clock_behind", f"the signing time is {ahead_s:.0f} s "
+                                     "ahead of this tablet's clock, which is behind what it "
+                                     "has seen (stamps, the registry's time, the fix): set "
+                                     "the clock right and sync") from exc
         raise SigningTimeRefused(exc.code, exc.reason) from exc
     if isinstance(confirmation, TotpConfirmation) and ahead_s > TOTP_STEP_S:
         raise SigningTimeRefused("clock_behind", f"the signing time is {ahead_s:.0f} s ahead "

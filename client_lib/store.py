@@ -169,8 +169,9 @@ class DeviceStore:
     def highest_stamp(self, status: str | None = None) -> int:
         """The highest stamp among this tablet's ops with ``status`` (any: None; 0 if none)."""
         with self._lock:
-            row = self._db.execute("SELECT MAX(hlc) FROM outbox WHERE ? IS NULL OR status = ?",
-                                   (status, status)).fetchone()
+            row = self._db.execute("SELECT MAX(hlc) FROM outbox").fetchone() if status is None \
+                else self._db.execute("SELECT MAX(hlc) FROM outbox WHERE status = ?",
+                                      (status,)).fetchone()
         return int(row[0] or 0)
 
     @staticmethod
