@@ -9,10 +9,10 @@ cannot date a signature before its last contact with the registry.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
-from field_sync.canonical import canonical_bytes
+import msgspec
+
 from field_sync.signing import b64url
 from schemas.signing import RegistryTime
 from server.keys import RegistryKeys
@@ -20,9 +20,11 @@ from server.keys import RegistryKeys
 __all__ = ["is_told", "tell"]
 
 
+_told = msgspec.msgpack.Encoder().encode
+
+
 def _mac(keys: RegistryKeys, device_id: str, at_ms: int) -> str:
-    digest = hmac.new(keys.time_mac, canonical_bytes([device_id, at_ms]), hashlib.sha256)
-    return b64url(digest.digest()[:16])
+    return b64url(hmac.digest(keys.time_mac, _told((device_id, at_ms)), "sha256")[:16])
 
 
 def tell(keys: RegistryKeys, device_id: str, at_ms: int) -> RegistryTime:
