@@ -102,7 +102,7 @@ def test_a_signature_dated_outside_what_the_registry_knows_is_refused(
     told, b_told = a.store.registry_time(), b.store.registry_time()
     assert told_early is not None and told_after_push is not None and told is not None
     assert b_told is not None
-    assert told_early.at_ms < own_latest < max(own_latest, told_after_push.at_ms) < teammates
+    assert told_early.at_ms < own_latest and max(own_latest, told_after_push.at_ms) < teammates
     key_from = next(key.valid_from_ms for key in trust_list(server).keys
                     if key.kid == a.store.get("kid"))
 
