@@ -53,9 +53,10 @@ CREATE TABLE IF NOT EXISTS assignment (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS instrument (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS site (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS team_member (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 """
 
-REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity"})
+REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity", "team_member"})
 
 Filed = tuple[str, str, str, bytes, bytes]
 """A pulled protocol as the tablet keeps it: id, template, assignment, and its registers and

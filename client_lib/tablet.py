@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from client_lib import signing_time
+from client_lib.anchors import kept_checkpoint, kept_trust_list, pinned_key
 from client_lib.editor import ProtocolEditor
 from client_lib.errors import (
     ClientError,
@@ -33,23 +34,26 @@ from field_sync import (
     form_of,
 )
 from field_sync.confirmation import biometric_challenge
+from field_sync.document import printed_protocol, render_pdf
 from field_sync.freeze import Freeze, covers
+from field_sync.i18n import DEFAULT_LANGUAGE
 from field_sync.paths import ASSIGNMENT, FREEZE, SUPERSEDES, TEMPLATE
 from field_sync.rules import Breach, RuleContext, check_rules
 from field_sync.seal import claim_for, make_seal
 from field_sync.signing import b64url
-from field_sync.verify import Verdict, verify_seal
+from field_sync.verify import Verdict, verify_offline
 from schemas import Assignment, EnrollRequest, Inspector, Op, Protocol, Template, builtin_templates
 from schemas.reference import ReferenceInstrument, Site
 from schemas.signing import (
+    AuditCheckpoint,
     Confirmation,
     LocationFix,
     Receipt,
     SignedProtocol,
     SigningStatement,
     TotpConfirmation,
-    TrustList,
 )
+from schemas.wire import TeamMember
 
 __all__ = ["Tablet"]
 
@@ -128,8 +132,10 @@ class Tablet:
                biometric_credential_id: str = "", biometric_public_key: str = "") -> Inspector:
         """Enroll with a one-time code; the signing key is made here and never leaves.
 
-        A tablet whose authenticator made a WebAuthn credential for the inspector registers it
-        here (id and COSE public key, base64url), so that biometric confirmations verify.
+        The registry key the answer names is pinned: from then on the tablet trusts only the
+        trust lists and audit checkpoints it signed. A tablet whose authenticator made a
+        WebAuthn credential for the inspector registers it here (id and COSE public key,
+        base64url), so that biometric confirmations verify.
         """
         if server_url:
             self._transport = self._transport or HttpTransport(server_url)
@@ -143,7 +149,8 @@ class Tablet:
             for key, value in (("device_id", answer.device_id), ("token", answer.token),
                                ("inspector", answer.inspector), ("server_url", server_url),
                                ("clock_offset", self.clock.offset_ms), ("kid", answer.kid),
-                               ("public_url", answer.public_url or server_url)):
+                               ("public_url", answer.public_url or server_url),
+                               ("registry_key", answer.registry_key)):
                 if value != "":
                     DeviceStore.put(db, key, value)
             self.store.learn_registry_time(db, answer.registry_time)
@@ -339,11 +346,36 @@ class Tablet:
         return kid
 
     def verify(self, seal: str) -> Verdict:
-        """Check a seal offline against the trust list cached at the last sync."""
-        raw = self.store.get("trust_list")
-        if raw is None:
-            return Verdict("unknown_key", "no trust list yet: sync once with the registry")
-        return verify_seal(seal, msgspec.convert(raw, TrustList))
+        """Check a seal offline against the trust list cached at the last sync, trusting only
+        the registry key pinned at enrollment."""
+        pin, trusted = pinned_key(self.store), kept_trust_list(self.store)
+        if pin is None:
+            return Verdict("untrusted", "no registry key pinned: enroll with the registry")
+        if trusted is None:
+            return Verdict("untrusted", "no trust list yet: sync once with the registry")
+        return verify_offline(seal, trusted, pin)
+
+    def audit_checkpoint(self) -> AuditCheckpoint | None:
+        """The newest checkpoint of the registry's audit log this tablet was given (signed by
+        the pinned registry key): evidence that the log reached it, for
+        ``field-sync audit verify --checkpoint``."""
+        return kept_checkpoint(self.store)
+
+    def render_pdf(self, protocol_id: str, lang: str = DEFAULT_LANGUAGE) -> bytes:
+        """The printed protocol as a PDF in ``lang``, offline (the same bytes the registry
+        serves at ``/v1/protocols/{id}/document.pdf`` once this tablet has its receipt): the
+        team is named as the last sync brought it."""
+        state = self._state(protocol_id)
+        template = self.template(state.template_ref or "")
+        protocol = state.materialize(template)
+        assignment = next((a for a in self.assignments() if a.id == protocol.assignment), None)
+        team = set(assignment.inspectors) if assignment else set()
+        receipt = self.receipt(protocol_id)
+        return render_pdf(printed_protocol(
+            protocol, template, state.frozen.signed if state.frozen else None,
+            receipt.registry_number if receipt else "",
+            [member for member in self.store.reference("team_member", TeamMember)
+             if member.id in team]), lang)
 
     def signature(self, protocol_id: str) -> SignedProtocol | None:
         """The signature (and seal) of a signed protocol, or None."""

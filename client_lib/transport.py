@@ -17,7 +17,7 @@ import zstandard
 
 from client_lib.errors import Offline, RegistryRefused
 from schemas import EnrollRequest, EnrollResponse, PulledPage, PushRequest, PushResponse
-from schemas.signing import TrustList
+from schemas.signing import AuditCheckpoint, TrustList
 
 __all__ = ["HttpTransport", "Traffic", "Transport"]
 
@@ -44,6 +44,8 @@ class Transport(Protocol):
     def rotate_key(self, token: str, public_key: str) -> str: ...
 
     def trust_list(self) -> TrustList: ...
+
+    def audit_checkpoint(self) -> AuditCheckpoint: ...
 
 
 @dataclass
@@ -189,6 +191,10 @@ class HttpTransport:
         tag = response.headers.get("ETag")
         self._trust = (tag, fresh) if tag else None
         return fresh
+
+    def audit_checkpoint(self) -> AuditCheckpoint:
+        """The registry's signed checkpoint of its audit log's newest entry."""
+        return self._call("GET", "/v1/audit/checkpoint", AuditCheckpoint, idempotent=True)
 
     def rotate_key(self, token: str, public_key: str) -> str:
         """Enroll a new signing key; return its key id."""

@@ -1,4 +1,4 @@
-"""The registry rules (DESIGN §6), written once and run on both sides.
+"""The six registry rules, written once and run on both sides (docs/protocol/signing.md).
 
 On the tablet a broken rule blocks signing, offline, with the list of reasons; on the registry a
 signed protocol that breaks one is quarantined with the same reasons. Each rule is a function of

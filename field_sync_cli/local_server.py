@@ -33,31 +33,43 @@ class LocalServer:
         db_url: a database URL instead of the embedded SQLite.
         port: a fixed port (to restart a server where it was); a free one by default.
         workers: server processes (``serve --workers``).
+        options: more flags of ``serve`` (``--log-level`` is ``warning`` unless given).
     """
 
     def __init__(self, data_dir: Path, admin_token: str, db_url: str = "",
-                 port: int | None = None, workers: int = 1) -> None:
+                 port: int | None = None, workers: int = 1, options: tuple[str, ...] = ()) -> None:
         self.workers = workers
+        self.options = options
         self.data_dir = Path(data_dir)
         self.admin_token = admin_token
         self.db_url = db_url
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.cwd: Path | None = None
+        """The folder the process starts in (the caller's by default)."""
 
-    def start(self, timeout_s: float = 30.0) -> LocalServer:
-        """Start the process and wait until ``/health`` answers."""
+    def command(self) -> list[str]:
+        """What starts the server: ``field-sync serve`` with this server's options."""
         command = [sys.executable, "-m", "field_sync_cli.main", "serve", "--port", str(self.port),
-                   "--data-dir", str(self.data_dir), "--log-level", "warning"]
+                   "--data-dir", str(self.data_dir), "--log-level", "warning", *self.options]
         if self.db_url:
             command += ["--db", self.db_url]
         if self.workers > 1:
             command += ["--workers", str(self.workers)]
-        env = {**os.environ, "FIELD_SYNC_ADMIN_TOKEN": self.admin_token}
+        return command
+
+    def environment(self) -> dict[str, str]:
+        """The server's environment: this process's, with the administrator token."""
+        return {**os.environ, "FIELD_SYNC_ADMIN_TOKEN": self.admin_token}
+
+    def start(self, timeout_s: float = 30.0) -> LocalServer:
+        """Start the process and wait until ``/health`` answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with (self.data_dir / "server.log").open("ab") as log:
             # The command is this interpreter and fixed arguments: nothing comes from a user.
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)  # noqa: S603
+            self.process = subprocess.Popen(self.command(), env=self.environment(),  # noqa: S603
+                                            cwd=self.cwd, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -18,6 +18,9 @@ class Inspector(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     suspended: bool = False
     attested_until: str = ""
     """Last day the inspector's attestation is valid (empty: not attested)."""
+    position: str = ""
+    """The inspector's post (``Bosh inspektor``), as the verification page and the printed
+    protocol name it."""
 
 
 class ReferenceInstrument(msgspec.Struct, frozen=True, forbid_unknown_fields=True,

@@ -33,6 +33,7 @@ __all__ = [
     "PulledPage",
     "PushRequest",
     "PushResponse",
+    "TeamMember",
 ]
 
 OpStatus = Literal["accepted", "duplicate", "rejected"]
@@ -116,6 +117,9 @@ class PullResponse(msgspec.Struct):
     heads: dict[str, ProtocolHead] = msgspec.field(default_factory=dict)
     """What each protocol in ``states`` is filed under, so that a device may keep its
     registers as the bytes that came, unread (``PulledPage``)."""
+    team: list[TeamMember] = msgspec.field(default_factory=list)
+    """The inspectors of the assignments in ``assignments``, by name and position: the
+    printed protocol names its team, lead inspector and signer with them, offline."""
     registry_time: RegistryTime | None = None
     """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 
@@ -124,6 +128,14 @@ class PullResponse(msgspec.Struct):
         """How many registers the page carries: one an op in ``changes``, and every register
         of the protocols in ``states``."""
         return len(self.changes) + sum(map(len, self.states.values()))
+
+
+class TeamMember(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An inspector on one of the device's assignments, as a printed protocol names them."""
+
+    id: str
+    full_name: str
+    position: str = ""
 
 
 class ProtocolHead(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -197,6 +209,9 @@ class EnrollResponse(msgspec.Struct):
     """Hex id of the enrolled signing key."""
     public_url: str = ""
     """The registry's public address, which seals point at."""
+    registry_key: str = ""
+    """PEM of the registry key: the tablet pins it, and trusts only the trust lists and audit
+    checkpoints it signed."""
     registry_time: RegistryTime | None = None
     """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 

@@ -39,7 +39,7 @@ from schemas.signing import Receipt
 from server.catalog import TemplateCatalog
 from server.documents import decode_state
 from server.problems import BadRequest
-from server.scope import assignments_since
+from server.scope import assignments_since, team_members
 from server.tables import (
     DRAFT,
     AssignmentMember,
@@ -289,6 +289,8 @@ def pull(
         response.assignments = assignments_since(session, scope.all, cursor.base)
         known = {assignment.id for assignment in response.assignments}
         response.assignments += assignments_since(session, scope.joined - known, 0)
+        response.team = team_members(session, {member for assignment in response.assignments
+                                                for member in assignment.inspectors})
         _send_reference(session, response, inspector_id, scope, cursor.base)
     return response
 

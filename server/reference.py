@@ -155,11 +155,11 @@ def _upsert_inspector(session: Session, record: Inspector, _changed: int) -> boo
                              "keys", "suspension_by_endpoint")
     if row is None:
         row = InspectorRow(id=record.id, full_name=record.full_name, created_at=utcnow())
-    elif (row.full_name, row.region, row.attested_until) == (
-            record.full_name, record.region, record.attested_until):
+    elif (row.full_name, row.region, row.attested_until, row.position) == (
+            record.full_name, record.region, record.attested_until, record.position):
         return False
     row.full_name, row.region = record.full_name, record.region
-    row.attested_until = record.attested_until
+    row.attested_until, row.position = record.attested_until, record.position
     session.add(row)
     return True
 

@@ -150,7 +150,8 @@ def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
     _check_time(signing, key, signed, before, now_ms)
     digest = _check_seal(signed, key, protocol, template)
     try:
-        check_confirmation(session, signing.keys, signing.config, signed.statement, now_ms)
+        check_confirmation(session, signing.keys, signing.config, signed.statement, now_ms,
+                           changed)
     except ConfirmationFailed as exc:
         raise SignatureRefused(exc.code, exc.reason) from exc
     breaches = check_rules(rule_context(session, protocol, template, signed.statement,

@@ -18,6 +18,7 @@ __all__ = [
     "DRAFT",
     "AnnulmentRow",
     "AssignmentMember",
+    "AuditCheckpointRow",
     "AuditEntryRow",
     "AssignmentRow",
     "BiometricCredentialRow",
@@ -51,6 +52,8 @@ class InspectorRow(SQLModel, table=True):
     suspended: bool = False
     attested_until: str = Field(default="", max_length=10)
     created_at: datetime
+    position: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    """The inspector's post, as the verification page and the printed protocol name it."""
 
 
 class EnrollmentCodeRow(SQLModel, table=True):
@@ -297,6 +300,19 @@ class AuditEntryRow(SQLModel, table=True):
     changed: int = Field(sa_column=Column(BigInteger, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    """A checkpoint of the audit log the registry signed and handed out
+    (``schemas.signing.AuditCheckpoint``): the log must always reach the newest one."""
+
+    __tablename__ = "audit_checkpoint"
+
+    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    head_hash: str = Field(max_length=64)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    registry_key: str
+    signature: str
 
 
 class SupervisorRow(SQLModel, table=True):

@@ -1,5 +1,5 @@
-"""The registry's verdict on a seal: the offline checks against its own trust list, and its
-register (registered or not; superseded and annulled once those acts exist)."""
+"""The registry's verdict on a seal: the offline checks against its own trust list (its keys
+and its public address), and its register (registered or not, superseded, annulled)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from server.trust import trusted_keys
 __all__ = ["verdict_for"]
 
 
-def verdict_for(registry: Registry, seal: str) -> Verdict:
-    """The verdict on ``seal`` as the registry sees it now."""
+def verdict_for(registry: Registry, seal: str, public_url: str) -> Verdict:
+    """The verdict on ``seal`` (its whole text, or from its prefix on) as the registry at
+    ``public_url`` sees it now."""
     with registry.database.read() as session:
-        trusted = trusted_keys(session, registry.keys, now_ms())  # no signature needed here
+        # The registry's own list: no signature needed here.
+        trusted = trusted_keys(session, registry.keys, now_ms(), public_url)
         try:
             digest = seal_hash(seal)
         except SealError:

@@ -58,7 +58,8 @@ from schemas import (
     PushRequest,
     PushResponse,
 )
-from schemas.signing import TrustList
+from schemas.signing import AuditCheckpoint, TrustList
+from server.audit_anchor import current_checkpoint
 from server.auth import Caller, require_device
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
@@ -195,8 +196,14 @@ class InProcessTransport:
     def trust_list(self) -> TrustList:
         """``GET /v1/trust-list``."""
         with self.database.read() as session:
-            listed = trust_list(session, self.keys, self.clock())
+            listed = trust_list(session, self.keys, self.clock(), self.config.public_url)
         return _over_the_wire(listed, TrustList)
+
+    def audit_checkpoint(self) -> AuditCheckpoint:
+        """``GET /v1/audit/checkpoint``."""
+        checkpoint = current_checkpoint(self.database, self.keys, self.clock(),
+                                        self.config.audit_checkpoint_interval_ms)
+        return _over_the_wire(checkpoint, AuditCheckpoint)
 
 
 class _Fault:

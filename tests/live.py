@@ -68,6 +68,16 @@ def totp_code(tablet: Tablet, at_ms: int | None = None) -> TotpConfirmation:
     return TotpConfirmation(app.now() if at_ms is None else app.at(at_ms // 1000))
 
 
+def wrong_code(tablet: Tablet) -> TotpConfirmation:
+    """A six-digit code that is none of the codes near now."""
+    assert tablet.inspector is not None
+    app = AUTHENTICATORS[tablet.inspector.id]
+    near = {app.at(time.time() + 30 * drift) for drift in range(-3, 4)}
+    return TotpConfirmation(next(code for code in ("000000", "111111", "222222", "333333",
+                                                   "444444", "555555", "666666", "777777")
+                                 if code not in near))
+
+
 _USED_STEPS: dict[str, set[int]] = {}
 
 

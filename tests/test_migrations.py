@@ -21,9 +21,11 @@ from schemas import Op
 from schemas.packed import is_packed, unpack_registers
 from server import Database
 from server.audit import append, ops_digest, verify_chain
+from server.audit_anchor import current_checkpoint
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.documents import encode_vector
+from server.keys import RegistryKeys
 from server.oplog import logged_ops, pack, push_ops
 from server.schema import (
     current_revision,
@@ -73,7 +75,11 @@ _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
 _BEFORE_PACKED_REGISTERS = "0007"
 """The last revision with each protocol's registers flat (0008 packs them)."""
-_BEFORE_SIGNING_TIMES = "0008"
+_BEFORE_POSITIONS = "0008"
+"""The last revision without an inspector's position (0012 keeps it)."""
+_BEFORE_CHECKPOINTS = "0012"
+"""The last revision without the audit checkpoints' table (0010 makes it)."""
+_BEFORE_SIGNING_TIMES = "0010"
 """The last revision without each device's latest stamp and each signature's offline gap
 (0009 keeps them)."""
 
@@ -124,7 +130,10 @@ def _fill_protocols(database: Database) -> dict[str, bytes]:
     """Three protocols of one assignment, written as any earlier revision's table takes them;
     the latest stamp of ``p1`` is 9, of the others 7; the registers as stored."""
     with Session(database.writer) as session:
-        session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
+        # as any earlier revision's table takes it: columns added since (position) left out
+        session.execute(text("INSERT INTO inspector (id, full_name, region, suspended, "
+                             "attested_until, created_at) VALUES ('i1', 'Inspector', '', "
+                             ":no, '', :now)"), {"no": False, "now": datetime.now(UTC)})
         session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
         session.add(ChangeCounter(id=1, value=5))
         session.commit()
@@ -194,7 +203,7 @@ def test_a_database_with_the_op_log_an_op_a_row_keeps_its_data(empty_url: str) -
     with database.read() as session:
         found = [(op.seq, op.value) for op in logged_ops(session, "doc")]
         pushes = {changed: [op.seq for op in push_ops(session, changed)] for changed in (3, 5)}
-        assert verify_chain(session) == (2, None)
+        assert verify_chain(session) == (3, None)  # and the templates the upgrade installed
     assert found == [(1, "ok"), (2, True), (4, None)]
     assert {changed: sorted(seqs) for changed, seqs in pushes.items()} == {3: [1, 2, 3], 5: [4]}
     assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
@@ -224,8 +233,9 @@ def test_a_database_without_the_latest_stamps_keeps_its_data(empty_url: str) -> 
 
 
 def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
-    """Its protocols stay, their registers packed: each reads as the same registers, and a
-    pull pages through them; a downgrade spreads them out again, flat, the same registers."""
+    """From before packed registers (0008): its protocols stay, their registers packed: each
+    reads as the same registers, and a pull pages through them; a downgrade spreads them out
+    again, flat, the same registers."""
     previous = _BEFORE_PACKED_REGISTERS
     database, flat = _upgraded_from(empty_url, previous, _fill_protocols)
     packed = _stored_registers(database)
@@ -241,6 +251,43 @@ def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
     assert not any(is_packed(registers) for registers in spread.values())
     assert {doc: unpack_registers(registers) for doc, registers in spread.items()} == {
         doc: unpack_registers(registers) for doc, registers in flat.items()}
+    database.dispose()
+
+
+def test_a_database_without_positions_keeps_its_inspectors(empty_url: str) -> None:
+    """From before an inspector's position (0012): inspectors stay, with no position."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_POSITIONS, _fill_protocols)
+    with database.read() as session:
+        inspector = session.get(InspectorRow, "i1")
+    assert inspector is not None and (inspector.full_name, inspector.position) == ("Inspector", "")
+    assert _diffs(database) == []
+    downgrade(database.writer, _BEFORE_POSITIONS)
+    columns = {column["name"] for column in inspect(database.writer).get_columns("inspector")}
+    assert "position" not in columns and "full_name" in columns
+    database.dispose()
+
+
+def _fill_audit(database: Database) -> None:
+    with Session(database.writer) as session:
+        for seq in (1, 2):
+            append(session, seq, "admin", "inspector", f"i{seq}", {}, seq)
+        session.commit()
+
+
+def test_a_database_without_checkpoints_keeps_its_audit_log(tmp_path: Path,
+                                                            empty_url: str) -> None:
+    """From before the audit checkpoints (0010): the audit log stays whole, and the registry's
+    first checkpoint is of its head (the two entries, and the templates the upgrade installed);
+    a downgrade takes the checkpoints' table away."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_CHECKPOINTS, _fill_audit)
+    with database.read() as session:
+        assert verify_chain(session) == (3, None)
+    checkpoint = current_checkpoint(database, RegistryKeys.load(tmp_path), 1)
+    assert checkpoint.seq == 3
+    assert _diffs(database) == []
+
+    downgrade(database.writer, _BEFORE_CHECKPOINTS)
+    assert "audit_checkpoint" not in inspect(database.writer).get_table_names()
     database.dispose()
 
 

@@ -1,4 +1,5 @@
-"""The six registry rules (DESIGN §6) as pure functions: ``check_rules`` on hand-built contexts.
+"""The six registry rules (docs/protocol/signing.md) as pure functions: ``check_rules`` on
+hand-built contexts.
 
 Every test starts from a context that breaks no rule (``context()``) and changes one thing, so
 a breach can only come from the rule the test is about. The signing instant is 2026-03-01

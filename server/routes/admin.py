@@ -18,8 +18,9 @@ from field_sync.confirmation import TOTP_STEP_S
 from field_sync.qr import qr_svg
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
 from server import revocation
+from server.audit import append as audit
 from server.auth import hash_secret
-from server.clock import utcnow
+from server.clock import now_ms, utcnow
 from server.database import Database
 from server.guards import admin_only
 from server.keys import RegistryKeys
@@ -64,6 +65,8 @@ def _create_inspector(database: Database, new: InspectorCreate) -> Inspector:
         session.add(
             InspectorRow(id=new.id, full_name=new.full_name, region=new.region, created_at=utcnow())
         )
+        audit(session, now_ms(), "admin", "inspector_created", new.id,
+              {"full_name": new.full_name, "region": new.region}, Database.next_change(session))
     return Inspector(new.id, new.full_name, new.region)
 
 
@@ -100,6 +103,10 @@ def _issue_code(
             )
         )
         totp_uri = _provision_totp(session, keys, inspector_id)
+        # Neither the code nor the secret: what was issued, and until when.
+        audit(session, now_ms(), "admin", "enrollment_code", inspector_id,
+              {"expires_at": expires.isoformat(), "totp_provisioned": bool(totp_uri)},
+              Database.next_change(session))
     return EnrollmentCode(
         code=code, inspector_id=inspector_id, expires_at=expires.isoformat(), totp_uri=totp_uri,
         code_qr_svg=qr_svg(code).decode(),

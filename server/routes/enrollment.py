@@ -113,6 +113,7 @@ def _enroll(database: Database, keys: RegistryKeys, request: EnrollRequest,
             server_time_ms=told,
             kid=kid,
             public_url=public_url,
+            registry_key=keys.public_pem,
             registry_time=tell(keys, device_id, told),
         )
 

@@ -12,6 +12,7 @@ from schemas import PushRequest, PushResponse
 from server.auth import Caller
 from server.changes import Cursor, pull
 from server.ingest import ingest
+from server.metrics import count_pull, count_push, device_seen
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
 from server.registry_time import tell
@@ -42,6 +43,8 @@ async def push_ops(
         registry.config.max_clock_ahead_ms,
         registry.signing,
     )
+    count_push(results)
+    device_seen(caller.device_id)
     told = now_ms()
     return reply(request, PushResponse(results=results, server_time_ms=told,
                                        registry_time=tell(registry.keys, caller.device_id, told)))
@@ -74,4 +77,7 @@ async def pull_changes(
         raise BadRequest("bad_limit", f"limit is a number of protocols from 1 to {page}")
     response = await registry.run(_pull, registry, caller, Cursor.parse(cursor), limit or page,
                                   states, not replies_in_json(request), packed)
-    return reply(request, response)
+    answer = reply(request, response)
+    count_pull(len(answer.content))
+    device_seen(caller.device_id)
+    return answer
