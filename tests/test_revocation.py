@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from client_lib import RegistryRefused, Tablet
-from field_sync.verify import trust_list_is_signed, verify_seal
+from field_sync.verify import trust_list_is_signed, verify_offline
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from server import Database
@@ -23,6 +23,7 @@ from tests.test_signing_server import (
     new_protocol,
     online_verdict,
     refusal,
+    registry_pin,
     sign_and_sync,
     trust_list,
 )
@@ -61,7 +62,7 @@ def _audited(server: LocalServer, action: str, subject: str) -> list[dict[str, A
 
 def _revoked_after(server: LocalServer, kid: str) -> int:
     listed = trust_list(server)
-    assert trust_list_is_signed(listed)
+    assert trust_list_is_signed(listed, registry_pin(server))
     return next(key.revoked_after_ms for key in listed.keys if key.kid == kid)
 
 
@@ -85,11 +86,12 @@ def test_revoking_a_device_revokes_its_keys_from_that_moment(
 
     # What it signed before stays genuine; what its key signs from now on is revoked.
     listed = trust_list(server)
-    assert verify_seal(earlier.signed.seal, listed).verdict == "genuine"
+    pin = registry_pin(server)
+    assert verify_offline(earlier.signed.seal, listed, pin).verdict == "genuine"
     assert online_verdict(server, earlier.signed.seal)["verdict"] == "genuine"
     late = tablet.sign(after, fresh_code(tablet))  # the tablet, offline, does not know yet
     assert late.signed is not None
-    assert verify_seal(late.signed.seal, listed).verdict == "revoked"
+    assert verify_offline(late.signed.seal, listed, pin).verdict == "revoked"
     assert online_verdict(server, late.signed.seal)["verdict"] == "revoked"
     report = tablet.sync()
     assert report.error.startswith("401 device_revoked"), report
@@ -139,7 +141,8 @@ def test_suspending_an_inspector_revokes_every_device_of_theirs(
     assert refusal(tablet, after) == "key_revoked"
     assert tablet.inspector is not None and tablet.inspector.suspended
     assert online_verdict(server, late.signed.seal)["verdict"] == "revoked"
-    assert verify_seal(late.signed.seal, trust_list(server)).verdict == "revoked"
+    assert verify_offline(late.signed.seal, trust_list(server),
+                          registry_pin(server)).verdict == "revoked"
     assert earlier.signed is not None
     assert online_verdict(server, earlier.signed.seal)["verdict"] == "genuine"
     # No way round it: no new key, no new device, and the reference data keeps it suspended.
