@@ -7,6 +7,7 @@
     ├── ProtocolSigned      the protocol is signed and can no longer change
     ├── SigningRefused      a registry rule is broken: signing is refused, with the reasons
     │   └── SigningTimeRefused  the signing time would break a bound (``code``, ``reason``)
+    ├── AttachmentRefused   a file that cannot be evidence (its type, size, bytes, or place)
     ├── Offline             the registry could not be reached (nothing is lost; sync again later)
     └── RegistryRefused     the registry answered with a problem detail (status, code, detail)
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AttachmentRefused",
     "ClientError",
     "NotEnrolled",
     "Offline",
@@ -66,6 +68,17 @@ class SigningTimeRefused(SigningRefused):
         self.code = code
         self.reason = reason
         ClientError.__init__(self, f"signing refused: {code}: {reason}")
+
+
+class AttachmentRefused(ClientError, ValueError):
+    """A file refused as evidence, with a stable ``code``: ``unknown_media_type``,
+    ``media_type_mismatch``, ``undecodable``, ``unaccepted_media_type``,
+    ``attachment_too_large``, ``not_an_attachment`` or ``taken_elsewhere``."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{code}: {reason}")
 
 
 class Offline(ClientError, ConnectionError):

@@ -54,6 +54,19 @@ CREATE TABLE IF NOT EXISTS instrument (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS site (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS team_member (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blob (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    at_registry INTEGER NOT NULL DEFAULT 0,
+    used_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS blob_use (
+    hash TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (hash, doc)
+);
 """
 
 REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity", "team_member"})
@@ -108,6 +121,11 @@ class DeviceStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows a read-only statement selects."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
 
     # -- meta -------------------------------------------------------------------------------
 

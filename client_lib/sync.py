@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from client_lib.ahead import read_ahead
@@ -20,6 +20,7 @@ from client_lib.anchors import refresh_anchors
 from client_lib.errors import Offline, RegistryRefused
 from client_lib.store import DeviceStore, Filed, OutboxEntry
 from client_lib.transport import Transport
+from client_lib.uploads import UploadReport
 from field_sync import DocumentState, HybridLogicalClock
 from field_sync.freeze import covers
 from field_sync.paths import FREEZE, SUPERSEDES
@@ -50,6 +51,8 @@ class SyncReport:
     pulled: int = 0
     offline: bool = False
     error: str = ""
+    uploads: UploadReport = field(default_factory=UploadReport)
+    """The evidence files uploaded after the ops (``client_lib.uploads``)."""
 
     @property
     def ok(self) -> bool:

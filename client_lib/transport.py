@@ -175,10 +175,11 @@ class HttpTransport:
                           idempotent=True)
 
     def pull(self, token: str, cursor: str) -> PulledPage:
-        """Fetch one page of changes, protocols sent whole as their registers, packed."""
+        """Fetch one page of changes, protocols sent whole as their registers, packed, and
+        templates with attachment fields."""
         return self._call("GET", "/v1/pull", PulledPage, token=token,
-                          params={"cursor": cursor, "states": "true", "packed": "true"},
-                          idempotent=True)
+                          params={"cursor": cursor, "states": "true", "packed": "true",
+                                  "attachments": "true"}, idempotent=True)
 
     def trust_list(self) -> TrustList:
         """The registry's signed trust list. Asked for with the tag of the one last received,

@@ -5,8 +5,10 @@ the number and registry number (once registered); the kind; every field of the t
 order, with its label (date and place, the entity by name and STIR, the basis, the lead
 inspector); every collection as a table (the inspection team, the working standards, the
 instruments inspected, every measurement with its error against the MPE and pass or fail);
-the findings and the conclusion; the signer, signing time, confirmation method and place; and
-the QR seal, 52 mm across, with the verification address under it.
+the evidence (every attached photo as its thumbnail, with when it was taken and how far from
+the site: ``field_sync.printed_evidence``); the findings and the conclusion; the signer,
+signing time, confirmation method and place; and the QR seal, 52 mm across, with the
+verification address under it.
 
 It reads only what it is given, never the clock: the tablet (offline, right after signing) and
 the registry write the same bytes for the same protocol and language.
@@ -20,9 +22,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+from field_sync.evidence import read_attachment
 from field_sync.i18n import SITE_ZONE, Catalog, local_date, local_datetime
 from field_sync.pdf_page import MUTED, NAVY, ProtocolPage
+from field_sync.printed_evidence import Exhibit, evidence_section, exhibit_name, exhibits
 from schemas.documents import Protocol, Row
+from schemas.reference import Site
 from schemas.signing import BiometricConfirmation, SignedProtocol
 from schemas.templates import Collection, Field, Template
 from schemas.wire import TeamMember
@@ -59,16 +64,22 @@ class PrintedProtocol:
     verification_address: str = ""
     """Where a reader checks by number (``<public address>/check``)."""
     zone: str = SITE_ZONE
+    site: Site | None = None
+    """The site of the protocol's assignment: how far from it each photo was taken."""
+    thumbnails: Mapping[str, bytes] = field(default_factory=dict)
+    """The thumbnail (``field_sync.thumbnails``) of each photo at hand, by its SHA-256."""
 
 
 def printed_protocol(protocol: Protocol, template: Template, signed: SignedProtocol | None,
-                     registry_number: str, team: Iterable[TeamMember]) -> PrintedProtocol:
+                     registry_number: str, team: Iterable[TeamMember], site: Site | None = None,
+                     thumbnails: Mapping[str, bytes] | None = None) -> PrintedProtocol:
     """What a tablet and the registry print of a protocol, from what both hold: the protocol,
-    its signature, its registry number once registered, and the team of its assignment (the
-    names a device pulls with it). Same inputs, same bytes."""
+    its signature, its registry number once registered, the team of its assignment (the
+    names a device pulls with it), its site and the thumbnails of its photos. Same inputs,
+    same bytes."""
     return PrintedProtocol(protocol, template, signed, registry_number,
                            {member.id: Person(member.full_name, member.position)
-                            for member in team})
+                            for member in team}, site=site, thumbnails=thumbnails or {})
 
 
 class _Words:
@@ -76,6 +87,10 @@ class _Words:
 
     def __init__(self, printed: PrintedProtocol, lang: str) -> None:
         self.printed, self.lang = printed, lang
+        self.exhibits = exhibits(printed.template, printed.protocol, lang)
+        self._by_hash: dict[str, Exhibit] = {}
+        for exhibit in self.exhibits:
+            self._by_hash.setdefault(exhibit.attachment.sha256, exhibit)
 
     def __call__(self, key: str, **arguments: Any) -> str:
         return MESSAGES.text(self.lang, key, **arguments)
@@ -93,6 +108,10 @@ class _Words:
             return "—"
         if spec.name in PERSON_FIELDS:
             return self.person(str(value))
+        if spec.type == "attachment":
+            attachment = read_attachment(value)
+            exhibit = self._by_hash.get(attachment.sha256) if attachment else None
+            return exhibit_name(self, exhibit) if exhibit else "—"
         if spec.type == "boolean":
             yes, no = ("doc.pass", "doc.fail") if spec.computed else ("doc.yes", "doc.no")
             return self(yes if value else no)
@@ -241,6 +260,8 @@ def render_pdf(printed: PrintedProtocol, lang: str) -> bytes:
     _details(page, printed, words)
     for spec in printed.template.collections:
         _collection(page, printed, words, spec)
+    evidence_section(page, words("doc.section.evidence"), words.exhibits, words,
+                     printed.thumbnails, printed.site, lang, printed.zone)
     _closing(page, printed, words)
     _signature(page, printed, words)
     return bytes(page.output())

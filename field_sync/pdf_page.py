@@ -15,7 +15,7 @@ import zxingcpp
 from fpdf import FPDF
 from fpdf.fonts import TTFFont
 
-__all__ = ["INK", "MUTED", "NAVY", "ProtocolPage"]
+__all__ = ["INK", "MUTED", "NAVY", "RULE", "ProtocolPage"]
 
 NAVY = (11, 58, 117)
 INK = (22, 32, 44)
@@ -71,11 +71,11 @@ class ProtocolPage(FPDF):
 
     def text_line(self, text: str, size: float = 9.5, style: str = "", align: str = "L",
                   colour: Sequence[int] = INK, height: float | None = None,
-                  left: float | None = None) -> None:
-        """A paragraph from ``left`` (the margin) to the right margin, left-aligned or
-        centred (``align="C"``)."""
+                  left: float | None = None, right: float | None = None) -> None:
+        """A paragraph from ``left`` (the margin) to ``right`` (the right margin),
+        left-aligned or centred (``align="C"``)."""
         start = self.l_margin if left is None else left
-        width = self.w - self.r_margin - start
+        width = (self.w - self.r_margin if right is None else right) - start
         leading = height or size * 0.5
         self.set_font("DejaVu", style, size)
         self.set_text_color(*colour)

@@ -8,7 +8,9 @@ Verdicts, in the order they are decided:
 - ``unknown_key``: no key with the seal's key id in the trust list;
 - ``altered``: the signature does not match the claim (any changed character lands here);
 - ``revoked``: the key was revoked, or retired, before the seal's signing time;
-- ``not_registered``, ``superseded``, ``annulled``: what the registry says, when asked;
+- ``not_registered``, ``superseded``, ``annulled``: what the registry says, when asked (a
+  protocol signed but awaiting its evidence files is ``not_registered``, and its reason says
+  so);
 - ``genuine``.
 
 A verdict carries the seal's claim only when its signature verified against a trusted key
@@ -32,7 +34,8 @@ __all__ = ["VERIFIED", "RegistryStatus", "Verdict", "VerdictCode", "trust_list_i
 
 VerdictCode = Literal["genuine", "untrusted", "malformed", "wrong_registry", "unknown_key",
                       "altered", "revoked", "not_registered", "superseded", "annulled"]
-RegistryStatus = Literal["registered", "not_registered", "superseded", "annulled"]
+RegistryStatus = Literal["registered", "not_registered", "awaiting_evidence", "superseded",
+                         "annulled"]
 VERIFIED: frozenset[VerdictCode] = frozenset(
     {"genuine", "revoked", "not_registered", "superseded", "annulled"})
 """The verdicts reached only once the seal's signature verified against a trusted key: the
@@ -95,9 +98,12 @@ def verify_seal(text: str, trust_list: TrustList, registry: RegistryStatus | Non
         return Verdict("revoked", "signed after its key was retired", seal.claim, key)
     if registry is not None and registry != "registered":
         reasons = {"not_registered": "the registry holds no such registered protocol",
+                   "awaiting_evidence": "signed, and not registered yet: the registry awaits "
+                                        "its evidence files, and registers it once they arrive",
                    "superseded": "a correction supersedes this protocol",
                    "annulled": "a supervisor annulled this protocol"}
-        return Verdict(registry, reasons[registry], seal.claim, key, registry_number,
+        verdict: VerdictCode = "not_registered" if registry == "awaiting_evidence" else registry
+        return Verdict(verdict, reasons[registry], seal.claim, key, registry_number,
                        superseded_by)
     return Verdict("genuine", "signed by a trusted key; content unaltered", seal.claim, key,
                    registry_number)

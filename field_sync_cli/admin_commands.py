@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 from field_sync_cli.errors import FieldSyncGroup, finish
-from field_sync_cli.options import admin_options, resolve_admin_token
+from field_sync_cli.options import admin_options, database_options, option, resolve_admin_token
 
 if TYPE_CHECKING:
     from field_sync_cli.admin_client import AdminClient
@@ -144,3 +144,22 @@ def import_(file: Path, kind: str, server: str, admin_token: str, data_dir: Path
     from field_sync_cli.admin_command import run_import
 
     finish(run_import(file, kind, server, resolve_admin_token(admin_token, data_dir)))
+
+
+@admin.command("create-user")
+@click.argument("name")
+@click.option("--full-name", required=True, help="The person's full name.")
+@click.option("--role", type=click.Choice(["administrator", "supervisor"]),
+              default="administrator", show_default=True, help="What the account may do.")
+@click.option("--region", "regions", multiple=True,
+              help="A supervisor's region (repeat it); none: every region.")
+@option("--public-url", env="FIELD_SYNC_PUBLIC_URL", default="",
+        show_default="http://127.0.0.1:8470", help="The registry's address, for the link.")
+@database_options
+def create_user(name: str, full_name: str, role: str, regions: tuple[str, ...],
+                public_url: str, db: str, data_dir: Path) -> None:
+    """Make console account NAME and print its invitation link (the first administrator's
+    too): whoever opens it sets the password and the one-time-code app."""
+    from field_sync_cli.user_command import run_create_user
+
+    finish(run_create_user(name, full_name, role, regions, data_dir, db, public_url))

@@ -7,13 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
-__all__ = ["LocalServer", "free_port"]
+__all__ = ["LocalServer", "MemoryWatch", "free_port", "resident_bytes"]
 
 
 def free_port() -> int:
@@ -101,3 +102,39 @@ class LocalServer:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.stop()
+
+
+def resident_bytes(pid: int) -> int:
+    """A process's resident memory now (``VmRSS``; Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise OSError(f"/proc/{pid}/status says nothing of VmRSS")
+
+
+class MemoryWatch:
+    """A process's resident memory sampled every 5 ms while in the ``with`` block: how much it
+    grew over where it began (how a test or a benchmark sees a server stream, not buffer)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.start = self.peak = resident_bytes(pid)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.005):
+            self.peak = max(self.peak, resident_bytes(self.pid))
+
+    @property
+    def growth(self) -> int:
+        """Bytes the process grew by, at its peak."""
+        return self.peak - self.start
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()

@@ -56,6 +56,8 @@ class Site(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_default
     """The geofence radius, metres."""
     address: str = ""
     time_zone: str = "Asia/Tashkent"
+    region: str = ""
+    """The region the site lies in (viloyat): a supervisor may be limited to regions."""
 
 
 class Assignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

@@ -183,6 +183,9 @@ class EnrollmentCode(msgspec.Struct):
     """The enrollment code as a QR (SVG), for the tablet's camera."""
     totp_qr_svg: str = ""
     """``totp_uri`` as a QR (SVG), for the authenticator app."""
+    enrollment_uri: str = ""
+    """What ``code_qr_svg`` carries: the registry's address and the code
+    (``fieldsync://enroll?registry=…&code=…``, read with ``field_sync.enrollment``)."""
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -245,6 +248,8 @@ class ProtocolSummary(msgspec.Struct, omit_defaults=True):
     superseded_by: str = ""
     reasons: list[str] = msgspec.field(default_factory=list)
     """Why it is quarantined."""
+    region: str = ""
+    """Its site's region."""
     offline_gap_ms: int | None = None
     """How long after its signing time the signature reached the registry (ms; the time the
     tablet was offline, give or take its clock); none for a draft."""

@@ -17,6 +17,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from server.compression import ZSTD, ZstdCompression
 from server.config import ServerConfig
+from server.console import ConsoleProtection, console_router
 from server.database import Database
 from server.guards import provide_caller, provide_registry
 from server.keys import RegistryKeys
@@ -27,6 +28,7 @@ from server.registry import Registry
 from server.request_ids import RequestIds
 from server.routes.admin import AdminController
 from server.routes.anchor import audit_checkpoint, registry_key
+from server.routes.blobs import blob_thumbnail, download_blob, missing_blobs, upload_blob
 from server.routes.check import check_router
 from server.routes.document import protocol_document
 from server.routes.enrollment import enroll
@@ -80,11 +82,14 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
     """The registry's ASGI application; the database is opened and closed with it."""
     config = config or ServerConfig()
     config.ensure_admin_token()
+    console = ConsoleProtection(config, RegistryKeys.load(config.data_dir, config.registry_key,
+                                                          config.secret_key))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database, keys = prepare(config)
         app.state.registry = Registry(config=config, database=database, keys=keys)
+        console.store.bind(database)
         app.state.database_gauges = DatabaseGauges(database)
         instrument_pools(database)
         log.info("registry ready on %s", database.writer.url.render_as_string(hide_password=True))
@@ -99,16 +104,20 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
                         rotate_key, revoke_key, ReferenceController, RegistryController,
                         SupervisorController, SupervisorAdmin, static_files(), brand_logo,
                         check_router(config), protocol_document, registry_key,
-                        audit_checkpoint],
+                        audit_checkpoint, missing_blobs, upload_blob, download_blob,
+                        blob_thumbnail, console_router()],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),
         },
         lifespan=[lifespan],
-        template_config=template_config(),
-        # Per-route counts and latencies, by the route's template (not each seal's URL).
+        stores={console.sessions.store: console.store},
+        # Per-route counts and latencies, by the route's template (not each seal's URL); the
+        # console's sessions.
         middleware=[PrometheusConfig(app_name="field-sync", prefix="field_sync",
-                                     group_path=True).middleware],
+                                     group_path=True).middleware, console.sessions.middleware],
+        csrf_config=console.csrf,
+        template_config=template_config(),
         # Logging is the process's to configure (``server.logs``), not the app's.
         logging_config=None,
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
@@ -122,7 +131,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         # the default level 9 would cost more than the page itself).
         compression_config=CompressionConfig(backend=ZSTD, compression_facade=ZstdCompression,
                                              gzip_fallback=True, gzip_compress_level=1,
-                                             minimum_size=1024),
+                                             minimum_size=1024,
+                                             exclude_opt_key="skip_compression"),
         openapi_config=None,
     )
     # Around everything, unrouted requests too: each request's id, in its response and its

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 
 from server.settings import Setting, SettingError, setting, settings_of
 
-__all__ = ["Confirmation", "ServerConfig", "default_data_dir"]
+__all__ = ["BlobStoreKind", "Confirmation", "ServerConfig", "default_data_dir"]
 
 Confirmation = Literal["any", "totp", "biometric"]
+BlobStoreKind = Literal["directory", "s3"]
 
 
 def default_data_dir() -> Path:
@@ -120,6 +121,26 @@ class ServerConfig:
     """How many checks by number (``GET /v1/check``, the ``/check`` page) one client may make
     in a minute before it is answered 429 with ``Retry-After``."""
 
+    # -- evidence files -------------------------------------------------------------------------
+    blob_store: BlobStoreKind = "directory"
+    """Where evidence files (photos, scans) are kept: ``directory`` (``blob_dir``) or ``s3`` (an
+    S3-compatible bucket, ``s3_bucket``, for registries on several machines; credentials from
+    the usual ``AWS_*`` variables; it needs boto3, the package's ``s3`` extra)."""
+    blob_dir: Path | None = setting(None, shown_default="DATA_DIR/blobs")
+    """Folder of the evidence files, named by their SHA-256, and of uploads under way
+    (``incoming/``: with the ``s3`` store too). The server processes of one machine share it."""
+    s3_bucket: str = ""
+    """The bucket of the ``s3`` blob store (it must exist)."""
+    s3_endpoint_url: str = setting("", shown_default="AWS")
+    """The address of the S3-compatible service of the ``s3`` blob store."""
+    s3_prefix: str = "blobs/"
+    """What the key of every file in the ``s3`` blob store begins with."""
+    max_blob_bytes: int = 25 * 1024 * 1024
+    """Largest evidence file accepted, in bytes (413 past it, before a byte is read). Keep it at
+    least the largest ``max_bytes`` of the templates' attachment fields."""
+    max_protocol_blob_bytes: int = 250 * 1024 * 1024
+    """The most a protocol's evidence files may take together, in bytes (413 past it)."""
+
     # -- operations -----------------------------------------------------------------------------
     metrics_token: str = setting("", secret=True, shown_default="the administrator token only")
     """Bearer token a Prometheus scraper sends for ``GET /metrics`` (the administrator token
@@ -142,6 +163,8 @@ class ServerConfig:
                 setattr(self, option.field, option.parse(text))
 
     def _check(self) -> None:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise SettingError("--s3-bucket", "the s3 blob store needs its bucket")
         if self.public_url:
             _check_url("--public-url", self.public_url)
             self.public_url = self.public_url.rstrip("/")
@@ -173,6 +196,11 @@ class ServerConfig:
         """The agency's name configured for ``lang`` (``uz-Latn``, ...); empty if none."""
         name: str = getattr(self, "agency_name_" + lang.lower().replace("-", "_"), "")
         return name
+
+    @property
+    def blob_folder(self) -> Path:
+        """The folder of evidence files."""
+        return Path(self.blob_dir) if self.blob_dir else self.data_dir / "blobs"
 
     @property
     def database_url(self) -> str:

@@ -6,6 +6,8 @@ derived. Both are made once in the data directory (mode 0600), or read from the 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -76,3 +78,9 @@ class RegistryKeys:
     def fingerprint(self) -> str:
         """The signing key's fingerprint, for verifiers to pin."""
         return key_fingerprint(self.signing)
+
+    def derived_secret(self, purpose: str) -> str:
+        """A secret for ``purpose`` (the console's CSRF tokens), the same in every process that
+        shares these keys and useless for anything else."""
+        private = self.signing.private_numbers().private_value.to_bytes(32, "big")
+        return hmac.new(private, f"field-sync {purpose}".encode(), hashlib.sha256).hexdigest()

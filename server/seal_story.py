@@ -18,6 +18,7 @@ from schemas import builtin_templates
 from schemas.reference import Entity, Site
 from schemas.templates import Label, Template
 from server.registry import Registry
+from server.services.supervision import status_history
 from server.tables import AnnulmentRow, InspectorRow, ProtocolRow, ReceiptRow, ReferenceRow
 from server.verification import verdict_for
 
@@ -51,6 +52,9 @@ class SealStory:
     annulled_at_ms: int = 0
     annulment_reason: str = ""
     protocol_id: str = ""
+    cleared_at_ms: int = 0
+    """When a supervisor cleared it from quarantine for registration (0: it was not)."""
+    clearance_reason: str = ""
 
     @property
     def verified(self) -> bool:
@@ -102,6 +106,8 @@ def _details(registry: Registry, verdict: Verdict) -> SealStory:
         annulment = session.get(AnnulmentRow, claim.protocol_id) \
             if verdict.verdict == "annulled" else None
         template = _template(registry, session, row, claim.kind)
+        cleared = next((event for event in status_history(session, claim.protocol_id)
+                        if event.status == "cleared"), None)
     return SealStory(
         verdict=verdict, template=template, protocol_id=claim.protocol_id,
         inspector=Person(inspector.id, inspector.full_name, inspector.position)
@@ -113,7 +119,9 @@ def _details(registry: Registry, verdict: Verdict) -> SealStory:
         successor_number=verdict.superseded_by,
         successor_seal=successor.seal if successor else "",
         annulled_at_ms=annulment.at_ms if annulment else 0,
-        annulment_reason=annulment.reason if annulment else "")
+        annulment_reason=annulment.reason if annulment else "",
+        cleared_at_ms=cleared.at_ms if cleared else 0,
+        clearance_reason=str(cleared.detail.get("reason", "")) if cleared else "")
 
 
 def story_of(registry: Registry, seal: str, public_url: str) -> SealStory:

@@ -16,12 +16,15 @@ from sqlmodel import Field, SQLModel, col
 
 __all__ = [
     "DRAFT",
+    "AccountRow",
     "AnnulmentRow",
     "AssignmentMember",
     "AuditCheckpointRow",
     "AuditEntryRow",
     "AssignmentRow",
+    "AwaitedBlobRow",
     "BiometricCredentialRow",
+    "BlobRow",
     "ChangeCounter",
     "DeviceKeyRow",
     "DeviceRow",
@@ -33,10 +36,12 @@ __all__ = [
     "protocol_columns",
     "ReceiptRow",
     "ReferenceRow",
+    "StagedImportRow",
     "SupervisorRow",
     "TemplateRow",
     "TotpSecretRow",
     "UsedTotpStep",
+    "WebSessionRow",
 ]
 
 DRAFT = "draft"
@@ -75,6 +80,9 @@ class DeviceRow(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     enrolled_at: datetime
     revoked_at: datetime | None = None
+    last_seen_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                          server_default="0"))
+    """When the device last reached the registry (kept to the hour: ``server.auth``)."""
     latest_hlc: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
                                                         server_default="0"))
     """The latest stamp among the device's ops the registry holds (merged or kept aside): what
@@ -117,14 +125,22 @@ class ProtocolRow(SQLModel, table=True):
     __tablename__ = "protocol"
     # Registry listings page by id within a filter (server.queries): with id after the
     # filtered column, a page reads its rows in order and stops, instead of sorting every
-    # protocol of a large entity, inspector or site. Status keeps its plain index: without
-    # statistics SQLite would walk (status, id) for "an inspector's registered protocols".
+    # protocol of a large entity, inspector or site. Status has no (status, id) index: without
+    # statistics SQLite would walk it for "an inspector's registered protocols"; a listing that
+    # filters on status and something narrower keeps status out of the index's way
+    # (server.queries).
     # A pull pages through its scope by (assignment, changed, id) from the index alone.
     __table_args__ = (
         Index("ix_protocol_assignment_changed_id", "assignment_id", "changed", "id"),
         Index("ix_protocol_entity_tin_id", "entity_tin", "id"),
         Index("ix_protocol_inspector_id_id", "inspector_id", "id"),
         Index("ix_protocol_site_id_id", "site_id", "id"),
+        # The console lists newest signed first, a page after the last (signed_at_ms, id) seen;
+        # a supervisor limited to a region, or the quarantine queue, reads its part of the
+        # same order.
+        Index("ix_protocol_signed_at_ms_id", "signed_at_ms", "id"),
+        Index("ix_protocol_region_signed_at_ms_id", "region", "signed_at_ms", "id"),
+        Index("ix_protocol_status_signed_at_ms_id", "status", "signed_at_ms", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -134,8 +150,9 @@ class ProtocolRow(SQLModel, table=True):
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     created_by: str = Field(max_length=64)
-    status: str = Field(default=DRAFT, max_length=16, index=True)
-    """``draft``, ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
+    status: str = Field(default=DRAFT, max_length=32)
+    """``draft``, ``awaiting_evidence`` (signed; its files have not all arrived),
+    ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
     reasons: str = ""
     """Why a protocol is quarantined: the broken rules, one per line."""
     number: str = Field(default="", max_length=32, index=True)
@@ -143,13 +160,15 @@ class ProtocolRow(SQLModel, table=True):
     inspector_id: str = Field(default="", max_length=64)
     """The signer once signed; the lead inspector before."""
     site_id: str = Field(default="", max_length=64)
-    signed_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True))
+    signed_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     registry_number: str = Field(default="", max_length=32, index=True)
     superseded_by: str = Field(default="", max_length=64)
     latest_hlc: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
                                                         server_default="0"))
     """The latest stamp of the ops merged into it, so never earlier than any of its registers:
     what a device that takes it whole has heard (``PullResponse.heads``); 0 when not known."""
+    region: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
+    """Its site's region (its inspector's without a site): what limits a supervisor's reach."""
     offline_gap_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     """How long after its signing time the signature reached the registry (ms): the time its
     tablet was offline. None until signed."""
@@ -166,6 +185,9 @@ class ReferenceRow(SQLModel, table=True):
     owner: str = Field(default="", max_length=64, index=True)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    label: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    """What people search it by: an entity's or a site's name, an instrument's type and
+    serial."""
 
 
 def protocol_columns(names: Iterable[str]) -> list[Any]:
@@ -288,6 +310,7 @@ class AuditEntryRow(SQLModel, table=True):
     """One state change of the registry, chained to the one before by its hash."""
 
     __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_actor_seq", "actor", "seq"),)  # the console's filter
 
     seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -325,6 +348,8 @@ class SupervisorRow(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     created_at: datetime
     revoked_at: datetime | None = None
+    regions: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    """The regions whose protocols the token reaches, one a line; empty: every region."""
 
 
 class AnnulmentRow(SQLModel, table=True):
@@ -337,3 +362,79 @@ class AnnulmentRow(SQLModel, table=True):
     reason: str
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     signature: str
+
+
+class AccountRow(SQLModel, table=True):
+    """A person who signs in to the console: a supervisor or an administrator. A password
+    (argon2) and a one-time code (TOTP) sign them in; until they accept their invitation they
+    have neither."""
+
+    __tablename__ = "account"
+
+    id: str = Field(primary_key=True, max_length=64)
+    full_name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    """``supervisor`` or ``administrator``."""
+    regions: str = ""
+    """The regions a supervisor reaches, one a line; empty: every region."""
+    password_hash: str = ""
+    totp_secret: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    """Encrypted with the registry's secret key."""
+    last_totp_step: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    """The last time step a code signed in with: a code is taken once."""
+    failures: int = 0
+    locked_until_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    invitation_hash: str = Field(default="", max_length=64, index=True)
+    invitation_expires_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A console session, kept by the registry (the browser holds its id only)."""
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    """SHA-256 of the session id: a copy of the table opens no session."""
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class StagedImportRow(SQLModel, table=True):
+    """A reference file an administrator uploaded and has seen the report of, not committed
+    yet."""
+
+    __tablename__ = "staged_import"
+
+    id: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    format: str = Field(max_length=8)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class BlobRow(SQLModel, table=True):
+    """An evidence file the registry holds (its bytes are in the blob store, under its hash),
+    checked: its size and SHA-256, its media type sniffed, an image decoded."""
+
+    __tablename__ = "blob"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    media_type: str = Field(max_length=32)
+    received_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    device_id: str = Field(max_length=64)
+    """The device whose upload completed it."""
+
+
+class AwaitedBlobRow(SQLModel, table=True):
+    """A file a signed protocol names that has not arrived: the protocol is registered when
+    the last of its rows goes."""
+
+    __tablename__ = "awaited_blob"
+    __table_args__ = (Index("ix_awaited_blob_sha256", "sha256"),)
+
+    protocol_id: str = Field(primary_key=True, max_length=64)
+    sha256: str = Field(primary_key=True, max_length=64)

@@ -71,9 +71,9 @@ from server.keys import RegistryKeys
 from server.oplog import unpack
 from server.problems import ProblemError
 from server.registry_time import tell
-from server.routes.admin import _create_inspector, _issue_code, _put_assignment
 from server.routes.enrollment import _enroll
 from server.routes.keys import _rotate
+from server.services.inspectors import create_inspector, issue_code, put_assignment
 from server.signatures import Signing
 from server.tables import HeldOpRow, OpLogRow, ProtocolRow
 from server.trust import trust_list
@@ -306,17 +306,17 @@ class InProcessRegistry:
     # -- administrator --------------------------------------------------------------------
 
     def add_inspector(self, inspector_id: str) -> None:
-        _create_inspector(self.database, InspectorCreate(inspector_id, f"Inspector {inspector_id}"))
+        create_inspector(self.database, InspectorCreate(inspector_id, f"Inspector {inspector_id}"))
 
     def enrollment_code(self, inspector_id: str) -> str:
-        issued = _issue_code(self.database, self.keys, inspector_id,
+        issued = issue_code(self.database, self.keys, inspector_id,
                              self.config.enrollment_code_ttl_s)
         if issued.totp_uri:
             self.totp_uris[inspector_id] = issued.totp_uri
         return issued.code
 
     def put_assignment(self, assignment_id: str, team: list[str]) -> None:
-        _put_assignment(self.database, Assignment(assignment_id, assignment_id, tuple(team)))
+        put_assignment(self.database, Assignment(assignment_id, assignment_id, tuple(team)))
 
     # -- what the registry holds ----------------------------------------------------------
 

@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cbor2
@@ -22,6 +23,7 @@ from field_sync.signing import b64url
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, EnrollRequest, EnrollResponse
+from schemas.reference import Site
 from schemas.signing import BiometricConfirmation, Receipt, TotpConfirmation
 from tests.databases import dispose_database, fresh_database
 
@@ -93,20 +95,34 @@ def fresh_code(tablet: Tablet) -> TotpConfirmation:
     return totp_code(tablet, at_ms=chosen * 30_000 + 15_000)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    folder = tmp_path_factory.mktemp("registry")
+@contextmanager
+def registry_process(folder: Path) -> Iterator[LocalServer]:
+    """A registry process on a fresh database (SQLite in ``folder``, or the test run's
+    PostgreSQL), dropped after."""
     url = fresh_database(folder)
     with LocalServer(folder, secrets.token_urlsafe(16), db_url=url) as running:
         yield running
     dispose_database(url)
 
 
-@pytest.fixture
-def admin(server: LocalServer) -> Iterator[AdminClient]:
+@contextmanager
+def administrator(server: LocalServer) -> Iterator[AdminClient]:
+    """The administrator's client of ``server``."""
     client = AdminClient(server.url, server.admin_token)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    with registry_process(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(server: LocalServer) -> Iterator[AdminClient]:
+    with administrator(server) as client:
+        yield client
 
 
 @pytest.fixture
@@ -119,8 +135,9 @@ def opened() -> Iterator[list[Tablet]]:
 
 
 def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
-          opened: list[Tablet]) -> tuple[str, list[Tablet]]:
-    """``size`` enrolled tablets whose inspectors share one new assignment, all synced once."""
+          opened: list[Tablet], site: Site | None = None) -> tuple[str, list[Tablet]]:
+    """``size`` enrolled tablets whose inspectors share one new assignment (at ``site``, if
+    given), all synced once."""
     suffix = secrets.token_hex(4)
     inspectors = [f"insp-{suffix}-{index}" for index in range(size)]
     tablets = []
@@ -136,7 +153,10 @@ def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
         tablet.enroll(enrollment.code, server.url)
         tablets.append(tablet)
     assignment = f"assignment-{suffix}"
-    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors)))
+    if site is not None:
+        admin.put_reference("site", site.id, msgspec.to_builtins(site))
+    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors),
+                                    site_id=site.id if site else ""))
     for tablet in tablets:
         assert tablet.sync().ok
     return assignment, tablets

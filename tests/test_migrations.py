@@ -79,7 +79,9 @@ _BEFORE_POSITIONS = "0008"
 """The last revision without an inspector's position (0012 keeps it)."""
 _BEFORE_CHECKPOINTS = "0012"
 """The last revision without the audit checkpoints' table (0010 makes it)."""
-_BEFORE_SIGNING_TIMES = "0010"
+_BEFORE_EVIDENCE = "0010"
+"""The last revision without evidence files (0014 keeps them)."""
+_BEFORE_SIGNING_TIMES = "0011"
 """The last revision without each device's latest stamp and each signature's offline gap
 (0009 keeps them)."""
 
@@ -254,6 +256,28 @@ def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
     database.dispose()
 
 
+def test_a_database_without_evidence_files_keeps_its_data(empty_url: str) -> None:
+    """From before evidence files (0014): the protocols stay as they were, and a protocol may
+    then await its files (a status longer than the column took before); a downgrade turns one
+    still awaiting them into a quarantined one, with the reason, and drops the file tables."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_EVIDENCE, _fill_protocols)
+    with database.writer.begin() as connection:
+        connection.execute(text("UPDATE protocol SET status = 'awaiting_evidence' "
+                                "WHERE id = 'p1'"))
+        connection.execute(text("INSERT INTO awaited_blob (protocol_id, sha256) "
+                                "VALUES ('p1', :sha)"), {"sha": "a" * 64})
+    assert _diffs(database) == []
+
+    downgrade(database.writer, _BEFORE_EVIDENCE)
+    with database.writer.connect() as connection:
+        statuses = dict(connection.execute(text("SELECT id, status FROM protocol")).all())
+        reasons = connection.execute(text("SELECT reasons FROM protocol WHERE id = 'p1'")).one()
+    assert statuses == {"p1": "quarantined", "p2": "draft", "p3": "draft"}
+    assert "awaiting evidence" in reasons[0]
+    assert not {"blob", "awaited_blob"} & set(inspect(database.writer).get_table_names())
+    database.dispose()
+
+
 def test_a_database_without_positions_keeps_its_inspectors(empty_url: str) -> None:
     """From before an inspector's position (0012): inspectors stay, with no position."""
     database, _ = _upgraded_from(empty_url, _BEFORE_POSITIONS, _fill_protocols)
@@ -289,6 +313,47 @@ def test_a_database_without_checkpoints_keeps_its_audit_log(tmp_path: Path,
     downgrade(database.writer, _BEFORE_CHECKPOINTS)
     assert "audit_checkpoint" not in inspect(database.writer).get_table_names()
     database.dispose()
+
+
+_BEFORE_CONSOLE = "0014"
+"""The last revision without console accounts, sessions and regions (0011 adds them)."""
+
+
+def _fill_reference(database: Database) -> None:
+    """An entity, a site and a working standard, as reference rows were kept before labels."""
+    records = {("entity", "301245678"): {"tin": "301245678", "name": "Oʻzbek UN Kombinati"},
+               ("site", "s1"): {"id": "s1", "entity_tin": "301245678", "name": "Chorsu Bozori",
+                                "lat": "41.3", "lon": "69.2", "radius_m": "100"},
+               ("instrument", "w1"): {"id": "w1", "type": "Weights E2", "serial": "E2-0042",
+                                      "verified_until": "2027-01-01"}}
+    with database.writer.begin() as connection:
+        for (kind, key), record in records.items():
+            connection.execute(text(
+                "INSERT INTO reference (kind, key, owner, body, changed) "
+                "VALUES (:kind, :key, '', :body, 1)"),
+                {"kind": kind, "key": key, "body": msgspec.msgpack.encode(record)})
+    _fill_protocols(database)
+
+
+def test_a_database_before_the_console_gets_labels_regions_and_its_tables(
+        empty_url: str) -> None:
+    """Reference records are labelled for search (casefolded), protocols have an empty region,
+    the console's tables exist; a downgrade takes them away again."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_CONSOLE, _fill_reference)
+    with database.writer.connect() as connection:
+        labels = dict(connection.execute(text("SELECT key, label FROM reference")).all())
+        regions = {row[0] for row in connection.execute(text("SELECT region FROM protocol"))}
+    assert labels == {"301245678": "oʻzbek un kombinati", "s1": "chorsu bozori",
+                      "w1": "weights e2 e2-0042"}
+    assert regions == {""}
+    assert {"account", "web_session", "staged_import"} <= set(inspect(database.writer)
+                                                              .get_table_names())
+    assert {"ix_protocol_region_signed_at_ms_id", "ix_protocol_signed_at_ms_id"} <= \
+        _indexes(database, "protocol")
+    assert _diffs(database) == []
+    downgrade(database.writer, _BEFORE_CONSOLE)
+    assert "account" not in inspect(database.writer).get_table_names()
+    assert "ix_protocol_signed_at_ms" in _indexes(database, "protocol")
 
 
 def _fill_signed(database: Database) -> None:

@@ -78,7 +78,7 @@ def test_a_pull_cut_off_before_its_answer_is_asked_again_once(
     page = transport.pull("token", "")
     transport.close()
     assert page.cursor == "1.0.0.1.." and not page.more
-    assert seen == ["GET /v1/pull?cursor=&states=true&packed=true"] * 2
+    assert seen == ["GET /v1/pull?cursor=&states=true&packed=true&attachments=true"] * 2
     assert transport.traffic.requests == 1  # the one that was answered
 
 

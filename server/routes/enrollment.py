@@ -20,7 +20,7 @@ from server.keys import RegistryKeys
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
 from server.registry_time import tell
-from server.routes.admin import normalize_code
+from server.services.inspectors import normalize_code
 from server.tables import (
     BiometricCredentialRow,
     DeviceKeyRow,

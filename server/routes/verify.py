@@ -10,8 +10,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from schemas.signing import TrustList
+from server.console.auth import signed_in_account
 from server.registry import Registry, now_ms
 from server.seal_story import SealStory, story_of, verification_path
+from server.tables import ProtocolRow
 from server.trust import entity_tag, sign, trusted_keys
 from server.verification import verdict_for
 from server.web import Page, render
@@ -56,9 +58,16 @@ async def verify_json(
 
 
 def console_link(request: Request[Any, Any, Any], story: SealStory) -> str:
-    """The protocol's page in the console, for a signed-in supervisor who may see it; empty
-    for everyone else (and until the console exists)."""
-    return ""
+    """The protocol's page in the console, for a signed-in supervisor (or administrator)
+    whose regions hold it; empty for everyone else."""
+    account = signed_in_account(request) if story.protocol_id else None
+    if account is None:
+        return ""
+    registry: Registry = request.app.state.registry
+    with registry.database.read() as session:
+        row = session.get(ProtocolRow, story.protocol_id)
+    return f"/console/protocols/{row.id}" if row is not None and \
+        account.reach.admits(row.region) else ""
 
 
 @get(["/v/{seal:str}", "/V/{seal:str}"])
@@ -68,7 +77,8 @@ async def verification_page(
     """Public. The page a phone camera opens from the QR, in the reader's language
     (``?lang=``, else ``Accept-Language``, else Uzbek in Latin script)."""
     story = await registry.run(story_of, registry, seal, registry.public_url(request))
-    context = {"story": story, "console_url": console_link(request, story),
+    context = {"story": story,
+               "console_url": await registry.run(console_link, request, story),
                "successor_href": verification_path(story.successor_seal)}
     return render(request, registry, Page("verify.html", context,
                                           headers={"Cache-Control": "no-store"}))

@@ -8,7 +8,7 @@ before, from their receipt's time or, for a quarantined one, from the audit entr
 quarantined it.
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-05 09:00:00.000000
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0009'
-down_revision: str | None = '0010'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
