@@ -36,6 +36,7 @@ from client_lib import Tablet
 from field_sync.signing import b64url
 from schemas import Assignment, EnrollRequest, EnrollResponse, InspectorCreate, Op, PushRequest
 from schemas.signing import BiometricConfirmation
+from server.audit_anchor import current_checkpoint
 from server.auth import Caller, require_device
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
@@ -45,7 +46,7 @@ from server.ingest import ingest
 from server.keys import RegistryKeys
 from server.reference import put_record
 from server.routes import enrollment
-from server.routes.admin import _create_inspector, _issue_code, _put_assignment
+from server.services.inspectors import create_inspector, issue_code, put_assignment
 from server.signatures import Signing
 from server.trust import trust_list
 
@@ -110,7 +111,12 @@ class _Registry:
 
     def trust_list(self) -> Any:
         with self.database.read() as session:
-            return trust_list(session, self.keys, time.time_ns() // 1_000_000)
+            return trust_list(session, self.keys, time.time_ns() // 1_000_000,
+                              self.config.public_url)
+
+    def audit_checkpoint(self) -> Any:
+        return current_checkpoint(self.database, self.keys, time.time_ns() // 1_000_000,
+                                  self.config.audit_checkpoint_interval_ms)
 
     def ingest(self, caller: Caller, ops: list[Op]) -> int:
         results = ingest(self.database, self.catalog, caller, ops, time.time_ns() // 1_000_000,
@@ -135,12 +141,12 @@ def prepare(folder: Path, protocols: int) -> None:
     signed protocols (``ops.msgpack``), not yet pushed."""
     registry = _Registry(folder)
     inspector = "bench-inspector"
-    _create_inspector(registry.database, InspectorCreate(inspector, "Bench Inspector"))
+    create_inspector(registry.database, InspectorCreate(inspector, "Bench Inspector"))
     until = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=365)).isoformat()
     put_record(registry.database, "inspector",
                {"id": inspector, "full_name": "Bench Inspector", "attested_until": until})
-    _put_assignment(registry.database, Assignment("bench-assignment", "bench", (inspector,)))
-    code = _issue_code(registry.database, registry.keys, inspector, 3600).code
+    put_assignment(registry.database, Assignment("bench-assignment", "bench", (inspector,)))
+    code = issue_code(registry.database, registry.keys, inspector, 3600).code
     authenticator = _Authenticator()
     tablet = Tablet(folder / "tablet.sqlite", PASSPHRASE, transport=registry)  # type: ignore[arg-type]
     tablet.enroll(code, "https://registry.test",
