@@ -10,6 +10,7 @@ from typing import Literal
 
 import msgspec
 
+from schemas.bounds import Key, Name, Region, Text
 from schemas.documents import Protocol
 from schemas.operations import Op, Register, VersionVector
 from schemas.packed import register_count
@@ -165,9 +166,9 @@ class PulledPage(PullResponse):
 class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):
     """An administrator registers an inspector."""
 
-    id: str
-    full_name: str
-    region: str = ""
+    id: Key
+    full_name: Name
+    region: Region = ""
 
 
 class EnrollmentCode(msgspec.Struct):
@@ -191,13 +192,13 @@ class EnrollmentCode(msgspec.Struct):
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A tablet enrolls with a one-time code and the public half of the key it just made."""
 
-    code: str
-    public_key: str
+    code: Name
+    public_key: Text
     """The device's P-256 public key, PEM (SubjectPublicKeyInfo)."""
-    device_name: str = ""
-    biometric_credential_id: str = ""
+    device_name: Text = ""
+    biometric_credential_id: Name = ""
     """A WebAuthn credential the tablet's authenticator made for the inspector (base64url)."""
-    biometric_public_key: str = ""
+    biometric_public_key: Text = ""
     """Its COSE public key (base64url)."""
 
 

@@ -22,6 +22,8 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, replay
+from field_sync.canonical import normalize
+from field_sync.errors import EncodingError
 from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
 from field_sync.hlc import COUNTER_BITS
@@ -53,6 +55,8 @@ _hlc = attrgetter("hlc")
 PROTOCOL_SIGNED = "protocol_signed"
 MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
 MAX_STAMP = 2**63 - 1
+_COLUMN_LENGTHS = {name: ProtocolRow.__table__.c[name].type.length  # type: ignore[attr-defined]
+                   for name in ("number", "entity_tin", "inspector_id")}
 _PROTOCOL_DEFAULTS = {name: info.default for name, info in ProtocolRow.model_fields.items()
                       if info.default is not PydanticUndefined}
 
@@ -123,6 +127,17 @@ def _held(op: Op, changed: int) -> dict[str, Any]:
             "code": PROTOCOL_SIGNED}
 
 
+def _check_holdable(op: Op) -> None:
+    """An op kept aside is stored as it came and shown again later: refuse one the registry
+    could neither store (a NUL in its path) nor send back (a value with no canonical form)."""
+    if "\x00" in op.path:
+        raise Rejected("bad_path", "a path holds no NUL")
+    try:
+        normalize(op.value)
+    except EncodingError as exc:
+        raise Rejected("bad_value", str(exc)) from exc
+
+
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> State:
     state = batch.states.get(op.doc)
     if state is None and op.doc in batch.rows:
@@ -154,7 +169,8 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
 
 def _check_correctable(session: Session, batch: _Batch, corrected: Any) -> None:
     """A correction names a signed protocol of the same scope that nothing superseded yet."""
-    old = session.get(ProtocolRow, corrected) if isinstance(corrected, str) else None
+    old = session.get(ProtocolRow, corrected) if isinstance(corrected, str) and \
+        is_uuid(corrected) else None
     if old is None or old.assignment_id not in batch.scope:
         raise Rejected("cannot_supersede", f"no protocol {corrected!r} of this team to correct")
     if old.status not in ("registered", "quarantined"):
@@ -221,6 +237,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         # The frozen state was rebuilt from the ops the registry held when the freeze came;
         # anything arriving later is not in it, whatever its seq (ops of one tablet may arrive
         # out of order), and a second signature is kept aside like any other op.
+        _check_holdable(op)
         batch.held.append(_held(op, batch.changed))
         batch.held_seen.add(op.seq)
         batch.holds(op)
@@ -248,7 +265,7 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
     # write lock does, so two pushes never lock protocol rows in crossing orders, and a batch
     # sent twice at once (a retry racing its original) finds the first one's ops logged.
     changed = Database.next_change(session)
-    docs = {op.doc for op in ops}
+    docs = {op.doc for op in ops if is_uuid(op.doc)}  # any other is refused op by op
     rows = {row.id: row for row in session.exec(
         select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))}
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
@@ -269,6 +286,13 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
 def _text(state: State, path: str) -> str:
     value = state.value(path)
     return "" if value is None else str(value)
+
+
+def _searchable(state: State, path: str, column: str) -> str:
+    """A field's value as the search column ``column`` holds it: empty where it does not fit
+    the column (a draft may hold any text its form takes, and PostgreSQL stores no NUL)."""
+    text = _text(state, path)
+    return text if len(text) <= _COLUMN_LENGTHS[column] and "\x00" not in text else ""
 
 
 def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleNamespace:
@@ -301,8 +325,9 @@ def _store(session: Session, batch: _Batch) -> None:
         if merged := batch.merged.get(doc):
             row.latest_hlc = max(row.latest_hlc, *map(_hlc, merged))
         # The columns registry queries search by.
-        row.number, row.entity_tin = _text(state, "number"), _text(state, "entity_tin")
-        row.inspector_id = _text(state, "lead_inspector")
+        row.number = _searchable(state, "number", "number")
+        row.entity_tin = _searchable(state, "entity_tin", "entity_tin")
+        row.inspector_id = _searchable(state, "lead_inspector", "inspector_id")
         if doc in batch.statuses:
             row.status, reasons = batch.statuses[doc]
             row.reasons = "\n".join(reasons)

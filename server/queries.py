@@ -27,7 +27,7 @@ TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
 STATUSES = (DRAFT, "awaiting_evidence", "registered", "quarantined", "superseded", "annulled")
 _Selection = TypeVar("_Selection", bound=Select[*tuple[Any, ...]])
 MAX_GAP_S = 100 * 366 * 86_400
-"""The widest offline gap a query may name, seconds (a century)."""
+"""The widest offline gap a query may name, seconds (a century; ``server.parameters``)."""
 Order = Literal["id", "newest"]
 """A listing's order: by id (the API's default), or newest signed first (the console's)."""
 
@@ -54,20 +54,8 @@ class Listed(Protocol):
 _LISTED = protocol_columns(Listed.__annotations__)
 
 
-def _day_start_ms(text: str, name: str, days: int = 0) -> int:
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest("bad_date", f"{name} is a date YYYY-MM-DD, not {text!r}") from None
-    start = dt.datetime.combine(day + dt.timedelta(days=days), dt.time(), TASHKENT)
-    return int(start.timestamp() * 1000)
-
-
-def _gap_ms(seconds: int | None, name: str) -> int | None:
-    if seconds is not None and not -MAX_GAP_S <= seconds <= MAX_GAP_S:
-        raise BadRequest("bad_gap", f"{name} is a number of seconds from {-MAX_GAP_S} to "
-                         f"{MAX_GAP_S}")
-    return None if seconds is None else seconds * 1000
+def _day_start_ms(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(), TASHKENT).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -85,8 +73,8 @@ class Filters:
     inspector: str = ""
     site: str = ""
     status: str = ""
-    signed_from: str = ""
-    signed_to: str = ""
+    signed_from: dt.date | None = None
+    signed_to: dt.date | None = None
     registry_number: str = ""
     region: str = ""
     template: str = ""
@@ -107,7 +95,9 @@ class Filters:
                                                  self.site))
 
     def check(self) -> None:
-        """Refuse a bad status, date or gap (``BadRequest``) now, before a stream starts."""
+        """Refuse a bad status or gap (``BadRequest``) now, before a stream starts: the API's
+        parameters are checked as they are read (``server.parameters``), a console form's
+        status is any text."""
         if self.status and self.status not in STATUSES:
             raise BadRequest("bad_status", f"status is one of {', '.join(STATUSES)}")
         self._signed(select_columns(col(ProtocolRow.id)))
@@ -149,20 +139,21 @@ class Filters:
 
     def _signed(self, statement: _Selection) -> _Selection:
         """Narrowed by signing days and offline gap."""
-        low, high = _gap_ms(self.gap_min_s, "gap_min_s"), _gap_ms(self.gap_max_s, "gap_max_s")
+        low, high = self.gap_min_s, self.gap_max_s  # bounded as read (``server.parameters``)
         if low is not None and high is not None and low > high:
             raise BadRequest("bad_gap", "gap_min_s is more than gap_max_s")
         if low is not None:
-            statement = statement.where(col(ProtocolRow.offline_gap_ms) >= low)
+            statement = statement.where(col(ProtocolRow.offline_gap_ms) >= low * 1000)
         if high is not None:
-            statement = statement.where(col(ProtocolRow.offline_gap_ms) <= high)
+            statement = statement.where(col(ProtocolRow.offline_gap_ms) <= high * 1000)
         if self.signed_from:
-            start = _day_start_ms(self.signed_from, "signed_from")
+            start = _day_start_ms(self.signed_from)
             statement = statement.where(col(ProtocolRow.signed_at_ms) >= start)
         if self.signed_to:
-            end = _day_start_ms(self.signed_to, "signed_to", days=1)
-            statement = statement.where(col(ProtocolRow.signed_at_ms) < end,
-                                        col(ProtocolRow.signed_at_ms) > 0)
+            statement = statement.where(col(ProtocolRow.signed_at_ms) > 0)
+        if self.signed_to and self.signed_to < dt.date.max:  # the last day has no day after it
+            end = _day_start_ms(self.signed_to + dt.timedelta(days=1))
+            statement = statement.where(col(ProtocolRow.signed_at_ms) < end)
         return statement
 
 
