@@ -3,6 +3,7 @@ files outside it."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from server import problems
 from tests.doc_blocks import DOCS, ROOT
 
 pytestmark = pytest.mark.database_free
@@ -53,3 +55,33 @@ def test_nothing_refers_outside_the_repository() -> None:
     found = [f"{path.relative_to(ROOT)}: {match.group(0)}" for path in files
              for match in [_OUTSIDE.search(path.read_text(errors="replace"))] if match]
     assert found == []
+
+
+def _problem_codes() -> dict[str, str]:
+    """Every code the registry's source raises as a problem detail, with where: the first
+    argument, when a literal, of each call of a ``ProblemError`` class or of a subclass
+    defined in ``server/``."""
+    trees = {path: ast.parse(path.read_text()) for path in (ROOT / "server").rglob("*.py")}
+    classes = {name for name, value in vars(problems).items()
+               if isinstance(value, type) and issubclass(value, problems.ProblemError)}
+    classes |= {node.name for tree in trees.values() for node in ast.walk(tree)
+                if isinstance(node, ast.ClassDef)
+                and any(getattr(base, "id", "") in classes for base in node.bases)}
+    codes = {}
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", "") in classes
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                codes[str(node.args[0].value)] = f"{path.relative_to(ROOT)}:{node.lineno}"
+    return codes
+
+
+def test_every_problem_code_is_in_the_problem_details_page() -> None:
+    """A client acts on a problem's ``code``: each one the registry can answer, its own and the
+    web framework's generic ones, is listed in ``docs/protocol/problems.md``."""
+    page = (DOCS / "protocol" / "problems.md").read_text()
+    listed = set(re.findall(r"`([a-z_]+)`", page))
+    generic = [*problems._CODES.values(), "http_error", "server_error"]
+    codes = {**_problem_codes(), **dict.fromkeys(generic, "server/problems.py")}
+    assert len(codes) > 60
+    assert {code: where for code, where in codes.items() if code not in listed} == {}
