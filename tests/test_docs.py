@@ -20,13 +20,18 @@ pytestmark = pytest.mark.database_free
 _OUTSIDE = re.compile("|".join(("DESIGN" + r"(\.md| §| section)", r"\.\./" + "shared")))
 """A reference to a design file or a shared folder beside the repository (spelled in pieces,
 so this file does not match itself)."""
+_LOADED_FROM_ELSEWHERE = re.compile(r'<(?:script|img|iframe)[^>]* src="(?:https?:)?//[^"]*"'
+                                    r'|<link[^>]* href="(?:https?:)?//[^"]*"')
+"""What a page would load from another site as it is read (a link to one is only a link)."""
 _SOURCES = ("schemas", "field_sync", "server", "client_lib", "field_sync_cli", "tests", "bench",
             "docs")
 
 
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
     """``mkdocs build --strict``: every page in the navigation, every link and anchor, every
-    included example file resolves; a warning fails the build."""
+    included example file and every diagram's drawing resolves; a warning fails the build. The
+    site loads nothing from elsewhere: no script, font or style, and no diagram drawn in the
+    reader's browser."""
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
                            str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=300,
@@ -34,6 +39,11 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stderr, done.stderr
     assert (tmp_path / "site" / "protocol" / "seals" / "index.html").exists()
+    loaded = [f"{page.relative_to(tmp_path)}: {found}"
+              for page in (tmp_path / "site").rglob("*.html")
+              for found in _LOADED_FROM_ELSEWHERE.findall(page.read_text())]
+    assert loaded == []
+    assert 'class="mermaid"' not in (tmp_path / "site" / "architecture" / "index.html").read_text()
 
 
 def test_every_page_is_in_the_navigation() -> None:
