@@ -203,6 +203,11 @@ class ServerConfig:
         return Path(self.blob_dir) if self.blob_dir else self.data_dir / "blobs"
 
     @property
+    def signing_key_file(self) -> Path:
+        """The registry key's file: the ``registry_key`` setting, else in the data directory."""
+        return Path(self.registry_key) if self.registry_key else self.data_dir / "registry-key.pem"
+
+    @property
     def database_url(self) -> str:
         """The database to use, defaulting to the embedded SQLite file."""
         return self.db_url or f"sqlite:///{self.data_dir / 'field-sync.db'}"
