@@ -98,7 +98,8 @@ class ServerConfig:
     # pin (the registry's public key, its fingerprint) are settings of this group too.
     registry_key: Path | None = setting(None, shown_default="DATA_DIR/registry-key.pem")
     """PEM file of the registry's P-256 signing key (receipts, trust list); made on first
-    start when missing."""
+    start when missing. Its hand-overs and earlier keys are kept beside it
+    (``field-sync admin rotate-registry-key``)."""
     secret_key: Path | None = setting(None, shown_default="DATA_DIR/secret-key")
     """File of the key that encrypts inspectors' one-time-code secrets at rest; made on first
     start when missing."""
