@@ -44,6 +44,12 @@ def _read_or_make(path: Path, make: bytes) -> bytes:
     return make
 
 
+def _derived(secret: bytes, purpose: str) -> bytes:
+    """A key for ``purpose`` derived from the secret key (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"field-sync {purpose}".encode()).derive(secret)
+
+
 @dataclass(frozen=True)
 class RegistryKeys:
     """The registry's signing key, its secret-encryption key and its time-MAC key."""
@@ -52,6 +58,9 @@ class RegistryKeys:
     secrets: Fernet
     time_mac: bytes
     """Keys the MAC of registry times told to devices (``server.registry_time``)."""
+    derivation: bytes
+    """Keys the secrets ``derived_secret`` gives (from the secret key, which is never rotated:
+    a rotation of the signing key must not void what they protect)."""
     handovers: tuple[KeyHandover, ...] = ()
     """The hand-overs from the registry's first signing key to this one, oldest first."""
 
@@ -66,9 +75,8 @@ class RegistryKeys:
             _read_or_make(signing_path, new_signing_key())
         key = read_signing_key(signing_path)
         secret = _read_or_make(secret_path, Fernet.generate_key()).strip()
-        time_mac = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                        info=b"field-sync registry time").derive(secret)
-        return cls(signing=key, secrets=Fernet(secret), time_mac=time_mac,
+        return cls(signing=key, secrets=Fernet(secret), time_mac=_derived(secret, "registry time"),
+                   derivation=_derived(secret, "derived secrets"),
                    handovers=KeyRing(signing_path).handovers(public_key_pem(key)))
 
     @cached_property
@@ -90,5 +98,5 @@ class RegistryKeys:
     def derived_secret(self, purpose: str) -> str:
         """A secret for ``purpose`` (the console's CSRF tokens), the same in every process that
         shares these keys and useless for anything else."""
-        private = self.signing.private_numbers().private_value.to_bytes(32, "big")
-        return hmac.new(private, f"field-sync {purpose}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self.derivation, f"field-sync {purpose}".encode(),
+                        hashlib.sha256).hexdigest()

@@ -296,3 +296,14 @@ def test_a_rotation_cut_off_before_the_new_key_is_in_use_is_finished_by_running_
     finished = RegistryKeys.load(tmp_path)
     assert finished.handovers == (handover,) and finished.public_pem == handover.next_key
     assert finished.first_public_pem == first.public_pem
+
+
+@pytest.mark.database_free
+def test_the_console_secrets_outlive_a_rotation(tmp_path: Path) -> None:
+    """A console form open while the registry restarts on its new key is still accepted."""
+    before = RegistryKeys.load(tmp_path)
+    KeyRing(tmp_path / "registry-key.pem").rotate(1)
+    after = RegistryKeys.load(tmp_path)
+    assert after.fingerprint != before.fingerprint
+    assert after.derived_secret("console csrf") == before.derived_secret("console csrf")
+    assert after.time_mac == before.time_mac
