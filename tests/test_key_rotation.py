@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -93,6 +93,7 @@ class Rotated:
     rotation: Said
     unrestarted: Said
     """``audit verify`` once the key was rotated, before the registry signed anything new."""
+    audit_log: list[dict[str, Any]]
 
     @property
     def data_dir(self) -> Path:
@@ -136,8 +137,10 @@ def rotated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rotated]:
         new, new_list = _get(server, "/v1/registry-key", RegistryKey), \
             _get(server, "/v1/trust-list", TrustList)
         new_checkpoint = _get(server, "/v1/audit/checkpoint", AuditCheckpoint)
+        log = httpx.get(f"{server.url}/v1/supervisor/audit", params={"limit": 1000},
+                        headers={**JSON, "Authorization": f"Bearer {token}"}, timeout=30)
         yield Rotated(folder, url, tablet, old, new, old_list, new_list, old_checkpoint,
-                      new_checkpoint, early, late, rotation, unrestarted)
+                      new_checkpoint, early, late, rotation, unrestarted, log.json())
     finally:
         server.stop()
         for opened_tablet in opened:
@@ -158,6 +161,12 @@ def test_the_registry_hands_over_to_a_new_key_and_publishes_the_handover(
     assert rotated.new_list.registry_key == rotated.new_checkpoint.registry_key == \
         rotated.new.public_key
     assert rotated.new_list.handovers == rotated.new.handovers
+    # the audit log says when, recorded as the registry started on the new key
+    (entry,) = [entry for entry in rotated.audit_log
+                if entry["action"] == "registry_key_handed_over"]
+    assert (entry["actor"], entry["subject"]) == ("registry", rotated.new.fingerprint)
+    assert msgspec.json.decode(entry["detail"]) == {"previous_key": rotated.old.fingerprint,
+                                                    "at_ms": handover.at_ms}
     # the outgoing key is kept, never deleted
     kept = RegistryKeys.load(rotated.data_dir,
                              KeyRing(rotated.data_dir / "registry-key.pem").kept_path(
