@@ -21,7 +21,7 @@ from client_lib.errors import (
 )
 from client_lib.keystore import KeyStore, SoftwareKeyStore
 from client_lib.store import DeviceStore, OutboxEntry
-from client_lib.sync import Synchronizer, SyncReport
+from client_lib.sync import PushForm, Synchronizer, SyncReport
 from client_lib.transport import HttpTransport, Transport
 from field_sync import (
     DocumentState,
@@ -80,6 +80,7 @@ class Tablet:
         self.keys = keys or SoftwareKeyStore(self.store, passphrase)
         self._transport = transport
         self._wall_ms = wall_ms
+        self._push_form = PushForm()
         self.clock = HybridLogicalClock(
             last=self.store.get("hlc_last", 0),
             offset_ms=self.store.get("clock_offset", 0),
@@ -379,7 +380,7 @@ class Tablet:
 
     def pending(self) -> int:
         """How many saved changes wait to reach the registry."""
-        return len(self.store.outbox("pending"))
+        return len(self.store.pending())
 
     def rejections(self) -> list[OutboxEntry]:
         """Changes the registry refused, with its reasons; they stay on the tablet."""
@@ -402,4 +403,4 @@ class Tablet:
         if not token:
             raise NotEnrolled("enroll this tablet before syncing")
         return Synchronizer(self.store, self._transport_or_default(), self.clock, token,
-                            batch_size, self._wall_ms)
+                            batch_size, self._wall_ms, self._push_form)

@@ -106,12 +106,18 @@ class Form:
         """What a map written whole writes, if its collection's row type takes it; None to
         take the op the long way, which also says what is wrong with it."""
         where = ("", "") if path == "" else parse_path(path)
-        if isinstance(where, FieldPath) or not value:
-            return None  # a field's path with a map, or an empty map: refused the long way
-        row_type = self._row_types.get(where[0])
-        if row_type is None or not row_type.takes(value):
-            return None
-        return written_whole(where[0], where[1], value)
+        if isinstance(where, FieldPath):
+            return None  # a field's path with a map: refused the long way
+        return self.written_whole(where[0], where[1], value)
+
+    def written_whole(self, collection: str, row: str, value: dict[str, Any]) -> Written | None:
+        """What a map written whole to ``row`` of ``collection`` (both empty: the protocol's
+        root) writes, if the collection's row type takes the map as it is: what ``check_op``
+        then finds too. None when only the long way (``check_op``) can tell."""
+        row_type = self._row_types.get(collection)
+        if not value or row_type is None or not row_type.takes(value):
+            return None  # an empty map, or anything the type refuses: the long way says why
+        return written_whole(collection, row, value)
 
     def _check_template(self, value: Any) -> None:
         if value != self.template.ref:

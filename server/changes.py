@@ -130,6 +130,7 @@ class _PageRow(NamedTuple):
     template_ref: str
     assignment_id: str
     latest_hlc: int
+    created: int
 
 
 _PAGE_COLUMNS = protocol_columns(_PageRow._fields)

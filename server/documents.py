@@ -18,10 +18,14 @@ _encoder = msgspec.msgpack.Encoder()
 
 
 class StoredState(Protocol):
-    """A protocol row, or a plain row of its ``id``, ``registers`` and ``vector``."""
+    """A protocol row, or a plain row of its ``id``, ``registers``, ``vector`` and
+    ``created``."""
 
     @property
     def id(self) -> str: ...
+
+    @property
+    def created(self) -> int: ...
 
     @property
     def registers(self) -> bytes: ...
@@ -32,7 +36,7 @@ class StoredState(Protocol):
 
 def decode_state(row: StoredState) -> DocumentState:
     """The merged state stored in ``row``."""
-    return DocumentState(row.id, unpack_registers(row.registers),
+    return DocumentState(row.id, unpack_registers(row.registers, row.created),
                          _vector_decoder.decode(row.vector))
 
 

@@ -11,10 +11,12 @@ transaction, so an acknowledged batch is durable and a batch cut off half way ch
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from pydantic_core import PydanticUndefined
@@ -25,7 +27,7 @@ from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
 from field_sync.hlc import COUNTER_BITS
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
-from schemas import Op, OpResult, Template
+from schemas import Op, OpResult, ProtocolResult, Template, WholeProtocol
 from server import oplog
 from server.audit import append as audit
 from server.auth import Caller
@@ -33,6 +35,7 @@ from server.catalog import TemplateCatalog
 from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector
 from server.new_protocol import NewProtocol
+from server.oplog import MAX_SEQ, MAX_STAMP
 from server.scope import assignments_in_scope
 from server.signatures import SignatureRefused, Signing, register
 from server.tables import (
@@ -41,14 +44,13 @@ from server.tables import (
     ProtocolRow,
     ReceiptRow,
 )
+from server.whole import Prepared, prepare
 
-__all__ = ["Rejected", "ingest"]
+__all__ = ["Answers", "Rejected", "ingest"]
 
 _value_encoder = msgspec.msgpack.Encoder()
 _hlc = attrgetter("hlc")
 PROTOCOL_SIGNED = "protocol_signed"
-MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
-MAX_STAMP = 2**63 - 1
 _PROTOCOL_DEFAULTS = {name: info.default for name, info in ProtocolRow.model_fields.items()
                       if info.default is not PydanticUndefined}
 
@@ -83,6 +85,9 @@ class _Batch:
     held_seen: set[int] = field(default_factory=set)
     merged: defaultdict[str, list[Op]] = field(default_factory=lambda: defaultdict(list))
     """The ops merged, by protocol, in order: the op log rows this push adds."""
+    whole: dict[str, Prepared] = field(default_factory=dict)
+    """Protocols pushed whole and taken in one pass, packed before the writer's turn (until an
+    op of the op path comes for one: ``_state_for``)."""
     held: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
     """The site of each assignment new protocols of this batch belong to."""
@@ -98,6 +103,8 @@ def _held(op: Op, changed: int) -> dict[str, Any]:
 
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> State:
     state = batch.states.get(op.doc)
+    if op.doc in batch.whole:  # taken in one pass; its ops from now on are merged one by one
+        batch.merged[op.doc] = batch.whole.pop(op.doc).as_ops(batch.caller.device_id)
     if state is None and op.doc in batch.rows:
         state = decode_state(batch.rows[op.doc])
     if state is not None:
@@ -208,18 +215,18 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     batch.merged[op.doc].append(op)
 
 
-def _load(session: Session, caller: Caller, ops: list[Op], database: Database, now_ms: int,
+def _load(session: Session, caller: Caller, docs: set[str], seqs: list[int], now_ms: int,
           signing: Signing | None) -> _Batch:
+    """What a push of the device's ``seqs`` on ``docs`` starts from."""
     # The change number first: its row lock queues every writer behind this push, as SQLite's
     # write lock does, so two pushes never lock protocol rows in crossing orders, and a batch
     # sent twice at once (a retry racing its original) finds the first one's ops logged.
     changed = Database.next_change(session)
-    docs = {op.doc for op in ops}
     rows = {row.id: row for row in session.exec(
         select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))}
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
                    rows=rows, changed=changed, now_ms=now_ms, signing=signing)
-    own = [op.seq for op in ops if op.actor == caller.device_id and 1 <= op.seq <= MAX_SEQ]
+    own = [seq for seq in seqs if 1 <= seq <= MAX_SEQ]
     if own:
         low, high = min(own), max(own)
         batch.seen = oplog.seen_seqs(session, caller.device_id, low, high)
@@ -245,7 +252,8 @@ def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleN
                               "template_ref": state.template_ref or "",
                               "assignment_id": assignment_id,
                               "created_by": batch.caller.device_id,
-                              "site_id": batch.sites[assignment_id]})
+                              "site_id": batch.sites[assignment_id],
+                              "created": batch.changed})
 
 
 def _store(session: Session, batch: _Batch) -> None:
@@ -255,11 +263,14 @@ def _store(session: Session, batch: _Batch) -> None:
         if row is None:
             row = _new_row(session, batch, doc, state)
             created.append(row)
-        row.registers = encode_registers(state)
+        whole = batch.whole.get(doc)
+        row.registers = encode_registers(state) if whole is None else whole.registers
         row.vector = encode_vector(state)
         row.changed = batch.changed
         if merged := batch.merged.get(doc):
             row.latest_hlc = max(row.latest_hlc, *map(_hlc, merged))
+        elif whole is not None:
+            row.latest_hlc = whole.latest_hlc
         # The columns registry queries search by.
         row.number, row.entity_tin = _text(state, "number"), _text(state, "entity_tin")
         row.inspector_id = _text(state, "lead_inspector")
@@ -271,7 +282,10 @@ def _store(session: Session, batch: _Batch) -> None:
             session.add(row)
     # New protocols go in with one statement, not through the ORM's unit of work.
     Database.insert_many(session, ProtocolRow, [vars(row) for row in created])
-    logged = oplog.log_rows(batch.changed, batch.caller.device_id, batch.merged)
+    device = batch.caller.device_id
+    logged = [*oplog.log_rows(batch.changed, device, batch.merged),
+              *((doc, batch.changed, device, min(whole.seqs), max(whole.seqs), whole.log)
+                for doc, whole in batch.whole.items())]
     oplog.insert(session, logged)
     Database.insert_many(session, HeldOpRow, batch.held)
     _audit(session, batch, oplog.log_digest(logged))
@@ -302,8 +316,9 @@ def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNa
 
 def _audit(session: Session, batch: _Batch, log_digest: str) -> None:
     actor = f"device:{batch.caller.device_id}"
-    if batch.merged:
+    if batch.merged or batch.whole:
         docs = {doc: len(ops) for doc, ops in batch.merged.items()}
+        docs.update((doc, len(whole.ops)) for doc, whole in batch.whole.items())
         audit(session, batch.now_ms, actor, "push", batch.caller.device_id,
                      {"docs": docs, "log_sha256": log_digest}, batch.changed)
     for doc, (status, reasons) in batch.statuses.items():
@@ -331,6 +346,41 @@ def _answer(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     return OpResult(op.seq, "accepted")
 
 
+class Answers(NamedTuple):
+    """A push's answers: one an op, and one a protocol pushed whole whose ops all fared alike
+    (the others' ops are answered in ``results``)."""
+
+    results: list[OpResult]
+    protocols: list[ProtocolResult]
+
+
+def _take_whole(batch: _Batch, prepared: Prepared, session: Session, catalog: TemplateCatalog,
+                latest_stamp: int) -> list[OpResult] | ProtocolResult:
+    """A protocol pushed whole: its run of ops taken in one pass when the protocol is new, its
+    seqs unseen and its assignment the device's (what ``_accept`` would ask of its creating op);
+    every other op the op path's way. One answer when they all fare alike."""
+    device, doc, seqs, state = batch.caller.device_id, prepared.doc, prepared.seqs, prepared.state
+    taken: list[OpResult] = []
+    if state is not None and doc not in batch.rows and doc not in batch.states and \
+            prepared.assignment in batch.scope and batch.seen.isdisjoint(seqs) and \
+            batch.held_seen.isdisjoint(seqs):
+        assert prepared.form is not None  # a run was found with it
+        state.changed = batch.changed
+        batch.states[doc], batch.forms[doc] = state, prepared.form
+        batch.seen.update(seqs)
+        if len(seqs) == len(prepared.ops):
+            batch.whole[doc] = prepared
+            return ProtocolResult(doc, "accepted")
+        batch.merged[doc] += prepared.as_ops(device, end=len(seqs))  # the rest may need them
+        taken = [OpResult(seq, "accepted") for seq in seqs]
+    results = taken + [_answer(batch, op, session, catalog, latest_stamp)
+                       for op in prepared.as_ops(device, len(taken))]
+    alike = {result.status for result in results}
+    if alike == {"accepted"} or alike == {"duplicate"}:
+        return ProtocolResult(doc, "accepted" if alike == {"accepted"} else "duplicate")
+    return results
+
+
 def ingest(
     database: Database,
     catalog: TemplateCatalog,
@@ -339,17 +389,60 @@ def ingest(
     now_ms: int,
     max_ahead_ms: int,
     signing: Signing | None = None,
-) -> list[OpResult]:
-    """Merge a device's batch of ops into the registry; one result per op, in order.
+    protocols: Sequence[WholeProtocol] = (),
+) -> Answers:
+    """Merge a device's batch into the registry: its ``ops``, and its ``protocols`` pushed
+    whole, each taken just before the first op with a higher seq than its first; one result per
+    op, in order, or one per protocol pushed whole whose ops all fared alike. The outcome is
+    what the op path gives for the same ops in that order.
 
     With ``signing`` (as the server always runs), a freeze must carry a valid signature,
     confirmation and seal, and a receipt is written; without it (embedded use) a freeze is
     checked against the state it names only.
     """
+    # The last stamp of the latest millisecond allowed (below 0 when that is before 1970).
+    latest_stamp = ((now_ms + max_ahead_ms + 1) << COUNTER_BITS) - 1
+    # Checked before the writer's turn: what a protocol's own ops tell of it.
+    template_of = partial(_template, database, catalog)
+    prepared = [prepare(item, caller.device_id, template_of, latest_stamp) for item in protocols]
+    docs = {op.doc for op in ops} | {item.doc for item in protocols}
+    seqs = [op.seq for op in ops if op.actor == caller.device_id]
+    seqs += [seq for item in protocols for seq, _, _, _ in item.ops]
+    answers = Answers([], [])
     with database.write() as session:
-        batch = _load(session, caller, ops, database, now_ms, signing)
-        # The last stamp of the latest millisecond allowed (below 0 when that is before 1970).
-        latest_stamp = ((now_ms + max_ahead_ms + 1) << COUNTER_BITS) - 1
-        results = [_answer(batch, op, session, catalog, latest_stamp) for op in ops]
+        batch = _load(session, caller, docs, seqs, now_ms, signing)
+        for each in _in_order(prepared, ops):
+            if isinstance(each, Op):
+                answers.results.append(_answer(batch, each, session, catalog, latest_stamp))
+                continue
+            answer = _take_whole(batch, each, session, catalog, latest_stamp)
+            if isinstance(answer, ProtocolResult):
+                answers.protocols.append(answer)
+            else:
+                answers.results.extend(answer)
         _store(session, batch)
-    return results
+    return answers
+
+
+def _in_order(protocols: list[Prepared], ops: list[Op]) -> Iterator[Prepared | Op]:
+    """The protocols pushed whole among the ops, each just before the first op with a higher
+    seq than its first: a tablet's push in the order its ops were made."""
+    waiting = iter(protocols)
+    protocol = next(waiting, None)
+    for op in ops:
+        while protocol is not None and protocol.first_seq < op.seq:
+            yield protocol
+            protocol = next(waiting, None)
+        yield op
+    if protocol is not None:
+        yield protocol
+        yield from waiting
+
+
+def _template(database: Database, catalog: TemplateCatalog, ref: str) -> Template | None:
+    """A template the registry knows, read outside any write."""
+    known = catalog.cached(ref)
+    if known is not None:
+        return known
+    with database.read() as session:
+        return catalog.get(session, ref)

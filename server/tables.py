@@ -140,6 +140,11 @@ class ProtocolRow(SQLModel, table=True):
                                                         server_default="0"))
     """The latest stamp of the ops merged into it, so never earlier than any of its registers:
     what a device that takes it whole has heard (``PullResponse.heads``); 0 when not known."""
+    created: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                     server_default="0"))
+    """The push that created it (0 when not known). Its registers that won in that push are
+    stored with ``changed`` 0 (``schemas.packed``); a device whose cursor is older than it
+    has never seen the protocol, and is sent it whole, as the registry stores it."""
 
 
 class ReferenceRow(SQLModel, table=True):
@@ -199,7 +204,7 @@ class HeldOpRow(SQLModel, table=True):
 
     actor: str = Field(primary_key=True, max_length=64)
     seq: int = Field(sa_type=BigInteger, sa_column_kwargs={"autoincrement": False},
-                     primary_key=True)  # seqs go up to ingest's MAX_SEQ, past 32 bits
+                     primary_key=True)  # seqs go up to the op log's MAX_SEQ, past 32 bits
     doc: str = Field(max_length=64)
     path: str = Field(max_length=200)
     value: bytes = Field(sa_type=LargeBinary, nullable=False)

@@ -46,7 +46,7 @@ import msgspec
 from sqlmodel import select
 
 from client_lib import Offline, RegistryRefused, Tablet, Transport
-from field_sync import DocumentState
+from field_sync import DocumentState, Register
 from schemas import (
     Assignment,
     EnrollRequest,
@@ -84,6 +84,7 @@ __all__ = [
     "LostResponse",
     "Partitioned",
     "deliver_out_of_order",
+    "written",
 ]
 
 T = TypeVar("T")
@@ -108,6 +109,13 @@ def _as_problem() -> Iterator[None]:
     except ProblemError as problem:
         raise RegistryRefused(problem.status_code,
                               {"code": problem.code, "detail": problem.detail}) from problem
+
+
+def written(registers: dict[str, Register]) -> dict[str, tuple[int, str, int, Any]]:
+    """Each register's write: stamp, device, seq and value, not the registry's change number
+    (the registry's alone: a tablet keeps whatever came, 0 for the push that created the
+    protocol when it came packed as stored)."""
+    return {path: (r.hlc, r.actor, r.seq, r.value) for path, r in registers.items()}
 
 
 class InProcessTransport:
@@ -159,13 +167,13 @@ class InProcessTransport:
         """``POST /v1/push``."""
         caller = self._caller(token)
         batch = _over_the_wire(batch, PushRequest)
-        if len(batch.ops) > self.config.max_batch_ops:
-            raise RegistryRefused(413, {"code": "batch_too_large",
-                                        "detail": f"{len(batch.ops)} ops"})
-        results = ingest(self.database, self.catalog, caller, batch.ops, self.clock(),
-                         self.config.max_clock_ahead_ms, self.signing)
-        return _over_the_wire(PushResponse(results=results, server_time_ms=self.clock()),
-                              PushResponse)
+        count = len(batch.ops) + sum(len(item.ops) for item in batch.protocols)
+        if count > self.config.max_batch_ops:
+            raise RegistryRefused(413, {"code": "batch_too_large", "detail": f"{count} ops"})
+        answers = ingest(self.database, self.catalog, caller, batch.ops, self.clock(),
+                         self.config.max_clock_ahead_ms, self.signing, batch.protocols)
+        return _over_the_wire(PushResponse(results=answers.results, server_time_ms=self.clock(),
+                                           protocols=answers.protocols), PushResponse)
 
     def pull(self, token: str, cursor: str) -> PulledPage:
         """``GET /v1/pull?states=true&packed=true`` (or ``false``, see ``states`` and

@@ -25,13 +25,14 @@ async def push_ops(
     registry: NamedDependency[Registry],
     caller: NamedDependency[Caller],
 ) -> Response[bytes]:
-    """Device. Merge a batch of the device's own ops; one result per op."""
+    """Device. Merge a batch of the device's own ops; one result per op, or one per protocol
+    pushed whole whose ops all fared alike."""
     batch = await decode_body(request, PushRequest)
-    if len(batch.ops) > registry.config.max_batch_ops:
-        raise TooLarge(
-            "batch_too_large", f"{len(batch.ops)} ops; send at most {registry.config.max_batch_ops}"
-        )
-    results = await registry.run(
+    count = len(batch.ops) + sum(len(item.ops) for item in batch.protocols)
+    if count > registry.config.max_batch_ops:
+        raise TooLarge("batch_too_large",
+                       f"{count} ops; send at most {registry.config.max_batch_ops}")
+    answers = await registry.run(
         ingest,
         registry.database,
         registry.catalog,
@@ -40,8 +41,10 @@ async def push_ops(
         now_ms(),
         registry.config.max_clock_ahead_ms,
         registry.signing,
+        batch.protocols,
     )
-    return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
+    return reply(request, PushResponse(results=answers.results, server_time_ms=now_ms(),
+                                       protocols=answers.protocols))
 
 
 def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
