@@ -62,6 +62,7 @@ from workload import (
     registry,
     registry_copies,
     registry_database,
+    server_cpu_s,
     server_peak_rss_mb,
 )
 
@@ -134,25 +135,6 @@ def _percentile(values: list[float], share: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
-def _cpu_s(pid: int) -> float:
-    """User and system CPU seconds of one process so far (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _server_cpu_s(server: LocalServer) -> float:
-    """CPU seconds of the server process and its workers so far."""
-    assert server.process is not None
-    pid = server.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    pids = [pid] + ([int(child) for child in children.read_text().split()]
-                    if children.exists() else [])
-    return sum(_cpu_s(each) for each in pids)
 
 
 def _client_cpu_s() -> float:
@@ -282,11 +264,11 @@ def run(args: argparse.Namespace, db_url: str) -> dict[str, Any]:
                     for document in device.documents[round_::args.rounds]:
                         device.created.append(fill(device.tablet, device.assignment, document))
                 ops = sum(device.tablet.pending() for device in devices) + ops
-            cpu_before = (_client_cpu_s(), _server_cpu_s(reg.server))
+            cpu_before = (_client_cpu_s(), server_cpu_s(reg.server))
             label = "last round: pull" if last else f"round {round_ + 1}: push + pull"
             phases.append(_in_pool(pool, _pull if last else _sync, devices, label))
             client_cpu += _client_cpu_s() - cpu_before[0]
-            server_cpu += _server_cpu_s(reg.server) - cpu_before[1]
+            server_cpu += server_cpu_s(reg.server) - cpu_before[1]
             print(f"{label}: {phases[-1]:.1f} s", file=sys.stderr)
 
         problems = _check(reg, devices)

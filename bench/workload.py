@@ -33,8 +33,8 @@ from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, Protocol, ProtocolSummary
 
 __all__ = ["PASSPHRASE", "Registry", "TEMPLATE", "add_options", "enrolled", "fill", "generate",
-           "peak_rss_mb", "print_table", "read_workload", "registry", "registry_copies",
-           "registry_database", "server_peak_rss_mb"]
+           "peak_rss_mb", "print_table", "process_cpu_s", "read_workload", "registry",
+           "registry_copies", "registry_database", "server_cpu_s", "server_peak_rss_mb"]
 
 TEMPLATE = "metrology_supervision@1"
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "workloads" / "gen_protocols.py"
@@ -196,12 +196,31 @@ def print_table(rows: Sequence[tuple[str, ...]], width: int = 14) -> None:
         print(f"{name:<{name_width}}" + "".join(f"  {value:>{width}}" for value in values))
 
 
-def server_peak_rss_mb(server: LocalServer) -> float:
-    """The server process's peak resident memory (VmHWM; the largest of its workers)."""
+def _server_pids(server: LocalServer) -> list[int]:
+    """The server process and its workers."""
     assert server.process is not None
     pids = [server.process.pid]
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     if children.exists():
         pids += [int(pid) for pid in children.read_text().split()]
-    return max((vm_hwm_mb(pid) or 0.0 for pid in pids), default=0.0)
+    return pids
+
+
+def server_peak_rss_mb(server: LocalServer) -> float:
+    """The server process's peak resident memory (VmHWM; the largest of its workers)."""
+    return max((vm_hwm_mb(pid) or 0.0 for pid in _server_pids(server)), default=0.0)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of one process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(server: LocalServer) -> float:
+    """CPU seconds of the server process and its workers so far."""
+    return sum(process_cpu_s(pid) for pid in _server_pids(server))
 

@@ -28,8 +28,8 @@ import msgspec
 
 from schemas.operations import Register
 
-__all__ = ["PackedRegister", "PackedRows", "encode_packed", "is_packed", "pack_registers",
-           "register_count", "unpack_registers"]
+__all__ = ["PackedRegister", "PackedRows", "array_head", "encode_packed", "is_packed",
+           "pack_registers", "register_count", "unpack_registers"]
 
 _FLAT = msgspec.msgpack.Decoder(dict[str, Register])
 _encode = msgspec.msgpack.Encoder().encode
@@ -198,3 +198,12 @@ def _unsigned(view: memoryview, at: int) -> int:
     if width is None:
         raise ValueError("not registers in either form")
     return int.from_bytes(view[at + 1:at + 1 + width], "big")
+
+
+def array_head(length: int) -> bytes:
+    """The MessagePack head of an array of ``length`` items (for arrays built of bytes that
+    are MessagePack already)."""
+    if length < 16:
+        return bytes((0x90 | length,))
+    return (b"\xdc" + length.to_bytes(2, "big")) if length < 2**16 else \
+        (b"\xdd" + length.to_bytes(4, "big"))

@@ -6,7 +6,7 @@ other way round) still understand each other.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -52,9 +52,10 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[dict[str, str]] = msgspec.field(default_factory=list)
 
 
-WholeOp = tuple[int, str, Any, int]
+WholeOp = tuple[int, str, msgspec.Raw, int]
 """One op of a protocol pushed whole, as the registry's op log keeps it: ``(seq, path, value,
-hlc)``; its device is the one pushing and its protocol the one it is sent with."""
+hlc)``, the value as its device wrote it (MessagePack; in a JSON body, JSON), its device the one
+pushing and its protocol the one it is sent with."""
 
 
 class WholeProtocol(msgspec.Struct, array_like=True, frozen=True, gc=False):

@@ -11,7 +11,8 @@ from schemas import VersionVector
 from schemas.packed import pack_registers, unpack_registers
 from server.new_protocol import NewProtocol
 
-__all__ = ["StoredState", "decode_state", "encode_registers", "encode_vector"]
+__all__ = ["StoredState", "decode_state", "encode_registers", "encode_vector",
+           "encode_vector_of"]
 
 _vector_decoder = msgspec.msgpack.Decoder(VersionVector)
 _encoder = msgspec.msgpack.Encoder()
@@ -48,3 +49,8 @@ def encode_registers(state: DocumentState | NewProtocol) -> bytes:
 def encode_vector(state: DocumentState | NewProtocol) -> bytes:
     """The stored form of a state's version vector."""
     return _encoder.encode(state.vector)
+
+
+def encode_vector_of(actor: str, seq: int) -> bytes:
+    """The stored form of the version vector of one device's ops up to ``seq``."""
+    return _encoder.encode({actor: seq})

@@ -33,7 +33,7 @@ from server.audit import append as audit
 from server.auth import Caller
 from server.catalog import TemplateCatalog
 from server.database import Database
-from server.documents import decode_state, encode_registers, encode_vector
+from server.documents import decode_state, encode_registers, encode_vector, encode_vector_of
 from server.new_protocol import NewProtocol
 from server.oplog import MAX_SEQ, MAX_STAMP
 from server.scope import assignments_in_scope
@@ -44,7 +44,7 @@ from server.tables import (
     ProtocolRow,
     ReceiptRow,
 )
-from server.whole import Prepared, prepare
+from server.whole import Prepared, prepare_push
 
 __all__ = ["Answers", "Rejected", "ingest"]
 
@@ -86,7 +86,7 @@ class _Batch:
     merged: defaultdict[str, list[Op]] = field(default_factory=lambda: defaultdict(list))
     """The ops merged, by protocol, in order: the op log rows this push adds."""
     whole: dict[str, Prepared] = field(default_factory=dict)
-    """Protocols pushed whole and taken in one pass, packed before the writer's turn (until an
+    """Protocols pushed whole, taken in one pass and packed before the writer's turn (until an
     op of the op path comes for one: ``_state_for``)."""
     held: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
@@ -102,9 +102,9 @@ def _held(op: Op, changed: int) -> dict[str, Any]:
 
 
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> State:
-    state = batch.states.get(op.doc)
     if op.doc in batch.whole:  # taken in one pass; its ops from now on are merged one by one
-        batch.merged[op.doc] = batch.whole.pop(op.doc).as_ops(batch.caller.device_id)
+        _unpacked(batch, batch.whole.pop(op.doc))
+    state = batch.states.get(op.doc)
     if state is None and op.doc in batch.rows:
         state = decode_state(batch.rows[op.doc])
     if state is not None:
@@ -237,19 +237,24 @@ def _load(session: Session, caller: Caller, docs: set[str], seqs: list[int], now
 
 
 def _text(state: State, path: str) -> str:
-    value = state.value(path)
+    return _shown(state.value(path))
+
+
+def _shown(value: Any) -> str:
+    """A value as a search column holds it."""
     return "" if value is None else str(value)
 
 
-def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleNamespace:
+def _new_row(session: Session, batch: _Batch, doc: str, template_ref: str | None,
+             assignment_id: str | None) -> SimpleNamespace:
     """A protocol row to insert: plain attributes, as building a SQLModel row costs more than
     inserting it, and a batch may create hundreds."""
-    assignment_id = state.assignment or ""
+    assignment_id = assignment_id or ""
     if assignment_id not in batch.sites:
         assignment = session.get(AssignmentRow, assignment_id)
         batch.sites[assignment_id] = assignment.site_id if assignment else ""
     return SimpleNamespace(**{**_PROTOCOL_DEFAULTS, "id": doc,
-                              "template_ref": state.template_ref or "",
+                              "template_ref": template_ref or "",
                               "assignment_id": assignment_id,
                               "created_by": batch.caller.device_id,
                               "site_id": batch.sites[assignment_id],
@@ -257,20 +262,17 @@ def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleN
 
 
 def _store(session: Session, batch: _Batch) -> None:
-    created = []
+    created = [_whole_row(session, batch, whole) for whole in batch.whole.values()]
     for doc, state in batch.states.items():
         row: ProtocolRow | SimpleNamespace | None = batch.rows.get(doc)
         if row is None:
-            row = _new_row(session, batch, doc, state)
+            row = _new_row(session, batch, doc, state.template_ref, state.assignment)
             created.append(row)
-        whole = batch.whole.get(doc)
-        row.registers = encode_registers(state) if whole is None else whole.registers
+        row.registers = encode_registers(state)
         row.vector = encode_vector(state)
         row.changed = batch.changed
         if merged := batch.merged.get(doc):
             row.latest_hlc = max(row.latest_hlc, *map(_hlc, merged))
-        elif whole is not None:
-            row.latest_hlc = whole.latest_hlc
         # The columns registry queries search by.
         row.number, row.entity_tin = _text(state, "number"), _text(state, "entity_tin")
         row.inspector_id = _text(state, "lead_inspector")
@@ -284,7 +286,7 @@ def _store(session: Session, batch: _Batch) -> None:
     Database.insert_many(session, ProtocolRow, [vars(row) for row in created])
     device = batch.caller.device_id
     logged = [*oplog.log_rows(batch.changed, device, batch.merged),
-              *((doc, batch.changed, device, min(whole.seqs), max(whole.seqs), whole.log)
+              *((doc, batch.changed, device, min(whole.seqs), max(whole.seqs), whole.log())
                 for doc, whole in batch.whole.items())]
     oplog.insert(session, logged)
     Database.insert_many(session, HeldOpRow, batch.held)
@@ -359,26 +361,45 @@ def _take_whole(batch: _Batch, prepared: Prepared, session: Session, catalog: Te
     """A protocol pushed whole: its run of ops taken in one pass when the protocol is new, its
     seqs unseen and its assignment the device's (what ``_accept`` would ask of its creating op);
     every other op the op path's way. One answer when they all fare alike."""
-    device, doc, seqs, state = batch.caller.device_id, prepared.doc, prepared.seqs, prepared.state
+    doc, seqs = prepared.doc, prepared.seqs
     taken: list[OpResult] = []
-    if state is not None and doc not in batch.rows and doc not in batch.states and \
-            prepared.assignment in batch.scope and batch.seen.isdisjoint(seqs) and \
+    if seqs and doc not in batch.rows and doc not in batch.states and doc not in batch.whole \
+            and prepared.assignment in batch.scope and batch.seen.isdisjoint(seqs) and \
             batch.held_seen.isdisjoint(seqs):
-        assert prepared.form is not None  # a run was found with it
-        state.changed = batch.changed
-        batch.states[doc], batch.forms[doc] = state, prepared.form
         batch.seen.update(seqs)
-        if len(seqs) == len(prepared.ops):
+        if prepared.whole:
             batch.whole[doc] = prepared
             return ProtocolResult(doc, "accepted")
-        batch.merged[doc] += prepared.as_ops(device, end=len(seqs))  # the rest may need them
+        _unpacked(batch, prepared)  # the rest may need it merged
         taken = [OpResult(seq, "accepted") for seq in seqs]
     results = taken + [_answer(batch, op, session, catalog, latest_stamp)
-                       for op in prepared.as_ops(device, len(taken))]
+                       for op in prepared.as_ops(batch.caller.device_id, len(taken))]
     alike = {result.status for result in results}
     if alike == {"accepted"} or alike == {"duplicate"}:
         return ProtocolResult(doc, "accepted" if alike == {"accepted"} else "duplicate")
     return results
+
+
+def _unpacked(batch: _Batch, prepared: Prepared) -> None:
+    """The run of a protocol pushed whole, merged as the op path merges it, where the op path
+    finds it: its state, its form and its ops to log."""
+    assert prepared.form is not None  # a run was found with it
+    device, doc = batch.caller.device_id, prepared.doc
+    batch.states[doc] = prepared.merged(device, batch.changed)
+    batch.forms[doc] = prepared.form
+    batch.merged[doc] = prepared.as_ops(device, end=len(prepared.run))
+
+
+def _whole_row(session: Session, batch: _Batch, whole: Prepared) -> SimpleNamespace:
+    """The row of a protocol pushed whole and packed before the writer's turn: what
+    ``_store`` writes for the same ops merged one by one."""
+    row = _new_row(session, batch, whole.doc, whole.root(TEMPLATE), whole.assignment)
+    row.registers = whole.registers
+    row.vector = encode_vector_of(batch.caller.device_id, max(whole.seqs))
+    row.changed, row.latest_hlc = batch.changed, whole.latest_hlc
+    row.number, row.entity_tin = _shown(whole.root("number")), _shown(whole.root("entity_tin"))
+    row.inspector_id = _shown(whole.root("lead_inspector"))
+    return row
 
 
 def ingest(
@@ -404,7 +425,7 @@ def ingest(
     latest_stamp = ((now_ms + max_ahead_ms + 1) << COUNTER_BITS) - 1
     # Checked before the writer's turn: what a protocol's own ops tell of it.
     template_of = partial(_template, database, catalog)
-    prepared = [prepare(item, caller.device_id, template_of, latest_stamp) for item in protocols]
+    prepared = prepare_push(list(protocols), caller.device_id, template_of, latest_stamp)
     docs = {op.doc for op in ops} | {item.doc for item in protocols}
     seqs = [op.seq for op in ops if op.actor == caller.device_id]
     seqs += [seq for item in protocols for seq, _, _, _ in item.ops]

@@ -1,63 +1,59 @@
 """Protocols pushed whole: which of a new protocol's ops the registry takes in one pass.
 
 A protocol the registry has never seen, all of whose ops are the pushing device's own, comes as
-its ops, as the op log keeps them (``schemas.WholeProtocol``). Most are an op that creates the
-protocol and a row written whole for each row the inspector added: no op overwrites another,
-so the op path (``server.ingest``) would find each op good and write each of its fields once,
-with nothing to compare. ``prepare`` finds that run of ops before the writer's turn: each map
-through its collection's row type (one ``msgspec.convert``, in C), stamps and seqs in bounds,
-each row and seq once; and writes the run straight into the protocol's packed registers
-(``NewProtocol``, whose registers need no change number: they won in the push that creates the
-protocol). In the writer's turn only what needs the database is asked (is the protocol new,
-were its seqs seen, is its assignment the device's), and what was packed is stored. Whatever
-follows the run (a field edited, a row removed or written again, a signature) goes the op path,
-op by op; a protocol whose run does not hold goes the op path whole. So the outcome is the op
-path's by construction, and a test holds the two to it.
+its ops, as the op log keeps them, each value the MessagePack the device wrote
+(``schemas.WholeProtocol``). Most are an op that creates the protocol and a row written whole
+for each row the inspector added: no op overwrites another, so the op path
+(``server.ingest``) would find each op good and write each of its fields once, with nothing to
+compare. ``prepare_push`` finds that run of ops before the writer's turn, for all the protocols
+of a push at once (``server.runs``), and packs a protocol whose ops are all one run there and
+then (``server.packing``): its registers need no change number, as they won in the push that
+creates the protocol (``schemas.packed``). In the writer's turn only what needs the database is
+asked (is the protocol new, were its seqs seen, is its assignment the device's), and what was
+packed is stored. Whatever follows the run (a field edited, a row removed or written again, a
+signature) goes the op path, op by op, after the run merged as the op path merges it
+(``NewProtocol``); a protocol whose run does not hold goes the op path whole. So the outcome
+is the op path's by construction, and a test holds the two to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from field_sync.errors import InvalidOperation
+import msgspec
+
 from field_sync.forms import Form, form_of
-from field_sync.paths import (
-    ASSIGNMENT,
-    SUPERSEDES,
-    TEMPLATE,
-    FieldPath,
-    is_uuid,
-    parse_path,
-)
+from field_sync.paths import ASSIGNMENT, SUPERSEDES, TEMPLATE, is_uuid, written_whole
 from schemas import Op, Template, WholeOp, WholeProtocol
 from server.new_protocol import NewProtocol
-from server.oplog import MAX_SEQ, MAX_STAMP
-from server.oplog import pack_whole as _log
+from server.packing import pack_run
+from server.runs import Written, one_run, read_map, runs_at_once
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "as_msgpack", "prepare_push"]
+
+_encode = msgspec.msgpack.Encoder().encode
+_value = msgspec.msgpack.Decoder().decode
 
 
 @dataclass
 class Prepared:
-    """A protocol pushed whole, checked as far as its ops alone tell, and its run of ops
-    merged and packed (all before the writer's turn)."""
+    """A protocol pushed whole, checked as far as its ops alone tell (before the writer's
+    turn), and packed when its ops are all one run."""
 
     doc: str
     ops: list[WholeOp]
-    seqs: list[int]
-    """The seqs of the run: the ops from the first that may be taken in one pass (none: the
-    protocol goes the op path)."""
+    run: list[Written]
+    """The ops from the first that may be taken in one pass (none: the op path takes all)."""
     form: Form | None = None
     """The form of the protocol's template (with a run only)."""
-    assignment: str = ""
-    """The assignment its creating op names (with a run only)."""
-    state: NewProtocol | None = None
-    """The run, merged (with a run only)."""
     registers: bytes = b""
-    """``state``, packed as the registry stores it."""
-    log: bytes = b""
-    """The ops, as an op log row keeps them (when the run is all of them)."""
+    """The packed registers, when the run is all of ``ops``."""
+
+    def __post_init__(self) -> None:
+        self.seqs = [seq for _, _, _, _, seq in self.run]
+        """The seqs of the run."""
 
     @property
     def first_seq(self) -> int:
@@ -65,70 +61,98 @@ class Prepared:
         return self.ops[0][0] if self.ops else 0
 
     @property
+    def whole(self) -> bool:
+        """Whether every op is in the run (then it was packed)."""
+        return bool(self.registers)
+
+    @property
+    def assignment(self) -> str:
+        """The assignment the creating op names (with a run only)."""
+        return str(self.root(ASSIGNMENT) or "")
+
+    def root(self, name: str) -> Any:
+        """A value the creating op writes (None when it writes none there)."""
+        raw = self.run[0][2].get(name) if self.run else None
+        return None if raw is None else _value(raw)
+
+    @property
     def latest_hlc(self) -> int:
         """The latest stamp among its ops."""
         return max(hlc for _, _, _, hlc in self.ops)
 
+    def log(self) -> bytes:
+        """Its ops, as an op log row keeps them (``oplog.pack`` of the same ops is the same)."""
+        return _encode(self.ops)
+
     def as_ops(self, device: str, start: int = 0, end: int | None = None) -> list[Op]:
         """Its ops from ``start`` to ``end``, as the op path takes them."""
         doc = self.doc
-        return [Op(device, seq, doc, path, value, hlc)
+        return [Op(device, seq, doc, path, _value(value), hlc)
                 for seq, path, value, hlc in self.ops[start:end]]
 
+    def merged(self, device: str, changed: int) -> NewProtocol:
+        """The run, merged as the op path merges it, in push ``changed``."""
+        state = NewProtocol(self.doc, device, changed)
+        for collection, row, values, hlc, seq in self.run:
+            state.write(written_whole(collection, row, _value(_encode(values))), hlc, seq)
+        return state
 
-def prepare(item: WholeProtocol, device: str, template_of: Callable[[str], Template | None],
-            latest_stamp: int) -> Prepared:
-    """What of ``item``, pushed by ``device``, may be taken in one pass, for a push whose latest
-    allowed stamp is ``latest_stamp`` (``template_of`` finds a template the registry knows by
-    its reference); that run merged and packed."""
-    ops = item.ops
-    root = ops[0][2] if ops and ops[0][1] == "" else None
-    if not is_uuid(item.doc) or type(root) is not dict or SUPERSEDES in root:
-        return Prepared(item.doc, ops, [])  # a correction is checked against what it corrects
-    ref, assignment = root.get(TEMPLATE), root.get(ASSIGNMENT)
+
+def prepare_push(protocols: list[WholeProtocol], device: str,
+                 template_of: Callable[[str], Template | None],
+                 latest_stamp: int) -> list[Prepared]:
+    """What of each of ``protocols``, pushed by ``device``, may be taken in one pass, for a
+    push whose latest allowed stamp is ``latest_stamp`` (``template_of`` finds a template the
+    registry knows by its reference); packed, when that is all of it. The ops of all of them
+    are checked at once (``runs_at_once``), and one by one only when that fails."""
+    screened = [_screened(protocol, template_of) for protocol in protocols]
+    by_form: dict[Form, list[int]] = {}  # those that look like one run, by form
+    runs: list[list[Written]] = [[] for _ in protocols]
+    for place, found in enumerate(screened):
+        if found is not None and _one_run_by_its_paths(protocols[place]):
+            by_form.setdefault(found[1], []).append(place)
+        elif found is not None:
+            runs[place] = one_run(protocols[place].ops, found[0], found[1], latest_stamp)
+    for form, places in by_form.items():
+        together = runs_at_once([(protocols[place], _root(screened[place]))
+                                 for place in places], form, latest_stamp)
+        for place, run in zip(places, together or (
+                one_run(protocols[place].ops, _root(screened[place]), form, latest_stamp)
+                for place in places), strict=True):
+            runs[place] = run
+    return [Prepared(protocol.doc, protocol.ops, run, None if found is None else found[1],
+                     pack_run(device, run) if run and len(run) == len(protocol.ops) else b"")
+            for protocol, found, run in zip(protocols, screened, runs, strict=True)]
+
+
+def _screened(protocol: WholeProtocol, template_of: Callable[[str], Template | None],
+              ) -> tuple[dict[str, msgspec.Raw], Form] | None:
+    """The map of a protocol's creating op and the form of its template; None when the op path
+    must take it (no creating op first, a correction, a template the registry does not know)."""
+    ops = protocol.ops
+    root = read_map(ops[0][2]) if ops and ops[0][1] == "" else None
+    if not is_uuid(protocol.doc) or root is None or SUPERSEDES in root or TEMPLATE not in root \
+            or ASSIGNMENT not in root:
+        return None  # a correction is checked against what it corrects
+    ref = _value(root[TEMPLATE])
     template = template_of(ref) if isinstance(ref, str) else None
-    if template is None or not isinstance(assignment, str):
-        return Prepared(item.doc, ops, [])
-    form = form_of(template)
-    state = NewProtocol(item.doc, device, 0)  # its change number comes in the writer's turn
-    seqs = _run(ops, form, latest_stamp, state)
-    if not seqs:
-        return Prepared(item.doc, ops, [])
-    whole = len(seqs) == len(ops)
-    return Prepared(item.doc, ops, seqs, form, assignment, state, state.encode(),
-                    _log(ops) if whole else b"")
+    return None if template is None else (root, form_of(template))
 
 
-def _run(ops: list[WholeOp], form: Form, latest_stamp: int, state: NewProtocol) -> list[int]:
-    """Merge into ``state`` the ops from the first, as long as they are maps written whole that
-    the op path takes without comparing any field with another op's (the root, then rows, each
-    once, each map one its collection's row type takes, seqs once each, no stamp past the
-    allowance); their seqs."""
-    seqs: list[int] = []
-    seen: set[int] = set()
-    rows: set[tuple[str, str]] = set()
-    highest = min(latest_stamp, MAX_STAMP)
-    for place, (seq, path, value, hlc) in enumerate(ops):
-        if not (1 <= seq <= MAX_SEQ and 0 <= hlc <= highest) or seq in seen or \
-                type(value) is not dict:
-            break
-        where = ("", "") if place == 0 else _whole_row(path)
-        if where is None or where in rows:
-            break  # not a row's path, the root or a row written again (compared), or bad
-        written = form.written_whole(*where, value)
-        if written is None:
-            break
-        state.write(written, hlc, seq)
-        rows.add(where)
-        seen.add(seq)
-        seqs.append(seq)
-    return seqs
+def _one_run_by_its_paths(protocol: WholeProtocol) -> bool:
+    """Whether each op after the first writes a row whole, each a row of its own (then the
+    protocol is checked with the others at once)."""
+    paths = [path for _, path, _, _ in protocol.ops]
+    return len(set(paths)) == len(paths) and all(path.count("/") == 1 for path in paths[1:])
 
 
-def _whole_row(path: str) -> tuple[str, str] | None:
-    """``(collection, row)`` of a whole row's path; None for any other path, good or bad."""
-    try:
-        where = parse_path(path) if path else None
-    except InvalidOperation:
-        return None
-    return None if where is None or isinstance(where, FieldPath) else where
+def _root(screened: tuple[dict[str, msgspec.Raw], Form] | None) -> dict[str, msgspec.Raw]:
+    assert screened is not None
+    return screened[0]
+
+
+def as_msgpack(items: list[WholeProtocol]) -> list[WholeProtocol]:
+    """Protocols pushed whole in a JSON body, their values as MessagePack (what is stored)."""
+    read = msgspec.json.decode
+    return [WholeProtocol(item.doc, [(seq, path, msgspec.Raw(_encode(read(value))), hlc)
+                                     for seq, path, value, hlc in item.ops]) for item in items]

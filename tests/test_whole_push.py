@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from field_sync import content_hash, pack, replay
 from field_sync.freeze import Freeze
-from schemas import Op, OpResult, ProtocolResult, WholeOp, WholeProtocol
+from schemas import Op, OpResult, ProtocolResult, WholeProtocol
 from server.auth import Caller
 from server.ingest import Answers, ingest
 from tests.databases import copy_database, dispose_database, fresh_database
@@ -101,16 +101,27 @@ def _ordered(answers: Answers, protocols: list[WholeProtocol], ops: list[Op],
     return ordered
 
 
+Authored = tuple[int, str, Any, int]
+"""An op of a protocol pushed whole, its value as written: ``(seq, path, value, hlc)``."""
+
+
+def _whole(doc: str, ops: list[Authored]) -> WholeProtocol:
+    """The protocol as a tablet pushes it, each value as it saved it, in MessagePack."""
+    return WholeProtocol(doc, [(seq, path, msgspec.Raw(msgspec.msgpack.encode(value)), hlc)
+                               for seq, path, value, hlc in ops])
+
+
 def _as_ops(item: WholeProtocol) -> list[Op]:
-    return [Op(DEVICE, seq, item.doc, path, value, hlc) for seq, path, value, hlc in item.ops]
+    return [Op(DEVICE, seq, item.doc, path, msgspec.msgpack.decode(value), hlc)
+            for seq, path, value, hlc in item.ops]
 
 
-def _stamped(authored: list[tuple[str, Any]], first_seq: int) -> list[WholeOp]:
+def _stamped(authored: list[tuple[str, Any]], first_seq: int) -> list[Authored]:
     return [(first_seq + place, path, value, pack(BASE_MS + place, 0))
             for place, (path, value) in enumerate(authored)]
 
 
-def _freeze(doc: str, ops: list[WholeOp], right: bool) -> dict[str, Any]:
+def _freeze(doc: str, ops: list[Authored], right: bool) -> dict[str, Any]:
     state = replay(doc, [Op(DEVICE, seq, doc, path, value, hlc)
                          for seq, path, value, hlc in ops])
     digest = content_hash(state.materialize(METROLOGY)) if right else "0" * 64
@@ -122,18 +133,18 @@ def _row(value: dict[str, Any], upper: bool = False) -> tuple[str, dict[str, Any
     return f"measurements/{row.upper() if upper else row}", value
 
 
-Fault = Callable[[st.DataObject, str, list[WholeOp]], tuple[str, list[WholeOp]]]
+Fault = Callable[[st.DataObject, str, list[Authored]], tuple[str, list[Authored]]]
 
 
-def _insert(data: st.DataObject, ops: list[WholeOp], op: tuple[str, Any]) -> list[WholeOp]:
+def _insert(data: st.DataObject, ops: list[Authored], op: tuple[str, Any]) -> list[Authored]:
     """``op`` put somewhere after the creating op, seqs renumbered in order."""
     authored = [(path, value) for _, path, value, _ in ops]
     at = data.draw(st.integers(1, len(authored)))
     return _stamped([*authored[:at], op, *authored[at:]], ops[0][0])
 
 
-def _restamp(data: st.DataObject, ops: list[WholeOp], seq: int | None = None,
-             hlc: int | None = None) -> list[WholeOp]:
+def _restamp(data: st.DataObject, ops: list[Authored], seq: int | None = None,
+             hlc: int | None = None) -> list[Authored]:
     """One op's seq or stamp changed."""
     at = data.draw(st.integers(0, len(ops) - 1))
     old = ops[at]
@@ -141,12 +152,12 @@ def _restamp(data: st.DataObject, ops: list[WholeOp], seq: int | None = None,
                         old[3] if hlc is None else hlc), *ops[at + 1:]]
 
 
-def _root(ops: list[WholeOp], **meta: Any) -> list[WholeOp]:
+def _root(ops: list[Authored], **meta: Any) -> list[Authored]:
     seq, path, value, hlc = ops[0]
     return [(seq, path, {**value, **meta}, hlc), *ops[1:]]
 
 
-def _signed(data: st.DataObject, doc: str, ops: list[WholeOp], right: bool) -> list[WholeOp]:
+def _signed(data: st.DataObject, doc: str, ops: list[Authored], right: bool) -> list[Authored]:
     """A freeze of the ops so far, and edits after it."""
     after = data.draw(st.lists(st.sampled_from(["findings", "conclusion"]), max_size=2))
     authored = [(path, value) for _, path, value, _ in ops]
@@ -185,7 +196,7 @@ it has merged, or held aside, with another protocol."""
 
 
 @st.composite
-def _protocol(draw: st.DrawFn, clean: bool, first_seq: int) -> tuple[str, list[WholeOp]]:
+def _protocol(draw: st.DrawFn, clean: bool, first_seq: int) -> tuple[str, list[Authored]]:
     """A new protocol's id and ops; ``clean`` ones have no edits after their rows (a freeze
     of them names what the op path merges)."""
     authored = draw(filled_protocols(ASSIGNMENT, max_edits=0 if clean else 6))
@@ -231,7 +242,7 @@ def test_a_protocol_pushed_whole_ends_where_its_ops_end(
     doc, ops = FAULTS.get(fault, FAULTS["none"])(data, doc, ops)
     others = [data.draw(_protocol(False, block + 1_000 * (2 + other)))
               for other in range(data.draw(st.integers(0, 2)))]
-    protocols = [WholeProtocol(doc, ops), *(WholeProtocol(*other) for other in others)]
+    protocols = [_whole(doc, ops), *(_whole(*other) for other in others)]
     for earlier in _earlier(data, fault, protocols[0]):
         for registry in registries:
             _push(registry, earlier)

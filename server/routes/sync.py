@@ -14,7 +14,8 @@ from server.changes import Cursor, pull
 from server.ingest import ingest
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
-from server.wire import decode_body, replies_in_json, reply
+from server.whole import as_msgpack
+from server.wire import JSON, decode_body, replies_in_json, reply
 
 __all__ = ["pull_changes", "push_ops"]
 
@@ -28,6 +29,8 @@ async def push_ops(
     """Device. Merge a batch of the device's own ops; one result per op, or one per protocol
     pushed whole whose ops all fared alike."""
     batch = await decode_body(request, PushRequest)
+    if batch.protocols and JSON in request.headers.get("content-type", "").lower():
+        batch.protocols = as_msgpack(batch.protocols)  # values are kept as MessagePack
     count = len(batch.ops) + sum(len(item.ops) for item in batch.protocols)
     if count > registry.config.max_batch_ops:
         raise TooLarge("batch_too_large",
