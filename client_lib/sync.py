@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import msgspec
@@ -76,10 +77,10 @@ def _touched(batch: list[Pending]) -> set[str] | None:
     that signs a protocol (its registration takes the next registry number, and a correction's
     supersedes the protocol it corrects) or starts a correction (it needs the corrected protocol
     signed, and nothing superseding it yet)."""
-    for pending in batch:
-        if pending.path == FREEZE or (pending.path == "" and _corrects(pending.value)):
+    for _, _, path, value, _ in batch:
+        if path == FREEZE or (path == "" and _corrects(value)):
             return None
-    return {pending.doc for pending in batch}
+    return {doc for _, doc, _, _, _ in batch}
 
 
 def _corrects(root: bytes) -> bool:
@@ -96,10 +97,11 @@ def _runs(batch: list[Pending]) -> dict[str, list[Pending]]:
     broken: set[str] = set()
     last = ""
     for pending in batch:
-        if pending.doc != last and pending.doc in runs:
-            broken.add(pending.doc)
-        runs.setdefault(pending.doc, []).append(pending)
-        last = pending.doc
+        doc = pending[1]
+        if doc != last and doc in runs:
+            broken.add(doc)
+        runs.setdefault(doc, []).append(pending)
+        last = doc
     return {doc: run for doc, run in runs.items() if doc not in broken}
 
 
@@ -181,7 +183,7 @@ class Synchronizer:
             while batch or in_flight:
                 if batch and len(in_flight) < _ON_THE_WIRE and _may_join(touched, in_flight):
                     in_flight.append((batch, touched, wire.submit(self._send, batch)))
-                    batch = self._next_batch(after=batch[-1].seq)
+                    batch = self._next_batch(after=batch[-1][0])
                     touched = _touched(batch)
                     continue
                 sent, _, answer = in_flight.popleft()
@@ -198,9 +200,9 @@ class Synchronizer:
         batch = self.store.pending(limit=self.batch_size + 1, after=after)
         if len(batch) <= self.batch_size:
             return batch
-        going_on = batch[self.batch_size].doc
+        going_on = batch[self.batch_size][1]
         cut = self.batch_size
-        while cut > 0 and batch[cut - 1].doc == going_on:
+        while cut > 0 and batch[cut - 1][1] == going_on:
             cut -= 1
         return batch[:cut or self.batch_size]
 
@@ -219,7 +221,7 @@ class Synchronizer:
         protocol's ops in the batch come one after another from its creating op (the registry
         then takes them where they stand among the others); every other op by itself."""
         runs = _runs(batch) if self.form.whole else {}
-        whole = self.store.unseen(doc for doc, run in runs.items() if run[0].path == "") \
+        whole = self.store.unseen(doc for doc, run in runs.items() if run[0][2] == "") \
             if runs else set()
         device = self.store.get("device_id", "")
         return PushRequest(
@@ -249,7 +251,7 @@ class Synchronizer:
         self.clock.learn_offset(response.server_time_ms, sent, received)
         report.pushed += len(pending)
         settled = []
-        docs = {row.seq: row.doc for row in pending}
+        docs = {seq: doc for seq, doc, _, _, _ in pending} if response.results else {}
         for result in response.results:
             status = "accepted"
             if result.status == "rejected":
@@ -259,15 +261,13 @@ class Synchronizer:
                 report.accepted += result.status == "accepted"
                 report.duplicates += result.status == "duplicate"
             settled.append((result.seq, status, result.code, result.reason))
-        if response.protocols:  # every op of these fared alike
-            alike = {result.doc: result.status for result in response.protocols}
-            for row in pending:
-                if (whole := alike.get(row.doc)) is not None:
-                    report.accepted += whole == "accepted"
-                    report.duplicates += whole == "duplicate"
-                    settled.append((row.seq, "accepted", "", ""))
-        with self.store.transaction() as db:
-            DeviceStore.settle(db, settled)
+        alike = {result.doc: result.status for result in response.protocols}
+        whole = [(seq, alike[doc]) for seq, doc, _, _, _ in pending if doc in alike]
+        report.accepted += sum(status == "accepted" for _, status in whole)
+        report.duplicates += sum(status == "duplicate" for _, status in whole)
+        with self.store.transaction() as db:  # every op of a protocol answered whole: accepted
+            DeviceStore.settle(db, chain(settled, ((seq, "accepted", "", "")
+                                                   for seq, _ in whole)))
             DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
         return any(result.code == CLOCK_AHEAD for result in response.results)
 

@@ -139,7 +139,7 @@ def test_a_push_sharing_a_protocol_with_one_on_the_wire_waits_for_its_answer(
 
 
 def _entries(*ops: tuple[str, str, object]) -> list[Pending]:
-    return [Pending(seq, doc, path, msgspec.msgpack.encode(value), seq)
+    return [(seq, doc, path, msgspec.msgpack.encode(value), seq)
             for seq, (doc, path, value) in enumerate(ops, start=1)]
 
 
