@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import statistics
 import sys
@@ -67,7 +66,6 @@ from workload import (
 )
 
 from client_lib import HttpTransport, Offline, SyncReport, Tablet
-from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, PulledPage, PushRequest, PushResponse
 from schemas.signing import TrustList
 

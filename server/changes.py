@@ -10,9 +10,11 @@ A cursor is ``<base>.<scope>.<ceiling>.<changed>.<doc>.<catch-up>``:
 - and protocols changed after ``base`` up to position ``(changed, doc)``.
 
 A run first sends the protocols of newly joined assignments whole (their older history was
-never the device's), then every protocol changed after ``base``. A protocol sent whole is to
-replace what the device holds of it (``PullResponse.replaced``): a whole protocol leaves out the
-rows removed before, so a device merging it into an older copy would keep them. The last page
+never the device's), then every protocol changed after ``base``: whole, as the registry stores
+it, when it was created after ``base``, else what changed after ``base`` (encoded once for the
+whole team: ``server.deltas``). A protocol sent whole is to replace what the device holds of it
+(``PullResponse.replaced``): a whole protocol leaves out the rows removed before, so a device
+merging it into an older copy would keep them. The last page
 hands back a new base: the change number its snapshot had reached. Change numbers are taken
 under a row lock held to commit (``server.tables.ChangeCounter``), so a visible change never
 has a number above one still in flight, and no cursor can pass over a late commit.
@@ -37,6 +39,7 @@ from schemas.packed import is_packed
 from schemas.reference import Entity, ReferenceInstrument, Site
 from schemas.signing import Receipt
 from server.catalog import TemplateCatalog
+from server.deltas import Delta, Deltas
 from server.documents import decode_state
 from server.problems import BadRequest
 from server.scope import assignments_since
@@ -191,9 +194,10 @@ def _as_is(stored: bytes) -> Any:
 
 
 def _send(session: Session, response: PullResponse, rows: list[_PageRow], base: int,
-          whole: bool, shape: _Shape) -> None:
+          whole: bool, shape: _Shape, deltas: Deltas | None) -> None:
     """Put the changes of ``rows`` after ``base`` in ``response`` (all of them if ``whole``);
-    a protocol sent whole goes as its registers or as ops (``shape``)."""
+    a protocol sent whole goes as its registers or as ops (``shape``); ``deltas`` keeps what
+    devices that hold a protocol are sent of it, encoded."""
     # A receipt is written when a protocol is registered, so a draft has none: a page of drafts
     # (a team's usual pull) asks for no receipts at all.
     signed = [row.id for row in rows if row.status != DRAFT]
@@ -205,17 +209,19 @@ def _send(session: Session, response: PullResponse, rows: list[_PageRow], base: 
             Receipt(r.protocol_id, r.content_hash, r.seal_hash, r.registered_at_ms,
                     r.registry_number, r.signature) for r in session.exec(receipts))
     for row in rows:
-        stored = bytes(row.registers) if whole and shape.stored else None
+        # A protocol created after the device's cursor is one it has never seen: whole.
+        new = whole or row.created > base
+        stored = bytes(row.registers) if new and shape.stored else None
         if stored is not None and _DELETED not in stored and shape.reads(stored):
             # Nothing to leave out (no row was ever removed): the stored registers and vector
             # are what the page sends, so they are not decoded only to be encoded again.
-            response.states[row.id] = _as_is(stored)
-            response.vectors[row.id] = _as_is(bytes(row.vector))
-            _send_head(response, row)
-            _send_status(response, row, replaced=True)
+            _send_whole(response, row, _as_is(stored))
+            continue
+        if not new and shape.stored and deltas is not None and \
+                _send_delta(response, row, base, shape, deltas.of(row, row.changed)):
             continue
         state = decode_state(row)
-        replaced = whole or state.frozen_since() > base
+        replaced = new or state.frozen_since() > base
         if replaced and shape.as_states:
             response.states[row.id] = state.whole_registers()
             _send_head(response, row)
@@ -223,6 +229,29 @@ def _send(session: Session, response: PullResponse, rows: list[_PageRow], base: 
             response.changes.extend(state.changes_since(base, full=replaced))
         response.vectors[row.id] = state.vector
         _send_status(response, row, replaced)
+
+
+def _send_whole(response: PullResponse, row: _PageRow, registers: Any) -> None:
+    """A protocol sent whole as the bytes of its registers."""
+    response.states[row.id] = registers
+    response.vectors[row.id] = _as_is(bytes(row.vector))
+    _send_head(response, row)
+    _send_status(response, row, replaced=True)
+
+
+def _send_delta(response: PullResponse, row: _PageRow, base: int, shape: _Shape,
+                delta: Delta) -> bool:
+    """What a device that holds a protocol is sent of it, as kept encoded: the ops after its
+    cursor, or the signed state whole; False when the device reads neither as kept."""
+    if delta.frozen_since <= base:
+        response.changes.extend(delta.since(base))
+        response.vectors[row.id] = _as_is(bytes(row.vector))
+        _send_status(response, row, replaced=False)
+        return True
+    if not shape.as_states or (delta.whole_is_packed and not shape.packed):
+        return False
+    _send_whole(response, row, delta.whole)
+    return True
 
 
 def _send_head(response: PullResponse, row: _PageRow) -> None:
@@ -241,16 +270,17 @@ def _send_status(response: PullResponse, row: _PageRow, replaced: bool) -> None:
 
 
 def _page(session: Session, scope: _Scope, cursor: Cursor, limit: int, reached: int,
-          response: PullResponse, shape: _Shape) -> Cursor:
+          response: PullResponse, shape: _Shape, deltas: Deltas | None) -> Cursor:
     """Fill ``response`` with one page; return the cursor after it."""
     if scope.joined and cursor.catch_up != DONE:
         rows = _catch_up_page(session, scope.joined, cursor.catch_up, limit)
-        _send(session, response, rows[:limit], 0, whole=True, shape=shape)
+        _send(session, response, rows[:limit], 0, whole=True, shape=shape, deltas=deltas)
         response.more = True
         return replace(cursor, ceiling=scope.ceiling,
                        catch_up=rows[limit - 1].id if len(rows) > limit else DONE)
     rows = _changes_page(session, scope.all, cursor, limit) if scope.all else []
-    _send(session, response, rows[:limit], cursor.base, whole=cursor.base == 0, shape=shape)
+    _send(session, response, rows[:limit], cursor.base, whole=cursor.base == 0, shape=shape,
+          deltas=deltas)
     if len(rows) > limit:
         response.more = True
         return replace(cursor, ceiling=scope.ceiling, changed=rows[limit - 1].changed,
@@ -269,16 +299,19 @@ def pull(
     *,
     stored: bool = False,
     packed: bool = False,
+    deltas: Deltas | None = None,
 ) -> PullResponse:
     """One page of changes for a device of ``inspector_id``; protocols sent whole go as their
     registers (``PullResponse.states``) if ``as_states``, else as ops. ``stored`` says the page
     will be encoded as MessagePack, so registers may go out as the registry stores them, and
-    ``packed`` that the device reads the packed form they are stored in."""
+    ``packed`` that the device reads the packed form they are stored in; ``deltas`` keeps what
+    devices that hold a protocol are sent of it, encoded once for every teammate."""
     reached = session.exec(select(ChangeCounter.value)).one()
     scope = _scope(session, inspector_id, cursor)
     response = PullResponse(cursor="", changes=[], more=False, server_time_ms=now_ms)
     shape = _Shape(as_states, as_states and stored, packed)
-    response.cursor = str(_page(session, scope, cursor, limit, reached, response, shape))
+    response.cursor = str(_page(session, scope, cursor, limit, reached, response, shape,
+                                deltas))
     inspector = session.get(InspectorRow, inspector_id)
     if inspector is not None:
         response.inspector = Inspector(inspector.id, inspector.full_name, inspector.region,

@@ -13,6 +13,7 @@ from server.catalog import TemplateCatalog
 from server.clock import now_ms
 from server.config import ServerConfig
 from server.database import Database
+from server.deltas import Deltas
 from server.keys import RegistryKeys
 from server.signatures import Signing
 
@@ -29,6 +30,8 @@ class Registry:
     database: Database
     keys: RegistryKeys
     catalog: TemplateCatalog = field(default_factory=TemplateCatalog)
+    deltas: Deltas = field(default_factory=Deltas)
+    """What devices that hold a protocol are sent of it, encoded once (``server.deltas``)."""
 
     def public_url(self, request: Request[Any, Any, Any]) -> str:
         """The registry's public address: configured, else the one this request reached."""

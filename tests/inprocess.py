@@ -64,6 +64,7 @@ from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.config import ServerConfig
 from server.database import Database
+from server.deltas import Deltas
 from server.documents import decode_state
 from server.ingest import ingest
 from server.keys import RegistryKeys
@@ -140,6 +141,7 @@ class InProcessTransport:
         self.config = config or ServerConfig()
         self.clock = clock
         self.signing = Signing(keys, self.config) if signed_freezes else None
+        self.deltas = Deltas()
         self.states = True
         """Ask for protocols sent whole as register maps, as ``HttpTransport`` does; False
         asks for them as ops."""
@@ -182,7 +184,7 @@ class InProcessTransport:
         with _as_problem(), self.database.read() as session:
             response = pull(session, self.catalog, caller.inspector_id, Cursor.parse(cursor),
                             self.config.pull_page_protocols, self.clock(), self.states,
-                            stored=True, packed=self.packed)
+                            stored=True, packed=self.packed, deltas=self.deltas)
         if not self.heads:
             response.heads = {}
         return _over_the_wire(response, PulledPage)

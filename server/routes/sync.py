@@ -54,7 +54,7 @@ def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states
           stored: bool, packed: bool) -> Any:
     with registry.database.read() as session:
         return pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
-                    states, stored=stored, packed=packed)
+                    states, stored=stored, packed=packed, deltas=registry.deltas)
 
 
 @get("/v1/pull")
