@@ -69,7 +69,8 @@ def main() -> None:
 
     seal = sign_and_seal()
     trust = TrustList(0, public_key_pem(key), [TrustedKey(kid.hex(), public_key_pem(key),
-                                                          "insp-0001", "device", 0)])
+                                                          "insp-0001", "device", 0)],
+                      public_url="https://verify.tris.gov.uz")
     assert verify_seal(seal, trust).genuine
     figures = {
         "seal_chars": len(seal),

@@ -1,7 +1,7 @@
 """What the benchmarks share: the workload file, a registry process, enrolled tablets, and the
 mapping of a workload document onto the metrology supervision template.
 
-The workload (``../shared/workloads/gen_protocols.py N``) is JSON lines, one protocol each, so
+The workload (``bench/gen_protocols.py N``) is JSON lines, one protocol each, so
 that a peer system can be fed the identical documents.
 """
 

@@ -3,8 +3,12 @@ the inspector-facing API (``Tablet``)."""
 
 import logging
 
+from client_lib.attach import Attached
+from client_lib.blob_transport import BlobTransport, HttpBlobTransport
+from client_lib.blobs import BlobFolder
 from client_lib.editor import ProtocolEditor
 from client_lib.errors import (
+    AttachmentRefused,
     ClientError,
     NotEnrolled,
     Offline,
@@ -19,12 +23,18 @@ from client_lib.store import DeviceStore, OutboxEntry
 from client_lib.sync import SyncReport
 from client_lib.tablet import Tablet
 from client_lib.transport import HttpTransport, Transport
+from client_lib.uploads import UploadReport
 
 logging.getLogger("field_sync.client").addHandler(logging.NullHandler())
 
 __all__ = [
+    "Attached",
+    "AttachmentRefused",
+    "BlobFolder",
+    "BlobTransport",
     "ClientError",
     "DeviceStore",
+    "HttpBlobTransport",
     "HttpTransport",
     "KeyStore",
     "NotEnrolled",
@@ -40,4 +50,5 @@ __all__ = [
     "Transport",
     "UnknownProtocol",
     "UnknownTemplate",
+    "UploadReport",
 ]

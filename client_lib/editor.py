@@ -7,14 +7,21 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from field_sync import Form, InvalidOperation
-from field_sync.paths import DELETED, META_FIELDS
-from schemas import Op
+import msgspec
 
-__all__ = ["ProtocolEditor"]
+from client_lib.attach import Attached
+from client_lib.blobs import Source
+from field_sync import FieldPath, Form, InvalidOperation, parse_path
+from field_sync.paths import DELETED, META_FIELDS
+from schemas import Field, Op
+from schemas.signing import LocationFix
+
+__all__ = ["Attach", "ProtocolEditor"]
 
 Stage = Callable[[str, Any], Op]
 """Makes an op for ``(path, value)`` on the edited protocol, checked, with a fresh stamp."""
+Attach = Callable[[Source, Field, LocationFix | None], Attached]
+"""Keeps a file as evidence for a field of the edited protocol (``client_lib.attach``)."""
 
 
 class ProtocolEditor:
@@ -25,11 +32,12 @@ class ProtocolEditor:
     """
 
     def __init__(self, protocol_id: str, form: Form, stage: Stage,
-                 save: Callable[[list[Op]], None]) -> None:
+                 save: Callable[[list[Op]], None], attach: Attach | None = None) -> None:
         self.protocol_id = protocol_id
         self._form = form
         self._stage = stage
         self._save = save
+        self._attach = attach
         self._staged: list[Op] = []
 
     def create(self, meta: dict[str, Any], fields: dict[str, Any]) -> ProtocolEditor:
@@ -48,6 +56,28 @@ class ProtocolEditor:
                                    "given when it is created", code="bad_path")
         self._staged.append(self._stage(field, value))
         return self
+
+    def attach(self, source: Source, field: str, *,
+               location: LocationFix | None = None) -> Attached:
+        """Attach a file as evidence to an attachment field: ``field`` is its path
+        (``premises_photo``, or ``instruments/<row uuid>/label_photo``), ``source`` the file's
+        bytes, a path, or an open binary file. The file is kept on the tablet under its SHA-256
+        and the field set to its hash, size, media type, capture time and place (from the
+        photo's EXIF data, else from the tablet's clock and ``location``, the fix the app took).
+
+        Raises ``client_lib.AttachmentRefused`` for a file that cannot be this field's
+        evidence; the returned ``Attached.warnings`` say what the inspector should check (a
+        capture time far from now)."""
+        path = parse_path(field)
+        if not isinstance(path, FieldPath) or self._attach is None:
+            raise InvalidOperation(f"{field!r} is not an attachment field", code="bad_path")
+        spec = self._form.field(path)
+        if spec.type != "attachment":
+            raise InvalidOperation(f"{field} is a {spec.type} field, not an attachment",
+                                   code="not_an_attachment")
+        attached = self._attach(source, spec, location)
+        self._staged.append(self._stage(field, msgspec.to_builtins(attached.attachment)))
+        return attached
 
     def add_row(self, collection: str, values: dict[str, Any]) -> str:
         """Add a row to ``collection``; return its new UUID."""

@@ -6,6 +6,7 @@
     ├── UnknownTemplate     no such template on this tablet
     ├── ProtocolSigned      the protocol is signed and can no longer change
     ├── SigningRefused      a registry rule is broken: signing is refused, with the reasons
+    ├── AttachmentRefused   a file that cannot be evidence (its type, size, bytes, or place)
     ├── Offline             the registry could not be reached (nothing is lost; sync again later)
     └── RegistryRefused     the registry answered with a problem detail (status, code, detail)
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AttachmentRefused",
     "ClientError",
     "NotEnrolled",
     "Offline",
@@ -53,6 +55,17 @@ class SigningRefused(ClientError):
         self.breaches = breaches
         super().__init__("signing refused: " + "; ".join(
             f"rule {breach.rule} {breach.code}: {breach.message}" for breach in breaches))
+
+
+class AttachmentRefused(ClientError, ValueError):
+    """A file refused as evidence, with a stable ``code``: ``unknown_media_type``,
+    ``media_type_mismatch``, ``undecodable``, ``unaccepted_media_type``,
+    ``attachment_too_large``, ``not_an_attachment`` or ``taken_elsewhere``."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{code}: {reason}")
 
 
 class Offline(ClientError, ConnectionError):

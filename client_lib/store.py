@@ -52,9 +52,23 @@ CREATE TABLE IF NOT EXISTS assignment (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS instrument (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS site (id TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS team_member (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blob (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    at_registry INTEGER NOT NULL DEFAULT 0,
+    used_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS blob_use (
+    hash TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (hash, doc)
+);
 """
 
-REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity"})
+REFERENCE_TABLES = frozenset({"assignment", "instrument", "site", "entity", "team_member"})
 
 Filed = tuple[str, str, str, bytes, bytes]
 """A pulled protocol as the tablet keeps it: id, template, assignment, and its registers and
@@ -116,6 +130,11 @@ class DeviceStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows a read-only statement selects."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
 
     # -- meta -------------------------------------------------------------------------------
 

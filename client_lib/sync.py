@@ -19,13 +19,14 @@ from typing import Any
 import msgspec
 
 from client_lib.ahead import read_ahead
+from client_lib.anchors import refresh_anchors
 from client_lib.errors import Offline, RegistryRefused
 from client_lib.store import DeviceStore, Filed, Pending
 from client_lib.transport import Transport
+from client_lib.uploads import UploadReport
 from field_sync import DocumentState, HybridLogicalClock
 from field_sync.freeze import covers
 from field_sync.paths import FREEZE, SUPERSEDES
-from field_sync.verify import trust_list_is_signed
 from schemas import Op, PulledPage, PushRequest, PushResponse, WholeProtocol
 
 __all__ = ["PushForm", "SyncReport", "Synchronizer"]
@@ -55,6 +56,8 @@ class SyncReport:
     pulled: int = 0
     offline: bool = False
     error: str = ""
+    uploads: UploadReport = field(default_factory=UploadReport)
+    """The evidence files uploaded after the ops (``client_lib.uploads``)."""
 
     @property
     def ok(self) -> bool:
@@ -151,7 +154,7 @@ class Synchronizer:
                 self._push_all(report)
             if pull:
                 self._pull_all(report)
-                self._refresh_trust_list()
+                refresh_anchors(self.store, self.transport)
         except Offline as exc:
             report.offline, report.error = True, str(exc)
             log.info("sync stopped, offline: %s", exc)
@@ -298,20 +301,6 @@ class Synchronizer:
         report.restamped += len(stamps)
         return True
 
-    def _refresh_trust_list(self) -> None:
-        """Cache the registry's trust list, for checking seals offline; keep the old one if
-        the new one's signature does not verify against the registry key seen first."""
-        fresh = self.transport.trust_list()
-        if self.store.get("trust_list") == msgspec.to_builtins(fresh):
-            return  # unchanged: checked and kept already
-        pinned = self.store.get("registry_key") or fresh.registry_key
-        if not trust_list_is_signed(fresh, pinned):
-            log.warning("ignoring a trust list not signed by the registry key")
-            return
-        with self.store.transaction() as db:
-            DeviceStore.put(db, "registry_key", pinned)
-            DeviceStore.put(db, "trust_list", fresh)
-
     def _fetch(self, cursor: str) -> _Fetched:
         """One page, and the wall clock just before asking and just after the answer."""
         sent = self.wall_ms()
@@ -358,6 +347,7 @@ class Synchronizer:
             DeviceStore.save_reference(db, "instrument", [(i.id, i) for i in page.instruments])
             DeviceStore.save_reference(db, "site", [(s.id, s) for s in page.sites])
             DeviceStore.save_reference(db, "entity", [(e.tin, e) for e in page.entities])
+            DeviceStore.save_reference(db, "team_member", [(m.id, m) for m in page.team])
             if page.inspector is not None:
                 DeviceStore.put(db, "inspector", page.inspector)
             for receipt in page.receipts:

@@ -10,11 +10,17 @@ from typing import Any
 
 import msgspec
 
+from client_lib.anchors import kept_checkpoint, kept_trust_list, pinned_key
+from client_lib.attach import Attached, Capture, attach_file
+from client_lib.blob_transport import BlobTransport, HttpBlobTransport
+from client_lib.blobs import DEFAULT_PULLED_BUDGET, BlobFolder, Source
 from client_lib.editor import ProtocolEditor
 from client_lib.errors import (
     ClientError,
     NotEnrolled,
+    Offline,
     ProtocolSigned,
+    RegistryRefused,
     SigningRefused,
     UnknownProtocol,
     UnknownTemplate,
@@ -23,6 +29,7 @@ from client_lib.keystore import KeyStore, SoftwareKeyStore
 from client_lib.store import DeviceStore, OutboxEntry
 from client_lib.sync import PushForm, Synchronizer, SyncReport
 from client_lib.transport import HttpTransport, Transport
+from client_lib.uploads import BlobUploader
 from field_sync import (
     DocumentState,
     Form,
@@ -31,23 +38,37 @@ from field_sync import (
     content_hash,
     form_of,
 )
+from field_sync.document import printed_protocol, render_pdf
+from field_sync.evidence import attachments_of, read_attachment
 from field_sync.freeze import Freeze, covers
+from field_sync.i18n import DEFAULT_LANGUAGE
 from field_sync.paths import ASSIGNMENT, FREEZE, SUPERSEDES, TEMPLATE
 from field_sync.rules import Breach, RuleContext, check_rules
 from field_sync.seal import claim_for, make_seal
 from field_sync.signing import b64url
-from field_sync.verify import Verdict, verify_seal
-from schemas import Assignment, EnrollRequest, Inspector, Op, Protocol, Template, builtin_templates
+from field_sync.thumbnails import thumbnail
+from field_sync.verify import Verdict, verify_offline
+from schemas import (
+    Assignment,
+    EnrollRequest,
+    Field,
+    Inspector,
+    Op,
+    Protocol,
+    Template,
+    builtin_templates,
+)
 from schemas.reference import ReferenceInstrument, Site
 from schemas.signing import (
+    AuditCheckpoint,
     Confirmation,
     LocationFix,
     Receipt,
     SignedProtocol,
     SigningStatement,
     TotpConfirmation,
-    TrustList,
 )
+from schemas.wire import TeamMember
 
 __all__ = ["Tablet"]
 
@@ -65,6 +86,10 @@ class Tablet:
         transport: how to reach the registry; by default HTTP to the URL given at enrollment.
         keys: the signing key store; by default ``SoftwareKeyStore`` in the same file.
         wall_ms: the wall clock in ms (tests pass a skewed one).
+        blob_transport: how evidence files reach the registry; by default HTTP to the URL
+            given at enrollment.
+        pulled_blob_budget: bytes of teammates' files, fetched when opened, the tablet keeps
+            (the least recently opened go first); files attached here are always kept.
     """
 
     def __init__(
@@ -75,10 +100,14 @@ class Tablet:
         transport: Transport | None = None,
         keys: KeyStore | None = None,
         wall_ms: Callable[[], int] = _wall_ms,
+        blob_transport: BlobTransport | None = None,
+        pulled_blob_budget: int = DEFAULT_PULLED_BUDGET,
     ) -> None:
         self.store = DeviceStore(path)
         self.keys = keys or SoftwareKeyStore(self.store, passphrase)
+        self.blobs = BlobFolder(self.store, pulled_blob_budget)
         self._transport = transport
+        self._blob_transport = blob_transport
         self._wall_ms = wall_ms
         self._push_form = PushForm()
         self.clock = HybridLogicalClock(
@@ -86,14 +115,17 @@ class Tablet:
             offset_ms=self.store.get("clock_offset", 0),
             wall_ms=wall_ms,
         )
-        if not self.store.templates():
+        # The built-in templates of this version of the library (a newer one brings new ones).
+        known = {template.ref for template in self.store.templates()}
+        if missing := [t for t in builtin_templates() if t.ref not in known]:
             with self.store.transaction() as db:
-                DeviceStore.save_templates(db, builtin_templates())
+                DeviceStore.save_templates(db, missing)
 
     def close(self) -> None:
-        """Close the tablet's file (and its connection to the registry)."""
-        if isinstance(self._transport, HttpTransport):
-            self._transport.close()
+        """Close the tablet's file (and its connections to the registry)."""
+        for transport in (self._transport, self._blob_transport):
+            if isinstance(transport, HttpTransport | HttpBlobTransport):
+                transport.close()
         self.store.close()
 
     # -- identity ---------------------------------------------------------------------------
@@ -127,8 +159,10 @@ class Tablet:
                biometric_credential_id: str = "", biometric_public_key: str = "") -> Inspector:
         """Enroll with a one-time code; the signing key is made here and never leaves.
 
-        A tablet whose authenticator made a WebAuthn credential for the inspector registers it
-        here (id and COSE public key, base64url), so that biometric confirmations verify.
+        The registry key the answer names is pinned: from then on the tablet trusts only the
+        trust lists and audit checkpoints it signed. A tablet whose authenticator made a
+        WebAuthn credential for the inspector registers it here (id and COSE public key,
+        base64url), so that biometric confirmations verify.
         """
         if server_url:
             self._transport = self._transport or HttpTransport(server_url)
@@ -142,7 +176,8 @@ class Tablet:
             for key, value in (("device_id", answer.device_id), ("token", answer.token),
                                ("inspector", answer.inspector), ("server_url", server_url),
                                ("clock_offset", self.clock.offset_ms), ("kid", answer.kid),
-                               ("public_url", answer.public_url or server_url)):
+                               ("public_url", answer.public_url or server_url),
+                               ("registry_key", answer.registry_key)):
                 if value != "":
                     DeviceStore.put(db, key, value)
         return answer.inspector
@@ -257,8 +292,7 @@ class Tablet:
                       statement: SigningStatement, inspector: Inspector) -> RuleContext:
         """The rules' view from what this tablet holds (reference data of its last sync)."""
         assignment = next((a for a in self.assignments() if a.id == protocol.assignment), None)
-        site = next((s for s in self.store.reference("site", Site)
-                     if assignment is not None and s.id == assignment.site_id), None)
+        site = self._site(protocol.assignment)
         instruments = {i.id: i for i in self.store.reference("instrument", ReferenceInstrument)}
         return RuleContext(protocol=protocol, template=template, statement=statement,
                            signer=inspector, key_owner=inspector.id, assignment=assignment,
@@ -281,14 +315,27 @@ class Tablet:
         return check_rules(self._rule_context(protocol, template, statement, inspector))
 
     def status(self, protocol_id: str) -> tuple[str, list[str]]:
-        """``draft``, ``signed`` (not yet registered), ``registered`` or ``quarantined`` (with
-        the registry's reasons)."""
+        """``draft``; ``awaiting_evidence`` (signed, but files attached on this tablet have
+        not all reached the registry, which registers it once they have: the reasons name
+        them); ``signed`` (not yet registered); ``registered``; or ``quarantined`` (with the
+        registry's reasons)."""
         if self.receipt(protocol_id) is not None:
             return "registered", []
         reasons = self.store.get(f"quarantine:{protocol_id}")
         if reasons:
             return "quarantined", list(reasons)
-        return ("signed" if self._state(protocol_id).frozen else "draft"), []
+        if not self._state(protocol_id).frozen:
+            return "draft", []
+        unsent = [f"{blob.sha256} ({blob.size} bytes) not uploaded yet"
+                  for blob in self.blobs.unconfirmed() if protocol_id in blob.docs
+                  and blob.sha256 in self._signed_hashes(protocol_id)]
+        return ("awaiting_evidence", unsent) if unsent else ("signed", [])
+
+    def _signed_hashes(self, protocol_id: str) -> set[str]:
+        state = self._state(protocol_id)
+        template = self.template(state.template_ref or "")
+        return {attachment.sha256 for _, attachment in
+                attachments_of(template, state.materialize(template))}
 
     def rotate_key(self) -> str:
         """Make a new signing key and enroll it (needs the network); return its key id.
@@ -308,11 +355,47 @@ class Tablet:
         return kid
 
     def verify(self, seal: str) -> Verdict:
-        """Check a seal offline against the trust list cached at the last sync."""
-        raw = self.store.get("trust_list")
-        if raw is None:
-            return Verdict("unknown_key", "no trust list yet: sync once with the registry")
-        return verify_seal(seal, msgspec.convert(raw, TrustList))
+        """Check a seal offline against the trust list cached at the last sync, trusting only
+        the registry key pinned at enrollment."""
+        pin, trusted = pinned_key(self.store), kept_trust_list(self.store)
+        if pin is None:
+            return Verdict("untrusted", "no registry key pinned: enroll with the registry")
+        if trusted is None:
+            return Verdict("untrusted", "no trust list yet: sync once with the registry")
+        return verify_offline(seal, trusted, pin)
+
+    def audit_checkpoint(self) -> AuditCheckpoint | None:
+        """The newest checkpoint of the registry's audit log this tablet was given (signed by
+        the pinned registry key): evidence that the log reached it, for
+        ``field-sync audit verify --checkpoint``."""
+        return kept_checkpoint(self.store)
+
+    def render_pdf(self, protocol_id: str, lang: str = DEFAULT_LANGUAGE) -> bytes:
+        """The printed protocol as a PDF in ``lang``, offline (the same bytes the registry
+        serves at ``/v1/protocols/{id}/document.pdf`` once this tablet has its receipt, and
+        every photo the protocol names, as the signer's tablet does): the team is named as the
+        last sync brought it; a photo not on this tablet is named without its thumbnail."""
+        state = self._state(protocol_id)
+        template = self.template(state.template_ref or "")
+        protocol = state.materialize(template)
+        assignment = next((a for a in self.assignments() if a.id == protocol.assignment), None)
+        team = set(assignment.inspectors) if assignment else set()
+        receipt = self.receipt(protocol_id)
+        return render_pdf(printed_protocol(
+            protocol, template, state.frozen.signed if state.frozen else None,
+            receipt.registry_number if receipt else "",
+            [member for member in self.store.reference("team_member", TeamMember)
+             if member.id in team], self._site(protocol.assignment),
+            self._thumbnails(template, protocol)), lang)
+
+    def _thumbnails(self, template: Template, protocol: Protocol) -> dict[str, bytes]:
+        """The thumbnails of the protocol's photos that are on this tablet."""
+        found: dict[str, bytes] = {}
+        for _, attachment in attachments_of(template, protocol):
+            path = self.blobs.file(attachment.sha256)
+            if attachment.media_type.startswith("image/") and path.exists():
+                found[attachment.sha256] = thumbnail(path)
+        return found
 
     def signature(self, protocol_id: str) -> SignedProtocol | None:
         """The signature (and seal) of a signed protocol, or None."""
@@ -337,7 +420,18 @@ class Tablet:
                                                 ops[0].value[ASSIGNMENT])
                 self._append(db, ops)
 
-        return ProtocolEditor(protocol_id, form, stage, save)
+        def attach(source: Source, field: Field, fix: LocationFix | None) -> Attached:
+            assignment = self._state(protocol_id).assignment
+            capture = Capture(self._site(assignment), self.clock.corrected_ms(), fix)
+            return attach_file(self.blobs, source, field, protocol_id, capture)
+
+        return ProtocolEditor(protocol_id, form, stage, save, attach)
+
+    def _site(self, assignment_id: str | None) -> Site | None:
+        """The site of an assignment, as this tablet's reference data has it."""
+        assignment = next((a for a in self.assignments() if a.id == assignment_id), None)
+        return next((s for s in self.store.reference("site", Site)
+                     if assignment is not None and s.id == assignment.site_id), None)
 
     def _append(self, db: Any, ops: list[Op]) -> None:
         """Number and stamp staged ops, and add them to the outbox (inside a transaction)."""
@@ -387,12 +481,77 @@ class Tablet:
         return self.store.outbox("rejected")
 
     def sync(self, batch_size: int = 500) -> SyncReport:
-        """Push what was saved, pull what changed; with no network, keep everything for later."""
-        return self._synchronizer(batch_size).run()
+        """Push what was saved, upload the evidence files the registry lacks, pull what
+        changed; with no network, keep everything for later (an upload cut off goes on from
+        where the registry stands next time)."""
+        synchronizer = self._synchronizer(batch_size)
+        report = synchronizer.run(pull=False)
+        if report.ok:
+            self._upload(report)
+        if report.ok:
+            pulled = synchronizer.run(push=False)
+            report.pulled, report.offline, report.error = pulled.pulled, pulled.offline, \
+                pulled.error
+        return report
 
     def push(self, batch_size: int = 500) -> SyncReport:
-        """Only send what was saved (say, on a short connection); pull later."""
-        return self._synchronizer(batch_size).run(pull=False)
+        """Only send what was saved, and the evidence files (say, on a short connection);
+        pull later."""
+        report = self._synchronizer(batch_size).run(pull=False)
+        if report.ok:
+            self._upload(report)
+        return report
+
+    def _upload(self, report: SyncReport) -> None:
+        """Upload the files attached here that the registry lacks (after the ops that name
+        them); a lost connection ends it as it ends a sync."""
+        if not self.blobs.unconfirmed():
+            return
+        uploader = BlobUploader(self.blobs, self._blob_transport_or_default(),
+                                self.store.get("token"))
+        report.uploads = uploader.report
+        try:
+            uploader.run()
+        except Offline as exc:
+            report.offline, report.error = True, str(exc)
+        except RegistryRefused as exc:
+            report.error = str(exc)
+
+    def _blob_transport_or_default(self) -> BlobTransport:
+        if self._blob_transport is None:
+            url = self.store.get("server_url")
+            if not url:
+                raise NotEnrolled("this tablet has no registry address to send files to")
+            self._blob_transport = HttpBlobTransport(url)
+        return self._blob_transport
+
+    def attachment(self, protocol_id: str, path: str) -> Path:
+        """The file an attachment field of a protocol names (``premises_photo``, or
+        ``instruments/<row uuid>/label_photo``): on the tablet already, or fetched from the
+        registry now (``Offline`` without a network) and kept within the tablet's budget for
+        pulled files."""
+        protocol = self.protocol(protocol_id)
+        collection, _, rest = path.partition("/")
+        row_id, _, name = rest.partition("/")
+        value = protocol.fields.get(path) if not rest else \
+            protocol.collections.get(collection, {}).get(row_id, {}).get(name)
+        attachment = read_attachment(value)
+        if attachment is None:
+            raise ClientError(f"{path} of protocol {protocol_id} holds no attachment")
+        kept = self.blobs.open_path(attachment.sha256)
+        if kept is not None:
+            return kept
+        token = self.store.get("token")
+        if not token:
+            raise NotEnrolled("enroll this tablet before fetching files")
+        with self._blob_transport_or_default().download(token, protocol_id,
+                                                        attachment.sha256) as chunks, \
+                self.blobs.receive(chunks) as incoming:
+            if incoming.sha256 != attachment.sha256 or incoming.size != attachment.size:
+                raise ClientError(f"the registry sent other bytes than {attachment.sha256}")
+            kept = self.blobs.keep(incoming, attachment.media_type, "pulled", protocol_id)
+        self.blobs.evict(keep=attachment.sha256)
+        return kept
 
     def pull(self) -> SyncReport:
         """Only fetch what changed at the registry."""

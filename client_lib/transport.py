@@ -17,7 +17,7 @@ import zstandard
 
 from client_lib.errors import Offline, RegistryRefused
 from schemas import EnrollRequest, EnrollResponse, PulledPage, PushRequest, PushResponse
-from schemas.signing import TrustList
+from schemas.signing import AuditCheckpoint, TrustList
 
 __all__ = ["HttpTransport", "Traffic", "Transport"]
 
@@ -44,6 +44,8 @@ class Transport(Protocol):
     def rotate_key(self, token: str, public_key: str) -> str: ...
 
     def trust_list(self) -> TrustList: ...
+
+    def audit_checkpoint(self) -> AuditCheckpoint: ...
 
 
 @dataclass
@@ -173,10 +175,11 @@ class HttpTransport:
                           idempotent=True)
 
     def pull(self, token: str, cursor: str) -> PulledPage:
-        """Fetch one page of changes, protocols sent whole as their registers, packed."""
+        """Fetch one page of changes, protocols sent whole as their registers, packed, and
+        templates with attachment fields."""
         return self._call("GET", "/v1/pull", PulledPage, token=token,
-                          params={"cursor": cursor, "states": "true", "packed": "true"},
-                          idempotent=True)
+                          params={"cursor": cursor, "states": "true", "packed": "true",
+                                  "attachments": "true"}, idempotent=True)
 
     def trust_list(self) -> TrustList:
         """The registry's signed trust list. Asked for with the tag of the one last received,
@@ -189,6 +192,10 @@ class HttpTransport:
         tag = response.headers.get("ETag")
         self._trust = (tag, fresh) if tag else None
         return fresh
+
+    def audit_checkpoint(self) -> AuditCheckpoint:
+        """The registry's signed checkpoint of its audit log's newest entry."""
+        return self._call("GET", "/v1/audit/checkpoint", AuditCheckpoint, idempotent=True)
 
     def rotate_key(self, token: str, public_key: str) -> str:
         """Enroll a new signing key; return its key id."""

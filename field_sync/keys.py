@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import serialization
@@ -9,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from field_sync.errors import FieldSyncError
 
-__all__ = ["InvalidKey", "load_public_key", "public_key_pem"]
+__all__ = ["InvalidKey", "key_fingerprint", "load_public_key", "public_key_pem"]
 
 
 class InvalidKey(FieldSyncError, ValueError):
@@ -43,3 +44,12 @@ def public_key_pem(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) 
     return public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
+
+
+def key_fingerprint(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
+    """SHA-256 of the public key's DER SubjectPublicKeyInfo, 64 hex digits: how a key is named
+    to pin it (``openssl pkey -pubin -outform DER | sha256sum`` gives the same)."""
+    public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
+    der = public.public_bytes(serialization.Encoding.DER,
+                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()

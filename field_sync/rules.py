@@ -1,4 +1,4 @@
-"""The registry rules (DESIGN §6), written once and run on both sides.
+"""The seven registry rules, written once and run on both sides (docs/protocol/signing.md).
 
 On the tablet a broken rule blocks signing, offline, with the list of reasons; on the registry a
 signed protocol that breaks one is quarantined with the same reasons. Each rule is a function of
@@ -12,6 +12,9 @@ breaches it finds; ``check_rules`` runs them all.
 4. The signing key belongs to the signer, who is on the inspection's team.
 5. Required template fields are present and valid (computed values are recomputed, never typed).
 6. The confirmation verifies (the registry decides; the tablet cannot check a one-time code).
+7. The evidence: every required attachment is there, and no photo was taken away from the site
+   (a photo's place, from its EXIF data or the tablet's fix, outside the geofence by more than
+   its accuracy; ``field_sync.evidence``).
 """
 
 from __future__ import annotations
@@ -19,23 +22,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import msgspec
-from geopy.distance import geodesic
 
+from field_sync.evidence import evidence_of, outside_site
 from field_sync.forms import form_of
+from field_sync.geo import decimal_or_none, distance_m
 from schemas.documents import Protocol
 from schemas.reference import Assignment, Inspector, ReferenceInstrument, Site
 from schemas.signing import SigningStatement
 from schemas.templates import Template
 
-__all__ = ["Breach", "GeofencePolicy", "RuleContext", "check_rules", "signing_date"]
+__all__ = ["Breach", "GeofencePolicy", "RuleContext", "check_rules", "fence_reach", "signing_date"]
 
 
 class Breach(msgspec.Struct, frozen=True):
-    """A broken rule: its number (1–6), a stable code and a sentence for people."""
+    """A broken rule: its number (1–7), a stable code and a sentence for people."""
 
     rule: int
     code: str
@@ -113,12 +117,11 @@ def _instruments(context: RuleContext) -> list[Breach]:
     return found
 
 
-def _number(text: str) -> Decimal | None:
-    try:
-        number = Decimal(text)
-    except (InvalidOperation, TypeError):
-        return None
-    return number if number.is_finite() else None
+def fence_reach(radius_m: Decimal, accuracy_m: Decimal,
+                policy: GeofencePolicy | None = None) -> Decimal:
+    """How far from a site's centre its geofence admits a fix reported accurate to
+    ``accuracy_m``: the radius widened by the accuracy, up to the policy's cap."""
+    return radius_m + min(accuracy_m, (policy or GeofencePolicy()).allowance_cap_m)
 
 
 def _geofence(context: RuleContext) -> list[Breach]:
@@ -129,8 +132,8 @@ def _geofence(context: RuleContext) -> list[Breach]:
         return [Breach(3, "no_location", "signing needs a location fix at the site")]
     if fix.mock:
         return [Breach(3, "mock_location", "the location comes from a mock provider")]
-    numbers = [_number(text) for text in (fix.lat, fix.lon, fix.accuracy_m, site.lat, site.lon,
-                                          site.radius_m)]
+    numbers = [decimal_or_none(text) for text in (fix.lat, fix.lon, fix.accuracy_m, site.lat,
+                                                  site.lon, site.radius_m)]
     if any(number is None for number in numbers):
         return [Breach(3, "bad_location", "the location fix is not a valid coordinate")]
     lat, lon, accuracy, site_lat, site_lon, radius = (Decimal(n or 0) for n in numbers)
@@ -141,9 +144,8 @@ def _geofence(context: RuleContext) -> list[Breach]:
         return [Breach(3, "coarse_location",
                        f"the fix is only accurate to {fix.accuracy_m} m "
                        f"(at most {policy.max_accuracy_m} m counts)")]
-    # To the millimetre: a fix exactly on the boundary must not fall out on float noise.
-    distance = Decimal(str(round(geodesic((site_lat, site_lon), (lat, lon)).meters, 3)))
-    allowed = radius + min(accuracy, policy.allowance_cap_m)
+    distance = distance_m(site_lat, site_lon, lat, lon)
+    allowed = fence_reach(radius, accuracy, policy)
     if distance > allowed:
         return [Breach(3, "outside_geofence",
                        f"signed {distance:.0f} m from the site; the geofence allows {allowed} m")]
@@ -170,10 +172,26 @@ def _confirmation(context: RuleContext) -> list[Breach]:
     return []
 
 
+def _evidence(context: RuleContext) -> list[Breach]:
+    found = []
+    for item in evidence_of(context.template, context.protocol):
+        if item.attachment is None:
+            if item.field.required:
+                found.append(Breach(7, "attachment_missing",
+                                    f"{item.path}: a required attachment is missing"))
+            continue
+        away = outside_site(item.attachment, context.site)
+        if away is not None:
+            found.append(Breach(7, "evidence_elsewhere",
+                                f"{item.path}: taken {away.distance_m:.0f} m from the site; the "
+                                f"geofence allows {away.allowed_m} m"))
+    return found
+
+
 RULES: tuple[Callable[[RuleContext], list[Breach]], ...] = (
-    _attestation, _instruments, _geofence, _signer, _fields, _confirmation)
+    _attestation, _instruments, _geofence, _signer, _fields, _confirmation, _evidence)
 
 
 def check_rules(context: RuleContext) -> list[Breach]:
-    """Every breach of the six rules, in rule order; empty when signing may proceed."""
+    """Every breach of the seven rules, in rule order; empty when signing may proceed."""
     return [breach for rule in RULES for breach in rule(context)]

@@ -6,16 +6,22 @@ key id. Its bytes are written in RFC 4648 base32 without padding: every characte
 alphanumeric mode (so the code stays small) and safe in a URL path (base45, the EU digital
 COVID certificate's choice, uses a space and ``%``, which are not). The text is the registry's
 verification URL in upper case, ``/V/``, the prefix ``FS1`` and the base32: a phone camera
-opens the verification page, and an offline verifier reads the same text.
+opens the verification page, and an offline verifier reads the same text. The URL is not
+signed; a verifier compares it with the address its signed trust list names
+(``seal_address``, ``same_address``). Phones may lower-case what they scan: the prefix is found
+in any ASCII case, from the right (``1`` is not a base32 letter, so the body never holds it,
+while a host name may).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cbor2
 import msgspec
@@ -26,11 +32,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from field_sync.base32 import decode_canonical
 from field_sync.canonical import content_hash
 from field_sync.errors import FieldSyncError
+from field_sync.keys import key_fingerprint
 from schemas.documents import Protocol
 from schemas.templates import Template
 
@@ -44,6 +50,8 @@ __all__ = [
     "key_id",
     "make_seal",
     "read_seal",
+    "same_address",
+    "seal_address",
     "seal_hash",
 ]
 
@@ -101,9 +109,9 @@ class Seal:
 
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> bytes:
-    """The 8-byte key id: the head of SHA-256 over the key's SubjectPublicKeyInfo."""
-    der = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(der).digest()[:8]
+    """The 8-byte key id: the head of SHA-256 over the key's SubjectPublicKeyInfo (its
+    fingerprint)."""
+    return bytes.fromhex(key_fingerprint(public_key)[:16])
 
 
 def _to_be_signed(protected: bytes, payload: bytes) -> bytes:
@@ -137,7 +145,7 @@ def make_seal(claim: Claim, sign: Callable[[bytes], bytes], kid: bytes, base_url
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     sign1 = cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, signature]))
     text = base64.b32encode(sign1).decode().rstrip("=")
-    return f"{base_url.rstrip('/').upper()}/V/{PREFIX}{text}"
+    return f"{base_url.rstrip('/').upper()}{_PAGE}{PREFIX}{text}"
 
 
 def _decode_claim(payload: bytes) -> Claim:
@@ -157,10 +165,54 @@ def _decode_claim(payload: bytes) -> Claim:
         raise SealError(f"the seal's claim is malformed: {exc}") from exc
 
 
+_PAGE = "/V/"
+
+
+_PREFIXES = ("FS1", "fs1", "Fs1", "fS1")
+"""The prefix in every ASCII case. Not ``text.upper()``: it turns some letters of other scripts
+into two ("ß" into "SS"), which would move every place after them."""
+
+
+def _split(text: str) -> tuple[str, str]:
+    """``(what comes before the prefix, the body after it)``; the prefix is the last ``FS1``
+    in any ASCII case."""
+    start = max(text.rfind(prefix) for prefix in _PREFIXES)
+    if start < 0:
+        return text, ""
+    return text[:start], text[start + len(PREFIX):].strip()
+
+
+def seal_address(text: str) -> str:
+    """The address a seal's text points at: what precedes ``/V/FS1``, or precedes ``FS1`` when
+    it is not ``/V/``; empty for a seal given from its prefix on."""
+    head = _split(text)[0].strip()
+    if head[-len(_PAGE):].upper() == _PAGE:
+        head = head[:-len(_PAGE)]
+    return head
+
+
+@lru_cache(maxsize=256)  # a verifier compares the same few addresses, seal after seal
+def _canonical_address(url: str) -> tuple[str, ...]:
+    # Compared in lower case throughout: the seal writer upper-cases the whole address.
+    parts = urllib.parse.urlsplit(url.strip().lower())
+    try:
+        port = parts.port
+    except ValueError:
+        return (url,)  # no port number at all: equal to itself only
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.scheme, parts.hostname or "", "" if port in (None, default) else str(port),
+            parts.path.rstrip("/"), parts.query, parts.fragment)
+
+
+def same_address(seal_url: str, registry_url: str) -> bool:
+    """Whether two addresses name the same place, as a seal writes them: in any case, with or
+    without a trailing slash, and with or without the scheme's default port."""
+    return _canonical_address(seal_url) == _canonical_address(registry_url)
+
+
 def _raw(text: str) -> bytes:
     """The COSE bytes of a seal's text, which must be their one base32 spelling."""
-    start = text.rfind(PREFIX)
-    body = text[start + len(PREFIX):].strip() if start >= 0 else ""
+    body = _split(text)[1]
     if not body:
         raise SealError(f"no {PREFIX} seal in this text")
     if not body.isascii():  # upper-cased, some letters of other scripts become ASCII ones

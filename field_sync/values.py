@@ -21,9 +21,10 @@ import msgspec
 from field_sync.errors import InvalidOperation
 from field_sync.paths import is_uuid
 from field_sync.shapes import ROW_ID, Shape, decimal_shape
+from schemas.attachments import MEDIA_TYPES, Attachment
 from schemas.templates import Field
 
-__all__ = ["ValueType", "check_value", "value_check", "value_type"]
+__all__ = ["MAX_ATTACHMENT_BYTES", "ValueType", "check_value", "value_check", "value_type"]
 
 _MAX_SCALE = 18
 
@@ -133,6 +134,43 @@ def _row(field: Field) -> Check:
     return check
 
 
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+"""The largest file an attachment field without its own ``max_bytes`` takes."""
+
+
+def _attachment_rules(field: Field) -> Check:
+    """What a value read as an ``Attachment`` must also meet: the field's media types and size,
+    and a capture time with its offset."""
+    allowed = field.media_types or MEDIA_TYPES
+    limit = field.max_bytes or MAX_ATTACHMENT_BYTES
+    taken = _datetime(field)
+
+    def check(value: Any) -> None:
+        if value is None:
+            return
+        attachment = value if isinstance(value, Attachment) else msgspec.convert(value, Attachment)
+        if attachment.media_type not in allowed:
+            raise _bad(field, f"takes {', '.join(allowed)}, not {attachment.media_type}")
+        if attachment.size > limit:
+            raise _bad(field, f"takes files of at most {limit} bytes, not {attachment.size}")
+        taken(attachment.taken_at)
+
+    return check
+
+
+def _attachment(field: Field) -> Check:
+    rules = _attachment_rules(field)
+
+    def check(value: Any) -> None:
+        try:
+            rules(value)
+        except msgspec.ValidationError as exc:
+            raise _bad(field, "expected an attachment [sha256, size, media type, taken at, "
+                       f"time source, location]: {exc}") from None
+
+    return check
+
+
 def _computed(field: Field) -> Check:
     def check(_value: Any) -> None:
         raise InvalidOperation(f"{field.name} is computed and cannot be typed",
@@ -150,6 +188,7 @@ _CHECKS: dict[str, Callable[[Field], Check]] = {
     "datetime": _datetime,
     "choice": _choice,
     "row": _row,
+    "attachment": _attachment,
 }
 
 
@@ -194,6 +233,8 @@ def value_type(field: Field) -> ValueType | None:
         return ValueType(str | None, shape=ROW_ID)
     if field.type in ("date", "datetime"):
         return ValueType(str | None, value_check(field))
+    if field.type == "attachment":
+        return ValueType(Attachment | None, _attachment_rules(field))
     return ValueType(_TYPES[field.type] | None)
 
 

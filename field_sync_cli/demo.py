@@ -24,11 +24,10 @@ import pyotp
 from client_lib import HttpTransport, Tablet
 from field_sync import content_hash
 from field_sync.qr import qr_png, qr_svg, qr_version
-from field_sync.verify import verify_seal
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, Protocol
-from schemas.signing import LocationFix, TotpConfirmation, TrustList
+from schemas.signing import LocationFix, TotpConfirmation
 
 __all__ = ["run_demo"]
 
@@ -44,8 +43,7 @@ def _say(text: str) -> None:
 def _registry(server_url: str | None, admin_token: str | None, folder: Path) -> Iterator[
         tuple[str, str]]:
     if server_url:
-        if not admin_token:
-            raise SystemExit("--server needs --admin-token (the registry's administrator token)")
+        assert admin_token, "the command resolves the token of a registry it is given"
         yield server_url, admin_token
         return
     token = secrets.token_urlsafe(24)
@@ -148,10 +146,28 @@ def _walk(url: str, token: str, folder: Path) -> bool:
         _say(f"  {'✓' if ok else '✗'} {label} kept")
     _say(f"  {'✓' if same else '✗'} tablets and registry hold the same protocol")
     sealed = _seal(a, b, authenticator, protocol_id, url, folder)
+    printed = sealed and _print(a, protocol_id, url, token, folder)
     for tablet in (a, b):
         tablet.close()
     admin.close()
-    return same and all(ok for _, ok in checks) and sealed
+    return same and all(ok for _, ok in checks) and sealed and printed
+
+
+def _print(a: Tablet, protocol_id: str, url: str, token: str, folder: Path) -> bool:
+    """The printed protocol, made on tablet A offline, beside the seal; the registry's copy
+    must be the same bytes."""
+    started = time.perf_counter()
+    pdf = a.render_pdf(protocol_id, "uz-Latn")
+    rendering_ms = (time.perf_counter() - started) * 1000
+    (folder / "protocol.pdf").write_bytes(pdf)
+    served = httpx.get(f"{url}/v1/protocols/{protocol_id}/document.pdf",
+                       params={"lang": "uz-Latn"}, timeout=60,
+                       headers={"Authorization": f"Bearer {token}"})
+    same = served.status_code == 200 and served.content == pdf
+    _say(f"• printed protocol: protocol.pdf, {len(pdf) // 1024} KB, made on tablet A in "
+         f"{rendering_ms:.0f} ms")
+    _say(f"  {'✓' if same else '✗'} the registry's copy is the same bytes")
+    return same
 
 
 def _seal(a: Tablet, b: Tablet, authenticator: pyotp.TOTP, protocol_id: str, url: str,
@@ -173,12 +189,14 @@ def _seal(a: Tablet, b: Tablet, authenticator: pyotp.TOTP, protocol_id: str, url
     (folder / "seal.txt").write_text(seal + "\n")
     trust = httpx.get(f"{url}/v1/trust-list", headers={"Accept": "application/json"}, timeout=30)
     (folder / "trust-list.json").write_bytes(msgspec.json.format(trust.content, indent=2))
-    trusted = msgspec.json.decode(trust.content, type=TrustList)
+    key = httpx.get(f"{url}/v1/registry-key", headers={"Accept": "application/json"}, timeout=30)
+    (folder / "registry-key.pem").write_text(key.json()["public_key"])
     _say(f"• seal: {len(seal)} characters, QR version {qr_version(seal)} at level Q; wrote "
-         f"seal.png, seal.svg and trust-list.json to {folder}")
-    verdict = verify_seal(seal, trusted)
+         f"seal.png, seal.svg, trust-list.json and registry-key.pem to {folder}")
+    # Offline, as the tablet checks seals: against its cached list and the key it pinned.
+    verdict = a.verify(seal)
     tampered = seal[:-5] + ("A" if seal[-5] != "A" else "B") + seal[-4:]
-    altered = verify_seal(tampered, trusted)
+    altered = a.verify(tampered)
     _say(f"  {'✓' if verdict.genuine else '✗'} offline verification: {verdict.verdict}")
     _say(f"  {'✓' if altered.verdict == 'altered' else '✗'} one character changed: "
          f"{altered.verdict}")

@@ -9,22 +9,22 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
-from field_sync_cli.admin_command import admin_token
+from field_sync_cli.admin_client import read_answer
 
 __all__ = ["run_export"]
 
 
-def run_export(server: str, token: str | None, fmt: str, out: str | None,
+def run_export(server: str, token: str, fmt: str, out: str | None,
                filters: dict[str, str]) -> int:
-    """Write every matching protocol (JSON lines or CSV) to ``out`` (or standard output)."""
+    """Write every matching protocol (JSON lines or CSV) to ``out`` (or standard output) with
+    an administrator's or a supervisor's ``token``."""
     params = {"format": fmt, **{key: value for key, value in filters.items() if value}}
-    headers = {"Authorization": f"Bearer {admin_token(token)}"}
-    with httpx.stream("GET", f"{server.rstrip('/')}/v1/registry/export", params=params,
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.stream("GET", f"{server}/v1/registry/export", params=params,
                       headers=headers, timeout=None) as response:  # noqa: S113 - a long stream
         if response.status_code >= 400:
             response.read()
-            print(f"export refused: {response.status_code} {response.text}", file=sys.stderr)
-            return 1
+            read_answer(response, dict)  # raises: the registry's refusal, or not a registry
         total = int(response.headers.get("x-total-count", "0"))
         with ExitStack() as files:
             target = files.enter_context(Path(out).open("wb")) if out else sys.stdout.buffer

@@ -1,203 +1,209 @@
-"""``field-sync``: the command line."""
+"""``field-sync``: the command line.
+
+Exit status: 0 genuine or ok; 1 not genuine, or a check failed, or the registry refused;
+2 usage; 3 could not reach or read what was named (``field_sync_cli.errors``).
+
+A command is a click command in its own module, added to ``COMMANDS`` below; it takes the shared
+flags from ``field_sync_cli.options`` and lets errors rise (``field_sync_cli.errors`` turns them
+into one line and an exit code). Heavy imports stay inside the commands' bodies, so that
+``--help`` and shell completion answer at once.
+"""
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["main"]
+import click
 
+from field_sync_cli.admin_commands import admin
+from field_sync_cli.errors import FieldSyncGroup, finish, run
+from field_sync_cli.options import (
+    admin_token_option,
+    data_dir_option,
+    database_options,
+    option,
+    resolve_admin_token,
+    server_option,
+    token_option,
+)
+from field_sync_cli.serve_command import log_options, serve
+from schemas.templates import LANGUAGES
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+if TYPE_CHECKING:
+    from server.logs import LogFormat
 
-    from server import ServerConfig, create_app
-    from server.app import freeze_startup_objects, prepare
+__all__ = ["COMMANDS", "cli", "main"]
 
-    config = ServerConfig(
-        data_dir=Path(args.data_dir) if args.data_dir else ServerConfig().data_dir,
-        db_url=args.db or "",
-    )
-    token_note = ("from $FIELD_SYNC_ADMIN_TOKEN" if config.admin_token
-                  else f"in {config.data_dir / 'admin-token'}")
-    print(f"field-sync registry on http://{args.host}:{args.port}  "
-          f"(database: {config.database_url.split('@')[-1]}; administrator token {token_note}; "
-          f"{args.workers} worker{'s' if args.workers > 1 else ''})", flush=True)
-    if args.workers == 1:
-        app = create_app(config)
-        freeze_startup_objects()
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-        return 0
-    # Worker processes build their app from the environment; the schema, keys and admin token
-    # are made here once, so the workers never race to make them.
-    database, _ = prepare(config)
-    database.dispose()
-    os.environ.update(config.environment())
-    uvicorn.run("server.app:app_from_environment", factory=True, workers=args.workers,
-                host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+F = TypeVar("F", bound=Any)
+
+_HELP = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def _demo(args: argparse.Namespace) -> int:
+@click.group(cls=FieldSyncGroup, context_settings=_HELP, epilog=(
+    "Exit status: 0 genuine or ok; 1 not genuine, a check failed, or the registry refused; "
+    "2 usage; 3 could not reach or read what was named. Shell completion: "
+    'eval "$(_FIELD_SYNC_COMPLETE=bash_source field-sync)" (zsh_source, fish_source).'))
+@click.version_option(package_name="field-sync", prog_name="field-sync")
+def cli() -> None:
+    """field-sync: the registry of sealed inspection protocols, and its tools."""
+
+
+@click.command()
+@server_option(None, "start a registry of its own", "Walk through against this registry.")
+@admin_token_option
+@data_dir_option
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              show_default="a temporary folder",
+              help="Keep the tablets' files, the seal's QR and the trust list here.")
+def demo(server: str | None, admin_token: str, data_dir: Path, out: Path | None) -> None:
+    """Two tablets fill one protocol offline, sync, sign and verify (exit 0 if all agree)."""
     from field_sync_cli.demo import run_demo
 
-    return run_demo(server_url=args.server, admin_token=args.admin_token, out=args.out)
+    if server:
+        admin_token = resolve_admin_token(admin_token, data_dir)
+    finish(run_demo(server_url=server, admin_token=admin_token,
+                    out=str(out) if out else None))
 
 
-def _verify(args: argparse.Namespace) -> int:
+@click.command()
+@click.argument("seal")
+@click.option("--trust-list", type=click.Path(dir_okay=False), default=None,
+              help="The registry-signed trust list (JSON), for a verdict offline.")
+@server_option(None, False, "Ask this registry too (and take its trust list if none is "
+                            "given).")
+@option("--registry-key", env="FIELD_SYNC_REGISTRY_KEY_PIN", default=None,
+        help="The agency's registry key, pinned: a PEM file of its public key, or its "
+             "fingerprint (GET /v1/registry-key gives both). Needed for a verdict offline; "
+             "without it, --server's answer is the registry's own word.")
+def verify(seal: str, trust_list: str | None, server: str | None,
+           registry_key: str | None) -> None:
+    """Is a sealed protocol genuine? SEAL is a QR image, a file with the seal's text, or the
+    text itself. Exit 0 only for a genuine seal."""
     from field_sync_cli.verify_command import run_verify
 
-    return run_verify(args.seal, args.trust_list, args.server, args.registry_key)
+    finish(run_verify(seal, trust_list, server, registry_key))
 
 
-def _import(args: argparse.Namespace) -> int:
-    from field_sync_cli.admin_command import run_import
-
-    return run_import(args.file, args.kind, args.server, args.admin_token)
-
-
-def _database(args: argparse.Namespace) -> Any:
-    from server import Database, ServerConfig
-
-    config = ServerConfig(data_dir=Path(args.data_dir) if args.data_dir
-                          else ServerConfig().data_dir, db_url=args.db or "")
-    return Database(config.database_url)
+_FILTERS = {"number": "Only the protocol of this number.",
+            "entity-tin": "Only protocols of this entity (its STIR).",
+            "inspector": "Only protocols this inspector signed or leads.",
+            "site": "Only protocols of this site.",
+            "status": "Only protocols in this status (registered, quarantined...).",
+            "signed-from": "Only protocols signed on or after this day (YYYY-MM-DD).",
+            "signed-to": "Only protocols signed on or before this day (YYYY-MM-DD)."}
 
 
-def _db_upgrade(args: argparse.Namespace) -> int:
-    from server.schema import current_revision, head_revision
-
-    # Each migration it runs, and the progress a long one logs (to ``….progress``), on stderr;
-    # not Alembic's notes on the database's dialect.
-    steps = logging.StreamHandler(sys.stderr)
-    steps.addFilter(lambda record: record.name.endswith(".progress")
-                    or record.getMessage().startswith("Running "))
-    migrations = logging.getLogger("alembic.runtime.migration")
-    level, migrations.level = migrations.level, logging.INFO
-    migrations.addHandler(steps)
-    try:
-        database = _database(args)
-        before = current_revision(database.writer)
-        database.create_schema()
-        print(f"database at revision {head_revision()} (was {before or 'empty'})")
-        database.dispose()
-    finally:
-        migrations.removeHandler(steps)
-        migrations.setLevel(level)
-    return 0
+def _filter_options(command: F) -> F:
+    for name, text in reversed(_FILTERS.items()):
+        command = click.option(f"--{name}", default="", help=text)(command)
+    return command
 
 
-def _audit_verify(args: argparse.Namespace) -> int:
-    from server.audit import verify_chain
-
-    database = _database(args)
-    with database.read() as session:
-        count, broken = verify_chain(session)
-    database.dispose()
-    if broken is None:
-        print(f"audit log intact: {count} entries, every hash and every merged op checks out")
-        return 0
-    print(f"audit log BROKEN at entry {broken.seq}: {broken.reason}")
-    return 1
-
-
-def _export(args: argparse.Namespace) -> int:
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True, help="JSON lines, or CSV with a header.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              show_default="standard output", help="The file to write.")
+@_filter_options
+@server_option()
+@token_option("--token", help="The registry's administrator token, or a supervisor's.")
+@data_dir_option
+def export(fmt: str, out: str | None, server: str, admin_token: str, data_dir: Path,
+           **filters: str) -> None:
+    """Stream the registry's protocols to a file (a supervisor's token works too)."""
     from field_sync_cli.export_command import run_export
 
-    filters = {name: getattr(args, name) for name in (
-        "number", "entity_tin", "inspector", "site", "status", "signed_from", "signed_to")}
-    return run_export(args.server, args.token, args.format, args.out, filters)
+    finish(run_export(server, resolve_admin_token(admin_token, data_dir), fmt, out,
+                      filters))
 
 
-def _export_schemas(args: argparse.Namespace) -> int:
+@click.command()
+@click.argument("protocol_id")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="uz-Latn", show_default=True,
+              help="The language the protocol is printed in.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The PDF file to write.")
+@server_option()
+@token_option("--token", help="The registry's administrator token, or a supervisor's or a "
+                              "device's.")
+@data_dir_option
+def render(protocol_id: str, lang: str, out: Path, server: str, admin_token: str,
+           data_dir: Path) -> None:
+    """The printed protocol PROTOCOL_ID as a PDF, as the registry renders it (the same bytes
+    the tablet makes offline)."""
+    from field_sync_cli.render_command import render as run_render
+
+    finish(run_render(protocol_id, lang, out, server, resolve_admin_token(admin_token, data_dir)))
+
+
+@click.group(cls=FieldSyncGroup)
+def audit() -> None:
+    """The registry's audit log."""
+
+
+@audit.command("verify")
+@database_options
+@click.option("--checkpoint", default=None,
+              help="A checkpoint kept outside the registry (by a supervisor, a tablet, an "
+                   "export): a file of its JSON, or the JSON. The log must reach it.")
+@option("--registry-key", env="FIELD_SYNC_REGISTRY_KEY_PIN", default=None,
+        show_default="the registry key in the data directory",
+        help="The registry key checkpoints must be signed by: a PEM file of its public key, "
+             "or its fingerprint.")
+def audit_verify(db: str, data_dir: Path, checkpoint: str | None,
+                 registry_key: str | None) -> None:
+    """Recompute the audit log's hash chain, and check it reaches the newest checkpoint the
+    registry signed and the one given; exit 1 if it is broken, 3 if what was named cannot be
+    read (no database is ever made)."""
+    from field_sync_cli.audit_command import run_audit_verify
+
+    finish(run_audit_verify(db, data_dir, checkpoint, registry_key))
+
+
+@click.group(cls=FieldSyncGroup)
+def db() -> None:
+    """The registry's database."""
+
+
+@db.command("upgrade")
+@database_options
+@log_options
+def db_upgrade(db: str, data_dir: Path, log_level: str, log_format: LogFormat) -> None:
+    """Apply the migrations the database lacks (made if missing)."""
+    from field_sync_cli.database_commands import run_db_upgrade
+
+    finish(run_db_upgrade(db, data_dir, log_format, log_level))
+
+
+@click.group(cls=FieldSyncGroup)
+def schemas() -> None:
+    """The wire messages' JSON Schemas."""
+
+
+@schemas.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def schemas_export(folder: Path) -> None:
+    """Write <Name>.schema.json files into FOLDER."""
     from schemas import export_json_schemas
 
-    for path in export_json_schemas(Path(args.folder)):
-        print(path)
-    return 0
+    for path in export_json_schemas(folder):
+        click.echo(path)
 
 
-def _database_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="SQLAlchemy URL (default: SQLite in the data directory)")
-    parser.add_argument("--data-dir", help="where the SQLite file and the keys live")
+COMMANDS: tuple[click.Command, ...] = (serve, demo, verify, export, render, admin, audit, db,
+                                       schemas)
+"""Every command of ``field-sync``: a new one is added here."""
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="field-sync", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    serve = commands.add_parser("serve", help="run the registry server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8470)
-    _database_options(serve)
-    serve.add_argument("--workers", type=int, default=1,
-                       help="server processes sharing the port (PostgreSQL is the database for "
-                            "several; default 1)")
-    serve.add_argument("--log-level", default="info")
-    serve.set_defaults(run=_serve)
-
-    demo = commands.add_parser("demo", help="two tablets fill one protocol offline and sync")
-    demo.add_argument("--server", help="use this registry instead of starting one")
-    demo.add_argument("--admin-token", help="the registry's administrator token (with --server)")
-    demo.add_argument("--out", help="keep the tablets' files in this folder")
-    demo.set_defaults(run=_demo)
-
-    verify = commands.add_parser("verify", help="is a sealed protocol genuine? (exit 0 if so)")
-    verify.add_argument("seal", help="a QR image (PNG, JPEG), a file with the seal text, or "
-                                     "the text itself")
-    verify.add_argument("--trust-list", help="the registry-signed trust list (JSON), offline")
-    verify.add_argument("--server", help="ask this registry too (and fetch its trust list)")
-    verify.add_argument("--registry-key", help="PEM of the registry key to pin the list to")
-    verify.set_defaults(run=_verify)
-
-    admin = commands.add_parser("admin", help="administer a running registry")
-    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
-    load = admin_commands.add_parser("import", help="load reference data (CSV or JSON lines)")
-    load.add_argument("file")
-    load.add_argument("--kind", default="", help="inspector, instrument, entity, site or "
-                      "assignment (JSON lines may name their own)")
-    load.add_argument("--server", default="http://127.0.0.1:8470")
-    load.add_argument("--admin-token")
-    load.set_defaults(run=_import)
-
-    for group, name, summary, run in (
-        ("db", "upgrade", "apply the migrations the database lacks", _db_upgrade),
-        ("audit", "verify", "recompute the audit log's chain; exit 1 if broken", _audit_verify),
-    ):
-        sub = commands.add_parser(group, help=f"{group} {name}: {summary}")
-        command = sub.add_subparsers(dest=f"{group}_command", required=True).add_parser(
-            name, help=summary)
-        _database_options(command)
-        command.set_defaults(run=run)
-
-    export = commands.add_parser("export", help="stream the registry's protocols to a file")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("--out", help="the file to write (default: standard output)")
-    export.add_argument("--server", default="http://127.0.0.1:8470")
-    export.add_argument("--token", help="an administrator or supervisor token")
-    for name in ("number", "entity-tin", "inspector", "site", "status", "signed-from",
-                 "signed-to"):
-        export.add_argument(f"--{name}", default="")
-    export.set_defaults(run=_export)
-
-    schemas = commands.add_parser("schemas", help="JSON Schema of the wire messages")
-    schemas_commands = schemas.add_subparsers(dest="schemas_command", required=True)
-    schema_export = schemas_commands.add_parser("export", help="write <Name>.schema.json files")
-    schema_export.add_argument("folder")
-    schema_export.set_defaults(run=_export_schemas)
-    return parser
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return its exit status."""
-    args = _parser().parse_args(argv)
-    status: int = args.run(args)
-    return status
+    return run(cli, argv, "field-sync")
 
 
 if __name__ == "__main__":

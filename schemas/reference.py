@@ -18,6 +18,9 @@ class Inspector(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     suspended: bool = False
     attested_until: str = ""
     """Last day the inspector's attestation is valid (empty: not attested)."""
+    position: str = ""
+    """The inspector's post (``Bosh inspektor``), as the verification page and the printed
+    protocol name it."""
 
 
 class ReferenceInstrument(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
@@ -53,6 +56,8 @@ class Site(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_default
     """The geofence radius, metres."""
     address: str = ""
     time_zone: str = "Asia/Tashkent"
+    region: str = ""
+    """The region the site lies in (viloyat): a supervisor may be limited to regions."""
 
 
 class Assignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

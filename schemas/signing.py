@@ -8,10 +8,12 @@ import msgspec
 from schemas.operations import VersionVector
 
 __all__ = [
+    "AuditCheckpoint",
     "BiometricConfirmation",
     "Confirmation",
     "LocationFix",
     "Receipt",
+    "RegistryKey",
     "SignedProtocol",
     "SigningStatement",
     "TotpConfirmation",
@@ -110,7 +112,8 @@ class TrustedKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_d
 
 
 class TrustList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Every device key the registry has known, signed by the registry key."""
+    """Every device key the registry has known, and the registry's address, signed by the
+    registry key."""
 
     issued_at_ms: int
     registry_key: str
@@ -118,3 +121,34 @@ class TrustList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keys: list[TrustedKey]
     signature: str = ""
     """ES256 (DER, base64url) over the canonical encoding of the list without this field."""
+    public_url: str = ""
+    """The registry's public address: a seal whose URL names another is not genuine."""
+
+
+class AuditCheckpoint(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The registry's signed word that its audit log reached entry ``seq`` with ``head_hash``.
+
+    Whoever keeps one (a tablet, a supervisor, an export) can later show that the log held at
+    least that much: ``field-sync audit verify --checkpoint``."""
+
+    seq: int
+    """The newest entry's number: how long the log was (0 for an empty log)."""
+    head_hash: str
+    """That entry's hash, which covers every entry before it."""
+    at_ms: int
+    """When the registry signed it, ms since the epoch."""
+    registry_key: str
+    """PEM of the registry key that signed it."""
+    signature: str = ""
+    """ES256 (DER, base64url) over the canonical encoding without this field."""
+
+
+class RegistryKey(msgspec.Struct, frozen=True):
+    """The registry key as operators and verifiers pin it (``GET /v1/registry-key``)."""
+
+    public_key: str
+    """PEM."""
+    fingerprint: str
+    """SHA-256 of the key's DER SubjectPublicKeyInfo, hex."""
+    public_url: str
+    """The address the registry's trust lists name, and its seals point at."""

@@ -17,6 +17,8 @@ from typing import Literal
 
 import msgspec
 
+from schemas.attachments import MediaType
+
 __all__ = [
     "LANGUAGES",
     "Collection",
@@ -31,12 +33,15 @@ __all__ = [
 LANGUAGES: tuple[str, ...] = ("uz-Latn", "uz-Cyrl", "ru", "en")
 """The languages every label carries, in the order a screen falls back through them."""
 
-FieldType = Literal["text", "decimal", "integer", "boolean", "date", "datetime", "choice", "row"]
+FieldType = Literal["text", "decimal", "integer", "boolean", "date", "datetime", "choice", "row",
+                    "attachment"]
 """What a field holds on the wire.
 
 ``decimal`` values travel as strings (``"12.345"``): measured values are never floats, so that a
 document hashes the same on every platform. ``date`` is ``YYYY-MM-DD``; ``datetime`` is ISO 8601
 with an offset. ``row`` names a row of another collection of the same protocol by its UUID.
+``attachment`` names an evidence file by its hash (``schemas.attachments.Attachment``): a photo
+of the instrument's seal, of a sample, of the premises.
 """
 
 
@@ -91,6 +96,12 @@ class Field(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaul
     """For a ``row`` field: the collection whose row it names."""
     computed: Computation | None = None
     """Set for a value the registry computes; nobody may type it."""
+    media_types: tuple[MediaType, ...] = ()
+    """For an ``attachment`` field: the media types it takes (empty: every one of
+    ``schemas.attachments.MEDIA_TYPES``)."""
+    max_bytes: int | None = None
+    """For an ``attachment`` field: the largest file it takes, in bytes. ``required`` on an
+    attachment field means the protocol cannot be signed without the file (rule 7)."""
 
 
 class Collection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

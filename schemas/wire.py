@@ -34,6 +34,7 @@ __all__ = [
     "PulledPage",
     "PushRequest",
     "PushResponse",
+    "TeamMember",
     "WholeOp",
     "WholeProtocol",
 ]
@@ -150,12 +151,23 @@ class PullResponse(msgspec.Struct):
     heads: dict[str, ProtocolHead] = msgspec.field(default_factory=dict)
     """What each protocol in ``states`` is filed under, so that a device may keep its
     registers as the bytes that came, unread (``PulledPage``)."""
+    team: list[TeamMember] = msgspec.field(default_factory=list)
+    """The inspectors of the assignments in ``assignments``, by name and position: the
+    printed protocol names its team, lead inspector and signer with them, offline."""
 
     @property
     def registers(self) -> int:
         """How many registers the page carries: one an op in ``changes``, and every register
         of the protocols in ``states``."""
         return len(self.changes) + sum(map(len, self.states.values()))
+
+
+class TeamMember(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An inspector on one of the device's assignments, as a printed protocol names them."""
+
+    id: str
+    full_name: str
+    position: str = ""
 
 
 class ProtocolHead(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -203,6 +215,9 @@ class EnrollmentCode(msgspec.Struct):
     """The enrollment code as a QR (SVG), for the tablet's camera."""
     totp_qr_svg: str = ""
     """``totp_uri`` as a QR (SVG), for the authenticator app."""
+    enrollment_uri: str = ""
+    """What ``code_qr_svg`` carries: the registry's address and the code
+    (``fieldsync://enroll?registry=…&code=…``, read with ``field_sync.enrollment``)."""
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -229,6 +244,9 @@ class EnrollResponse(msgspec.Struct):
     """Hex id of the enrolled signing key."""
     public_url: str = ""
     """The registry's public address, which seals point at."""
+    registry_key: str = ""
+    """PEM of the registry key: the tablet pins it, and trusts only the trust lists and audit
+    checkpoints it signed."""
 
 
 class ProtocolRecord(msgspec.Struct):
@@ -260,6 +278,8 @@ class ProtocolSummary(msgspec.Struct, omit_defaults=True):
     superseded_by: str = ""
     reasons: list[str] = msgspec.field(default_factory=list)
     """Why it is quarantined."""
+    region: str = ""
+    """Its site's region."""
 
 
 class ProtocolPage(msgspec.Struct):

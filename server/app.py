@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,23 +13,34 @@ from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins.prometheus import PrometheusConfig
 
 from server.compression import ZSTD, ZstdCompression
 from server.config import ServerConfig
+from server.console import ConsoleProtection, console_router
 from server.database import Database
 from server.guards import provide_caller, provide_registry
 from server.keys import RegistryKeys
+from server.logs import configure_logging
+from server.metrics import DatabaseGauges, instrument_pools
 from server.problems import http_exception_to_problem, unexpected_error_to_problem
 from server.registry import Registry
+from server.request_ids import RequestIds
 from server.routes.admin import AdminController
+from server.routes.anchor import audit_checkpoint, registry_key
+from server.routes.blobs import blob_thumbnail, download_blob, missing_blobs, upload_blob
+from server.routes.check import check_router
+from server.routes.document import protocol_document
 from server.routes.enrollment import enroll
-from server.routes.health import health
+from server.routes.health import health, ready
 from server.routes.keys import revoke_key, rotate_key
+from server.routes.metrics import metrics
 from server.routes.protocols import get_protocol
 from server.routes.reference import ReferenceController
 from server.routes.supervision import RegistryController, SupervisorAdmin, SupervisorController
 from server.routes.sync import pull_changes, push_ops
 from server.routes.verify import trust_list_route, verification_page, verify_json
+from server.web import brand_logo, static_files, template_config
 
 __all__ = ["app_from_environment", "create_app", "freeze_startup_objects", "prepare"]
 
@@ -42,12 +54,17 @@ def prepare(config: ServerConfig) -> tuple[Database, RegistryKeys]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
     database.create_schema()
-    return database, RegistryKeys.load(config.data_dir)
+    return database, RegistryKeys.load(config.data_dir, config.registry_key, config.secret_key)
 
 
 def app_from_environment() -> Litestar:
-    """The app of one worker of ``serve --workers N``, configured by ``$FIELD_SYNC_*``."""
-    app = create_app(ServerConfig())
+    """The app of one worker of ``serve --workers N``, configured by ``$FIELD_SYNC_*`` (its
+    logs too: ``$FIELD_SYNC_LOG_FORMAT`` and ``$FIELD_SYNC_LOG_LEVEL``)."""
+    config = ServerConfig()
+    configure_logging(os.environ.get("FIELD_SYNC_LOG_FORMAT", "json"),  # type: ignore[arg-type]
+                      os.environ.get("FIELD_SYNC_LOG_LEVEL", "info"),
+                      secrets=(config.admin_token, config.metrics_token))
+    app = create_app(config)
     freeze_startup_objects()
     return app
 
@@ -65,27 +82,44 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
     """The registry's ASGI application; the database is opened and closed with it."""
     config = config or ServerConfig()
     config.ensure_admin_token()
+    console = ConsoleProtection(config, RegistryKeys.load(config.data_dir, config.registry_key,
+                                                          config.secret_key))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database, keys = prepare(config)
         app.state.registry = Registry(config=config, database=database, keys=keys)
+        console.store.bind(database)
+        app.state.database_gauges = DatabaseGauges(database)
+        instrument_pools(database)
         log.info("registry ready on %s", database.writer.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
             database.dispose()
 
-    return Litestar(
-        route_handlers=[health, enroll, push_ops, pull_changes, get_protocol, AdminController,
-                        trust_list_route, verify_json, verification_page, rotate_key,
-                        revoke_key, ReferenceController, RegistryController,
-                        SupervisorController, SupervisorAdmin],
+    app = Litestar(
+        route_handlers=[health, ready, metrics, enroll, push_ops, pull_changes, get_protocol,
+                        AdminController, trust_list_route, verify_json, verification_page,
+                        rotate_key, revoke_key, ReferenceController, RegistryController,
+                        SupervisorController, SupervisorAdmin, static_files(), brand_logo,
+                        check_router(config), protocol_document, registry_key,
+                        audit_checkpoint, missing_blobs, upload_blob, download_blob,
+                        blob_thumbnail, console_router()],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "caller": Provide(provide_caller),
         },
         lifespan=[lifespan],
+        stores={console.sessions.store: console.store},
+        # Per-route counts and latencies, by the route's template (not each seal's URL); the
+        # console's sessions.
+        middleware=[PrometheusConfig(app_name="field-sync", prefix="field_sync",
+                                     group_path=True).middleware, console.sessions.middleware],
+        csrf_config=console.csrf,
+        template_config=template_config(),
+        # Logging is the process's to configure (``server.logs``), not the app's.
+        logging_config=None,
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={
             HTTPException: http_exception_to_problem,
@@ -97,6 +131,11 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         # the default level 9 would cost more than the page itself).
         compression_config=CompressionConfig(backend=ZSTD, compression_facade=ZstdCompression,
                                              gzip_fallback=True, gzip_compress_level=1,
-                                             minimum_size=1024),
+                                             minimum_size=1024,
+                                             exclude_opt_key="skip_compression"),
         openapi_config=None,
     )
+    # Around everything, unrouted requests too: each request's id, in its response and its
+    # log lines. (Litestar's own middleware runs only once a route is found.)
+    app.asgi_handler = RequestIds(app.asgi_handler)  # type: ignore[assignment]  # ASGI app
+    return app

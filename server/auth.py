@@ -14,9 +14,13 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from sqlalchemy import update
+from sqlmodel import col
 
+from server.clock import now_ms
 from server.database import Database
 from server.problems import Unauthorized
+from server.services.reach import Reach, parse_regions
 from server.tables import DeviceRow, SupervisorRow
 
 __all__ = ["Caller", "bearer", "hash_secret", "make_device_token", "make_supervisor_token",
@@ -58,6 +62,7 @@ def require_admin(request: ASGIConnection[Any, Any, Any, Any], admin_token: str)
 
 
 SUPERVISOR_PREFIX = "sup."
+LAST_SEEN_STEP_MS = 3_600_000
 
 
 def make_supervisor_token(supervisor_id: str) -> tuple[str, str]:
@@ -66,8 +71,9 @@ def make_supervisor_token(supervisor_id: str) -> tuple[str, str]:
     return f"{SUPERVISOR_PREFIX}{supervisor_id}.{secret}", hash_secret(secret)
 
 
-def require_supervisor(request: ASGIConnection[Any, Any, Any, Any], database: Database) -> str:
-    """Admit only a supervisor with a valid token; return the supervisor's id."""
+def require_supervisor(request: ASGIConnection[Any, Any, Any, Any], database: Database) -> Reach:
+    """Admit only a supervisor with a valid token; return who it is and the regions it
+    reaches."""
     token = bearer(request)
     supervisor_id, _, secret = token.removeprefix(SUPERVISOR_PREFIX).rpartition(".")
     with database.read() as session:
@@ -76,7 +82,7 @@ def require_supervisor(request: ASGIConnection[Any, Any, Any, Any], database: Da
         if row is None or row.revoked_at is not None or \
                 not hmac.compare_digest(row.token_hash, hash_secret(secret)):
             raise Unauthorized("not_supervisor", "this endpoint needs a supervisor's token")
-        return row.id
+        return Reach(f"supervisor:{row.id}", parse_regions(row.regions))
 
 
 def require_device(request: Request[Any, Any, Any], database: Database) -> Caller:
@@ -88,4 +94,12 @@ def require_device(request: Request[Any, Any, Any], database: Database) -> Calle
             raise Unauthorized("unknown_device", "these device credentials are not known")
         if device.revoked_at is not None:
             raise Unauthorized("device_revoked", "this device's credentials were revoked")
-        return Caller(device.id, device.inspector_id)
+        caller, last_seen = Caller(device.id, device.inspector_id), device.last_seen_ms
+    now = now_ms()
+    if now - last_seen > LAST_SEEN_STEP_MS:
+        # When a device was last heard from, to the hour: a write an hour a device, not one a
+        # request (administrators look for tablets silent for days).
+        with database.write() as session:
+            session.execute(update(DeviceRow).where(col(DeviceRow.id) == caller.device_id)
+                            .values(last_seen_ms=now))
+    return caller

@@ -42,7 +42,7 @@ from server.catalog import TemplateCatalog
 from server.deltas import Delta, Deltas
 from server.documents import decode_state
 from server.problems import BadRequest
-from server.scope import assignments_since
+from server.scope import assignments_since, team_members
 from server.tables import (
     DRAFT,
     AssignmentMember,
@@ -323,6 +323,8 @@ def pull(
         response.assignments = assignments_since(session, scope.all, cursor.base)
         known = {assignment.id for assignment in response.assignments}
         response.assignments += assignments_since(session, scope.joined - known, 0)
+        response.team = team_members(session, {member for assignment in response.assignments
+                                                for member in assignment.inspectors})
         _send_reference(session, response, inspector_id, scope, cursor.base)
     return response
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel, select
 
 from schemas import builtin_templates
 from server.checkpoints import Checkpointer, leave_checkpoints
+from server.clock import now_ms
 from server.schema import upgrade
 from server.tables import ChangeCounter, TemplateRow
 
@@ -101,6 +102,9 @@ class Database:
             self._install_builtin_templates(session)
 
     def _install_builtin_templates(self, session: Session) -> None:
+        # Imported here: the audit log reads the op log, which writes through this module.
+        from server.audit import append as audit
+
         known = set(session.exec(select(TemplateRow.ref)))
         missing = [template for template in builtin_templates() if template.ref not in known]
         if missing:
@@ -109,6 +113,8 @@ class Database:
                 session.add(TemplateRow(
                     ref=template.ref, body=msgspec.json.encode(template), changed=changed
                 ))
+            audit(session, now_ms(), "registry", "templates_installed", "built-in",
+                  {"templates": sorted(template.ref for template in missing)}, changed)
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -9,12 +9,13 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
-from server.auth import Caller, require_admin, require_device, require_supervisor
+from server.auth import SUPERVISOR_PREFIX, Caller, require_admin, require_device, require_supervisor
 from server.problems import Unauthorized
 from server.registry import Registry
+from server.services.reach import ADMINISTRATOR, Reach
 
-__all__ = ["admin_only", "provide_caller", "provide_registry", "supervisor_only",
-           "supervisor_or_admin"]
+__all__ = ["admin_only", "protocol_reader", "provide_caller", "provide_registry",
+           "supervisor_only", "supervisor_or_admin"]
 
 
 def provide_registry(request: Request[Any, Any, Any]) -> Registry:
@@ -31,23 +32,42 @@ def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRou
 
 async def supervisor_only(connection: ASGIConnection[Any, Any, Any, Any],
                           _handler: BaseRouteHandler) -> None:
-    """Admit a supervisor only; the handler finds who in ``connection.state.supervisor_id``."""
+    """Admit a supervisor only; the handler finds who, and the regions within reach, in
+    ``connection.state.reach``."""
     registry: Registry = connection.app.state.registry
-    connection.state.supervisor_id = await registry.run(require_supervisor, connection,
-                                                        registry.database)
+    connection.state.reach = await registry.run(require_supervisor, connection,
+                                                registry.database)
 
 
 async def supervisor_or_admin(connection: ASGIConnection[Any, Any, Any, Any],
                               handler: BaseRouteHandler) -> None:
-    """Admit a supervisor or the administrator."""
+    """Admit a supervisor or the administrator (``connection.state.reach`` says which)."""
     registry: Registry = connection.app.state.registry
     try:
         require_admin(connection, registry.config.admin_token)
     except Unauthorized:
         await supervisor_only(connection, handler)
+    else:
+        connection.state.reach = ADMINISTRATOR
 
 
 async def provide_caller(request: Request[Any, Any, Any],
                          registry: NamedDependency[Registry]) -> Caller:
     """The enrolled device making the request (401 otherwise)."""
     return await registry.run(require_device, request, registry.database)
+
+
+def protocol_reader(connection: Request[Any, Any, Any], registry: Registry) -> str | Reach:
+    """Who reads a protocol's documents (its PDF, its evidence files): the reach of the
+    administrator or a supervisor (a supervisor's token may be limited to regions); the
+    inspector of a device, which reaches its scope's (401 for anyone else). Blocking: call it
+    from a worker thread."""
+    try:
+        require_admin(connection, registry.config.admin_token)
+        return ADMINISTRATOR
+    except Unauthorized:
+        pass
+    if connection.headers.get("authorization", "").lower().startswith(
+            f"bearer {SUPERVISOR_PREFIX}"):
+        return require_supervisor(connection, registry.database)
+    return require_device(connection, registry.database).inspector_id

@@ -28,7 +28,7 @@ from field_sync.freeze import covers, parse_freeze
 from field_sync.hlc import COUNTER_BITS
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
 from schemas import Op, OpResult, ProtocolResult, Template, WholeProtocol
-from server import oplog
+from server import evidence, oplog
 from server.audit import append as audit
 from server.auth import Caller
 from server.catalog import TemplateCatalog
@@ -36,8 +36,10 @@ from server.database import Database
 from server.documents import decode_state, encode_registers, encode_vector, encode_vector_of
 from server.new_protocol import NewProtocol
 from server.oplog import MAX_SEQ, MAX_STAMP
+from server.reference import protocol_region
 from server.scope import assignments_in_scope
-from server.signatures import SignatureRefused, Signing, register
+from server.services.supervision import supersede_corrected
+from server.signatures import AwaitingEvidence, SignatureRefused, Signing, register
 from server.tables import (
     AssignmentRow,
     HeldOpRow,
@@ -89,8 +91,8 @@ class _Batch:
     """Protocols pushed whole, taken in one pass and packed before the writer's turn (until an
     op of the op path comes for one: ``_state_for``)."""
     held: list[dict[str, Any]] = field(default_factory=list)
-    sites: dict[str, str] = field(default_factory=dict)
-    """The site of each assignment new protocols of this batch belong to."""
+    sites: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """The site and region of each assignment new protocols of this batch belong to."""
     statuses: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     """Protocols signed in this batch: registered, or quarantined with the broken rules."""
 
@@ -165,12 +167,17 @@ def _freeze(batch: _Batch, op: Op, state: State, session: Session,
     if batch.signing is not None:
         try:
             outcome = register(session, batch.signing, batch.caller, freeze, protocol, template,
-                               batch.now_ms, batch.changed)
+                               batch.now_ms, batch.changed,
+                               evidence.missing_files(session, template, protocol))
         except SignatureRefused as refused:
             raise Rejected(refused.code, refused.reason) from refused
-        batch.statuses[op.doc] = ("quarantined", [f"rule {b.rule} {b.code}: {b.message}"
-                                                  for b in outcome]) \
-            if isinstance(outcome, list) else ("registered", [])
+        if isinstance(outcome, AwaitingEvidence):  # registered when its files arrive
+            evidence.await_files(session, op.doc, outcome.files)
+            batch.statuses[op.doc] = (evidence.AWAITING_EVIDENCE, [])
+        else:
+            batch.statuses[op.doc] = ("quarantined", [f"rule {b.rule} {b.code}: {b.message}"
+                                                      for b in outcome]) \
+                if isinstance(outcome, list) else ("registered", [])
     for logged in merged:
         if not covers(freeze, logged):  # merged before the freeze arrived, now set aside
             batch.held.append(_held(logged, batch.changed))
@@ -252,12 +259,15 @@ def _new_row(session: Session, batch: _Batch, doc: str, template_ref: str | None
     assignment_id = assignment_id or ""
     if assignment_id not in batch.sites:
         assignment = session.get(AssignmentRow, assignment_id)
-        batch.sites[assignment_id] = assignment.site_id if assignment else ""
+        site_id = assignment.site_id if assignment else ""
+        batch.sites[assignment_id] = (
+            site_id, protocol_region(session, site_id, batch.caller.inspector_id))
+    site_id, region = batch.sites[assignment_id]
     return SimpleNamespace(**{**_PROTOCOL_DEFAULTS, "id": doc,
                               "template_ref": template_ref or "",
                               "assignment_id": assignment_id,
                               "created_by": batch.caller.device_id,
-                              "site_id": batch.sites[assignment_id],
+                              "site_id": site_id, "region": region,
                               "created": batch.changed})
 
 
@@ -307,13 +317,9 @@ def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNa
     if row.status == "registered" and corrected:
         old = session.get(ProtocolRow, corrected)
         # Checked when the correction was made; the old one may have changed since.
-        if old is not None and old.assignment_id in batch.scope and \
-                old.status in ("registered", "quarantined"):
-            old.status, old.superseded_by = "superseded", row.id
-            old.changed = batch.changed
-            session.add(old)
-            audit(session, batch.now_ms, f"device:{batch.caller.device_id}", "superseded",
-                  corrected, {"by": row.id}, batch.changed)
+        if old is not None and old.assignment_id in batch.scope:
+            supersede_corrected(session, corrected, row.id, batch.changed, batch.now_ms,
+                                f"device:{batch.caller.device_id}")
 
 
 def _audit(session: Session, batch: _Batch, log_digest: str) -> None:

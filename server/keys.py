@@ -1,19 +1,35 @@
 """The registry's own keys: its P-256 signing key (receipts, trust list) and the secret key that
 encrypts TOTP secrets at rest. Both are made once in the data directory (mode 0600), or read
-from the files ``$FIELD_SYNC_REGISTRY_KEY`` and ``$FIELD_SYNC_SECRET_KEY`` name, which several
-server processes on one PostgreSQL must share."""
+from the files the ``registry_key`` and ``secret_key`` settings name (``$FIELD_SYNC_REGISTRY_KEY``,
+``$FIELD_SYNC_SECRET_KEY``), which several server processes on one PostgreSQL must share."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["RegistryKeys"]
+from field_sync.keys import key_fingerprint, public_key_pem
+
+__all__ = ["RegistryKeys", "read_registry_public_key"]
+
+
+def read_registry_public_key(path: Path) -> str | None:
+    """The PEM of the public half of the registry key in ``path``, if the file exists (never
+    made here); a file that is not a key raises ``ValueError``."""
+    if not path.is_file():
+        return None
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} holds no elliptic-curve private key")
+    return public_key_pem(key)
 
 
 def _read_or_make(path: Path, make: bytes) -> bytes:
@@ -33,11 +49,12 @@ class RegistryKeys:
     secrets: Fernet
 
     @classmethod
-    def load(cls, data_dir: Path) -> RegistryKeys:
-        """Read the keys, making them on first start."""
-        signing_path = Path(os.environ.get("FIELD_SYNC_REGISTRY_KEY",
-                                           data_dir / "registry-key.pem"))
-        secret_path = Path(os.environ.get("FIELD_SYNC_SECRET_KEY", data_dir / "secret-key"))
+    def load(cls, data_dir: Path, signing_path: Path | None = None,
+             secret_path: Path | None = None) -> RegistryKeys:
+        """Read the keys (from ``data_dir`` unless their own files are named), making them on
+        first start."""
+        signing_path = signing_path or data_dir / "registry-key.pem"
+        secret_path = secret_path or data_dir / "secret-key"
         new_signing = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())
@@ -45,3 +62,19 @@ class RegistryKeys:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         fernet = Fernet(_read_or_make(secret_path, Fernet.generate_key()).strip())
         return cls(signing=key, secrets=fernet)
+
+    @cached_property
+    def public_pem(self) -> str:
+        """PEM of the signing key's public half: what trust lists and checkpoints name."""
+        return public_key_pem(self.signing)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The signing key's fingerprint, for verifiers to pin."""
+        return key_fingerprint(self.signing)
+
+    def derived_secret(self, purpose: str) -> str:
+        """A secret for ``purpose`` (the console's CSRF tokens), the same in every process that
+        shares these keys and useless for anything else."""
+        private = self.signing.private_numbers().private_value.to_bytes(32, "big")
+        return hmac.new(private, f"field-sync {purpose}".encode(), hashlib.sha256).hexdigest()

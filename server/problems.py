@@ -96,6 +96,9 @@ def http_exception_to_problem(
         status, "server_error" if status >= 500 else "http_error")
     problem = ProblemError(code, str(exc.detail))
     problem.status_code = status
+    problem.headers = dict(exc.headers or {})
+    if status == 429 and "RateLimit-Reset" in problem.headers:  # RFC 9110: when to come back
+        problem.headers["Retry-After"] = problem.headers["RateLimit-Reset"]
     return problem.to_response(_request)
 
 

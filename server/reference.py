@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
 from field_sync.uzbek import normalize_uzbek
@@ -24,9 +25,15 @@ from schemas.reference import Entity, ReferenceInstrument, Site
 from server.audit import append as audit
 from server.clock import now_ms, utcnow
 from server.database import Database
-from server.tables import AssignmentMember, AssignmentRow, InspectorRow, ReferenceRow
+from server.tables import (
+    AssignmentMember,
+    AssignmentRow,
+    InspectorRow,
+    ProtocolRow,
+    ReferenceRow,
+)
 
-__all__ = ["KINDS", "RecordRejected", "upsert"]
+__all__ = ["KINDS", "RecordRejected", "label_of", "protocol_region", "upsert"]
 
 _encoder = msgspec.msgpack.Encoder()
 _TIN = re.compile(r"^[0-9]{9}$")
@@ -148,11 +155,13 @@ def _upsert_inspector(session: Session, record: Inspector, _changed: int) -> boo
     row = session.get(InspectorRow, record.id)
     if row is None:
         row = InspectorRow(id=record.id, full_name=record.full_name, created_at=utcnow())
-    elif (row.full_name, row.region, row.suspended, row.attested_until) == (
-            record.full_name, record.region, record.suspended, record.attested_until):
+    elif (row.full_name, row.region, row.suspended, row.attested_until, row.position) == (
+            record.full_name, record.region, record.suspended, record.attested_until,
+            record.position):
         return False
     row.full_name, row.region = record.full_name, record.region
     row.suspended, row.attested_until = record.suspended, record.attested_until
+    row.position = record.position
     session.add(row)
     return True
 
@@ -183,6 +192,25 @@ def _upsert_assignment(session: Session, record: Assignment, changed: int) -> bo
     return True
 
 
+def label_of(kind: str, record: Any) -> str:
+    """What people search a record by, casefolded (so a search ignores case in every script):
+    an entity's or a site's name, an instrument's type and serial."""
+    if kind == "instrument":
+        return f"{record.type} {record.serial}".strip().casefold()[:300]
+    return str(getattr(record, "name", "")).casefold()[:300]
+
+
+def protocol_region(session: Session, site_id: str, inspector_id: str) -> str:
+    """A new protocol's region: its site's, or, with no site or none given for it, that of the
+    inspector who made it."""
+    site = session.get(ReferenceRow, ("site", site_id)) if site_id else None
+    region = msgspec.msgpack.decode(site.body, type=Site).region if site is not None else ""
+    if not region:
+        inspector = session.get(InspectorRow, inspector_id)
+        region = inspector.region if inspector is not None else ""
+    return region
+
+
 def _upsert_reference(session: Session, kind: str, record: Any, changed: int) -> bool:
     spec = KINDS[kind]
     body = _encoder.encode(record)
@@ -191,12 +219,19 @@ def _upsert_reference(session: Session, kind: str, record: Any, changed: int) ->
         return False
     row = row or ReferenceRow(kind=kind, key=spec.key(record), body=b"", changed=changed)
     row.owner, row.body, row.changed = spec.owner(record), body, changed
+    row.label = label_of(kind, record)
     session.add(row)
+    if kind == "site" and record.region:
+        # A site's protocols move with it: a supervisor's reach follows the site's region.
+        session.execute(update(ProtocolRow).where(
+            col(ProtocolRow.site_id) == record.id, col(ProtocolRow.region) != record.region)
+            .values(region=record.region))
     return True
 
 
-def upsert(session: Session, kind: str, record: Any, changed: int) -> bool:
-    """Store ``record`` (and note it in the audit log); say whether anything changed."""
+def upsert(session: Session, kind: str, record: Any, changed: int, actor: str = "admin") -> bool:
+    """Store ``record`` (and note it in the audit log, done by ``actor``); say whether anything
+    changed."""
     if kind == "inspector":
         stored = _upsert_inspector(session, record, changed)
     elif kind == "assignment":
@@ -204,17 +239,17 @@ def upsert(session: Session, kind: str, record: Any, changed: int) -> bool:
     else:
         stored = _upsert_reference(session, kind, record, changed)
     if stored:
-        audit(session, now_ms(), "admin", kind, KINDS[kind].key(record),
+        audit(session, now_ms(), actor, kind, KINDS[kind].key(record),
               msgspec.to_builtins(record), changed)
     return stored
 
 
 def put_record(database: Database, kind: str, fields: dict[str, Any],
-               key: str | None = None) -> tuple[Any, bool]:
+               key: str | None = None, actor: str = "admin") -> tuple[Any, bool]:
     """Decode, check and store one record (whose key must be ``key``, if given)."""
     record = decode(kind, fields)
     if key is not None and KINDS[kind].key(record) != key:
         raise RecordRejected("id", "the record's key differs from the URL's", "id_mismatch")
     with database.write() as session:
-        changed = upsert(session, kind, record, Database.next_change(session))
+        changed = upsert(session, kind, record, Database.next_change(session), actor)
     return record, changed

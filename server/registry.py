@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from litestar import Request
 
+from server.blobstore import BlobStore, DirectoryBlobStore
 from server.catalog import TemplateCatalog
 from server.clock import now_ms
 from server.config import ServerConfig
@@ -16,8 +17,10 @@ from server.database import Database
 from server.deltas import Deltas
 from server.keys import RegistryKeys
 from server.signatures import Signing
+from server.thumbnails import Thumbnails
+from server.uploads import Staging
 
-__all__ = ["Registry", "now_ms"]
+__all__ = ["Registry", "blob_store", "now_ms"]
 
 T = TypeVar("T")
 
@@ -32,6 +35,17 @@ class Registry:
     catalog: TemplateCatalog = field(default_factory=TemplateCatalog)
     deltas: Deltas = field(default_factory=Deltas)
     """What devices that hold a protocol are sent of it, encoded once (``server.deltas``)."""
+    blobs: BlobStore = field(init=False)
+    """Where evidence files are kept (``blob_store``)."""
+    staging: Staging = field(init=False)
+    """Uploads under way, on this machine's disk."""
+    thumbnails: Thumbnails = field(init=False)
+    """Thumbnails of the photos, made once and kept beside the files."""
+
+    def __post_init__(self) -> None:
+        self.blobs = blob_store(self.config)
+        self.staging = Staging(self.config.blob_folder / "incoming")
+        self.thumbnails = Thumbnails(self.blobs, self.config.blob_folder / "thumbnails")
 
     def public_url(self, request: Request[Any, Any, Any]) -> str:
         """The registry's public address: configured, else the one this request reached."""
@@ -45,3 +59,12 @@ class Registry:
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """Run blocking database work in a worker thread."""
         return await anyio.to_thread.run_sync(work, *args)
+
+
+def blob_store(config: ServerConfig) -> BlobStore:
+    """The blob store the configuration names."""
+    if config.blob_store == "s3":
+        from server.blobstore_s3 import S3BlobStore  # noqa: PLC0415  (boto3 only when used)
+
+        return S3BlobStore(config.s3_bucket, config.s3_endpoint_url, config.s3_prefix)
+    return DirectoryBlobStore(config.blob_folder)

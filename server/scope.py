@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from schemas import Assignment
-from server.tables import AssignmentMember, AssignmentRow
+from schemas.wire import TeamMember
+from server.tables import AssignmentMember, AssignmentRow, InspectorRow
 
-__all__ = ["assignments_in_scope", "assignments_since"]
+__all__ = ["assignment_team", "assignments_in_scope", "assignments_since", "team_members"]
 
 
 def assignments_in_scope(session: Session, inspector_id: str) -> set[str]:
@@ -37,3 +38,19 @@ def assignments_since(session: Session, ids: set[str], changed: int) -> list[Ass
                    starts_on=row.starts_on, ends_on=row.ends_on, site_id=row.site_id)
         for row in rows
     ]
+
+
+def team_members(session: Session, ids: set[str]) -> list[TeamMember]:
+    """The inspectors ``ids`` by name and position, in order of id."""
+    if not ids:
+        return []
+    rows = session.exec(select(InspectorRow).where(col(InspectorRow.id).in_(ids))
+                        .order_by(col(InspectorRow.id)))
+    return [TeamMember(row.id, row.full_name, row.position) for row in rows]
+
+
+def assignment_team(session: Session, assignment_id: str) -> list[TeamMember]:
+    """The inspectors on one assignment's team, by name and position."""
+    members = select(AssignmentMember.inspector_id).where(
+        AssignmentMember.assignment_id == assignment_id)
+    return team_members(session, set(session.exec(members)))

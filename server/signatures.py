@@ -4,8 +4,10 @@ checked, then the registry countersigns a receipt."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
+import msgspec
 from sqlmodel import Session, col, select
 
 from field_sync.confirmation import ConfirmationFailed
@@ -23,7 +25,7 @@ from server.keys import RegistryKeys
 from server.rule_context import rule_context
 from server.tables import DeviceKeyRow, ReceiptRow
 
-__all__ = ["SignatureRefused", "Signing", "register"]
+__all__ = ["AwaitingEvidence", "SignatureRefused", "Signing", "issue_receipt", "register"]
 
 
 class SignatureRefused(Exception):
@@ -41,6 +43,15 @@ class Signing:
 
     keys: RegistryKeys
     config: ServerConfig
+
+
+@dataclass(frozen=True)
+class AwaitingEvidence:
+    """A signature that holds, for a protocol whose evidence files have not all arrived: it is
+    registered when the last one does (``server.evidence``)."""
+
+    files: tuple[str, ...]
+    """The SHA-256 of each file missing."""
 
 
 def _device_key(session: Session, caller: Caller, signed: SignedProtocol) -> DeviceKeyRow:
@@ -61,7 +72,7 @@ def _device_key(session: Session, caller: Caller, signed: SignedProtocol) -> Dev
 
 
 def _check_seal(signed: SignedProtocol, key: DeviceKeyRow, protocol: Protocol,
-                template: Template) -> str:
+                template: Template) -> None:
     try:
         seal = read_seal(signed.seal)
     except SealError as exc:
@@ -70,7 +81,6 @@ def _check_seal(signed: SignedProtocol, key: DeviceKeyRow, protocol: Protocol,
         raise SignatureRefused("bad_seal", "the seal is not signed by the signing key")
     if seal.claim != claim_for(protocol, template, signed.statement.signed_at_ms):
         raise SignatureRefused("seal_mismatch", "the seal's claim differs from the protocol")
-    return seal_hash(signed.seal)
 
 
 def _registry_number(session: Session, now_ms: int) -> str:
@@ -89,13 +99,14 @@ def _registry_number(session: Session, now_ms: int) -> str:
 
 
 def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
-             protocol: Protocol, template: Template, now_ms: int,
-             changed: int) -> Receipt | list[Breach]:
+             protocol: Protocol, template: Template, now_ms: int, changed: int,
+             missing_files: Collection[str] = ()) -> Receipt | list[Breach] | AwaitingEvidence:
     """Check a signed freeze; ``SignatureRefused`` if the signature, seal or confirmation does
     not hold. Then the registry rules: the receipt when they hold, else the breaches (the
-    protocol is quarantined, frozen as signed, without a receipt). A receipt is written here
-    only, for a protocol ingest then marks registered: a draft never has one, and a pull asks
-    for the receipts of the protocols that are not drafts only (``server.changes._send``)."""
+    protocol is quarantined, frozen as signed, without a receipt); ``AwaitingEvidence`` when
+    they hold but some of its files (``missing_files``) have not arrived. A receipt is written
+    for a protocol then marked registered only: a draft never has one, and a pull asks for the
+    receipts of the protocols that are not drafts only (``server.changes._send``)."""
     signed = freeze.signed
     if signed is None:
         raise SignatureRefused("unsigned", "a protocol is frozen only by its signature")
@@ -104,22 +115,34 @@ def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
     key = _device_key(session, caller, signed)
     if not verify_canonical(load_public_key(key.public_key), signed.statement, signed.signature):
         raise SignatureRefused("bad_signature", "the device signature does not verify")
-    digest = _check_seal(signed, key, protocol, template)
+    _check_seal(signed, key, protocol, template)
     try:
-        check_confirmation(session, signing.keys, signing.config, signed.statement, now_ms)
+        check_confirmation(session, signing.keys, signing.config, signed.statement, now_ms,
+                           changed)
     except ConfirmationFailed as exc:
         raise SignatureRefused(exc.code, exc.reason) from exc
     breaches = check_rules(rule_context(session, protocol, template, signed.statement,
                                         key.inspector_id))
     if breaches:
         return breaches
-    unsigned = Receipt(protocol.id, freeze.content_hash, digest, now_ms,
-                       _registry_number(session, now_ms), "")
-    receipt = Receipt(unsigned.protocol_id, unsigned.content_hash, unsigned.seal_hash,
-                      unsigned.registered_at_ms, unsigned.registry_number,
-                      sign_canonical(signing.keys.signing, unsigned))
+    if missing_files:
+        return AwaitingEvidence(tuple(sorted(missing_files)))
+    return issue_receipt(session, signing.keys, freeze, now_ms, changed)
+
+
+def issue_receipt(session: Session, keys: RegistryKeys, freeze: Freeze, now_ms: int,
+                  changed: int) -> Receipt:
+    """The registry's countersigned receipt of a signed freeze, with the next registry number:
+    what registering a protocol writes, at ingest, when its last evidence file arrives, or when
+    a supervisor clears it from quarantine. The caller holds the change-number lock."""
+    signed = freeze.signed
+    assert signed is not None  # only a signed freeze is registered
+    unsigned = Receipt(signed.statement.protocol_id, freeze.content_hash,
+                       seal_hash(signed.seal), now_ms, _registry_number(session, now_ms), "")
+    receipt = msgspec.structs.replace(unsigned, signature=sign_canonical(keys.signing, unsigned))
     session.add(ReceiptRow(
         protocol_id=receipt.protocol_id, registry_number=receipt.registry_number,
-        content_hash=receipt.content_hash, seal_hash=digest, seal=signed.seal, kid=key.kid,
-        registered_at_ms=now_ms, signature=receipt.signature, changed=changed))
+        content_hash=receipt.content_hash, seal_hash=receipt.seal_hash, seal=signed.seal,
+        kid=signed.statement.kid, registered_at_ms=now_ms, signature=receipt.signature,
+        changed=changed))
     return receipt

@@ -16,11 +16,15 @@ from sqlmodel import Field, SQLModel, col
 
 __all__ = [
     "DRAFT",
+    "AccountRow",
     "AnnulmentRow",
     "AssignmentMember",
+    "AuditCheckpointRow",
     "AuditEntryRow",
     "AssignmentRow",
+    "AwaitedBlobRow",
     "BiometricCredentialRow",
+    "BlobRow",
     "ChangeCounter",
     "DeviceKeyRow",
     "DeviceRow",
@@ -32,10 +36,12 @@ __all__ = [
     "protocol_columns",
     "ReceiptRow",
     "ReferenceRow",
+    "StagedImportRow",
     "SupervisorRow",
     "TemplateRow",
     "TotpSecretRow",
     "UsedTotpStep",
+    "WebSessionRow",
 ]
 
 DRAFT = "draft"
@@ -51,6 +57,8 @@ class InspectorRow(SQLModel, table=True):
     suspended: bool = False
     attested_until: str = Field(default="", max_length=10)
     created_at: datetime
+    position: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    """The inspector's post, as the verification page and the printed protocol name it."""
 
 
 class EnrollmentCodeRow(SQLModel, table=True):
@@ -72,6 +80,9 @@ class DeviceRow(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     enrolled_at: datetime
     revoked_at: datetime | None = None
+    last_seen_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                          server_default="0"))
+    """When the device last reached the registry (kept to the hour: ``server.auth``)."""
 
 
 class AssignmentRow(SQLModel, table=True):
@@ -107,14 +118,22 @@ class ProtocolRow(SQLModel, table=True):
     __tablename__ = "protocol"
     # Registry listings page by id within a filter (server.queries): with id after the
     # filtered column, a page reads its rows in order and stops, instead of sorting every
-    # protocol of a large entity, inspector or site. Status keeps its plain index: without
-    # statistics SQLite would walk (status, id) for "an inspector's registered protocols".
+    # protocol of a large entity, inspector or site. Status has no (status, id) index: without
+    # statistics SQLite would walk it for "an inspector's registered protocols"; a listing that
+    # filters on status and something narrower keeps status out of the index's way
+    # (server.queries).
     # A pull pages through its scope by (assignment, changed, id) from the index alone.
     __table_args__ = (
         Index("ix_protocol_assignment_changed_id", "assignment_id", "changed", "id"),
         Index("ix_protocol_entity_tin_id", "entity_tin", "id"),
         Index("ix_protocol_inspector_id_id", "inspector_id", "id"),
         Index("ix_protocol_site_id_id", "site_id", "id"),
+        # The console lists newest signed first, a page after the last (signed_at_ms, id) seen;
+        # a supervisor limited to a region, or the quarantine queue, reads its part of the
+        # same order.
+        Index("ix_protocol_signed_at_ms_id", "signed_at_ms", "id"),
+        Index("ix_protocol_region_signed_at_ms_id", "region", "signed_at_ms", "id"),
+        Index("ix_protocol_status_signed_at_ms_id", "status", "signed_at_ms", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -124,8 +143,9 @@ class ProtocolRow(SQLModel, table=True):
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     created_by: str = Field(max_length=64)
-    status: str = Field(default=DRAFT, max_length=16, index=True)
-    """``draft``, ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
+    status: str = Field(default=DRAFT, max_length=32)
+    """``draft``, ``awaiting_evidence`` (signed; its files have not all arrived),
+    ``registered``, ``quarantined``, ``superseded`` or ``annulled``."""
     reasons: str = ""
     """Why a protocol is quarantined: the broken rules, one per line."""
     number: str = Field(default="", max_length=32, index=True)
@@ -133,7 +153,7 @@ class ProtocolRow(SQLModel, table=True):
     inspector_id: str = Field(default="", max_length=64)
     """The signer once signed; the lead inspector before."""
     site_id: str = Field(default="", max_length=64)
-    signed_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, index=True))
+    signed_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     registry_number: str = Field(default="", max_length=32, index=True)
     superseded_by: str = Field(default="", max_length=64)
     latest_hlc: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
@@ -145,6 +165,8 @@ class ProtocolRow(SQLModel, table=True):
     """The push that created it (0 when not known). Its registers that won in that push are
     stored with ``changed`` 0 (``schemas.packed``); a device whose cursor is older than it
     has never seen the protocol, and is sent it whole, as the registry stores it."""
+    region: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
+    """Its site's region (its inspector's without a site): what limits a supervisor's reach."""
 
 
 class ReferenceRow(SQLModel, table=True):
@@ -158,6 +180,9 @@ class ReferenceRow(SQLModel, table=True):
     owner: str = Field(default="", max_length=64, index=True)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     changed: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    label: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    """What people search it by: an entity's or a site's name, an instrument's type and
+    serial."""
 
 
 def protocol_columns(names: Iterable[str]) -> list[Any]:
@@ -280,6 +305,7 @@ class AuditEntryRow(SQLModel, table=True):
     """One state change of the registry, chained to the one before by its hash."""
 
     __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_actor_seq", "actor", "seq"),)  # the console's filter
 
     seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -294,6 +320,19 @@ class AuditEntryRow(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class AuditCheckpointRow(SQLModel, table=True):
+    """A checkpoint of the audit log the registry signed and handed out
+    (``schemas.signing.AuditCheckpoint``): the log must always reach the newest one."""
+
+    __tablename__ = "audit_checkpoint"
+
+    seq: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    head_hash: str = Field(max_length=64)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    registry_key: str
+    signature: str
+
+
 class SupervisorRow(SQLModel, table=True):
     """A supervisor: reviews quarantine and the audit log, annuls protocols."""
 
@@ -304,6 +343,8 @@ class SupervisorRow(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     created_at: datetime
     revoked_at: datetime | None = None
+    regions: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    """The regions whose protocols the token reaches, one a line; empty: every region."""
 
 
 class AnnulmentRow(SQLModel, table=True):
@@ -316,3 +357,79 @@ class AnnulmentRow(SQLModel, table=True):
     reason: str
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     signature: str
+
+
+class AccountRow(SQLModel, table=True):
+    """A person who signs in to the console: a supervisor or an administrator. A password
+    (argon2) and a one-time code (TOTP) sign them in; until they accept their invitation they
+    have neither."""
+
+    __tablename__ = "account"
+
+    id: str = Field(primary_key=True, max_length=64)
+    full_name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    """``supervisor`` or ``administrator``."""
+    regions: str = ""
+    """The regions a supervisor reaches, one a line; empty: every region."""
+    password_hash: str = ""
+    totp_secret: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    """Encrypted with the registry's secret key."""
+    last_totp_step: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    """The last time step a code signed in with: a code is taken once."""
+    failures: int = 0
+    locked_until_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    invitation_hash: str = Field(default="", max_length=64, index=True)
+    invitation_expires_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A console session, kept by the registry (the browser holds its id only)."""
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    """SHA-256 of the session id: a copy of the table opens no session."""
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class StagedImportRow(SQLModel, table=True):
+    """A reference file an administrator uploaded and has seen the report of, not committed
+    yet."""
+
+    __tablename__ = "staged_import"
+
+    id: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    format: str = Field(max_length=8)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class BlobRow(SQLModel, table=True):
+    """An evidence file the registry holds (its bytes are in the blob store, under its hash),
+    checked: its size and SHA-256, its media type sniffed, an image decoded."""
+
+    __tablename__ = "blob"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    media_type: str = Field(max_length=32)
+    received_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    device_id: str = Field(max_length=64)
+    """The device whose upload completed it."""
+
+
+class AwaitedBlobRow(SQLModel, table=True):
+    """A file a signed protocol names that has not arrived: the protocol is registered when
+    the last of its rows goes."""
+
+    __tablename__ = "awaited_blob"
+    __table_args__ = (Index("ix_awaited_blob_sha256", "sha256"),)
+
+    protocol_id: str = Field(primary_key=True, max_length=64)
+    sha256: str = Field(primary_key=True, max_length=64)

@@ -131,6 +131,18 @@ def db_url(tmp_path: Path) -> Iterator[str]:
     dispose_database(url)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, leave out what never touches the registry's database: the
+    SQLite pass has run it already, and it would run the same."""
+    if not ON_POSTGRES:
+        return
+    free = [item for item in items if item.get_closest_marker("database_free") is not None]
+    if free:
+        config.hook.pytest_deselected(items=free)
+        left_out = set(map(id, free))
+        items[:] = [item for item in items if id(item) not in left_out]
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _template_ready:
         dispose_database(_named(_TEMPLATE))

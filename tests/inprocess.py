@@ -58,7 +58,8 @@ from schemas import (
     PushRequest,
     PushResponse,
 )
-from schemas.signing import TrustList
+from schemas.signing import AuditCheckpoint, TrustList
+from server.audit_anchor import current_checkpoint
 from server.auth import Caller, require_device
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
@@ -70,9 +71,9 @@ from server.ingest import ingest
 from server.keys import RegistryKeys
 from server.oplog import unpack
 from server.problems import ProblemError
-from server.routes.admin import _create_inspector, _issue_code, _put_assignment
 from server.routes.enrollment import _enroll
 from server.routes.keys import _rotate
+from server.services.inspectors import create_inspector, issue_code, put_assignment
 from server.signatures import Signing
 from server.tables import HeldOpRow, OpLogRow, ProtocolRow
 from server.trust import trust_list
@@ -160,7 +161,7 @@ class InProcessTransport:
     def enroll(self, request: EnrollRequest) -> EnrollResponse:
         """``POST /v1/enroll``."""
         with _as_problem():
-            answer = _enroll(self.database, _over_the_wire(request, EnrollRequest),
+            answer = _enroll(self.database, self.keys, _over_the_wire(request, EnrollRequest),
                              self.config.public_url)
         answer = msgspec.structs.replace(answer, server_time_ms=self.clock())
         return _over_the_wire(answer, EnrollResponse)
@@ -199,8 +200,14 @@ class InProcessTransport:
     def trust_list(self) -> TrustList:
         """``GET /v1/trust-list``."""
         with self.database.read() as session:
-            listed = trust_list(session, self.keys, self.clock())
+            listed = trust_list(session, self.keys, self.clock(), self.config.public_url)
         return _over_the_wire(listed, TrustList)
+
+    def audit_checkpoint(self) -> AuditCheckpoint:
+        """``GET /v1/audit/checkpoint``."""
+        checkpoint = current_checkpoint(self.database, self.keys, self.clock(),
+                                        self.config.audit_checkpoint_interval_ms)
+        return _over_the_wire(checkpoint, AuditCheckpoint)
 
 
 class _Fault:
@@ -303,17 +310,17 @@ class InProcessRegistry:
     # -- administrator --------------------------------------------------------------------
 
     def add_inspector(self, inspector_id: str) -> None:
-        _create_inspector(self.database, InspectorCreate(inspector_id, f"Inspector {inspector_id}"))
+        create_inspector(self.database, InspectorCreate(inspector_id, f"Inspector {inspector_id}"))
 
     def enrollment_code(self, inspector_id: str) -> str:
-        issued = _issue_code(self.database, self.keys, inspector_id,
+        issued = issue_code(self.database, self.keys, inspector_id,
                              self.config.enrollment_code_ttl_s)
         if issued.totp_uri:
             self.totp_uris[inspector_id] = issued.totp_uri
         return issued.code
 
     def put_assignment(self, assignment_id: str, team: list[str]) -> None:
-        _put_assignment(self.database, Assignment(assignment_id, assignment_id, tuple(team)))
+        put_assignment(self.database, Assignment(assignment_id, assignment_id, tuple(team)))
 
     # -- what the registry holds ----------------------------------------------------------
 

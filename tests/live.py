@@ -6,8 +6,10 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
 import pyotp
 import pytest
 
@@ -15,6 +17,7 @@ from client_lib import HttpTransport, Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
+from schemas.reference import Site
 from schemas.signing import Receipt, TotpConfirmation
 from tests.databases import dispose_database, fresh_database
 
@@ -58,6 +61,16 @@ def totp_code(tablet: Tablet, at_ms: int | None = None) -> TotpConfirmation:
     return TotpConfirmation(app.now() if at_ms is None else app.at(at_ms // 1000))
 
 
+def wrong_code(tablet: Tablet) -> TotpConfirmation:
+    """A six-digit code that is none of the codes near now."""
+    assert tablet.inspector is not None
+    app = AUTHENTICATORS[tablet.inspector.id]
+    near = {app.at(time.time() + 30 * drift) for drift in range(-3, 4)}
+    return TotpConfirmation(next(code for code in ("000000", "111111", "222222", "333333",
+                                                   "444444", "555555", "666666", "777777")
+                                 if code not in near))
+
+
 _USED_STEPS: dict[str, set[int]] = {}
 
 
@@ -73,20 +86,34 @@ def fresh_code(tablet: Tablet) -> TotpConfirmation:
     return totp_code(tablet, at_ms=chosen * 30_000 + 15_000)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    folder = tmp_path_factory.mktemp("registry")
+@contextmanager
+def registry_process(folder: Path) -> Iterator[LocalServer]:
+    """A registry process on a fresh database (SQLite in ``folder``, or the test run's
+    PostgreSQL), dropped after."""
     url = fresh_database(folder)
     with LocalServer(folder, secrets.token_urlsafe(16), db_url=url) as running:
         yield running
     dispose_database(url)
 
 
-@pytest.fixture
-def admin(server: LocalServer) -> Iterator[AdminClient]:
+@contextmanager
+def administrator(server: LocalServer) -> Iterator[AdminClient]:
+    """The administrator's client of ``server``."""
     client = AdminClient(server.url, server.admin_token)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    with registry_process(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(server: LocalServer) -> Iterator[AdminClient]:
+    with administrator(server) as client:
+        yield client
 
 
 @pytest.fixture
@@ -99,8 +126,9 @@ def opened() -> Iterator[list[Tablet]]:
 
 
 def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
-          opened: list[Tablet]) -> tuple[str, list[Tablet]]:
-    """``size`` enrolled tablets whose inspectors share one new assignment, all synced once."""
+          opened: list[Tablet], site: Site | None = None) -> tuple[str, list[Tablet]]:
+    """``size`` enrolled tablets whose inspectors share one new assignment (at ``site``, if
+    given), all synced once."""
     suffix = secrets.token_hex(4)
     inspectors = [f"insp-{suffix}-{index}" for index in range(size)]
     tablets = []
@@ -116,7 +144,10 @@ def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
         tablet.enroll(enrollment.code, server.url)
         tablets.append(tablet)
     assignment = f"assignment-{suffix}"
-    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors)))
+    if site is not None:
+        admin.put_reference("site", site.id, msgspec.to_builtins(site))
+    admin.put_assignment(Assignment(assignment, "market scales", tuple(inspectors),
+                                    site_id=site.id if site else ""))
     for tablet in tablets:
         assert tablet.sync().ok
     return assignment, tablets

@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from field_sync.base32 import decode_canonical
+
+pytestmark = pytest.mark.database_free
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 

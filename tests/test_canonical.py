@@ -33,6 +33,8 @@ from field_sync import (
 from schemas import Op
 from tests.strategies import METROLOGY
 
+pytestmark = pytest.mark.database_free
+
 VECTORS = Path(__file__).parent / "vectors" / "canonical.json"
 
 

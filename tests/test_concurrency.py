@@ -1,6 +1,6 @@
 """Many devices pushing and pulling at once against a real `field-sync serve` process.
 
-DESIGN section 4: a pull cursor must never skip a change, not even one committed late under a
+A pull cursor must never skip a change, not even one committed late under a
 smaller change number. Twenty pushers (each its own enrolled device) create and edit protocols
 of one shared assignment, all at once, while pullers pull with their cursors, some a page of one
 to seven protocols at a time, and one puller joins the team half way. When every pusher is done,
@@ -571,7 +571,7 @@ class Raw:
 def test_a_team_joined_during_a_paged_pull_brings_its_protocols(
     admin: AdminClient, server: LocalServer, run: str,
 ) -> None:
-    """DESIGN section 4: when the scope grows, the newly visible protocols arrive whole on the
+    """When the scope grows (docs/protocol/pull.md), the newly visible protocols arrive whole on the
     next pull. A team joined while a run is between pages, on a first run or after a catch-up
     finished, is left for the next run (the run's cursor stops at the memberships it began
     with), which then sends its protocols whole: none is lost."""

@@ -346,8 +346,8 @@ Rows = dict[str, dict[str, dict[str, Any]]]
 
 
 def expected_content(ops: list[Op]) -> tuple[dict[str, Any], Rows]:
-    """Top-level fields and live rows (typed fields only) that ``ops`` make, by the rules of
-    DESIGN section 3 stated directly: a field holds its last write by ``(hlc, actor, seq)``
+    """Top-level fields and live rows (typed fields only) that ``ops`` make, by the merge rules
+    (docs/protocol/merge.md) stated directly: a field holds its last write by ``(hlc, actor, seq)``
     (null: cleared), and a row is gone when its last act is a removal."""
     last: dict[tuple[str, str, str], tuple[Stamp, Any]] = {}
     last_act: dict[tuple[str, str], tuple[Stamp, bool]] = {}
@@ -681,7 +681,7 @@ def test_a_registry_that_requires_signatures_refuses_an_unsigned_freeze(
 def test_a_re_stamped_edit_still_wins_over_the_same_tablets_earlier_edit(
     enrolled: dict[int, Team],
 ) -> None:
-    """DESIGN section 3 (clock): refused future stamps are re-stamped "keeping their order", and
+    """The clock (docs/protocol/clock.md): refused future stamps are re-stamped in their order, and
     stamps of one device strictly increase. A tablet whose clock runs 10 minutes fast edits a
     field twice, 8 minutes apart, offline. At the sync the first edit is 2 minutes ahead of
     the registry (accepted), the second 10 (refused ``clock_ahead``). The re-stamp rewinds the
@@ -742,11 +742,11 @@ def test_a_tablet_that_takes_a_protocol_whole_stamps_its_edits_after_it(
 def test_a_signed_protocol_keeps_its_signed_state_when_an_overtaken_op_arrives(
     enrolled: dict[int, Team],
 ) -> None:
-    """DESIGN section 3 (signing freezes): the registry's copy of a signed protocol is exactly
-    the signed state. B edits two fields; the request with the later op overtakes the one with
-    the earlier op. A pulls (vector ``{B: 2}``), sees only the later edit and freezes. When B's
-    earlier op arrives, the freeze's vector "covers" it (seq 1 <= 2), so the registry merges
-    it into the signed protocol: its content no longer has the signed hash, anywhere."""
+    """Signing freezes (docs/protocol/signing.md): the registry's copy of a signed protocol is
+    exactly the signed state. B edits two fields; the request with the later op overtakes the one
+    with the earlier op. A pulls (vector ``{B: 2}``), sees only the later edit and freezes. When B's
+    earlier op arrives, the freeze's vector "covers" it (seq 1 <= 2), so the registry merges it into
+    the signed protocol: its content no longer has the signed hash, anywhere."""
     with two_tablets(enrolled) as (registry, a, b):
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-OVERTAKEN"})
         assert a.tablet.sync().ok and b.tablet.sync().ok
@@ -769,10 +769,10 @@ def test_a_signed_protocol_keeps_its_signed_state_when_an_overtaken_op_arrives(
 
 
 def test_a_competing_signature_is_kept_aside_not_lost(enrolled: dict[int, Team]) -> None:
-    """DESIGN section 3: an op on a signed protocol that its freeze does not cover "is stored,
-    answered protocol_signed, shown on the device and in the registry's audit, and lost
-    nowhere". Two tablets sign the same protocol offline. The second freeze is answered
-    ``protocol_signed`` but kept nowhere: not in ``held_op``, not in the op log (``covers``
+    """An op on a signed protocol that its freeze does not cover is kept aside, answered
+    protocol_signed, shown on the device and in the registry's audit, and lost nowhere
+    (docs/protocol/signing.md). Two tablets sign the same protocol offline. The second freeze is
+    answered ``protocol_signed`` but kept nowhere: not in ``held_op``, not in the op log (``covers``
     counts every freeze op as covered, so ingest never holds it)."""
     with two_tablets(enrolled) as (registry, a, b):
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-TWICE-SIGNED"})
@@ -790,12 +790,12 @@ def test_a_competing_signature_is_kept_aside_not_lost(enrolled: dict[int, Team])
 def test_a_row_removed_before_signing_stays_removed_on_the_tablet_that_added_it(
     enrolled: dict[int, Team],
 ) -> None:
-    """DESIGN section 3: every replica holds the signed state. A adds a row; B removes it and
-    signs. A pulls the signed protocol whole (``replaced``), and a whole protocol leaves removed
-    rows out, tombstones and all (``DocumentState.changes_since(full=True)``). A's view is that
-    base plus A's own ops that were not refused and that the freeze covers
-    (``Tablet._state``), so A's accepted op that added the row brings it back, on A only: the
-    inspector sees a row the signed protocol does not have, and a different content hash."""
+    """Every replica holds the signed state (docs/protocol/signing.md). A adds a row; B removes it
+    and signs. A pulls the signed protocol whole (``replaced``), and a whole protocol leaves removed
+    rows out, tombstones and all (``DocumentState.changes_since(full=True)``). A's view is that base
+    plus A's own ops that were not refused and that the freeze covers (``Tablet._state``), so A's
+    accepted op that added the row brings it back, on A only: the inspector sees a row the signed
+    protocol does not have, and a different content hash."""
     with two_tablets(enrolled) as (registry, a, b):
         doc = a.tablet.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "TR-REMOVED"})
         with a.tablet.edit(doc) as edit:
@@ -817,7 +817,7 @@ def test_a_row_removed_before_signing_stays_removed_on_the_tablet_that_added_it(
 def test_a_row_removed_while_a_tablet_was_off_the_team_is_removed_when_it_rejoins(
     enrolled: dict[int, Team],
 ) -> None:
-    """DESIGN section 4: when the scope grows, the newly visible protocols arrive in full. The
+    """When the scope grows (docs/protocol/pull.md), the newly visible protocols arrive in full. The
     same cause as the test above, reached without signing: A adds a row and is taken off the
     team; B removes the row; A is put back and receives the protocol whole, without the removed
     row's tombstone; A's own accepted op that added the row is laid over it and the row is back

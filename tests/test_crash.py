@@ -1,11 +1,11 @@
 """A registry killed between commit and answer, and a push cut off half way through its body.
 
-DESIGN section 4: pushing is idempotent and a batch the registry has acknowledged is durable;
-section 7: SQLite in WAL mode with full sync. Here the registry commits a tablet's batch and is
-killed with SIGKILL before a byte of its answer reaches the tablet (a relay in front of it holds
-the answer back). The tablet must treat the push as not done, keep its ops, and on the next
-sync, against the restarted registry, be told ``duplicate`` for each of them: nothing lost,
-nothing logged twice. A push whose body never fully arrives must change nothing.
+Pushing is idempotent and a batch the registry has acknowledged is durable (docs/protocol/push.md),
+SQLite running in WAL mode with full sync. Here the registry commits a tablet's batch and is killed
+with SIGKILL before a byte of its answer reaches the tablet (a relay in front of it holds the answer
+back). The tablet must treat the push as not done, keep its ops, and on the next sync, against the
+restarted registry, be told ``duplicate`` for each of them: nothing lost, nothing logged twice. A
+push whose body never fully arrives must change nothing.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from field_sync.values import MAX_TEXT, check_value
 from schemas import Collection, Computation, Field, Label, Op, Option, Protocol, Template
 from tests.strategies import METROLOGY, field_paths, histories
 
+pytestmark = pytest.mark.database_free
+
 FORM = form_of(METROLOGY)
 LABEL = Label("yorliq", "ёрлиқ", "метка", "label")
 DOC = "3c5e7a9b-1d2f-4a6b-8c0d-e2f4a6b8c0d1"

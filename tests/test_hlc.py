@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from field_sync import ClockError, FieldSyncError, HybridLogicalClock, pack, physical_ms, unpack
 from field_sync.hlc import COUNTER_BITS
 
+pytestmark = pytest.mark.database_free
+
 T0 = 1_717_000_000_000  # a wall-clock reading in ms, June 2024
 MAX_COUNTER = (1 << COUNTER_BITS) - 1
 MAX_STAMP = (1 << 63) - 1

@@ -15,6 +15,8 @@ from schemas import Op
 from schemas.packed import is_packed, pack_registers, register_count, unpack_registers
 from tests.strategies import DOC, METROLOGY, ROW_IDS, histories, registry_runs, shares
 
+pytestmark = pytest.mark.database_free
+
 T = 1_717_000_000_000
 ROW, OTHER_ROW, THIRD_ROW = ROW_IDS
 CREATE = {"_template": METROLOGY.ref, "_assignment": "asg-1"}

@@ -13,7 +13,6 @@ import msgspec
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
@@ -21,12 +20,13 @@ from field_sync import DocumentState, Register
 from schemas.packed import is_packed, pack_registers, unpack_registers
 from server import Database
 from server.audit import append, ops_digest, verify_chain
+from server.audit_anchor import current_checkpoint
 from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.documents import encode_vector
+from server.keys import RegistryKeys
 from server.oplog import logged_ops, push_ops
 from server.schema import (
-    alembic_config,
     current_revision,
     downgrade,
     head_revision,
@@ -74,6 +74,14 @@ _BEFORE_STAMPS = "0006"
 """The last revision without each protocol's latest stamp (0007 keeps it)."""
 _BEFORE_PACKED_REGISTERS = "0007"
 """The last revision with each protocol's registers flat (0008 packs them)."""
+_BEFORE_POSITIONS = "0008"
+"""The last revision without an inspector's position (0012 keeps it)."""
+_BEFORE_CHECKPOINTS = "0012"
+"""The last revision without the audit checkpoints' table (0010 makes it)."""
+_BEFORE_EVIDENCE = "0010"
+"""The last revision without evidence files (0014 keeps them)."""
+_BEFORE_CREATED = "0011"
+"""The last revision without each protocol's creating push (0013 keeps it)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -122,7 +130,10 @@ def _fill_protocols(database: Database) -> dict[str, bytes]:
     """Three protocols of one assignment, written as any earlier revision's table takes them;
     the latest stamp of ``p1`` is 9, of the others 7; the registers as stored."""
     with Session(database.writer) as session:
-        session.add(InspectorRow(id="i1", full_name="Inspector", created_at=datetime.now(UTC)))
+        # as any earlier revision's table takes it: columns added since (position) left out
+        session.execute(text("INSERT INTO inspector (id, full_name, region, suspended, "
+                             "attested_until, created_at) VALUES ('i1', 'Inspector', '', "
+                             ":no, '', :now)"), {"no": False, "now": datetime.now(UTC)})
         session.add(AssignmentRow(id="a1", title="Bakery scales", changed=1))
         session.add(ChangeCounter(id=1, value=5))
         session.commit()
@@ -192,7 +203,7 @@ def test_a_database_with_the_op_log_an_op_a_row_keeps_its_data(empty_url: str) -
     with database.read() as session:
         found = [(op.seq, op.value) for op in logged_ops(session, "doc")]
         pushes = {changed: [op.seq for op in push_ops(session, changed)] for changed in (3, 5)}
-        assert verify_chain(session) == (2, None)
+        assert verify_chain(session) == (3, None)  # and the templates the upgrade installed
     assert found == [(1, "ok"), (2, True), (4, None)]
     assert {changed: sorted(seqs) for changed, seqs in pushes.items()} == {3: [1, 2, 3], 5: [4]}
     assert _pulled_pages(database) == [["p2", "p3"], ["p1"]]
@@ -243,6 +254,107 @@ def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
     database.dispose()
 
 
+def test_a_database_without_evidence_files_keeps_its_data(empty_url: str) -> None:
+    """From before evidence files (0014): the protocols stay as they were, and a protocol may
+    then await its files (a status longer than the column took before); a downgrade turns one
+    still awaiting them into a quarantined one, with the reason, and drops the file tables."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_EVIDENCE, _fill_protocols)
+    with database.writer.begin() as connection:
+        connection.execute(text("UPDATE protocol SET status = 'awaiting_evidence' "
+                                "WHERE id = 'p1'"))
+        connection.execute(text("INSERT INTO awaited_blob (protocol_id, sha256) "
+                                "VALUES ('p1', :sha)"), {"sha": "a" * 64})
+    assert _diffs(database) == []
+
+    downgrade(database.writer, _BEFORE_EVIDENCE)
+    with database.writer.connect() as connection:
+        statuses = dict(connection.execute(text("SELECT id, status FROM protocol")).all())
+        reasons = connection.execute(text("SELECT reasons FROM protocol WHERE id = 'p1'")).one()
+    assert statuses == {"p1": "quarantined", "p2": "draft", "p3": "draft"}
+    assert "awaiting evidence" in reasons[0]
+    assert not {"blob", "awaited_blob"} & set(inspect(database.writer).get_table_names())
+    database.dispose()
+
+
+def test_a_database_without_positions_keeps_its_inspectors(empty_url: str) -> None:
+    """From before an inspector's position (0012): inspectors stay, with no position."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_POSITIONS, _fill_protocols)
+    with database.read() as session:
+        inspector = session.get(InspectorRow, "i1")
+    assert inspector is not None and (inspector.full_name, inspector.position) == ("Inspector", "")
+    assert _diffs(database) == []
+    downgrade(database.writer, _BEFORE_POSITIONS)
+    columns = {column["name"] for column in inspect(database.writer).get_columns("inspector")}
+    assert "position" not in columns and "full_name" in columns
+    database.dispose()
+
+
+def _fill_audit(database: Database) -> None:
+    with Session(database.writer) as session:
+        for seq in (1, 2):
+            append(session, seq, "admin", "inspector", f"i{seq}", {}, seq)
+        session.commit()
+
+
+def test_a_database_without_checkpoints_keeps_its_audit_log(tmp_path: Path,
+                                                            empty_url: str) -> None:
+    """From before the audit checkpoints (0010): the audit log stays whole, and the registry's
+    first checkpoint is of its head (the two entries, and the templates the upgrade installed);
+    a downgrade takes the checkpoints' table away."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_CHECKPOINTS, _fill_audit)
+    with database.read() as session:
+        assert verify_chain(session) == (3, None)
+    checkpoint = current_checkpoint(database, RegistryKeys.load(tmp_path), 1)
+    assert checkpoint.seq == 3
+    assert _diffs(database) == []
+
+    downgrade(database.writer, _BEFORE_CHECKPOINTS)
+    assert "audit_checkpoint" not in inspect(database.writer).get_table_names()
+    database.dispose()
+
+
+_BEFORE_CONSOLE = "0014"
+"""The last revision without console accounts, sessions and regions (0011 adds them)."""
+
+
+def _fill_reference(database: Database) -> None:
+    """An entity, a site and a working standard, as reference rows were kept before labels."""
+    records = {("entity", "301245678"): {"tin": "301245678", "name": "Oʻzbek UN Kombinati"},
+               ("site", "s1"): {"id": "s1", "entity_tin": "301245678", "name": "Chorsu Bozori",
+                                "lat": "41.3", "lon": "69.2", "radius_m": "100"},
+               ("instrument", "w1"): {"id": "w1", "type": "Weights E2", "serial": "E2-0042",
+                                      "verified_until": "2027-01-01"}}
+    with database.writer.begin() as connection:
+        for (kind, key), record in records.items():
+            connection.execute(text(
+                "INSERT INTO reference (kind, key, owner, body, changed) "
+                "VALUES (:kind, :key, '', :body, 1)"),
+                {"kind": kind, "key": key, "body": msgspec.msgpack.encode(record)})
+    _fill_protocols(database)
+
+
+def test_a_database_before_the_console_gets_labels_regions_and_its_tables(
+        empty_url: str) -> None:
+    """Reference records are labelled for search (casefolded), protocols have an empty region,
+    the console's tables exist; a downgrade takes them away again."""
+    database, _ = _upgraded_from(empty_url, _BEFORE_CONSOLE, _fill_reference)
+    with database.writer.connect() as connection:
+        labels = dict(connection.execute(text("SELECT key, label FROM reference")).all())
+        regions = {row[0] for row in connection.execute(text("SELECT region FROM protocol"))}
+    assert labels == {"301245678": "oʻzbek un kombinati", "s1": "chorsu bozori",
+                      "w1": "weights e2 e2-0042"}
+    assert regions == {""}
+    assert {"account", "web_session", "staged_import"} <= set(inspect(database.writer)
+                                                              .get_table_names())
+    assert {"ix_protocol_region_signed_at_ms_id", "ix_protocol_signed_at_ms_id"} <= \
+        _indexes(database, "protocol")
+    assert _diffs(database) == []
+    downgrade(database.writer, _BEFORE_CONSOLE)
+    assert "account" not in inspect(database.writer).get_table_names()
+    assert "ix_protocol_signed_at_ms" in _indexes(database, "protocol")
+    database.dispose()
+
+
 def test_db_upgrade_command(tmp_path: Path, empty_url: str) -> None:
     command = [sys.executable, "-m", "field_sync_cli.main", "db", "upgrade", "--data-dir",
                str(tmp_path), "--db", empty_url]
@@ -251,12 +363,6 @@ def test_db_upgrade_command(tmp_path: Path, empty_url: str) -> None:
     assert f"at revision {head_revision()} (was empty)" in first.stdout
     assert f"(was {head_revision()})" in again.stdout
     assert "Running upgrade" in first.stderr and "Running" not in again.stderr  # each step shown
-
-
-def _revision_before(revision: str) -> str:
-    found = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
-    assert found is not None and isinstance(found.down_revision, str)
-    return found.down_revision
 
 
 _CREATED_AFTER = f"{_ROW_IDS[0]}-made-after"
@@ -281,7 +387,7 @@ def test_a_database_without_the_creating_pushes_keeps_its_data(empty_url: str) -
     that merged ops into it, read off the op log (0 for none), and keeps its registers as they
     are; a protocol created since, whose registers that won in that push are stored with the
     number 0, gets that number written back into them by a downgrade."""
-    previous = _revision_before("0013")
+    previous = _BEFORE_CREATED
     database, stored = _upgraded_from(empty_url, previous, _fill_logged_protocols)
     assert _stored_registers(database) == stored
     with database.writer.begin() as connection:

@@ -13,6 +13,8 @@ import pytest
 
 from client_lib.ahead import read_ahead
 
+pytestmark = pytest.mark.database_free
+
 PAGES = 6
 NAME = "test-read-ahead"
 LIMIT_S = 10.0

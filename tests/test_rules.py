@@ -1,4 +1,5 @@
-"""The six registry rules (DESIGN §6) as pure functions: ``check_rules`` on hand-built contexts.
+"""The six registry rules (docs/protocol/signing.md) as pure functions: ``check_rules`` on
+hand-built contexts.
 
 Every test starts from a context that breaks no rule (``context()``) and changes one thing, so
 a breach can only come from the rule the test is about. The signing instant is 2026-03-01
@@ -24,6 +25,8 @@ from field_sync.rules import Breach, GeofencePolicy, RuleContext, check_rules, s
 from schemas import Assignment, Inspector, Op, Protocol, Template, builtin_templates
 from schemas.reference import ReferenceInstrument, Site
 from schemas.signing import LocationFix, SigningStatement, TotpConfirmation
+
+pytestmark = pytest.mark.database_free
 
 TEMPLATE_REF = "metrology_supervision@1"
 MSP: Template = next(t for t in builtin_templates() if t.ref == TEMPLATE_REF)

@@ -27,10 +27,13 @@ from PIL import Image
 
 from field_sync.keys import public_key_pem
 from field_sync.qr import qr_png, qr_svg, qr_version
+from field_sync.registry_pin import RegistryPin
 from field_sync.seal import PREFIX, Claim, SealError, key_id, make_seal, read_seal, seal_hash
 from field_sync.signing import sign_canonical
 from field_sync.verify import trust_list_is_signed, verify_seal
 from schemas.signing import TrustedKey, TrustList
+
+pytestmark = pytest.mark.database_free
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "seal.json").read_text())
 BASE_URL = "https://verify.tris.gov.uz"  # 26 characters, as an agency's checker might be named
@@ -59,10 +62,11 @@ def trusted(key: ec.EllipticCurvePrivateKey, **extra: Any) -> TrustedKey:
                       inspector_id="insp-1", device_id="device-1", valid_from_ms=0, **extra)
 
 
-def signed_list(registry: ec.EllipticCurvePrivateKey, keys: list[TrustedKey]) -> TrustList:
+def signed_list(registry: ec.EllipticCurvePrivateKey, keys: list[TrustedKey],
+                public_url: str = BASE_URL) -> TrustList:
     """A trust list signed the way the registry signs it (server/trust.py)."""
     unsigned = TrustList(issued_at_ms=SIGNED_AT * 1000, registry_key=public_key_pem(registry),
-                         keys=keys)
+                         keys=keys, public_url=public_url)
     return msgspec.structs.replace(unsigned, signature=sign_canonical(registry, unsigned))
 
 
@@ -359,15 +363,58 @@ def test_unsigned_parts_cannot_be_changed_under_a_genuine_verdict(
     assert all(verdict in REFUSED for verdict in outcomes.values()), outcomes
 
 
-def test_a_seal_under_another_url_is_still_the_same_seal(
+def test_a_seal_under_another_url_is_the_same_seal_but_not_genuine(
     device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    """The URL only routes a phone to a checker; trust comes from the trust list."""
+    """The URL is not signed, but the trust list names the registry's address, signed: a
+    genuine seal's text moved under another address (a checker that says "genuine" to
+    anything) is ``wrong_registry``, and says nothing of the claim. From its prefix on, with no
+    address, it is the same seal."""
     trust = signed_list(registry_key, [trusted(device_key)])
     seal = seal_for(device_key, realistic_claim("compliant"))
-    moved = "HTTPS://ELSEWHERE.EXAMPLE/V/" + seal[seal.rfind(PREFIX):]
-    assert verify_seal(moved, trust).verdict == "genuine"
-    assert seal_hash(moved) == seal_hash(seal)
+    tail = seal[seal.rfind(PREFIX):]
+    moved = verify_seal("HTTPS://EVIL.EXAMPLE/V/" + tail, trust)
+    assert (moved.verdict, moved.claim, moved.key) == ("wrong_registry", None, None)
+    assert not moved.genuine and BASE_URL in moved.reason
+    assert verify_seal(tail, trust).genuine
+    assert seal_hash("HTTPS://EVIL.EXAMPLE/V/" + tail) == seal_hash(seal)
+    for elsewhere in ("HTTP://VERIFY.TRIS.GOV.UZ/V/", "HTTPS://VERIFY.TRIS.GOV.UZ:8443/V/",
+                      "HTTPS://VERIFY.TRIS.GOV.UZ/X/", "HTTPS://VERIFY.TRIS.GOV.UZ.EVIL.EXAMPLE/V/",
+                      "HTTPS://VERIFY.TRIS.GOV.UZ@EVIL.EXAMPLE/V/", "HTTPS://VERIFY.TRIS.GOV.UZ/V/V/",
+                      "NOT A URL "):
+        assert verify_seal(elsewhere + tail, trust).verdict == "wrong_registry", elsewhere
+
+
+@pytest.mark.parametrize("address", [
+    "HTTPS://VERIFY.TRIS.GOV.UZ/V/", "https://verify.tris.gov.uz/v/",
+    "HTTPS://VERIFY.TRIS.GOV.UZ:443/V/", "HTTPS://Verify.Tris.Gov.Uz//V/"])
+def test_the_registrys_address_is_compared_canonically(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey,
+    address: str
+) -> None:
+    """Scheme and host in any case, the default port written or not, a trailing slash: the same
+    address. So is the list's address written with a trailing slash or its default port."""
+    seal = seal_for(device_key, realistic_claim("compliant"))
+    tail = seal[seal.rfind(PREFIX):]
+    for listed in (BASE_URL, BASE_URL + "/", "HTTPS://verify.tris.gov.uz:443"):
+        trust = signed_list(registry_key, [trusted(device_key)], listed)
+        assert verify_seal(address + tail, trust).genuine, (address, listed)
+
+
+def test_a_lower_cased_seal_is_read_like_the_seal(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Phones lower-case what they scan: the whole text lower-cased, prefix included, is the
+    same seal, with the same hash; the prefix is found from the right, so a host whose name
+    holds "fs1" is no trouble either."""
+    for base in (BASE_URL, "https://fs1.verify.gov.uz", "https://verify.gov.uz/FS1"):
+        trust = signed_list(registry_key, [trusted(device_key)], base)
+        seal = seal_for(device_key, realistic_claim("compliant"), base)
+        for text in (seal, seal.lower(), seal[seal.rfind(PREFIX):].lower()):
+            verdict = verify_seal(text, trust)
+            assert verdict.genuine, (base, text[:40], verdict)
+            assert seal_hash(text) == seal_hash(seal)
+        assert read_seal(seal.lower()).claim == read_seal(seal).claim
 
 
 def test_a_letter_that_upper_cases_to_base32_is_not_the_seal(
@@ -402,7 +449,8 @@ def test_unknown_key(device_key: ec.EllipticCurvePrivateKey,
     seal = seal_for(stranger, realistic_claim("compliant"))
     verdict = verify_seal(seal, signed_list(registry_key, [trusted(device_key)]))
     assert verdict.verdict == "unknown_key"
-    assert verdict.claim == read_seal(seal).claim
+    assert (verdict.claim, verdict.key) == (None, None)  # nothing the stranger wrote
+    assert read_seal(seal).kid.hex() not in verdict.reason
     assert not verdict.genuine
 
 
@@ -473,26 +521,27 @@ def test_registry_status_overrides_a_good_signature(
 def test_trust_list_signature(device_key: ec.EllipticCurvePrivateKey,
                               registry_key: ec.EllipticCurvePrivateKey) -> None:
     trust = signed_list(registry_key, [trusted(device_key)])
-    assert trust_list_is_signed(trust)
-    assert trust_list_is_signed(trust, public_key_pem(registry_key))
+    pin = RegistryPin.of_key(public_key_pem(registry_key))
+    assert trust_list_is_signed(trust, pin)
     # the signature itself tampered with
     signature = bytearray(base64.urlsafe_b64decode(trust.signature + "=" * 3))
     signature[-1] ^= 1
     bad_signature = msgspec.structs.replace(
         trust, signature=base64.urlsafe_b64encode(bytes(signature)).decode().rstrip("="))
-    assert not trust_list_is_signed(bad_signature)
-    assert not trust_list_is_signed(msgspec.structs.replace(trust, signature=""))
-    assert not trust_list_is_signed(msgspec.structs.replace(trust, signature="not base64!"))
-    # a key slipped in after signing, or a revocation taken out
+    assert not trust_list_is_signed(bad_signature, pin)
+    assert not trust_list_is_signed(msgspec.structs.replace(trust, signature=""), pin)
+    assert not trust_list_is_signed(msgspec.structs.replace(trust, signature="not base64!"), pin)
+    # a key slipped in after signing, a revocation taken out, the address changed
     intruder = ec.generate_private_key(ec.SECP256R1())
     assert not trust_list_is_signed(
-        msgspec.structs.replace(trust, keys=[*trust.keys, trusted(intruder)]))
+        msgspec.structs.replace(trust, keys=[*trust.keys, trusted(intruder)]), pin)
     revoked = signed_list(registry_key, [trusted(device_key, revoked_after_ms=1)])
     assert not trust_list_is_signed(
-        msgspec.structs.replace(revoked, keys=[trusted(device_key)]))
-    # a list re-signed by someone else: valid against the key it names, not against a pin
+        msgspec.structs.replace(revoked, keys=[trusted(device_key)]), pin)
+    assert not trust_list_is_signed(
+        msgspec.structs.replace(trust, public_url="https://evil.example"), pin)
+    # a list signed by someone else verifies under the key it names, never under the pin
     forged = signed_list(intruder, [trusted(device_key), trusted(intruder)])
-    assert trust_list_is_signed(forged)
-    assert not trust_list_is_signed(forged, public_key_pem(registry_key))
-    assert not trust_list_is_signed(msgspec.structs.replace(trust, registry_key="junk"))
-
+    assert trust_list_is_signed(forged, RegistryPin.of_key(forged.registry_key))
+    assert not trust_list_is_signed(forged, pin)
+    assert not trust_list_is_signed(msgspec.structs.replace(trust, registry_key="junk"), pin)

@@ -850,8 +850,8 @@ async def test_the_later_write_wins_a_field_whatever_the_arrival_order(
 async def test_new_assignment_brings_its_existing_protocols_in_full(
     client: AsyncTestClient, teams: Teams,
 ) -> None:
-    """DESIGN section 4: when the scope grows, the newly visible rows arrive in full on the next
-    pull, not only their later changes (carol's protocol predates alice joining B)."""
+    """When the scope grows (docs/protocol/pull.md), the newly visible rows arrive in full on the
+    next pull, not only their later changes (carol's protocol predates alice joining B)."""
     alice, carol = teams.alice, teams.carol
     old = await create_protocol(client, carol, "B", conclusion="compliant", findings="f")
     _, cursor = await pull_all(client, alice)

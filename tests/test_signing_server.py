@@ -26,6 +26,7 @@ from field_sync import canonical_bytes
 from field_sync.freeze import Freeze
 from field_sync.keys import load_public_key
 from field_sync.paths import FREEZE
+from field_sync.registry_pin import RegistryPin
 from field_sync.seal import PREFIX, key_id, make_seal, read_seal, seal_hash
 from field_sync.signing import b64url, verify_canonical
 from field_sync.verify import trust_list_is_signed, verify_seal
@@ -36,17 +37,16 @@ from schemas.signing import (
     BiometricConfirmation,
     Receipt,
     SignedProtocol,
-    TotpConfirmation,
     TrustList,
 )
 from tests.live import (
-    AUTHENTICATORS,
     PASSPHRASE,
     complete_protocol,
     fresh_code,
     pulled_receipts,
     team,
     totp_code,
+    wrong_code,
 )
 
 pytestmark = pytest.mark.e2e
@@ -84,14 +84,11 @@ def sign_and_sync(tablet: Tablet, protocol: str, confirmation: Any) -> Freeze:
     return freeze
 
 
-def wrong_code(tablet: Tablet) -> TotpConfirmation:
-    """A six-digit code that is none of the codes near now."""
-    assert tablet.inspector is not None
-    app = AUTHENTICATORS[tablet.inspector.id]
-    near = {app.at(time.time() + 30 * drift) for drift in range(-3, 4)}
-    return TotpConfirmation(next(code for code in ("000000", "111111", "222222", "333333",
-                                                   "444444", "555555", "666666", "777777")
-                                 if code not in near))
+def registry_pin(server: LocalServer) -> RegistryPin:
+    """The registry key's pin, from the fingerprint the registry publishes."""
+    response = httpx.get(f"{server.url}/v1/registry-key", headers=JSON, timeout=30)
+    assert response.status_code == 200, response.text
+    return RegistryPin(response.json()["fingerprint"])
 
 
 def trust_list(server: LocalServer) -> TrustList:
@@ -200,7 +197,7 @@ def test_good_totp_signature_registers_and_the_receipt_verifies(
     assert record.content_hash == freeze.content_hash
     # the receipt is countersigned by the registry key the public trust list names
     trusted = trust_list(server)
-    assert trust_list_is_signed(trusted)
+    assert trust_list_is_signed(trusted, registry_pin(server))
     unsigned = msgspec.structs.replace(receipt, signature="")
     assert verify_canonical(load_public_key(trusted.registry_key), unsigned, receipt.signature)
     forged = msgspec.structs.replace(unsigned, registry_number="2026-99999999")
@@ -502,7 +499,7 @@ def test_key_rotation_keeps_old_seals_genuine(
     assert read_seal(offline_freeze.signed.seal).kid.hex() == old_kid
 
     trusted = trust_list(server)
-    assert trust_list_is_signed(trusted)
+    assert trust_list_is_signed(trusted, registry_pin(server))
     keys = {key.kid: key for key in trusted.keys}
     assert keys[old_kid].retired_at_ms > 0 and keys[new_kid].retired_at_ms == 0
     assert keys[new_kid].valid_from_ms >= keys[old_kid].retired_at_ms
@@ -534,7 +531,7 @@ def test_an_unchanged_trust_list_is_not_sent_again(
     assert changed.status_code == 200 and changed.headers["etag"] != tag
     fresh = transport.trust_list()
     assert fresh is not first and new_kid in {key.kid for key in fresh.keys}
-    assert trust_list_is_signed(fresh, first.registry_key)
+    assert trust_list_is_signed(fresh, RegistryPin.of_key(first.registry_key))
     transport.close()
     assert a.sync().ok
     assert new_kid in {key["kid"] for key in a.store.get("trust_list")["keys"]}
@@ -570,7 +567,7 @@ def test_revocation_distrusts_later_seals_only(
     revoked = online_verdict(server, late_freeze.signed.seal)
     assert revoked["verdict"] == "revoked", revoked
     trusted = trust_list(server)
-    assert trust_list_is_signed(trusted)
+    assert trust_list_is_signed(trusted, registry_pin(server))
     assert {key.kid: key.revoked_after_ms for key in trusted.keys}[kid] == after_ms
     assert verify_seal(early_freeze.signed.seal, trusted).verdict == "genuine"
     assert verify_seal(late_freeze.signed.seal, trusted).verdict == "revoked"

@@ -14,6 +14,8 @@ import pytest
 
 from field_sync.confirmation import TOTP_STEP_S, matching_totp_step
 
+pytestmark = pytest.mark.database_free
+
 # RFC 6238 Appendix B: the SHA-1 seed is the ASCII string "12345678901234567890".
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
 RFC_VECTORS = [  # (T, TOTP with 8 digits, SHA-1)

@@ -18,6 +18,8 @@ from client_lib import HttpTransport
 from client_lib.errors import Offline, RegistryRefused
 from schemas import EnrollRequest, Op, OpResult, PullResponse, PushRequest, PushResponse
 
+pytestmark = pytest.mark.database_free
+
 
 class _FlakyRegistry(BaseHTTPRequestHandler):
     """Drops the first ``drops`` requests without a word, then answers every one with a page."""
@@ -76,7 +78,7 @@ def test_a_pull_cut_off_before_its_answer_is_asked_again_once(
     page = transport.pull("token", "")
     transport.close()
     assert page.cursor == "1.0.0.1.." and not page.more
-    assert seen == ["GET /v1/pull?cursor=&states=true&packed=true"] * 2
+    assert seen == ["GET /v1/pull?cursor=&states=true&packed=true&attachments=true"] * 2
     assert transport.traffic.requests == 1  # the one that was answered
 
 

@@ -16,9 +16,10 @@ from server.audit import append as audit
 from server.auth import hash_secret, make_device_token
 from server.clock import utcnow
 from server.database import Database
+from server.keys import RegistryKeys
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
-from server.routes.admin import normalize_code
+from server.services.inspectors import normalize_code
 from server.tables import (
     BiometricCredentialRow,
     DeviceKeyRow,
@@ -45,7 +46,8 @@ def _biometric(request: EnrollRequest, device_id: str) -> BiometricCredentialRow
     )
 
 
-def _enroll(database: Database, request: EnrollRequest, public_url: str) -> EnrollResponse:
+def _enroll(database: Database, keys: RegistryKeys, request: EnrollRequest,
+            public_url: str) -> EnrollResponse:
     try:
         public_key = load_public_key(request.public_key)
     except InvalidKey as exc:
@@ -106,6 +108,7 @@ def _enroll(database: Database, request: EnrollRequest, public_url: str) -> Enro
             server_time_ms=now_ms(),
             kid=kid,
             public_url=public_url,
+            registry_key=keys.public_pem,
         )
 
 
@@ -117,6 +120,7 @@ async def enroll(
     body = await decode_body(request, EnrollRequest)
     return reply(
         request,
-        await registry.run(_enroll, registry.database, body, registry.public_url(request)),
+        await registry.run(_enroll, registry.database, registry.keys, body,
+                           registry.public_url(request)),
         201,
     )

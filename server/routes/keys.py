@@ -20,8 +20,9 @@ from server.audit import append as audit
 from server.auth import Caller
 from server.database import Database
 from server.guards import admin_only
-from server.problems import BadRequest, Conflict, NotFound
+from server.problems import BadRequest, Conflict
 from server.registry import Registry, now_ms
+from server.services import devices
 from server.tables import DeviceKeyRow
 from server.wire import decode_body, reply
 
@@ -73,19 +74,6 @@ def _rotate(database: Database, caller: Caller, public_key: str) -> dict[str, An
     return {"kid": kid, "valid_from_ms": now}
 
 
-def _revoke(database: Database, kid: str, after_ms: int) -> dict[str, Any]:
-    with database.write() as session:
-        key = session.get(DeviceKeyRow, kid)
-        if key is None:
-            raise NotFound("unknown_key", f"no key {kid!r}")
-        if key.revoked_after_ms == 0 or after_ms < key.revoked_after_ms:
-            key.revoked_after_ms = after_ms  # a revocation can only move earlier
-            audit(session, now_ms(), "admin", "key_revoked", kid, {"after_ms": after_ms},
-                  Database.next_change(session))
-        session.add(key)
-        return {"kid": kid, "revoked_after_ms": key.revoked_after_ms}
-
-
 @post("/v1/keys")
 async def rotate_key(
     request: Request[Any, Any, Any],
@@ -105,4 +93,5 @@ async def revoke_key(
 ) -> Response[bytes]:
     """Administrator. Distrust a key's signatures dated after ``after_ms``."""
     body = await decode_body(request, Revocation)
-    return reply(request, await registry.run(_revoke, registry.database, kid, body.after_ms))
+    return reply(request, await registry.run(devices.revoke_key, registry.database, kid,
+                                             body.after_ms))

@@ -1,87 +1,68 @@
 """Supervisors (and the administrator): registry queries, export, quarantine, the audit log;
-supervisors alone annul."""
+supervisors alone annul and clear. A supervisor limited to regions sees and acts on those
+regions' protocols only. The work is the services' (``server.services``), which the console
+calls too."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
-from sqlmodel import col, select
 
-from field_sync.signing import sign_canonical
 from server.audit import append as audit
 from server.auth import make_supervisor_token
 from server.clock import now_ms, utcnow
 from server.database import Database
-from server.documents import decode_state
 from server.guards import admin_only, supervisor_only, supervisor_or_admin
-from server.problems import BadRequest, Conflict, NotFound
-from server.queries import Filters, count, query, stream, summary
+from server.problems import BadRequest, Conflict
+from server.queries import Filters, Order, count, query
 from server.registry import Registry
-from server.tables import AnnulmentRow, AuditEntryRow, ProtocolRow, SupervisorRow
+from server.services.audit_log import AuditFilters, audit_page
+from server.services.export import EXPORT_FORMATS, export_chunks, media_type
+from server.services.reach import Reach, format_regions
+from server.services.supervision import annul, clear
+from server.tables import SupervisorRow
 from server.wire import decode_body, reply
 
 __all__ = ["RegistryController", "SupervisorAdmin", "SupervisorController"]
 
-_EXPORT_COLUMNS = ("id", "number", "template", "status", "entity_tin", "inspector_id",
-                   "site_id", "signed_at_ms", "registry_number", "superseded_by")
-
 
 class NewSupervisor(msgspec.Struct, forbid_unknown_fields=True):
-    """An administrator appoints a supervisor."""
+    """An administrator appoints a supervisor, who may be limited to regions."""
 
     id: str
     full_name: str
+    regions: list[str] = msgspec.field(default_factory=list)
 
 
-class Annulment(msgspec.Struct, forbid_unknown_fields=True):
-    """Why a supervisor annuls a protocol."""
+class Reasoned(msgspec.Struct, forbid_unknown_fields=True):
+    """Why a supervisor annuls a protocol, or clears it from quarantine."""
 
     reason: str
 
 
-def _filters(number: str, entity_tin: str, inspector: str, site: str, status: str,
-             signed_from: str, signed_to: str) -> Filters:
-    return Filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
+def _reach(request: Request[Any, Any, Any]) -> Reach:
+    reach: Reach = request.state.reach
+    return reach
 
 
-def _in_chunks(lines: Iterator[bytes], size: int = 200) -> Iterator[bytes]:
-    """Lines joined a few hundred at a time: the response fetches each item of a blocking
-    iterator on a worker thread, and a hop per line cost more than making the line."""
-    chunk: list[bytes] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield b"".join(chunk)
-            chunk.clear()
-    if chunk:
-        yield b"".join(chunk)
-
-
-def _export_lines(registry: Registry, filters: Filters, fmt: str) -> Iterator[bytes]:
-    encoder = msgspec.json.Encoder()
-    with registry.database.read() as session:
-        if fmt == "csv":
-            out = io.StringIO()
-            csv.writer(out).writerow(_EXPORT_COLUMNS)
-            yield out.getvalue().encode()
-        for row in stream(session, filters):
-            if fmt == "csv":
-                out = io.StringIO()
-                item = msgspec.to_builtins(summary(row))
-                csv.writer(out).writerow([item.get(name, "") for name in _EXPORT_COLUMNS])
-                yield out.getvalue().encode()
-            else:
-                template = registry.catalog.get(session, row.template_ref)
-                protocol = decode_state(row).materialize(template)
-                yield encoder.encode({"summary": summary(row), "protocol": protocol}) + b"\n"
+def _filters(request: Request[Any, Any, Any], number: FromQuery[str] = "",
+             entity_tin: FromQuery[str] = "", inspector: FromQuery[str] = "",
+             site: FromQuery[str] = "", status: FromQuery[str] = "",
+             signed_from: FromQuery[str] = "", signed_to: FromQuery[str] = "",
+             registry_number: FromQuery[str] = "", region: FromQuery[str] = "",
+             template: FromQuery[str] = "", entity: FromQuery[str] = "") -> Filters:
+    """A registry selection from the query's filters, within the caller's reach: ``entity`` is
+    a STIR or part of an entity's name, ``inspector`` and ``site`` an id or part of a name,
+    ``template`` a kind (template id)."""
+    return Filters(number=number, entity_tin=entity_tin, inspector=inspector, site=site,
+                   status=status, signed_from=signed_from, signed_to=signed_to,
+                   registry_number=registry_number, region=region, template=template,
+                   entity=entity, reach=_reach(request))
 
 
 class RegistryController(Controller):
@@ -89,60 +70,30 @@ class RegistryController(Controller):
 
     path = "/v1/registry"
     guards = [supervisor_or_admin]
+    dependencies = {"filters": Provide(_filters, sync_to_thread=False)}
 
     @get("/protocols", sync_to_thread=True)
     def protocols(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                  number: FromQuery[str] = "", entity_tin: FromQuery[str] = "",
-                  inspector: FromQuery[str] = "", site: FromQuery[str] = "",
-                  status: FromQuery[str] = "", signed_from: FromQuery[str] = "",
-                  signed_to: FromQuery[str] = "", after: FromQuery[str] = "",
-                  limit: FromQuery[int] = 100) -> Response[bytes]:
-        """Protocols matching every filter given, by id; ``after`` is the page's ``next``."""
+                  filters: NamedDependency[Filters], after: FromQuery[str] = "",
+                  limit: FromQuery[int] = 100, order: FromQuery[Order] = "id") -> Response[bytes]:
+        """Protocols matching every filter given, by id or newest signed first
+        (``order=newest``); ``after`` is the page's ``next``."""
         if not 1 <= limit <= 500:
             raise BadRequest("bad_limit", "limit is 1 to 500")
-        filters = _filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
         with registry.database.read() as session:
-            return reply(request, query(session, filters, after, limit))
+            return reply(request, query(session, filters, after, limit, order))
 
     @get("/export", sync_to_thread=True)
-    def export(self, registry: NamedDependency[Registry], format: FromQuery[str] = "jsonl",
-               number: FromQuery[str] = "", entity_tin: FromQuery[str] = "",
-               inspector: FromQuery[str] = "", site: FromQuery[str] = "",
-               status: FromQuery[str] = "", signed_from: FromQuery[str] = "",
-               signed_to: FromQuery[str] = "") -> Stream:
+    def export(self, registry: NamedDependency[Registry], filters: NamedDependency[Filters],
+               format: FromQuery[str] = "jsonl") -> Stream:
         """Every matching protocol, streamed: JSON lines (summary and content) or CSV
         (summary). ``X-Total-Count`` says how many, for a progress bar."""
-        if format not in ("jsonl", "csv"):
+        if format not in EXPORT_FORMATS:
             raise BadRequest("bad_format", "format is jsonl or csv")
-        filters = _filters(number, entity_tin, inspector, site, status, signed_from, signed_to)
         with registry.database.read() as session:
             total = count(session, filters)
-        return Stream(_in_chunks(_export_lines(registry, filters, format)),
-                      media_type="text/csv" if format == "csv" else "application/jsonl",
+        return Stream(export_chunks(registry, filters, format), media_type=media_type(format),
                       headers={"X-Total-Count": str(total)})
-
-
-def _annul(registry: Registry, supervisor_id: str, protocol_id: str,
-           reason: str) -> dict[str, Any]:
-    if not reason.strip():
-        raise BadRequest("reason_required", "an annulment states its reason")
-    now = now_ms()
-    with registry.database.write() as session:
-        row = session.get(ProtocolRow, protocol_id)
-        if row is None:
-            raise NotFound("unknown_protocol", f"no protocol {protocol_id!r}")
-        if row.status not in ("registered", "quarantined", "superseded"):
-            raise Conflict("cannot_annul", f"a {row.status} protocol cannot be annulled")
-        act: dict[str, Any] = {"protocol_id": protocol_id, "supervisor_id": supervisor_id,
-                               "reason": reason.strip(), "at_ms": now}
-        signature = sign_canonical(registry.keys.signing, act)
-        changed = Database.next_change(session)
-        session.add(AnnulmentRow(protocol_id=protocol_id, supervisor_id=supervisor_id,
-                                 reason=act["reason"], at_ms=now, signature=signature))
-        row.status, row.changed = "annulled", changed
-        session.add(row)
-        audit(session, now, f"supervisor:{supervisor_id}", "annulled", protocol_id, act, changed)
-    return {**act, "signature": signature}
 
 
 class SupervisorController(Controller):
@@ -151,19 +102,23 @@ class SupervisorController(Controller):
     path = "/v1/supervisor"
 
     @get("/quarantine", guards=[supervisor_or_admin], sync_to_thread=True)
-    def quarantine(self, request: Request[Any, Any, Any],
-                   registry: NamedDependency[Registry]) -> Response[bytes]:
-        """Quarantined protocols with the rules they break."""
+    def quarantine(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
+                   rule: FromQuery[str] = "", after: FromQuery[str] = "") -> Response[bytes]:
+        """Quarantined protocols with the rules they break, newest signed first; ``rule``
+        keeps those that break that rule (its code, ``outside_geofence``)."""
+        filters = Filters(status="quarantined", rule=rule, reach=_reach(request))
         with registry.database.read() as session:
-            return reply(request, query(session, Filters(status="quarantined"), "", 500))
+            return reply(request, query(session, filters, after, 500, "newest"))
 
     @get("/audit", guards=[supervisor_or_admin], sync_to_thread=True)
     def audit_log(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                  after: FromQuery[int] = 0, limit: FromQuery[int] = 100) -> Response[bytes]:
+                  after: FromQuery[int] = 0, limit: FromQuery[int] = 100,
+                  actor: FromQuery[str] = "", action: FromQuery[str] = "",
+                  subject: FromQuery[str] = "") -> Response[bytes]:
         """Audit entries after ``after``, oldest first."""
         with registry.database.read() as session:
-            rows = session.exec(select(AuditEntryRow).where(col(AuditEntryRow.seq) > after)
-                                .order_by(col(AuditEntryRow.seq)).limit(min(limit, 1000)))
+            rows = audit_page(session, AuditFilters(actor, action, subject), _reach(request),
+                              after=after, limit=min(max(limit, 1), 1000))
             return reply(request, [row.model_dump() for row in rows])
 
     @post("/protocols/{protocol_id:str}/annul", guards=[supervisor_only])
@@ -171,19 +126,30 @@ class SupervisorController(Controller):
                     protocol_id: FromPath[str]) -> Response[bytes]:
         """Annul a protocol; the act is signed by the registry and its seal verifies as
         annulled from now on."""
-        body = await decode_body(request, Annulment)
-        return reply(request, await registry.run(_annul, registry, request.state.supervisor_id,
-                                                 protocol_id, body.reason))
+        body = await decode_body(request, Reasoned)
+        return reply(request, await registry.run(annul, registry.database, registry.keys,
+                                                 _reach(request), protocol_id, body.reason))
+
+    @post("/protocols/{protocol_id:str}/clear", guards=[supervisor_only])
+    async def clear(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
+                    protocol_id: FromPath[str]) -> Response[bytes]:
+        """Clear a quarantined protocol for registration, with a reason: it gets a registry
+        number and a receipt, as ingest would have given it."""
+        body = await decode_body(request, Reasoned)
+        return reply(request, await registry.run(clear, registry.database, registry.keys,
+                                                 _reach(request), protocol_id, body.reason))
 
 
 def _appoint(database: Database, new: NewSupervisor) -> dict[str, str]:
     token, token_hash = make_supervisor_token(new.id)
+    regions = format_regions(new.regions)
     with database.write() as session:
         if session.get(SupervisorRow, new.id) is not None:
             raise Conflict("supervisor_exists", f"supervisor {new.id!r} already exists")
         session.add(SupervisorRow(id=new.id, full_name=new.full_name, token_hash=token_hash,
-                                  created_at=utcnow()))
-        audit(session, now_ms(), "admin", "supervisor", new.id, {"full_name": new.full_name},
+                                  created_at=utcnow(), regions=regions))
+        audit(session, now_ms(), "admin", "supervisor", new.id,
+              {"full_name": new.full_name, "regions": regions.splitlines()},
               Database.next_change(session))
     return {"id": new.id, "token": token}
 
@@ -197,7 +163,8 @@ class SupervisorAdmin(Controller):
     @post("/")
     async def appoint(self, request: Request[Any, Any, Any],
                       registry: NamedDependency[Registry]) -> Response[bytes]:
-        """Appoint a supervisor; the answer carries the supervisor's token, shown once."""
+        """Appoint a supervisor (limited to ``regions`` if given); the answer carries the
+        supervisor's token, shown once."""
         new = await decode_body(request, NewSupervisor)
         if not new.id or "." in new.id:
             raise BadRequest("invalid_supervisor", "a supervisor id is a name without dots")

@@ -8,10 +8,12 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
+from field_sync.evidence import has_attachment_fields
 from schemas import PushRequest, PushResponse
 from server.auth import Caller
 from server.changes import Cursor, pull
 from server.ingest import ingest
+from server.metrics import count_pull, count_push, device_seen
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
 from server.whole import as_msgpack
@@ -46,15 +48,21 @@ async def push_ops(
         registry.signing,
         batch.protocols,
     )
+    sizes = {item.doc: len(item.ops) for item in batch.protocols}
+    count_push(answers.results, [(whole.status, sizes[whole.doc]) for whole in answers.protocols])
+    device_seen(caller.device_id)
     return reply(request, PushResponse(results=answers.results, server_time_ms=now_ms(),
                                        protocols=answers.protocols))
 
 
 def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
-          stored: bool, packed: bool) -> Any:
+          stored: bool, packed: bool, attachments: bool) -> Any:
     with registry.database.read() as session:
-        return pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
+        page = pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
                     states, stored=stored, packed=packed, deltas=registry.deltas)
+    if not attachments:  # a device that reads no attachment field is not sent such a form
+        page.templates = [t for t in page.templates if not has_attachment_fields(t)]
+    return page
 
 
 @get("/v1/pull")
@@ -66,13 +74,18 @@ async def pull_changes(
     limit: FromQuery[int | None] = None,
     states: FromQuery[bool] = False,
     packed: FromQuery[bool] = False,
+    attachments: FromQuery[bool] = False,
 ) -> Response[bytes]:
     """Device. The changes in the device's scope since ``cursor``; with ``states=true``,
     protocols sent whole come as their registers, not as ops, and with ``packed=true`` too,
-    as the registry stores them, packed (``schemas.packed``), in a MessagePack reply."""
+    as the registry stores them, packed (``schemas.packed``), in a MessagePack reply. Templates
+    with attachment fields only with ``attachments=true`` (a device that reads them)."""
     page = registry.config.pull_page_protocols
     if limit is not None and not 1 <= limit <= page:
         raise BadRequest("bad_limit", f"limit is a number of protocols from 1 to {page}")
     response = await registry.run(_pull, registry, caller, Cursor.parse(cursor), limit or page,
-                                  states, not replies_in_json(request), packed)
-    return reply(request, response)
+                                  states, not replies_in_json(request), packed, attachments)
+    answer = reply(request, response)
+    count_pull(len(answer.content))
+    device_seen(caller.device_id)
+    return answer

@@ -6,32 +6,36 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
-from litestar.response import Response as HtmlResponse
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
 
 from schemas.signing import TrustList
+from server.console.auth import signed_in_account
 from server.registry import Registry, now_ms
+from server.seal_story import SealStory, story_of, verification_path
+from server.tables import ProtocolRow
 from server.trust import entity_tag, sign, trusted_keys
 from server.verification import verdict_for
-from server.verify_page import render_page
+from server.web import Page, render
 from server.wire import reply
 
-__all__ = ["trust_list_route", "verification_page", "verify_json"]
+__all__ = ["console_link", "trust_list_route", "verification_page", "verify_json"]
 
 
-def _trusted_keys(registry: Registry) -> TrustList:
+def _trusted_keys(registry: Registry, public_url: str) -> TrustList:
     with registry.database.read() as session:
-        return trusted_keys(session, registry.keys, now_ms())
+        return trusted_keys(session, registry.keys, now_ms(), public_url)
 
 
 @get("/v1/trust-list")
 async def trust_list_route(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry]
 ) -> Response[bytes]:
-    """Public. Every device key, signed by the registry key; verifiers cache it. Conditional:
+    """Public. Every device key and the registry's public address, signed by the registry key;
+    verifiers cache it. Conditional:
     with the ``ETag`` of the list it holds in ``If-None-Match``, a client whose list is still
     current gets ``304 Not Modified`` and no body."""
-    unsigned = await registry.run(_trusted_keys, registry)
+    unsigned = await registry.run(_trusted_keys, registry, registry.public_url(request))
     tag = entity_tag(unsigned)
     if request.headers.get("if-none-match") == tag:
         return Response(b"", status_code=304, headers={"ETag": tag})
@@ -42,22 +46,39 @@ async def trust_list_route(
 
 @get("/v1/verify/{seal:str}")
 async def verify_json(
-    request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str],
+    address: FromQuery[str] = "",
 ) -> Response[bytes]:
-    """Public. The registry's verdict on a seal."""
-    return reply(request, await registry.run(verdict_for, registry, seal))
+    """Public. The registry's verdict on a seal, from its prefix on; ``address`` is what the
+    scanned text had before ``/V/``, if the caller wants it checked (``wrong_registry`` when it
+    is not the registry's)."""
+    text = f"{address}/V/{seal}" if address else seal
+    return reply(request, await registry.run(verdict_for, registry, text,
+                                             registry.public_url(request)))
+
+
+def console_link(request: Request[Any, Any, Any], story: SealStory) -> str:
+    """The protocol's page in the console, for a signed-in supervisor (or administrator)
+    whose regions hold it; empty for everyone else."""
+    account = signed_in_account(request) if story.protocol_id else None
+    if account is None:
+        return ""
+    registry: Registry = request.app.state.registry
+    with registry.database.read() as session:
+        row = session.get(ProtocolRow, story.protocol_id)
+    return f"/console/protocols/{row.id}" if row is not None and \
+        account.reach.admits(row.region) else ""
 
 
 @get(["/v/{seal:str}", "/V/{seal:str}"])
 async def verification_page(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
-) -> HtmlResponse[str]:
-    """Public. The page a phone camera opens from the QR, in the reader's language."""
-    verdict = await registry.run(verdict_for, registry, seal)
-    language = request.headers.get("accept-language", "")
-    html, lang = render_page(verdict, language)
-    return HtmlResponse(
-        html,
-        media_type="text/html; charset=utf-8",
-        headers={"Content-Language": lang, "Cache-Control": "no-store"},
-    )
+) -> Template:
+    """Public. The page a phone camera opens from the QR, in the reader's language
+    (``?lang=``, else ``Accept-Language``, else Uzbek in Latin script)."""
+    story = await registry.run(story_of, registry, seal, registry.public_url(request))
+    context = {"story": story,
+               "console_url": await registry.run(console_link, request, story),
+               "successor_href": verification_path(story.successor_seal)}
+    return render(request, registry, Page("verify.html", context,
+                                          headers={"Cache-Control": "no-store"}))

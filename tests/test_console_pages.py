@@ -1,0 +1,224 @@
+"""The console's pages over HTTP, against a real registry: every page renders for the roles it
+admits, forms need their CSRF token, sessions are the registry's and change id at sign-in, and a
+supervisor limited to a region reaches nothing of another region by URL, search or export."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from http.cookies import SimpleCookie
+
+import httpx
+import pytest
+
+from client_lib import Tablet
+from field_sync_cli.admin_client import AdminClient
+from field_sync_cli.local_server import LocalServer
+from tests.console_data import Region, quarantine, regional_team, sign_at_site
+from tests.console_people import Person, csrf_token, person, signed_in
+
+pytestmark = pytest.mark.e2e
+
+
+class Setting:
+    """Two regions with protocols, and people signed in."""
+
+    def __init__(self, north: Region, south: Region, quarantined: str,
+                 people: dict[str, Person], clients: dict[str, httpx.Client]) -> None:
+        self.north, self.south, self.quarantined = north, south, quarantined
+        self.people, self.clients = people, clients
+
+
+@pytest.fixture(scope="module")
+def setting(server: LocalServer, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[Setting]:
+    opened: list[Tablet] = []
+    admin = AdminClient(server.url, server.admin_token)
+    folder = tmp_path_factory.mktemp("console-tablets")
+    suffix = secrets.token_hex(3)
+    north = regional_team(admin, server, folder, opened, f"Navoiy {suffix}")
+    south = regional_team(admin, server, folder, opened, f"Jizzax {suffix}")
+    sign_at_site(north, f"TR-PN{suffix}")
+    sign_at_site(south, f"TR-PS{suffix}")
+    held = quarantine(admin, north, f"TR-PQ{suffix}")
+    people = {"root": person(server, f"root-{suffix}", "administrator"),
+              "ana": person(server, f"ana-{suffix}", "supervisor", (north.name,)),
+              "all": person(server, f"all-{suffix}", "supervisor")}
+    clients = {key: signed_in(server, who) for key, who in people.items()}
+    yield Setting(north, south, held, people, clients)
+    for client in clients.values():
+        client.close()
+    for tablet in opened:
+        tablet.close()
+    admin.close()
+
+
+def _ok(client: httpx.Client, path: str) -> httpx.Response:
+    page = client.get(path)
+    assert page.status_code == 200, (path, page.status_code, page.text[:3000])
+    assert "text/html" in page.headers["content-type"]
+    return page
+
+
+def test_every_page_renders_for_an_administrator(setting: Setting) -> None:
+    client, north = setting.clients["root"], setting.north
+    protocol = north.signed[0]
+    inspector = north.tablet.inspector
+    assert inspector is not None
+    device = north.tablet.device_id
+    for path in ("/console", "/console?days=30&lang=ru", "/console/registry",
+                 f"/console/registry?region={north.name}&status=registered&lang=uz-Cyrl",
+                 "/console/registry?entity=Oʻzbek&signed_from=2020-01-01&lang=en",
+                 f"/console/protocols/{protocol}", f"/console/protocols/{protocol}?lang=ru",
+                 f"/console/protocols/{setting.quarantined}", "/console/quarantine",
+                 "/console/quarantine?rule=signer_suspended", "/console/audit",
+                 f"/console/audit?subject={protocol}", "/console/audit?check=true",
+                 "/console/admin/inspectors", f"/console/admin/inspectors/{inspector.id}",
+                 "/console/admin/devices", f"/console/admin/devices/{device}",
+                 "/console/admin/assignments", f"/console/admin/assignments/{north.assignment}",
+                 "/console/admin/reference", "/console/admin/reference?kind=entity",
+                 "/console/admin/reference?kind=instrument", "/console/admin/accounts",
+                 f"/console/admin/accounts/{setting.people['ana'].name}"):
+        _ok(client, path)
+    integrity = _ok(client, "/console/audit?check=true&lang=en").text
+    assert "badge--ok" in integrity and "Newest checkpoint the registry signed" in integrity
+
+
+def test_a_protocol_page_shows_the_protocol_whole(setting: Setting) -> None:
+    page = _ok(setting.clients["all"], f"/console/protocols/{setting.north.signed[0]}?lang=en")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    text = page.text
+    for shown in ("State metrological supervision protocol", "Measurement results", "Fail",
+                  "Inside the geofence", "One-time code", "Offline gap", setting.north.name,
+                  "Registered", "<svg"):
+        assert shown in text, shown
+    assert 'name="_csrf_token"' in text and "Annul the protocol" in text
+
+
+def test_a_supervisor_limited_to_a_region_reaches_nothing_of_another(setting: Setting) -> None:
+    client, south = setting.clients["ana"], setting.south
+    other = south.signed[0]
+    assert client.get(f"/console/protocols/{other}").status_code == 404
+    listed = _ok(client, "/console/registry").text
+    assert other not in listed and setting.north.signed[0] in listed
+    assert other not in _ok(client, f"/console/registry?region={south.name}").text
+    exported = client.get("/console/registry/export?format=csv")
+    assert exported.status_code == 200 and other not in exported.text
+    assert setting.north.signed[0] in exported.text
+    assert other not in client.get("/console/registry/export?format=jsonl").text
+    assert client.get(f"/console/protocols/{other}/document.pdf").status_code == 404
+    assert "audit-detail" not in _ok(client, f"/console/audit?subject={other}").text
+    assert "audit-detail" in _ok(client, f"/console/audit?subject={setting.north.signed[0]}").text
+    # Nor act on it: the refusal is the same as for a protocol that does not exist.
+    page = client.get(f"/console/protocols/{setting.north.signed[0]}")
+    refused = client.post(f"/console/protocols/{other}/annul",
+                          data={"reason": "x", "_csrf_token": csrf_token(page)})
+    assert refused.status_code == 404
+
+
+def test_the_printed_protocol_opens_from_the_console(setting: Setting) -> None:
+    printed = setting.clients["ana"].get(
+        f"/console/protocols/{setting.north.signed[0]}/document.pdf?lang=ru")
+    assert printed.status_code == 200 and printed.content.startswith(b"%PDF")
+    assert printed.headers["content-type"] == "application/pdf"
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(setting: Setting) -> None:
+    client = setting.clients["all"]
+    protocol = setting.north.signed[0]
+    refused = client.post(f"/console/protocols/{protocol}/annul", data={"reason": "forged"})
+    assert refused.status_code == 403
+    forged = client.post(f"/console/protocols/{protocol}/annul",
+                         data={"reason": "forged", "_csrf_token": "0" * 128})
+    assert forged.status_code == 403
+    assert "badge--ok" in _ok(client, f"/console/protocols/{protocol}").text  # still registered
+
+
+def test_only_supervisors_act_and_only_administrators_administer(setting: Setting) -> None:
+    root, ana = setting.clients["root"], setting.clients["ana"]
+    page = root.get(f"/console/protocols/{setting.quarantined}")
+    assert "Annul" not in page.text
+    refused = root.post(f"/console/protocols/{setting.quarantined}/annul",
+                        data={"reason": "x", "_csrf_token": csrf_token(page)})
+    assert refused.status_code == 403
+    for path in ("/console/admin/inspectors", "/console/admin/accounts",
+                 "/console/admin/devices", "/console/admin/reference"):
+        assert ana.get(path).status_code == 403
+
+
+def test_a_supervisor_clears_a_quarantined_protocol_with_a_reason(setting: Setting) -> None:
+    client, protocol = setting.clients["ana"], setting.quarantined
+    page = _ok(client, f"/console/protocols/{protocol}?lang=en")
+    assert "Clear for registration" in page.text
+    empty = client.post(f"/console/protocols/{protocol}/clear?lang=en",
+                        data={"reason": "  ", "_csrf_token": csrf_token(page)})
+    assert empty.status_code == 400 and "Write the reason" in empty.text
+    cleared = client.post(f"/console/protocols/{protocol}/clear?lang=en", data={
+        "reason": "Suspension entered in error", "_csrf_token": csrf_token(page)})
+    assert cleared.status_code == 200 and "The protocol is cleared and registered" in cleared.text
+    assert "Suspension entered in error" in cleared.text
+    assert "Cleared by a supervisor" in cleared.text
+
+
+def _session_cookie(response: httpx.Response) -> SimpleCookie:
+    cookies = SimpleCookie()
+    for header in response.headers.get_list("set-cookie"):
+        if header.startswith("field_sync_console="):
+            cookies.load(header)
+    return cookies
+
+
+def test_sessions_change_id_at_sign_in_and_end_at_sign_out(server: LocalServer) -> None:
+    who = person(server, f"sess-{secrets.token_hex(3)}", "supervisor")
+    client = httpx.Client(base_url=server.url, timeout=30)
+    planted = "a" * 64
+    client.cookies.set("field_sync_console", planted)
+    page = client.get("/console/sign-in")
+    after_password = client.post("/console/sign-in", data={
+        "name": who.name, "password": who.password, "_csrf_token": csrf_token(page)})
+    issued = _session_cookie(after_password)["field_sync_console"]
+    assert issued.value != planted
+    assert issued["httponly"] and issued["samesite"].lower() == "lax" and issued["path"] == "/"
+    assert not issued["secure"]  # the registry's address here is http; https sets Secure
+    page = client.get("/console/sign-in/code")
+    signed = client.post("/console/sign-in/code", data={
+        "code": who.code(), "_csrf_token": csrf_token(page)})
+    assert signed.status_code == 303
+    session = _session_cookie(signed)["field_sync_console"].value
+    assert session not in (planted, issued.value)  # a new id once signed in
+    def opens(session_id: str) -> int:
+        return httpx.get(f"{server.url}/console/registry",
+                         cookies={"field_sync_console": session_id}).status_code
+
+    assert (opens(planted), opens(issued.value), opens(session)) == (303, 303, 200)
+    home = client.get("/console")
+    assert home.status_code == 200
+    out = client.post("/console/sign-out", data={"_csrf_token": csrf_token(home)})
+    assert out.status_code == 303
+    assert client.get("/console/registry").status_code == 303
+    client.close()
+
+
+def test_pages_that_are_public_set_no_console_cookie(server: LocalServer) -> None:
+    for path in ("/health", "/v1/trust-list"):
+        response = httpx.get(f"{server.url}{path}")
+        assert not [header for header in response.headers.get_list("set-cookie")
+                    if re.match("field_sync_(console|csrf)=", header)]
+
+
+def test_a_wrong_code_is_refused_and_counted(server: LocalServer) -> None:
+    who = person(server, f"code-{secrets.token_hex(3)}", "supervisor")
+    client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=True)
+    page = client.get("/console/sign-in?lang=en")
+    page = client.post("/console/sign-in?lang=en", data={
+        "name": who.name, "password": "wrong password!", "_csrf_token": csrf_token(page)})
+    assert page.status_code == 401 and "locked for 15 minutes" in page.text
+    page = client.post("/console/sign-in", data={
+        "name": who.name, "password": who.password, "_csrf_token": csrf_token(page)})
+    wrong = "000000" if who.code() != "000000" else "111111"
+    refused = client.post("/console/sign-in/code", data={"code": wrong,
+                                                         "_csrf_token": csrf_token(page)})
+    assert refused.status_code == 401
+    client.close()

@@ -1,0 +1,36 @@
+"""The tutorial, run as written: the Python blocks of its pages, in the order of the
+navigation, in one session against a registry started by the tutorial's own ``./dev serve``.
+
+A chapter added to the tutorial's navigation in ``mkdocs.yml`` is run with the rest.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.doc_blocks import blocks, nav_pages
+from tests.readers import reader_registry
+
+pytestmark = pytest.mark.e2e
+
+
+def tutorial_script() -> str:
+    """The tutorial's Python blocks, page after page, as one script."""
+    pages = nav_pages("Tutorial")
+    assert pages and pages[0].name == "index.md"
+    return "\n".join(f"# --- {page.relative_to(page.parent.parent)}\n" + block
+                     for page in pages for block in blocks(page, "python"))
+
+
+def test_the_tutorial_runs_from_enrollment_to_correction(tmp_path: Path) -> None:
+    """Every step the tutorial shows, against a real registry: enrollment with a biometric
+    credential, signing with a one-time code and a fingerprint, a rejected code, a quarantine
+    and its correction; the script ends on the old seal's verdict, ``superseded``."""
+    script = tutorial_script()
+    with reader_registry(tmp_path) as registry:
+        done = registry.run([sys.executable, "-c", script])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "superseded True", done.stdout
