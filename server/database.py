@@ -27,6 +27,7 @@ from server.checkpoints import Checkpointer, leave_checkpoints
 from server.clock import now_ms
 from server.schema import upgrade
 from server.tables import ChangeCounter, TemplateRow
+from server.writers import GroupCommit
 
 __all__ = ["Database"]
 
@@ -79,6 +80,8 @@ class Database:
         # the moment it is done, rather than in SQLite's busy handler, which polls them after
         # sleeps of up to 100 ms. (PostgreSQL writers queue on the change counter's row lock.)
         self._writers = threading.RLock() if self.is_sqlite else None
+        self.group = GroupCommit(self)
+        """Pushes that queue for the writer's turn commit together (``server.writers``)."""
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True,
                                          background_checkpoints=self.checkpointer is not None)

@@ -435,8 +435,9 @@ def ingest(
     docs = {op.doc for op in ops} | {item.doc for item in protocols}
     seqs = [op.seq for op in ops if op.actor == caller.device_id]
     seqs += [seq for item in protocols for seq, _, _, _ in item.ops]
-    answers = Answers([], [])
-    with database.write() as session:
+
+    def merged(session: Session) -> Answers:
+        answers = Answers([], [])
         batch = _load(session, caller, docs, seqs, now_ms, signing)
         for each in _in_order(prepared, ops):
             if isinstance(each, Op):
@@ -448,7 +449,10 @@ def ingest(
             else:
                 answers.results.extend(answer)
         _store(session, batch)
-    return answers
+        return answers
+
+    # In the writer's turn, committed with the pushes queued beside it (``server.writers``).
+    return database.group.run(merged)
 
 
 def _in_order(protocols: list[Prepared], ops: list[Op]) -> Iterator[Prepared | Op]:
