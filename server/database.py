@@ -171,15 +171,25 @@ class Database:
     @staticmethod
     def insert_rows(session: Session, table: type[SQLModel], columns: Sequence[str],
                     rows: Sequence[tuple[Any, ...]]) -> None:
-        """Bulk insert straight through the driver's ``executemany`` (the ingest hot path:
-        SQLAlchemy's per-value processing costs more than the insert itself). The values must
-        already be what the driver takes: str, int, bytes, None."""
+        """Bulk insert straight through the driver (the ingest hot path: SQLAlchemy's
+        per-value processing costs more than the insert itself): SQLite's ``executemany``, and
+        PostgreSQL's ``COPY``, one statement for all the rows rather than one a row. The values
+        must already be what the driver takes: str, int, bytes, None."""
         if not rows:
             return
         connection = session.connection()
+        names = ", ".join(columns)
+        if connection.dialect.name == "postgresql":
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cursor, cursor.copy(
+                    f"COPY {table.__tablename__} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         connection.exec_driver_sql(
-            f"INSERT INTO {table.__tablename__} ({', '.join(columns)}) "  # noqa: S608 (our names)
+            f"INSERT INTO {table.__tablename__} ({names}) "  # noqa: S608 (our names)
             f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
     def dispose(self) -> None:

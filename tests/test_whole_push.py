@@ -60,6 +60,7 @@ def registries(tmp_path_factory: pytest.TempPathFactory,
         DEVICE, 1, EDITED, "", {"_template": METROLOGY.ref, "_assignment": ASSIGNMENT},
         pack(BASE_MS, 0))], NOW_MS, AHEAD_MS)
     shutil.copytree(folder / "whole", folder / "ops", ignore=shutil.ignore_patterns("*.db*"))
+    whole.database.writer.dispose()  # PostgreSQL copies a database nobody is connected to
     ops = InProcessRegistry(folder / "ops", copy_database(url, folder / "ops"))
     yield whole, ops
     for registry in (whole, ops):
