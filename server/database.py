@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, select
 from schemas import builtin_templates
 from server.checkpoints import Checkpointer, leave_checkpoints
 from server.clock import now_ms
+from server.replica import PullReads
 from server.schema import upgrade
 from server.tables import ChangeCounter, TemplateRow
 from server.writers import GroupCommit
@@ -66,9 +67,10 @@ def _with_driver(url: URL) -> URL:
 
 
 class Database:
-    """The registry's database: a writer and a reader engine (the same one on PostgreSQL)."""
+    """The registry's database: a writer and a reader engine (the same one on PostgreSQL),
+    and, on PostgreSQL, a streaming replica pull pages may read (``server.replica``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, replica_url: str = "") -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -93,6 +95,8 @@ class Database:
             self.writer = create_engine(_with_driver(parsed), pool_pre_ping=True, pool_size=10,
                                         max_overflow=30)
             self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
+        self.pull_reads = PullReads(self.reader, replica_url)
+        """Where pull pages are read: a read replica that has caught up, else here."""
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration; add the change counter and the built-in
@@ -197,5 +201,6 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.close()
         self.writer.dispose()
+        self.pull_reads.dispose()
         if self.is_sqlite:
             self.reader.dispose()

@@ -182,7 +182,7 @@ class InProcessTransport:
         """``GET /v1/pull?states=true&packed=true`` (or ``false``, see ``states`` and
         ``packed``), in MessagePack."""
         caller = self._caller(token)
-        with _as_problem(), self.database.read() as session:
+        with _as_problem(), self.database.pull_reads.session() as session:
             response = pull(session, self.catalog, caller.inspector_id, Cursor.parse(cursor),
                             self.config.pull_page_protocols, self.clock(), self.states,
                             stored=True, packed=self.packed, deltas=self.deltas)
@@ -291,8 +291,8 @@ class InProcessRegistry:
     does."""
 
     def __init__(self, folder: Path, url: str, clock: Callable[[], int] = _system_ms,
-                 signed_freezes: bool = False) -> None:
-        self.database = Database(url)
+                 signed_freezes: bool = False, replica_url: str = "") -> None:
+        self.database = Database(url, replica_url)
         self.database.create_schema()
         self.catalog = TemplateCatalog()
         self.config = ServerConfig(data_dir=folder, public_url="https://registry.test")

@@ -57,7 +57,7 @@ async def push_ops(
 
 def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
           stored: bool, packed: bool, attachments: bool) -> Any:
-    with registry.database.read() as session:
+    with registry.database.pull_reads.session() as session:
         page = pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
                     states, stored=stored, packed=packed, deltas=registry.deltas)
     if not attachments:  # a device that reads no attachment field is not sent such a form
