@@ -52,7 +52,7 @@ def prepare(config: ServerConfig) -> tuple[Database, RegistryKeys]:
     administrator token, the schema at the newest migration, the registry keys."""
     config.ensure_admin_token()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(config.database_url, config.read_replica_url)
+    database = Database(config.database_url, config.read_replica)
     database.create_schema()
     return database, RegistryKeys.load(config.data_dir, config.registry_key, config.secret_key)
 

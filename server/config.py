@@ -52,8 +52,7 @@ class ServerConfig:
     db_url: str = setting("", name="db", shown_default="SQLite in the data directory")
     """Database URL (SQLAlchemy form): ``postgresql://user@host/name`` in production; empty
     means the SQLite file ``field-sync.db`` in the data directory."""
-    read_replica_url: str = setting("", name="read_replica", shown_default="none: pulls read "
-                                                                       "the database")
+    read_replica: str = setting("", shown_default="none: pulls read the database")
     """A PostgreSQL streaming replica of the database (URL as ``--db``) that pull pages read
     from. A page waits up to 50 ms for the replica to reach every change the database had
     committed when the page was asked for (the cursor is the database's own), and is read from
