@@ -33,7 +33,7 @@ class Shape:
         pattern: the form, written over shapes.
     """
 
-    def __init__(self, classes: dict[str, str], pattern: str) -> None:
+    def __init__(self, classes: dict[str, str], pattern: str, fixed: str = "") -> None:
         for members, standing in classes.items():
             assert standing in members and _SEPARATOR not in members and members.isascii()
         # Over the values' UTF-8 bytes: a character past ASCII stays bytes no class holds.
@@ -42,6 +42,9 @@ class Shape:
             "".join(standing * len(members) for members, standing in classes.items()).encode())
         self._fullmatch = re.compile(pattern.encode()).fullmatch
         self._known: dict[bytes, bool] = {}
+        self._fixed = (fixed + _SEPARATOR).encode() if fixed else b""
+        """The one shape of a form that has one (then a batch is one comparison)."""
+        assert not fixed or self._fullmatch(fixed.encode())
 
     def takes(self, values: Iterable[str | None]) -> bool:
         """Whether every one of ``values`` that is text has the form (None: a cleared field,
@@ -52,8 +55,11 @@ class Shape:
         joined = _SEPARATOR.join(listed)
         if joined.count(_SEPARATOR) != len(listed) - 1:
             return False  # a value held the separator, so it has no form
+        shapes = joined.encode().translate(self._table)
+        if self._fixed:
+            return shapes + self._fixed[-1:] == self._fixed * len(listed)
         known = self._known
-        for shape in set(joined.encode().translate(self._table).split(_SEPARATOR.encode())):
+        for shape in set(shapes.split(_SEPARATOR.encode())):
             good = known.get(shape)
             if good is None:
                 if len(known) >= _KEPT:
@@ -76,5 +82,6 @@ def decimal_shape(scale: int) -> Shape:
     return Shape({"123456789": "9", "0": "0"}, rf"-?(?:0|9[09]{{0,17}}){fraction}")
 
 
-ROW_ID = Shape({"0123456789abcdef": "f"}, "f{8}-f{4}-f{4}-f{4}-f{12}")
+ROW_ID = Shape({"0123456789abcdef": "f"}, "f{8}-f{4}-f{4}-f{4}-f{12}",
+               fixed="ffffffff-ffff-ffff-ffff-ffffffffffff")
 """A UUID in its one canonical spelling, lower case and hyphenated, as rows are named."""

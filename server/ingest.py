@@ -393,18 +393,18 @@ def _unpacked(batch: _Batch, prepared: Prepared) -> None:
     device, doc = batch.caller.device_id, prepared.doc
     batch.states[doc] = prepared.merged(device, batch.changed)
     batch.forms[doc] = prepared.form
-    batch.merged[doc] = prepared.as_ops(device, end=len(prepared.run))
+    batch.merged[doc] = prepared.as_ops(device, end=len(prepared.seqs))
 
 
 def _whole_row(session: Session, batch: _Batch, whole: Prepared) -> SimpleNamespace:
     """The row of a protocol pushed whole and packed before the writer's turn: what
     ``_store`` writes for the same ops merged one by one."""
-    row = _new_row(session, batch, whole.doc, whole.root(TEMPLATE), whole.assignment)
+    row = _new_row(session, batch, whole.doc, whole.value(TEMPLATE), whole.assignment)
     row.registers = whole.registers
     row.vector = encode_vector_of(batch.caller.device_id, max(whole.seqs))
     row.changed, row.latest_hlc = batch.changed, whole.latest_hlc
-    row.number, row.entity_tin = _shown(whole.root("number")), _shown(whole.root("entity_tin"))
-    row.inspector_id = _shown(whole.root("lead_inspector"))
+    row.number, row.entity_tin = _shown(whole.value("number")), _shown(whole.value("entity_tin"))
+    row.inspector_id = _shown(whole.value("lead_inspector"))
     return row
 
 

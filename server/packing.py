@@ -9,13 +9,16 @@ the bytes that came, never decoded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 
-from server.runs import Written
+__all__ = ["Written", "pack_rows", "pack_run"]
 
-__all__ = ["pack_run"]
+Written = tuple[str, str, dict[str, msgspec.Raw], int, int]
+"""One op of a run: a map written whole to a row of a collection (both empty: the protocol's
+root), its values by name, each as its MessagePack; and the op's hlc and seq."""
 
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -25,6 +28,12 @@ def pack_run(device: str, run: list[Written]) -> bytes:
     names come in an order the collection does not have (``NewProtocol`` then finds each its
     place)."""
     (_, _, root, hlc, seq), *rows = run
+    return pack_rows(device, root, hlc, seq, iter(rows))
+
+
+def pack_rows(device: str, root: dict[str, msgspec.Raw], hlc: int, seq: int,
+              rows: Iterator[Written]) -> bytes:
+    """``pack_run`` of the creating op (its map, stamp and seq) and ``rows``."""
     fields = {name: (hlc, 0, seq, raw, 0) for name, raw in root.items()}
     count = len(fields)
     collections: dict[str, list[Any]] = {}  # [names, {row: registers}]

@@ -21,12 +21,9 @@ from field_sync.shapes import ROW_ID
 from schemas import WholeOp, WholeProtocol
 from schemas.packed import array_head
 from server.oplog import MAX_SEQ, MAX_STAMP
+from server.packing import Written, pack_rows
 
 __all__ = ["Written", "one_run", "read_map", "runs_at_once"]
-
-Written = tuple[str, str, dict[str, msgspec.Raw], int, int]
-"""One op of a run: a map written whole to a row of a collection (both empty: the protocol's
-root), its values by name, each as its MessagePack; and the op's hlc and seq."""
 
 _encode = msgspec.msgpack.Encoder().encode
 _value = msgspec.msgpack.Decoder().decode
@@ -88,10 +85,11 @@ def _shaped(run: list[Written], form: Form) -> list[Written]:
 
 
 def runs_at_once(protocols: list[tuple[WholeProtocol, dict[str, msgspec.Raw]]], form: Form,
-                 latest_stamp: int) -> list[list[Written]] | None:
-    """The runs of ``protocols`` (of one form, with their roots read, each op after the first a
-    row of its own written whole), each all of its ops, checked for all of them at once; None
-    when a check fails (then each is checked alone)."""
+                 latest_stamp: int, device: str) -> list[tuple[list[int], bytes]] | None:
+    """The seqs and packed registers (``packing``) of ``protocols`` (of one form, pushed by
+    ``device``, with their roots read, each op after the first a row of its own written
+    whole), each one run of all its ops, checked for all of them at once; None when a check
+    fails (then each is checked alone)."""
     ops = [op for protocol, _ in protocols for op in protocol.ops]
     seqs, stamps = [op[0] for op in ops], [op[3] for op in ops]
     if min(seqs) < 1 or max(seqs) > MAX_SEQ or len(set(seqs)) < len(seqs) or min(stamps) < 0 \
@@ -111,19 +109,20 @@ def runs_at_once(protocols: list[tuple[WholeProtocol, dict[str, msgspec.Raw]]], 
     maps = _read_rows(written, form, shaped)
     if maps is None or not all(shape.takes(values) for shape, values in shaped.items()):
         return None
-    runs: list[list[Written]] = []
-    places = iter(written)
+    packed, start = [], 0
     for protocol, root in protocols:
         (seq, _, _, hlc), *rows = protocol.ops
-        run: list[Written] = [("", "", root, hlc, seq)]
-        for (seq, _, _, hlc), (collection, _, row, _) in zip(rows, places, strict=False):
-            run.append((collection, row, next(maps), hlc, seq))
-        runs.append(run)
-    return runs
+        end = start + len(rows)
+        registers = pack_rows(device, root, hlc, seq, (
+            (collection, row, values, hlc, seq) for (seq, _, _, hlc), (collection, _, row, _),
+            values in zip(rows, written[start:end], maps[start:end], strict=True)))
+        packed.append(([op[0] for op in protocol.ops], registers))
+        start = end
+    return packed
 
 
 def _read_rows(written: list[tuple[str, str, str, msgspec.Raw]], form: Form,
-               shaped: Shaped) -> Iterator[dict[str, msgspec.Raw]] | None:
+               shaped: Shaped) -> list[dict[str, msgspec.Raw]] | None:
     """The maps written to rows, in order, each collection's read in one call, their values
     of a form added to ``shaped``; None if a map is not one its collection's type takes."""
     collections = {collection for collection, _, _, _ in written}
@@ -141,4 +140,4 @@ def _read_rows(written: list[tuple[str, str, str, msgspec.Raw]], form: Form,
         if not all(maps):
             return None  # an empty map: refused the long way
         read[collection] = iter(maps)
-    return (next(read[collection]) for collection, _, _, _ in written)
+    return [next(read[collection]) for collection, _, _, _ in written]

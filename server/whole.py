@@ -28,8 +28,9 @@ from field_sync.forms import Form, form_of
 from field_sync.paths import ASSIGNMENT, SUPERSEDES, TEMPLATE, is_uuid, written_whole
 from schemas import Op, Template, WholeOp, WholeProtocol
 from server.new_protocol import NewProtocol
-from server.packing import pack_run
-from server.runs import Written, one_run, read_map, runs_at_once
+from server.oplog import MAX_STAMP
+from server.packing import Written, pack_run
+from server.runs import one_run, read_map, runs_at_once
 
 __all__ = ["Prepared", "as_msgpack", "prepare_push"]
 
@@ -44,16 +45,17 @@ class Prepared:
 
     doc: str
     ops: list[WholeOp]
-    run: list[Written]
-    """The ops from the first that may be taken in one pass (none: the op path takes all)."""
+    seqs: list[int]
+    """The seqs of its run: the ops from the first that may be taken in one pass (none: the op
+    path takes them all)."""
     form: Form | None = None
     """The form of the protocol's template (with a run only)."""
+    root: dict[str, msgspec.Raw] | None = None
+    """The map its creating op writes, each value as its MessagePack (with a run only)."""
     registers: bytes = b""
     """The packed registers, when the run is all of ``ops``."""
-
-    def __post_init__(self) -> None:
-        self.seqs = [seq for _, _, _, _, seq in self.run]
-        """The seqs of the run."""
+    run: list[Written] | None = None
+    """The run, when it is not all of ``ops`` (else it is read again when needed)."""
 
     @property
     def first_seq(self) -> int:
@@ -68,11 +70,11 @@ class Prepared:
     @property
     def assignment(self) -> str:
         """The assignment the creating op names (with a run only)."""
-        return str(self.root(ASSIGNMENT) or "")
+        return str(self.value(ASSIGNMENT) or "")
 
-    def root(self, name: str) -> Any:
+    def value(self, name: str) -> Any:
         """A value the creating op writes (None when it writes none there)."""
-        raw = self.run[0][2].get(name) if self.run else None
+        raw = None if self.root is None else self.root.get(name)
         return None if raw is None else _value(raw)
 
     @property
@@ -92,8 +94,11 @@ class Prepared:
 
     def merged(self, device: str, changed: int) -> NewProtocol:
         """The run, merged as the op path merges it, in push ``changed``."""
+        assert self.form is not None and self.root is not None  # a run was found with them
+        run = self.run if self.run is not None else one_run(self.ops, self.root, self.form,
+                                                           MAX_STAMP)
         state = NewProtocol(self.doc, device, changed)
-        for collection, row, values, hlc, seq in self.run:
+        for collection, row, values, hlc, seq in run:
             state.write(written_whole(collection, row, _value(_encode(values))), hlc, seq)
         return state
 
@@ -105,24 +110,38 @@ def prepare_push(protocols: list[WholeProtocol], device: str,
     push whose latest allowed stamp is ``latest_stamp`` (``template_of`` finds a template the
     registry knows by its reference); packed, when that is all of it. The ops of all of them
     are checked at once (``runs_at_once``), and one by one only when that fails."""
-    screened = [_screened(protocol, template_of) for protocol in protocols]
+    prepared = [Prepared(protocol.doc, protocol.ops, []) for protocol in protocols]
     by_form: dict[Form, list[int]] = {}  # those that look like one run, by form
-    runs: list[list[Written]] = [[] for _ in protocols]
-    for place, found in enumerate(screened):
-        if found is not None and _one_run_by_its_paths(protocols[place]):
-            by_form.setdefault(found[1], []).append(place)
-        elif found is not None:
-            runs[place] = one_run(protocols[place].ops, found[0], found[1], latest_stamp)
+    for place, protocol in enumerate(protocols):
+        found = _screened(protocol, template_of)
+        if found is None:
+            continue
+        each = prepared[place]
+        each.root, each.form = found
+        if _one_run_by_its_paths(protocol):
+            by_form.setdefault(each.form, []).append(place)
+        else:
+            _alone(each, device, latest_stamp)
     for form, places in by_form.items():
-        together = runs_at_once([(protocols[place], _root(screened[place]))
-                                 for place in places], form, latest_stamp)
-        for place, run in zip(places, together or (
-                one_run(protocols[place].ops, _root(screened[place]), form, latest_stamp)
-                for place in places), strict=True):
-            runs[place] = run
-    return [Prepared(protocol.doc, protocol.ops, run, None if found is None else found[1],
-                     pack_run(device, run) if run and len(run) == len(protocol.ops) else b"")
-            for protocol, found, run in zip(protocols, screened, runs, strict=True)]
+        together = runs_at_once([(protocols[place], prepared[place].root or {})
+                                 for place in places], form, latest_stamp, device)
+        for number, place in enumerate(places):
+            if together is None:
+                _alone(prepared[place], device, latest_stamp)
+            else:
+                prepared[place].seqs, prepared[place].registers = together[number]
+    return prepared
+
+
+def _alone(prepared: Prepared, device: str, latest_stamp: int) -> None:
+    """Find a protocol's run by itself, and pack it if it is all of its ops."""
+    assert prepared.form is not None and prepared.root is not None
+    run = one_run(prepared.ops, prepared.root, prepared.form, latest_stamp)
+    prepared.seqs = [seq for _, _, _, _, seq in run]
+    if run and len(run) == len(prepared.ops):
+        prepared.registers = pack_run(device, run)
+    if not prepared.registers:
+        prepared.run = run
 
 
 def _screened(protocol: WholeProtocol, template_of: Callable[[str], Template | None],
@@ -144,11 +163,6 @@ def _one_run_by_its_paths(protocol: WholeProtocol) -> bool:
     protocol is checked with the others at once)."""
     paths = [path for _, path, _, _ in protocol.ops]
     return len(set(paths)) == len(paths) and all(path.count("/") == 1 for path in paths[1:])
-
-
-def _root(screened: tuple[dict[str, msgspec.Raw], Form] | None) -> dict[str, msgspec.Raw]:
-    assert screened is not None
-    return screened[0]
 
 
 def as_msgpack(items: list[WholeProtocol]) -> list[WholeProtocol]:

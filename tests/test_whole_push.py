@@ -28,6 +28,7 @@ from field_sync.freeze import Freeze
 from schemas import Op, OpResult, ProtocolResult, WholeProtocol
 from server.auth import Caller
 from server.ingest import Answers, ingest
+from server.whole import prepare_push
 from tests.databases import copy_database, dispose_database, fresh_database
 from tests.inprocess import InProcessRegistry
 from tests.strategies import BASE_MS, METROLOGY, edits, filled_protocols
@@ -259,3 +260,23 @@ def test_a_protocol_pushed_whole_ends_where_its_ops_end(
         assert _held(whole) == _held(one_by_one)
     if fault == "none":  # taken in one pass, answered in one result
         assert ProtocolResult(doc, "accepted") in pushed_whole.protocols
+
+
+@pytest.mark.database_free
+@settings(max_examples=150, deadline=None)
+@given(batch=st.lists(filled_protocols(ASSIGNMENT, max_edits=0), min_size=1, max_size=4))
+def test_a_push_checked_at_once_is_checked_as_each_protocol_alone(
+        batch: list[list[tuple[str, Any]]]) -> None:
+    """The runs found for all of a push's protocols at once are those found for each alone,
+    and a run packed from the bytes that came is what ``NewProtocol`` packs of the same ops."""
+    protocols = [_whole(str(uuid.uuid4()), _stamped(authored, 1_000 * (number + 1)))
+                 for number, authored in enumerate(batch)]
+    together = prepare_push(protocols, DEVICE, _KNOWN.get, 2**62)
+    for protocol, found in zip(protocols, together, strict=True):
+        alone, = prepare_push([protocol], DEVICE, _KNOWN.get, 2**62)
+        assert (found.seqs, found.registers) == (alone.seqs, alone.registers)
+        if found.registers:
+            assert found.registers == found.merged(DEVICE, 7).encode()
+
+
+_KNOWN = {METROLOGY.ref: METROLOGY}
