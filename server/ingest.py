@@ -222,15 +222,19 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     batch.merged[op.doc].append(op)
 
 
-def _load(session: Session, caller: Caller, docs: set[str], seqs: list[int], now_ms: int,
-          signing: Signing | None) -> _Batch:
-    """What a push of the device's ``seqs`` on ``docs`` starts from."""
+def _load(session: Session, caller: Caller, docs: set[str], whole: set[str], seqs: list[int],
+          now_ms: int, signing: Signing | None) -> _Batch:
+    """What a push of the device's ``seqs`` on ``docs`` (and ``whole``: protocols pushed whole)
+    starts from."""
     # The change number first: its row lock queues every writer behind this push, as SQLite's
     # write lock does, so two pushes never lock protocol rows in crossing orders, and a batch
     # sent twice at once (a retry racing its original) finds the first one's ops logged.
     changed = Database.next_change(session)
+    # Protocols pushed whole are new as a rule: which are not is asked by id alone, and only
+    # those are read whole, with the protocols of the ops.
+    docs = (docs - whole) | Database.existing(session, ProtocolRow, whole)
     rows = {row.id: row for row in session.exec(
-        select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))}
+        select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))} if docs else {}
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
                    rows=rows, changed=changed, now_ms=now_ms, signing=signing)
     own = [seq for seq in seqs if 1 <= seq <= MAX_SEQ]
@@ -296,7 +300,7 @@ def _store(session: Session, batch: _Batch) -> None:
     Database.insert_many(session, ProtocolRow, [vars(row) for row in created])
     device = batch.caller.device_id
     logged = [*oplog.log_rows(batch.changed, device, batch.merged),
-              *((doc, batch.changed, device, min(whole.seqs), max(whole.seqs), whole.log())
+              *((doc, batch.changed, device, min(whole.seqs), max(whole.seqs), whole.logged)
                 for doc, whole in batch.whole.items())]
     oplog.insert(session, logged)
     Database.insert_many(session, HeldOpRow, batch.held)
@@ -432,13 +436,13 @@ def ingest(
     # Checked before the writer's turn: what a protocol's own ops tell of it.
     template_of = partial(_template, database, catalog)
     prepared = prepare_push(list(protocols), caller.device_id, template_of, latest_stamp)
-    docs = {op.doc for op in ops} | {item.doc for item in protocols}
+    docs, whole = {op.doc for op in ops}, {item.doc for item in protocols}
     seqs = [op.seq for op in ops if op.actor == caller.device_id]
     seqs += [seq for item in protocols for seq, _, _, _ in item.ops]
 
     def merged(session: Session) -> Answers:
         answers = Answers([], [])
-        batch = _load(session, caller, docs, seqs, now_ms, signing)
+        batch = _load(session, caller, docs, whole, seqs, now_ms, signing)
         for each in _in_order(prepared, ops):
             if isinstance(each, Op):
                 answers.results.append(_answer(batch, each, session, catalog, latest_stamp))

@@ -56,6 +56,9 @@ class Prepared:
     """The packed registers, when the run is all of ``ops``."""
     run: list[Written] | None = None
     """The run, when it is not all of ``ops`` (else it is read again when needed)."""
+    logged: bytes = b""
+    """Its ops as an op log row keeps them (``oplog.pack`` of the same ops gives the same),
+    when it was packed."""
 
     @property
     def first_seq(self) -> int:
@@ -81,10 +84,6 @@ class Prepared:
     def latest_hlc(self) -> int:
         """The latest stamp among its ops."""
         return max(hlc for _, _, _, hlc in self.ops)
-
-    def log(self) -> bytes:
-        """Its ops, as an op log row keeps them (``oplog.pack`` of the same ops is the same)."""
-        return _encode(self.ops)
 
     def as_ops(self, device: str, start: int = 0, end: int | None = None) -> list[Op]:
         """Its ops from ``start`` to ``end``, as the op path takes them."""
@@ -130,6 +129,9 @@ def prepare_push(protocols: list[WholeProtocol], device: str,
                 _alone(prepared[place], device, latest_stamp)
             else:
                 prepared[place].seqs, prepared[place].registers = together[number]
+    for each in prepared:
+        if each.registers:
+            each.logged = _encode(each.ops)
     return prepared
 
 
