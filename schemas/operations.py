@@ -7,11 +7,15 @@ exactly. ``hlc`` is the hybrid logical clock stamp that orders concurrent writes
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["Op", "Register", "VersionVector"]
+from schemas.bounds import KEY_LENGTH
+
+__all__ = ["PATH_LENGTH", "Op", "Register", "VersionVector"]
+
+PATH_LENGTH = 200
 
 VersionVector = dict[str, int]
 """``{actor: highest seq}``: names a state of a protocol exactly."""
@@ -27,14 +31,16 @@ class Op(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=Tru
     the first values), or one of the meta paths: ``_template``, ``_assignment``, ``_freeze``
     (signs it) and ``<collection>/<row uuid>/_deleted`` (removes a row).
     Values are strings, integers, booleans, null, or, for a whole row, a map of them.
+    ``actor``, ``doc`` and ``path`` are bounded by the registry's columns; what is wrong with
+    an op within those bounds (its seq, stamp, value…) is answered for that op alone.
     Untracked by the garbage collector (``gc=False``): an op refers to nothing that could
     refer back to it, and batches of tens of thousands would otherwise be walked by it.
     """
 
-    actor: str
+    actor: Annotated[str, msgspec.Meta(max_length=KEY_LENGTH)]
     seq: int
-    doc: str
-    path: str
+    doc: Annotated[str, msgspec.Meta(max_length=KEY_LENGTH)]
+    path: Annotated[str, msgspec.Meta(max_length=PATH_LENGTH)]
     value: Any
     hlc: int
 

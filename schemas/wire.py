@@ -6,12 +6,13 @@ other way round) still understand each other.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
+from schemas.bounds import KEY_LENGTH, Key, Name, Region, Text
 from schemas.documents import Protocol
-from schemas.operations import Op, Register, VersionVector
+from schemas.operations import PATH_LENGTH, Op, Register, VersionVector
 from schemas.packed import register_count
 from schemas.reference import Assignment, Entity, Inspector, ReferenceInstrument, Site
 from schemas.signing import Receipt
@@ -53,10 +54,10 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[dict[str, str]] = msgspec.field(default_factory=list)
 
 
-WholeOp = tuple[int, str, msgspec.Raw, int]
+WholeOp = tuple[int, Annotated[str, msgspec.Meta(max_length=PATH_LENGTH)], msgspec.Raw, int]
 """One op of a protocol pushed whole, as the registry's op log keeps it: ``(seq, path, value,
 hlc)``, the value as its device wrote it (MessagePack; in a JSON body, JSON), its device the one
-pushing and its protocol the one it is sent with."""
+pushing and its protocol the one it is sent with; the path bounded as an ``Op``'s."""
 
 
 class WholeProtocol(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -65,7 +66,7 @@ class WholeProtocol(msgspec.Struct, array_like=True, frozen=True, gc=False):
     it). The registry checks them in one pass and answers them in one ``ProtocolResult``; ops
     that do not all fare alike are answered one by one, as if they had come in ``ops``."""
 
-    doc: str
+    doc: Annotated[str, msgspec.Meta(max_length=KEY_LENGTH)]
     ops: list[WholeOp]
 
 
@@ -197,9 +198,9 @@ class PulledPage(PullResponse):
 class InspectorCreate(msgspec.Struct, forbid_unknown_fields=True):
     """An administrator registers an inspector."""
 
-    id: str
-    full_name: str
-    region: str = ""
+    id: Key
+    full_name: Name
+    region: Region = ""
 
 
 class EnrollmentCode(msgspec.Struct):
@@ -223,13 +224,13 @@ class EnrollmentCode(msgspec.Struct):
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A tablet enrolls with a one-time code and the public half of the key it just made."""
 
-    code: str
-    public_key: str
+    code: Name
+    public_key: Text
     """The device's P-256 public key, PEM (SubjectPublicKeyInfo)."""
-    device_name: str = ""
-    biometric_credential_id: str = ""
+    device_name: Text = ""
+    biometric_credential_id: Name = ""
     """A WebAuthn credential the tablet's authenticator made for the inspector (base64url)."""
-    biometric_public_key: str = ""
+    biometric_public_key: Text = ""
     """Its COSE public key (base64url)."""
 
 

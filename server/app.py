@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -23,6 +24,7 @@ from server.guards import provide_caller, provide_registry
 from server.keys import RegistryKeys
 from server.logs import configure_logging
 from server.metrics import DatabaseGauges, instrument_pools
+from server.openapi import openapi_config
 from server.problems import http_exception_to_problem, unexpected_error_to_problem
 from server.registry import Registry
 from server.request_ids import RequestIds
@@ -133,7 +135,7 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
                                              gzip_fallback=True, gzip_compress_level=1,
                                              minimum_size=1024,
                                              exclude_opt_key="skip_compression"),
-        openapi_config=None,
+        openapi_config=openapi_config(version("field-sync")),
     )
     # Around everything, unrouted requests too: each request's id, in its response and its
     # log lines. (Litestar's own middleware runs only once a route is found.)

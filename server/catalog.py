@@ -28,9 +28,10 @@ class TemplateCatalog:
         return self._known.get(ref)
 
     def get(self, session: Session, ref: str) -> Template | None:
-        """The template ``ref``, or None if the registry has none by that name."""
+        """The template ``ref``, or None if the registry has none by that name (nor by a name
+        with a NUL, which PostgreSQL could not even look for)."""
         found = self._known.get(ref)
-        if found is None:
+        if found is None and "\x00" not in ref:
             row = session.get(TemplateRow, ref)
             if row is None:
                 return None

@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select
 
 from field_sync.paths import DELETED
 from schemas import Inspector, ProtocolHead, PullResponse
+from schemas.bounds import OptionalKey, Serial
 from schemas.packed import is_packed
 from schemas.reference import Entity, ReferenceInstrument, Site
 from schemas.signing import Receipt
@@ -58,32 +59,36 @@ from server.tables import (
 __all__ = ["Cursor", "pull"]
 
 DONE = "~"  # sorts after every protocol id
+_CURSOR_PARTS = ("base", "scope", "ceiling", "changed", "doc", "catch_up")
 _DELETED = DELETED.encode()
 
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a device stands in the registry's changes."""
+    """Where a device stands in the registry's changes (each part bounded as the registry
+    stores it, ``schemas.bounds``)."""
 
-    base: int = 0
-    scope: int = 0
-    ceiling: int = 0
-    changed: int = 0
-    doc: str = ""
-    catch_up: str = ""
+    base: Serial = 0
+    scope: Serial = 0
+    ceiling: Serial = 0
+    changed: Serial = 0
+    doc: OptionalKey = ""
+    catch_up: OptionalKey = ""
 
     @classmethod
     def parse(cls, text: str) -> Cursor:
         """Read a cursor a device sent back; empty means from the beginning."""
         if not text:
             return cls()
+        parts = text.split(".")
         try:
-            base, scope, ceiling, changed, doc, catch_up = text.split(".")
-            cursor = cls(int(base), int(scope), int(ceiling), int(changed), doc, catch_up)
-        except ValueError:
+            if len(parts) != len(_CURSOR_PARTS):
+                raise ValueError(text)
+            cursor = msgspec.convert(dict(zip(_CURSOR_PARTS, parts, strict=True)), cls,
+                                     strict=False)  # strict=False: numbers written as text
+        except (ValueError, msgspec.ValidationError):
             raise BadRequest("bad_cursor", f"{text!r} is not a cursor this registry gave") from None
-        if min(cursor.base, cursor.scope) < 0 or cursor.changed < cursor.base or \
-                cursor.ceiling < cursor.scope:
+        if cursor.changed < cursor.base or cursor.ceiling < cursor.scope:
             raise BadRequest("bad_cursor", f"{text!r} is not a cursor this registry gave")
         return cursor
 

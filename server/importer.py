@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,11 +21,12 @@ from sqlmodel import Session
 from server.audit import append as audit
 from server.clock import now_ms
 from server.database import Database
-from server.reference import KINDS, RecordRejected, decode, upsert
+from server.reference import KINDS, LooseRecord, RecordRejected, decode, upsert
 
 __all__ = ["ImportReport", "RejectedRow", "import_records"]
 
 _LIST_FIELDS = {"inspectors"}  # CSV cells holding lists, written "a;b;c"
+_line_decoder = msgspec.json.Decoder(LooseRecord)
 
 
 class RejectedRow(msgspec.Struct, frozen=True):
@@ -59,9 +59,21 @@ def _text(data: bytes) -> tuple[str, str]:
                              "it as UTF-8", "bad_encoding") from None
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+Row = tuple[int, dict[str, Any] | RecordRejected]
+"""A line's number, and its fields or why it cannot be read."""
+
+
+def _csv_rows(text: str) -> Iterator[Row]:
     reader = csv.DictReader(io.StringIO(text))
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field past the csv module's limit (128 KB), a stray quote
+            # The reader cannot go on past it: the file is refused whole, and nothing stored.
+            raise RecordRejected("file", f"line {reader.line_num + 1} is not CSV: {exc}",
+                                 "malformed_file") from None  # (the lines before it were read)
         fields: dict[str, Any] = {key.strip(): (value or "").strip()
                                   for key, value in row.items() if key}
         for name in _LIST_FIELDS & set(fields):
@@ -69,19 +81,21 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         yield reader.line_num, fields
 
 
-def _json_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _json_rows(text: str) -> Iterator[Row]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, f"not JSON: {exc.msg}"
-            continue
-        yield number, value if isinstance(value, dict) else "a line must be a JSON object"
+            yield number, _line_decoder.decode(line)
+        except msgspec.ValidationError as exc:  # not an object, or values nested in a field
+            yield number, RecordRejected("line", f"not a record: {exc}"
+                                         if line.lstrip().startswith("{")
+                                         else "a line must be a JSON object")
+        except msgspec.DecodeError as exc:
+            yield number, RecordRejected("line", f"not JSON: {exc}")
 
 
-def _rows(data: bytes, fmt: str) -> tuple[str, Iterator[tuple[int, dict[str, Any] | str]]]:
+def _rows(data: bytes, fmt: str) -> tuple[str, Iterator[Row]]:
     text, encoding = _text(data)
     if fmt == "csv":
         return encoding, iter(_csv_rows(text))
@@ -115,14 +129,14 @@ def import_records(database: Database, kind: str, data: bytes, fmt: str, *,
     return report
 
 
-def _store(session: Session, kind: str, rows: Iterator[tuple[int, dict[str, Any] | str]],
-           report: ImportReport, actor: str, fmt: str, data: bytes) -> None:
+def _store(session: Session, kind: str, rows: Iterator[Row], report: ImportReport, actor: str,
+           fmt: str, data: bytes) -> None:
     """Each row checked and stored, or reported; the import audited when it stored any."""
     seen: dict[tuple[str, str], int] = {}
     changed = Database.next_change(session)
     for line, fields in rows:
-        if isinstance(fields, str):
-            report.rejected.append(RejectedRow(line, "line", fields))
+        if isinstance(fields, RecordRejected):
+            report.rejected.append(RejectedRow(line, fields.field, fields.reason))
             continue
         row_kind = str(fields.pop("kind", kind))
         try:

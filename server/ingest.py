@@ -23,6 +23,8 @@ from pydantic_core import PydanticUndefined
 from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, replay
+from field_sync.canonical import normalize
+from field_sync.errors import EncodingError
 from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
 from field_sync.hlc import COUNTER_BITS
@@ -53,6 +55,8 @@ __all__ = ["Answers", "Rejected", "ingest"]
 _value_encoder = msgspec.msgpack.Encoder()
 _hlc = attrgetter("hlc")
 PROTOCOL_SIGNED = "protocol_signed"
+_COLUMN_LENGTHS = {name: ProtocolRow.__table__.c[name].type.length  # type: ignore[attr-defined]
+                   for name in ("number", "entity_tin", "inspector_id")}
 _PROTOCOL_DEFAULTS = {name: info.default for name, info in ProtocolRow.model_fields.items()
                       if info.default is not PydanticUndefined}
 
@@ -103,6 +107,17 @@ def _held(op: Op, changed: int) -> dict[str, Any]:
             "code": PROTOCOL_SIGNED}
 
 
+def _check_holdable(op: Op) -> None:
+    """An op kept aside is stored as it came and shown again later: refuse one the registry
+    could neither store (a NUL in its path) nor send back (a value with no canonical form)."""
+    if "\x00" in op.path:
+        raise Rejected("bad_path", "a path holds no NUL")
+    try:
+        normalize(op.value)
+    except EncodingError as exc:
+        raise Rejected("bad_value", str(exc)) from exc
+
+
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> State:
     if op.doc in batch.whole:  # taken in one pass; its ops from now on are merged one by one
         _unpacked(batch, batch.whole.pop(op.doc))
@@ -136,7 +151,8 @@ def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog
 
 def _check_correctable(session: Session, batch: _Batch, corrected: Any) -> None:
     """A correction names a signed protocol of the same scope that nothing superseded yet."""
-    old = session.get(ProtocolRow, corrected) if isinstance(corrected, str) else None
+    old = session.get(ProtocolRow, corrected) if isinstance(corrected, str) and \
+        is_uuid(corrected) else None
     if old is None or old.assignment_id not in batch.scope:
         raise Rejected("cannot_supersede", f"no protocol {corrected!r} of this team to correct")
     if old.status not in ("registered", "quarantined"):
@@ -202,6 +218,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         # The frozen state was rebuilt from the ops the registry held when the freeze came;
         # anything arriving later is not in it, whatever its seq (ops of one tablet may arrive
         # out of order), and a second signature is kept aside like any other op.
+        _check_holdable(op)
         batch.held.append(_held(op, batch.changed))
         batch.held_seen.add(op.seq)
         raise Rejected(PROTOCOL_SIGNED, "the protocol was signed without this change; it is "
@@ -256,6 +273,13 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _searchable(value: Any, column: str) -> str:
+    """A field's value as the search column ``column`` holds it: empty where it does not fit
+    the column (a draft may hold any text its form takes, and PostgreSQL stores no NUL)."""
+    text = _shown(value)
+    return text if len(text) <= _COLUMN_LENGTHS[column] and "\x00" not in text else ""
+
+
 def _new_row(session: Session, batch: _Batch, doc: str, template_ref: str | None,
              assignment_id: str | None) -> SimpleNamespace:
     """A protocol row to insert: plain attributes, as building a SQLModel row costs more than
@@ -288,8 +312,9 @@ def _store(session: Session, batch: _Batch) -> None:
         if merged := batch.merged.get(doc):
             row.latest_hlc = max(row.latest_hlc, *map(_hlc, merged))
         # The columns registry queries search by.
-        row.number, row.entity_tin = _text(state, "number"), _text(state, "entity_tin")
-        row.inspector_id = _text(state, "lead_inspector")
+        row.number = _searchable(state.value("number"), "number")
+        row.entity_tin = _searchable(state.value("entity_tin"), "entity_tin")
+        row.inspector_id = _searchable(state.value("lead_inspector"), "inspector_id")
         if doc in batch.statuses:
             row.status, reasons = batch.statuses[doc]
             row.reasons = "\n".join(reasons)
@@ -407,8 +432,9 @@ def _whole_row(session: Session, batch: _Batch, whole: Prepared) -> SimpleNamesp
     row.registers = whole.registers
     row.vector = encode_vector_of(batch.caller.device_id, max(whole.seqs))
     row.changed, row.latest_hlc = batch.changed, whole.latest_hlc
-    row.number, row.entity_tin = _shown(whole.value("number")), _shown(whole.value("entity_tin"))
-    row.inspector_id = _shown(whole.value("lead_inspector"))
+    row.number = _searchable(whole.value("number"), "number")
+    row.entity_tin = _searchable(whole.value("entity_tin"), "entity_tin")
+    row.inspector_id = _searchable(whole.value("lead_inspector"), "inspector_id")
     return row
 
 
@@ -436,7 +462,9 @@ def ingest(
     # Checked before the writer's turn: what a protocol's own ops tell of it.
     template_of = partial(_template, database, catalog)
     prepared = prepare_push(list(protocols), caller.device_id, template_of, latest_stamp)
-    docs, whole = {op.doc for op in ops}, {item.doc for item in protocols}
+    # Any doc but a uuid is refused op by op, and is not looked up.
+    docs = {op.doc for op in ops if is_uuid(op.doc)}
+    whole = {item.doc for item in protocols if is_uuid(item.doc)}
     seqs = [op.seq for op in ops if op.actor == caller.device_id]
     seqs += [seq for item in protocols for seq, _, _, _ in item.ops]
 

@@ -84,17 +84,22 @@ class TooMany(ProblemError):
 
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 413: "too_large", 429: "too_many_requests"}
+          405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+          429: "too_many_requests"}
 
 
 def http_exception_to_problem(
     _request: Request[Any, Any, Any], exc: HTTPException
 ) -> Response[Any]:
-    """Litestar's own errors (routing, validation, body size) as problem details too."""
+    """Litestar's own errors (routing, validation, body size) as problem details too; a
+    parameter that does not check is named in ``errors`` (``key``, ``source``, ``message``)."""
     status = exc.status_code
-    code = "invalid_parameter" if isinstance(exc, ValidationException) else _CODES.get(
-        status, "server_error" if status >= 500 else "http_error")
-    problem = ProblemError(code, str(exc.detail))
+    if isinstance(exc, ValidationException):
+        errors = exc.extra if isinstance(exc.extra, list) else []
+        problem = ProblemError("invalid_parameter", str(exc.detail), errors=errors)
+    else:
+        problem = ProblemError(_CODES.get(status, "server_error" if status >= 500 else
+                                          "http_error"), str(exc.detail))
     problem.status_code = status
     problem.headers = dict(exc.headers or {})
     if status == 429 and "RateLimit-Reset" in problem.headers:  # RFC 9110: when to come back

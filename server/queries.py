@@ -50,13 +50,8 @@ class Listed(Protocol):
 _LISTED = protocol_columns(Listed.__annotations__)
 
 
-def _day_start_ms(text: str, name: str, days: int = 0) -> int:
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest("bad_date", f"{name} is a date YYYY-MM-DD, not {text!r}") from None
-    start = dt.datetime.combine(day + dt.timedelta(days=days), dt.time(), TASHKENT)
-    return int(start.timestamp() * 1000)
+def _day_start_ms(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(), TASHKENT).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -73,8 +68,8 @@ class Filters:
     inspector: str = ""
     site: str = ""
     status: str = ""
-    signed_from: str = ""
-    signed_to: str = ""
+    signed_from: dt.date | None = None
+    signed_to: dt.date | None = None
     registry_number: str = ""
     region: str = ""
     template: str = ""
@@ -93,10 +88,11 @@ class Filters:
                                                  self.site))
 
     def check(self) -> None:
-        """Refuse a bad status or date (``BadRequest``) now, before a stream starts."""
+        """Refuse a bad status (``BadRequest``) now, before a stream starts: the API's
+        parameters are checked as they are read (``server.parameters``), a console form's
+        status is any text."""
         if self.status and self.status not in STATUSES:
             raise BadRequest("bad_status", f"status is one of {', '.join(STATUSES)}")
-        self._signed(select_columns(col(ProtocolRow.id)))
 
     def apply(self, statement: _Selection) -> _Selection:
         """``statement`` narrowed to these filters (``resolved`` first, if they search by a
@@ -135,12 +131,13 @@ class Filters:
 
     def _signed(self, statement: _Selection) -> _Selection:
         if self.signed_from:
-            start = _day_start_ms(self.signed_from, "signed_from")
+            start = _day_start_ms(self.signed_from)
             statement = statement.where(col(ProtocolRow.signed_at_ms) >= start)
         if self.signed_to:
-            end = _day_start_ms(self.signed_to, "signed_to", days=1)
-            statement = statement.where(col(ProtocolRow.signed_at_ms) < end,
-                                        col(ProtocolRow.signed_at_ms) > 0)
+            statement = statement.where(col(ProtocolRow.signed_at_ms) > 0)
+        if self.signed_to and self.signed_to < dt.date.max:  # the last day has no day after it
+            end = _day_start_ms(self.signed_to + dt.timedelta(days=1))
+            statement = statement.where(col(ProtocolRow.signed_at_ms) < end)
         return statement
 
 

@@ -33,12 +33,25 @@ from server.tables import (
     ReferenceRow,
 )
 
-__all__ = ["KINDS", "RecordRejected", "label_of", "protocol_region", "upsert"]
+__all__ = ["KINDS", "LooseRecord", "RecordRejected", "field_named", "label_of", "protocol_region",
+           "upsert"]
 
 _encoder = msgspec.msgpack.Encoder()
 _TIN = re.compile(r"^[0-9]{9}$")
 # msgspec names the field as "... - at `$.lat`" or "... field `name`"
 _FIELD = re.compile(r"at `\$\.([^`\[]+)|field `([^`]+)`")
+
+
+Loose = str | int | float | bool | None
+LooseRecord = dict[str, Loose | list[Loose]]
+"""A record as a request or a file gives it, before it is read as its kind (``decode``): a
+map of values and lists of values, no deeper (a field is a value; ``inspectors`` a list)."""
+
+
+def field_named(error: msgspec.ValidationError) -> str:
+    """The field a msgspec error names, or empty when it is about the whole record."""
+    named = _FIELD.search(str(error))
+    return next((group for group in named.groups() if group), "") if named else ""
 
 
 class RecordRejected(ValueError):
@@ -141,10 +154,7 @@ def decode(kind: str, fields: dict[str, Any]) -> Any:
         record = msgspec.convert({name: _normalized(name, value) for name, value in fields.items()
                                   if value not in ("", None)}, spec.schema, strict=False)
     except msgspec.ValidationError as exc:
-        named = _FIELD.search(str(exc))
-        field = next((group for group in named.groups() if group), "record") if named \
-            else "record"
-        raise RecordRejected(field, str(exc)) from None
+        raise RecordRejected(field_named(exc) or "record", str(exc)) from None
     if not spec.key(record):
         raise RecordRejected("id", "every record needs its key")
     spec.check(record)

@@ -78,7 +78,11 @@ _INFLATE = {"gzip": _gunzip, ZSTD: _unzstd}
 
 async def decode_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
     """The request body as ``kind``, read as JSON or MessagePack by its ``Content-Type``,
-    inflated first if its ``Content-Encoding`` is gzip or zstd."""
+    inflated first if its ``Content-Encoding`` is gzip or zstd. What does not decode is a
+    400 problem detail: ``malformed_body``, ``invalid_body`` (with msgspec's path to the bad
+    value), or ``too_deep``. A body nests no deeper than its type, except where the type holds
+    any value (an op's); msgspec then stops at the interpreter's recursion limit, and the op's
+    value is checked against its field's type, or, kept aside, the canonical form's 32 levels."""
     body = await request.body()
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in _INFLATE:
@@ -95,6 +99,11 @@ async def decode_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
         raise BadRequest("invalid_body", f"the body does not match {kind.__name__}: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest("malformed_body", f"the body is not valid {content_type}: {exc}") from exc
+    except RecursionError:
+        # A declared type stops at its own depth; a free-form value (an op's) nests until the
+        # interpreter's recursion limit stops the decoder, well before the thread's stack does.
+        raise BadRequest("too_deep", "the body nests deeper than any message of this "
+                         "registry") from None
 
 
 def replies_in_json(request: Request[Any, Any, Any]) -> bool:

@@ -17,7 +17,7 @@ from field_sync.keys import public_key_pem
 from schemas import Op
 from server import ServerConfig, create_app
 
-pytest_plugins = ["tests.browser", "tests.databases", "tests.live"]
+pytest_plugins = ["tests.browser", "tests.databases", "tests.live", "tests.unchanged"]
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json",

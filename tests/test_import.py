@@ -306,15 +306,16 @@ async def test_an_unknown_kind_is_a_bad_request(client: Client) -> None:
     too."""
     response = await client.put("/v1/admin/reference/gadget/x", headers=ADMIN,
                                 json={"id": "x"})
-    assert response.status_code == 400
-    assert response.json()["field"] == "kind"
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_parameter")
+    assert [error["key"] for error in response.json()["errors"]] == ["kind"]
     for kind in ("gadget", ""):
         response = await client.post("/v1/admin/import", params={"kind": kind, "format": "csv"},
                                      headers=CSV, content=b"id\nx\n")
         assert response.status_code == 400, kind
     response = await client.post("/v1/admin/import", params={"kind": "site", "format": "xml"},
                                  headers=CSV, content=b"<site/>")
-    assert (response.status_code, response.json()["code"]) == (400, "bad_format")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_parameter")
+    assert [error["key"] for error in response.json()["errors"]] == ["format"]
 
 
 async def test_import_is_for_the_administrator_only(client: Client) -> None:

@@ -112,7 +112,8 @@ def test_queries_and_export(admin: AdminClient, server: LocalServer, tmp_path: P
     device = {"Authorization": f"Bearer {tablet.store.get('token')}"}
     assert httpx.get(url, headers=device).status_code == 401
     bad = httpx.get(url, params={"signed_from": "yesterday"}, headers=supervisor)
-    assert bad.status_code == 400 and bad.json()["code"] == "bad_date"
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_parameter"
+    assert [error["key"] for error in bad.json()["errors"]] == ["signed_from"]
 
     out = tmp_path / "export.jsonl"
     result = subprocess.run(

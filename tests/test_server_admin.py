@@ -116,7 +116,6 @@ async def test_create_inspector_then_the_same_id_again_conflicts(client: AsyncTe
 
 
 @pytest.mark.parametrize("body", [
-    {"id": "", "full_name": "No Id"},
     {"id": "x", "full_name": "   "},
 ])
 async def test_create_inspector_needs_an_id_and_a_name(client: AsyncTestClient, body) -> None:
@@ -126,6 +125,7 @@ async def test_create_inspector_needs_an_id_and_a_name(client: AsyncTestClient, 
 
 @pytest.mark.parametrize("body", [
     {"id": "x"},
+    {"id": "", "full_name": "No Id"},
     {"id": "x", "full_name": "X", "role": "admin"},
     {"id": 5, "full_name": "X"},
 ])

@@ -784,12 +784,15 @@ async def test_paging_sends_every_protocol_exactly_once(
     assert not any(page.templates or page.assignments for page in pages[:-1])
     assert (await pull(client, bob, cursor)).changes == []
 
-    # a limit below the page size is honoured, above it is refused
+    # a limit below the page size is honoured, above it is refused, and one that is no
+    # number of protocols is not a limit at all
     response = await client.get("/v1/pull", headers=bob.headers, params={"limit": 1})
     assert response.status_code == 200 and response.json()["more"] is True
-    for limit in (0, 3, -1):
+    assert_problem(await client.get("/v1/pull", headers=bob.headers, params={"limit": 3}),
+                   400, "bad_limit")
+    for limit in (0, -1, 2**64):
         assert_problem(await client.get("/v1/pull", headers=bob.headers,
-                                        params={"limit": limit}), 400, "bad_limit")
+                                        params={"limit": limit}), 400, "invalid_parameter")
 
 
 @pytest.mark.parametrize("cursor", ["x", "1.2", "a.b.c", "5.3.", "-1.0.", "1.x.doc", "..."])

@@ -209,3 +209,39 @@ async def test_a_body_whose_protocols_are_not_ops_is_refused_whole(
                                                                   "protocols": protocols}))
         assert response.status_code == 400, response.text
         assert response.json()["code"] == "invalid_body"
+
+
+async def test_names_and_text_the_database_cannot_hold_fare_whole_as_they_do_op_by_op(
+        client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    """A template named with a NUL is refused ``unknown_template`` (PostgreSQL could not look
+    it up), a number with a NUL or a taxpayer number too long for its search column is kept but
+    not searchable, and a path longer than an op's is a refused body."""
+    alice = await enroll(client, "alice")
+    await put_assignment(client, "A", ["alice"])
+
+    def pushed_whole(root: dict[str, Any]) -> WholeProtocol:
+        doc = str(uuid.uuid4())
+        op = alice.op(doc, "", {"_template": TEMPLATE, "_assignment": "A", **root})
+        return WholeProtocol(doc, [(op.seq, op.path, msgspec.Raw(msgspec.json.encode(op.value)),
+                                    op.hlc)])
+
+    unnamed = pushed_whole({"_template": "m\u0000"})
+    kept = pushed_whole({"number": "TR\u0000-1", "entity_tin": "3" * 20})
+    response = await client.post("/v1/push", headers=alice.headers, content=msgspec.json.encode(
+        {"ops": [], "protocols": [unnamed, kept]}))
+    assert response.status_code == 200, response.text
+    answer = msgspec.json.decode(response.content, type=PushResponse)
+    assert [(result.status, result.code) for result in answer.results] == [
+        ("rejected", "unknown_template")]
+    assert [(p.doc, p.status) for p in answer.protocols] == [(kept.doc, "accepted")]
+    record = (await client.get(f"/v1/protocols/{kept.doc}", headers=alice.headers)).json()
+    assert record["protocol"]["fields"]["number"] == "TR\u0000-1"
+    listed = (await client.get("/v1/registry/protocols", headers=alice.headers,
+                               params={"status": "draft"}))
+    assert all("number" not in entry for entry in listed.json().get("protocols", [])
+               if entry["id"] == kept.doc)
+    far = pushed_whole({})
+    far = WholeProtocol(far.doc, [(1, "x" * 201, far.ops[0][2], far.ops[0][3])])
+    response = await client.post("/v1/push", headers=alice.headers, content=msgspec.json.encode(
+        {"ops": [], "protocols": [far]}))
+    assert response.status_code == 400 and response.json()["code"] == "invalid_body"

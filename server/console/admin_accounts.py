@@ -7,12 +7,11 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from server.console.auth import administrator, current_account
+from server.console.forms import Form
 from server.console.pages import (
-    Form,
     console_page,
     flash,
     language,
@@ -20,6 +19,7 @@ from server.console.pages import (
     problem_text,
     see_other,
 )
+from server.parameters import KeyPath
 from server.problems import NotFound, ProblemError
 from server.registry import Registry
 from server.services import accounts as account_service
@@ -78,7 +78,7 @@ class AccountPages(Controller):
 
     @get("/{account_id:str}", sync_to_thread=True)
     def account(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                account_id: FromPath[str]) -> Template:
+                account_id: KeyPath) -> Template:
         """An account: regions, disabling, a new invitation."""
         found = account_service.account(registry.database, account_id)
         if found is None:
@@ -88,7 +88,7 @@ class AccountPages(Controller):
 
     @post("/{account_id:str}")
     async def update(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                     account_id: FromPath[str]) -> Template | Redirect:
+                     account_id: KeyPath) -> Template | Redirect:
         """``action``: ``regions`` (with ``regions``), ``disable``, ``enable`` or ``invite``."""
         form = await Form.read(request)
         action, actor = form.text("action", 16), _actor(request)

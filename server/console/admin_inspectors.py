@@ -10,14 +10,16 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from field_sync.qr import qr_svg
 from schemas import Assignment, Inspector, InspectorCreate
+from schemas.bounds import INT64_MAX
 from server.clock import now_ms
 from server.console.auth import administrator, current_account
-from server.console.pages import Form, console_page, flash, problem_text, see_other
+from server.console.forms import Form, checked
+from server.console.pages import console_page, flash, problem_text, see_other
+from server.parameters import KeyId, KeyPath, SearchQuery
 from server.problems import BadRequest, ProblemError
 from server.registry import Registry
 from server.services import devices as device_service
@@ -46,18 +48,19 @@ class InspectorPages(Controller):
 
     @get("/", sync_to_thread=True)
     def list(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-             q: FromQuery[str] = "") -> Template:
+             q: SearchQuery = "") -> Template:
         """Inspectors, and a form to register one."""
-        return _inspectors_page(request, registry, q.strip()[:100])
+        return _inspectors_page(request, registry, q.strip())
 
     @post("/")
     async def create(self, request: Request[Any, Any, Any],
                      registry: NamedDependency[Registry]) -> Template | Redirect:
         """Register an inspector (with an attestation date, if given)."""
         form = await Form.read(request)
-        new = Inspector(form.text("id", 64), form.text("full_name", 200), form.text("region", 100),
-                        attested_until=form.text("attested_until", 10))
+        new = Inspector(form.value("id"), form.value("full_name"), form.value("region"),
+                        attested_until=form.value("attested_until"))
         try:
+            checked(new, "inspector")
             await registry.run(inspector_service.create_inspector, registry.database,
                                InspectorCreate(new.id, new.full_name, new.region), _actor(request))
             if new.attested_until:
@@ -71,27 +74,27 @@ class InspectorPages(Controller):
 
     @get("/{inspector_id:str}", sync_to_thread=True)
     def inspector(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                  inspector_id: FromPath[str]) -> Template:
+                  inspector_id: KeyPath) -> Template:
         """An inspector: details, attestation, devices, codes."""
         return _inspector_page(request, registry, inspector_id)
 
     @post("/{inspector_id:str}")
     async def update(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                     inspector_id: FromPath[str]) -> Template | Redirect:
+                     inspector_id: KeyPath) -> Template | Redirect:
         """Change the name, region, attestation date, or suspend and reinstate."""
         form = await Form.read(request)
         current = await registry.run(inspector_service.inspector, registry.database,
                                      inspector_id)
-        suspended = {"suspend": True, "reinstate": False}.get(form.text("action"),
+        suspended = {"suspend": True, "reinstate": False}.get(form.value("action"),
                                                                current.suspended)
         changed = msgspec.structs.replace(
-            current, full_name=form.text("full_name", 200) or current.full_name,
-            region=form.text("region", 100) if "region" in form.fields else current.region,
-            attested_until=form.text("attested_until", 10) if "attested_until" in form.fields
+            current, full_name=form.value("full_name") or current.full_name,
+            region=form.value("region") if "region" in form.fields else current.region,
+            attested_until=form.value("attested_until") if "attested_until" in form.fields
             else current.attested_until, suspended=suspended)
         try:
-            await registry.run(inspector_service.update_inspector, registry.database, changed,
-                               _actor(request))
+            await registry.run(inspector_service.update_inspector, registry.database,
+                               checked(changed), _actor(request))
         except ProblemError as refused:
             return await registry.run(_inspector_page, request, registry, inspector_id,
                                       problem_text(request, refused), 400)
@@ -101,7 +104,7 @@ class InspectorPages(Controller):
     @post("/{inspector_id:str}/enrollment-code")
     async def enrollment_code(self, request: Request[Any, Any, Any],
                               registry: NamedDependency[Registry],
-                              inspector_id: FromPath[str]) -> Template:
+                              inspector_id: KeyPath) -> Template:
         """A tablet's one-time enrollment code, as text and as a QR carrying the registry's
         address; the first time, the inspector's one-time-code app too. Shown once."""
         issued = await registry.run(inspector_service.issue_code, registry.database,
@@ -113,7 +116,7 @@ class InspectorPages(Controller):
 
     @post("/{inspector_id:str}/totp")
     async def totp(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                   inspector_id: FromPath[str]) -> Template:
+                   inspector_id: KeyPath) -> Template:
         """A new one-time-code secret for the inspector's app, shown once."""
         uri = await registry.run(inspector_service.reprovision_totp, registry.database,
                                  registry.keys, inspector_id, _actor(request))
@@ -147,7 +150,7 @@ class DevicePages(Controller):
 
     @get("/devices/{device_id:str}", sync_to_thread=True)
     def device(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-               device_id: FromPath[str]) -> Template:
+               device_id: KeyPath) -> Template:
         """A tablet, its keys as the trust list has them, and revocation."""
         return console_page(request, registry, "admin/device.html", {
             "device": device_service.device(registry.database, device_id), "now_ms": now_ms()},
@@ -155,7 +158,7 @@ class DevicePages(Controller):
 
     @post("/devices/{device_id:str}/revoke")
     async def revoke(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                     device_id: FromPath[str]) -> Redirect:
+                     device_id: KeyPath) -> Redirect:
         """Revoke a tablet: it can no longer push or pull."""
         await registry.run(device_service.revoke_device, registry.database, device_id,
                            _actor(request))
@@ -164,14 +167,14 @@ class DevicePages(Controller):
 
     @post("/keys/{kid:str}/revoke")
     async def revoke_key(self, request: Request[Any, Any, Any],
-                         registry: NamedDependency[Registry], kid: FromPath[str]) -> Redirect:
+                         registry: NamedDependency[Registry], kid: KeyId) -> Redirect:
         """Distrust a key's signatures from a moment on (now, unless one is given)."""
         form = await Form.read(request)
-        after = _moment_ms(form.text("after", 32)) or now_ms()
+        after, device = _moment_ms(form.text("after", 32)) or now_ms(), form.text("device", 64)
         await registry.run(device_service.revoke_key, registry.database, kid, after,
                            _actor(request))
         flash(request, "success", "console.devices.key_revoked")
-        return see_other(request, f"/console/admin/devices/{form.text('device', 64)}")
+        return see_other(request, f"/console/admin/devices/{device}")
 
 
 def _moment_ms(text: str) -> int:
@@ -184,13 +187,15 @@ def _moment_ms(text: str) -> int:
         raise BadRequest("bad_date", f"not a date and time: {text!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=5)))
-    return int(moment.timestamp() * 1000)
+    at_ms = int(moment.timestamp() * 1000)
+    if not 0 < at_ms <= INT64_MAX:  # as the API's revocation takes it (``Millis``)
+        raise BadRequest("bad_date", f"not a moment since 1970: {text!r}")
+    return at_ms
 
 
 def _assignment_from(form: Form, assignment_id: str, team: tuple[str, ...]) -> Assignment:
-    return Assignment(assignment_id, form.text("title", 300), team,
-                      form.text("starts_on", 10), form.text("ends_on", 10),
-                      form.text("site_id", 64))
+    return Assignment(assignment_id, form.value("title"), team, form.value("starts_on"),
+                      form.value("ends_on"), form.value("site_id"))
 
 
 class AssignmentPages(Controller):
@@ -210,8 +215,9 @@ class AssignmentPages(Controller):
                      registry: NamedDependency[Registry]) -> Template | Redirect:
         """Make an assignment with its first team."""
         form = await Form.read(request)
-        made = _assignment_from(form, form.text("id", 64), tuple(form.many("inspectors")))
         try:
+            made = checked(_assignment_from(form, form.value("id"),
+                                            tuple(form.many("inspectors", 64))))
             await registry.run(inspector_service.put_assignment, registry.database, made,
                                _actor(request))
         except ProblemError as refused:
@@ -222,25 +228,25 @@ class AssignmentPages(Controller):
 
     @get("/{assignment_id:str}", sync_to_thread=True)
     def assignment(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                   assignment_id: FromPath[str]) -> Template:
+                   assignment_id: KeyPath) -> Template:
         """An assignment: its details and team."""
         return _assignment_page(request, registry, assignment_id)
 
     @post("/{assignment_id:str}")
     async def update(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                     assignment_id: FromPath[str]) -> Template | Redirect:
+                     assignment_id: KeyPath) -> Template | Redirect:
         """Change the details, add an inspector or take one off the team."""
         form = await Form.read(request)
         current = await registry.run(inspector_service.assignment, registry.database,
                                      assignment_id)
-        team = [member for member in current.inspectors if member != form.text("remove", 64)]
-        if form.text("add", 64) and form.text("add", 64) not in team:
-            team.append(form.text("add", 64))
+        team = [member for member in current.inspectors if member != form.value("remove")]
+        if form.value("add") and form.value("add") not in team:
+            team.append(form.value("add"))
         changed = _assignment_from(form, assignment_id, tuple(team)) if "title" in form.fields \
             else msgspec.structs.replace(current, inspectors=tuple(team))
         try:
-            await registry.run(inspector_service.put_assignment, registry.database, changed,
-                               _actor(request))
+            await registry.run(inspector_service.put_assignment, registry.database,
+                               checked(changed), _actor(request))
         except ProblemError as refused:
             return await registry.run(_assignment_page, request, registry, assignment_id,
                                       problem_text(request, refused), 400)

@@ -9,11 +9,13 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from server.console.auth import administrator, current_account
-from server.console.pages import Form, console_page, flash, language, message, problem_text
+from server.console.forms import Form
+from server.console.pages import console_page, flash, language, message, problem_text
+from server.parameters import KeyPath, KeyQuery, SearchQuery
 from server.problems import ProblemError, TooLarge
 from server.reference import KINDS
 from server.registry import Registry
@@ -48,18 +50,17 @@ class ReferencePages(Controller):
 
     @get("/", sync_to_thread=True)
     def browse(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-               kind: FromQuery[str] = "site", q: FromQuery[str] = "",
-               after: FromQuery[str] = "") -> Template:
+               kind: FromQuery[str] = "site", q: SearchQuery = "",
+               after: KeyQuery = "") -> Template:
         """Records of a kind, by key, and the upload form."""
         return _reference_page(request, registry, kind if kind in BROWSED_KINDS else "site",
-                               q.strip()[:100], after)
+                               q.strip(), after)
 
     @post("/import")
     async def upload(self, request: Request[Any, Any, Any],
                      registry: NamedDependency[Registry]) -> Template:
         """Upload a file: its report, and nothing stored yet."""
         form = await Form.read(request)
-        kind = form.text("kind", 16)
         upload = form.fields.get("file")
         data = await upload.read() if isinstance(upload, UploadFile) else b""
         name = upload.filename if isinstance(upload, UploadFile) else ""
@@ -68,7 +69,8 @@ class ReferencePages(Controller):
             if len(data) > _MAX_FILE:
                 raise TooLarge("file_too_large", "the file is over 8 MB")
             staged = await registry.run(stage_import, registry.database,
-                                        current_account(request).id, kind, fmt, data)
+                                        current_account(request).id, form.text("kind", 16),
+                                        fmt, data)
         except ProblemError as refused:
             return await registry.run(_reference_page, request, registry, "site", "", "",
                                       problem_text(request, refused), 400)
@@ -78,7 +80,7 @@ class ReferencePages(Controller):
 
     @post("/import/{staged_id:str}")
     async def commit(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                     staged_id: FromPath[str]) -> Template | Redirect:
+                     staged_id: KeyPath) -> Template | Redirect:
         """Commit an upload whose report was read: what was stored."""
         report = await registry.run(commit_import, registry.database,
                                     current_account(request).id, staged_id)

@@ -1,6 +1,6 @@
 """How a console page is made: the shared layout's context (``server.web``) with the account
 signed in, its navigation, one-shot messages carried across a redirect, and links that keep the
-reader's language; forms read as plain fields; errors shown as pages, not JSON."""
+reader's language; errors shown as pages, not JSON (forms are read in ``server.console.forms``)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from litestar.response import Redirect, Template
 
 from field_sync.i18n import local_datetime, negotiate
 from server.console.auth import NotSignedIn
+from server.console.forms import problem_words
 from server.problems import ProblemError
 from server.registry import Registry
 from server.services.accounts import ADMINISTRATOR, Account
 from server.web import MESSAGES, Page, render
 
-__all__ = ["Form", "console_page", "error_page", "flash", "language", "link", "message",
+__all__ = ["console_page", "error_page", "flash", "language", "link", "message",
            "not_signed_in", "problem_text", "see_other"]
 
 _SUPERVISION = (("dashboard", "/console"), ("registry", "/console/registry"),
@@ -60,10 +61,11 @@ def message(lang: str, key: str, **arguments: Any) -> str:
 
 
 def problem_text(request: Request[Any, Any, Any], problem: ProblemError) -> str:
-    """A service's refusal in the reader's words (its own sentence where the catalog has no
-    words for its code)."""
-    key = f"console.error.{problem.code}"
-    return MESSAGES.text(language(request), key) if MESSAGES.has(key) else str(problem.detail)
+    """A service's refusal in the reader's words, naming the field it is about (its own
+    sentence where the catalog has no words for its code)."""
+    lang, key = language(request), f"console.error.{problem.code}"
+    return MESSAGES.text(lang, key, **problem_words(lang, problem)) if MESSAGES.has(key) \
+        else str(problem.detail)
 
 
 def flash(request: Request[Any, Any, Any], kind: str, key: str, **arguments: Any) -> None:
@@ -118,46 +120,19 @@ def console_page(request: Request[Any, Any, Any], registry: Registry, template: 
     return render(request, registry, Page(f"console/{template}", page, status, _HEADERS))
 
 
-class Form:
-    """A submitted form's fields, as text."""
-
-    def __init__(self, fields: Mapping[str, Any], lists: Mapping[str, list[str]]) -> None:
-        self.fields = fields
-        self.lists = lists
-
-    @classmethod
-    async def read(cls, request: Request[Any, Any, Any]) -> Form:
-        """The form of ``request`` (URL-encoded or multipart)."""
-        data = await request.form()
-        lists = {key: [str(value) for value in data.getall(key)] for key in data}
-        return cls({key: data.get(key) for key in data}, lists)
-
-    def text(self, name: str, limit: int = 2000) -> str:
-        """A field's text, trimmed and cut at ``limit`` characters."""
-        value = self.fields.get(name)
-        return value.strip()[:limit] if isinstance(value, str) else ""
-
-    def many(self, name: str) -> list[str]:
-        """Every value of a repeated field, or of a field listing values a line each."""
-        values = self.lists.get(name, [])
-        return [line.strip() for value in values for line in value.splitlines() if line.strip()]
-
-
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A console error as a page: a service's problem (404, 409, …) or Litestar's own."""
     registry: Registry = request.app.state.registry
     if isinstance(exc, ProblemError):
-        status, code, detail = exc.status_code, exc.code, exc.detail
+        status, code, text = exc.status_code, exc.code, problem_text(request, exc)
     elif isinstance(exc, HTTPException):
-        status, detail = exc.status_code, str(exc.detail)
+        status = exc.status_code
         code = "invalid_parameter" if isinstance(exc, ValidationException) else "http_error"
+        text = message(language(request), f"console.error.{code}")
     else:
         raise exc
-    lang = language(request)
-    key = f"console.error.{code}"
     return console_page(request, registry, "error.html", {
-        "status": status, "code": code,
-        "text": message(lang, key) if MESSAGES.has(key) else detail}, status=status)
+        "status": status, "code": code, "text": text}, status=status)
 
 
 def not_signed_in(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:

@@ -4,20 +4,23 @@ it: annul or clear, each with a reason. Everything within the reader's reach."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Stream, Template
 from sqlmodel import select
 
 from field_sync.qr import qr_svg
 from schemas import Template as ProtocolTemplate
 from server.console.auth import current_account, signed_in, supervisor
-from server.console.pages import Form, console_page, flash, language, problem_text, see_other
+from server.console.forms import Form, checked_text
+from server.console.pages import console_page, flash, language, problem_text, see_other
 from server.console.svg import geofence
-from server.problems import ProblemError
+from server.parameters import KeyPath, KeyQuery
+from server.problems import BadRequest, ProblemError
 from server.queries import STATUSES, Filters, query
 from server.registry import Registry
 from server.services.export import EXPORT_FORMATS, export_chunks, media_type
@@ -48,15 +51,27 @@ def templates(registry: Registry, lang: str) -> list[tuple[str, str]]:
 
 
 def _search(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {name: request.query_params.get(name, "").strip()[:100] for name in SEARCH_FIELDS}
+    return {name: checked_text(name, request.query_params.get(name, "").strip(), 100)
+            for name in SEARCH_FIELDS}
+
+
+def _day(search: dict[str, str], name: str) -> dt.date | None:
+    """A searched day (``YYYY-MM-DD``, as a date input sends it), or None when not given."""
+    if not search[name]:
+        return None
+    try:
+        return dt.date.fromisoformat(search[name])
+    except ValueError:
+        raise BadRequest("bad_date", f"{name} is a date YYYY-MM-DD, not {search[name]!r}") \
+            from None
 
 
 def _filters(request: Request[Any, Any, Any], search: dict[str, str]) -> Filters:
     return Filters(number=search["number"], registry_number=search["registry_number"],
                    entity=search["entity"], inspector=search["inspector"], site=search["site"],
                    region=search["region"], template=search["template"],
-                   status=search["status"], signed_from=search["signed_from"],
-                   signed_to=search["signed_to"], reach=current_account(request).reach)
+                   status=search["status"], signed_from=_day(search, "signed_from"),
+                   signed_to=_day(search, "signed_to"), reach=current_account(request).reach)
 
 
 class RegistryPages(Controller):
@@ -67,7 +82,7 @@ class RegistryPages(Controller):
 
     @get("/registry", sync_to_thread=True)
     def search(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-               after: FromQuery[str] = "") -> Template:
+               after: KeyQuery = "") -> Template:
         """The search form and a page of what it finds."""
         lang, search = language(request), _search(request)
         reach = current_account(request).reach
@@ -100,14 +115,14 @@ class RegistryPages(Controller):
 
     @get("/protocols/{protocol_id:str}", sync_to_thread=True)
     def protocol(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                 protocol_id: FromPath[str]) -> Template:
+                 protocol_id: KeyPath) -> Template:
         """A protocol whole."""
         return _protocol_page(request, registry, protocol_id)
 
     @get("/protocols/{protocol_id:str}/document.pdf", sync_to_thread=True,
          media_type="application/pdf")
     def document(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                 protocol_id: FromPath[str]) -> Response[bytes]:
+                 protocol_id: KeyPath) -> Response[bytes]:
         """The printed protocol, in the console's language: the same bytes the tablet and
         the API make."""
         reach, lang = current_account(request).reach, language(request)
@@ -117,13 +132,13 @@ class RegistryPages(Controller):
 
     @post("/protocols/{protocol_id:str}/annul", guards=[supervisor])
     async def annul(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                    protocol_id: FromPath[str]) -> Template | Redirect:
+                    protocol_id: KeyPath) -> Template | Redirect:
         """Annul, with a reason; the registry signs the act."""
         return await _act(request, registry, protocol_id, "annul")
 
     @post("/protocols/{protocol_id:str}/clear", guards=[supervisor])
     async def clear(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                    protocol_id: FromPath[str]) -> Template | Redirect:
+                    protocol_id: KeyPath) -> Template | Redirect:
         """Clear from quarantine for registration, with a reason."""
         return await _act(request, registry, protocol_id, "clear")
 
@@ -131,11 +146,11 @@ class RegistryPages(Controller):
 async def _act(request: Request[Any, Any, Any], registry: Registry, protocol_id: str,
                act: str) -> Template | Redirect:
     form = await Form.read(request)
-    reason = form.text("reason")
+    reason = form.value("reason")
     work = annul if act == "annul" else clear
     try:
         await registry.run(work, registry.database, registry.keys,
-                           current_account(request).reach, protocol_id, reason)
+                           current_account(request).reach, protocol_id, form.text("reason"))
     except ProblemError as refused:
         if refused.status_code == 404:
             raise

@@ -22,6 +22,7 @@ from server.clock import now_ms
 from server.console.auth import current_account, signed_in
 from server.console.pages import console_page, language, message
 from server.console.svg import bars, stacked_columns
+from server.parameters import KeyQuery, LogQuery
 from server.queries import STATUSES, TASHKENT, Filters, query
 from server.registry import Registry
 from server.services.audit_log import MAX_SEQ, AuditFilters, audit_page
@@ -67,11 +68,11 @@ class ReviewPages(Controller):
 
     @get("/quarantine", sync_to_thread=True)
     def quarantine(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                   rule: FromQuery[str] = "", after: FromQuery[str] = "") -> Template:
+                   rule: KeyQuery = "", after: KeyQuery = "") -> Template:
         """Quarantined protocols with their reasons, newest first, by rule."""
         reach = current_account(request).reach
         with registry.database.read() as session:
-            page = query(session, Filters(status="quarantined", rule=rule[:64], reach=reach),
+            page = query(session, Filters(status="quarantined", rule=rule, reach=reach),
                          after, PAGE_SIZE, "newest")
             rules = dashboard(session, reach, now_ms(), 1).by_rule
         return console_page(request, registry, "quarantine.html", {
@@ -80,12 +81,12 @@ class ReviewPages(Controller):
 
     @get("/audit", sync_to_thread=True)
     def audit(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-              actor: FromQuery[str] = "", action: FromQuery[str] = "",
-              subject: FromQuery[str] = "", before: FromQuery[int] = 0,
+              actor: LogQuery = "", action: LogQuery = "", subject: LogQuery = "",
+              before: FromQuery[int] = 0,
               check: FromQuery[bool] = False) -> Template:
         """The audit log, newest first; with ``check``, the whole chain verified."""
         reach = current_account(request).reach
-        filters = AuditFilters(actor.strip()[:100], action.strip()[:32], subject.strip()[:100])
+        filters = AuditFilters(actor.strip(), action.strip(), subject.strip())
         first = min(before, MAX_SEQ) if before > 0 else MAX_SEQ
         with registry.database.read() as session:
             entries = audit_page(session, filters, reach, before=first, limit=PAGE_SIZE + 1)

@@ -7,14 +7,16 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from field_sync.qr import qr_svg
 from server.clock import now_ms
 from server.console.auth import signed_in, signed_in_account
-from server.console.pages import Form, console_page, flash, problem_text, see_other
+from server.console.forms import Form, checked_text
+from server.console.pages import console_page, flash, problem_text, see_other
 from server.console.sessions import rotate
+from server.parameters import KeyPath
 from server.problems import ProblemError
 from server.registry import Registry
 from server.services.signin import (
@@ -34,9 +36,10 @@ _CODE_WINDOW_MS = 5 * 60 * 1000
 
 
 def _next(target: str) -> str:
-    """Where to go after signing in: a console page, never another site."""
-    return target if target.startswith("/console") and not target.startswith("//") else \
-        "/console"
+    """Where to go after signing in: a console page, never another site, nor an address a
+    redirect could not carry (a control character)."""
+    return target if target.startswith("/console") and not target.startswith("//") and \
+        target.isprintable() else "/console"
 
 
 class SignInController(Controller):
@@ -58,14 +61,15 @@ class SignInController(Controller):
                       registry: NamedDependency[Registry]) -> Template | Redirect:
         """Check the password; the code comes next."""
         form = await Form.read(request)
-        name, target = form.text("name", 64).lower(), form.text("next")
+        name, target = form.value("name").lower(), _next(form.value("next"))
         try:
-            account = await registry.run(check_password, registry.database, name,
+            account = await registry.run(check_password, registry.database,
+                                         checked_text("name", name, 64),
                                          form.text("password", 1024))
         except ProblemError as refused:
             return console_page(request, registry, "sign_in.html", {
                 "next": target, "error": problem_text(request, refused), "name": name},
-                status=401)
+                status=refused.status_code)
         request.set_session({"pending": account.id, "pending_at": now_ms(), "next": target})
         rotate(request.session)
         return see_other(request, "/console/sign-in/code")
@@ -92,7 +96,8 @@ class SignInController(Controller):
                                          str(pending), form.text("code", 16))
         except ProblemError as refused:
             return console_page(request, registry, "code.html",
-                                {"error": problem_text(request, refused)}, status=401)
+                                {"error": problem_text(request, refused)},
+                                status=refused.status_code)
         target = _next(str(request.session.get("next", "")))
         request.set_session({"account": account.id, "since": now_ms()})
         rotate(request.session)
@@ -110,7 +115,7 @@ class SignInController(Controller):
 
     @get("/invitation/{code:str}", sync_to_thread=True)
     def invitation_page(self, request: Request[Any, Any, Any],
-                        registry: NamedDependency[Registry], code: FromPath[str]) -> Template:
+                        registry: NamedDependency[Registry], code: KeyPath) -> Template:
         """Set a password and enroll a one-time-code app (its QR shown to scan)."""
         invited = invitation(registry.database, code)
         if invited is None:
@@ -125,7 +130,7 @@ class SignInController(Controller):
 
     @post("/invitation/{code:str}")
     async def accept(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                     code: FromPath[str]) -> Template | Redirect:
+                     code: KeyPath) -> Template | Redirect:
         """Take up the invitation."""
         form = await Form.read(request)
         secret = str(request.session.get("enrolling", ""))

@@ -9,8 +9,9 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
-from schemas.signing import RegistryKey
+from schemas.signing import AuditCheckpoint, RegistryKey
 from server.audit_anchor import AuditLogCut, current_checkpoint
+from server.openapi import documented
 from server.problems import ProblemError
 from server.registry import Registry, now_ms
 from server.wire import reply
@@ -20,7 +21,7 @@ __all__ = ["audit_checkpoint", "registry_key"]
 log = logging.getLogger("field_sync.server")
 
 
-@get("/v1/registry-key", sync_to_thread=False)
+@get("/v1/registry-key", sync_to_thread=False, operation_class=documented(response=RegistryKey))
 def registry_key(request: Request[Any, Any, Any],
                  registry: NamedDependency[Registry]) -> Response[bytes]:
     """Public. The registry key (PEM) and its fingerprint, for verifiers to pin, and the
@@ -30,7 +31,7 @@ def registry_key(request: Request[Any, Any, Any],
                                       public_url=registry.public_url(request)))
 
 
-@get("/v1/audit/checkpoint")
+@get("/v1/audit/checkpoint", operation_class=documented(response=AuditCheckpoint))
 async def audit_checkpoint(request: Request[Any, Any, Any],
                            registry: NamedDependency[Registry]) -> Response[bytes]:
     """Public. The registry's signed checkpoint of its audit log's newest entry, to keep: the

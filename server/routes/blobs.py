@@ -34,6 +34,8 @@ from server import evidence
 from server.auth import Caller
 from server.evidence import Arrived, Declared
 from server.guards import protocol_reader
+from server.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
+from server.parameters import KeyPath
 from server.problems import BadRequest, Conflict, NotFound, ProblemError, TooLarge
 from server.registry import Registry, now_ms
 from server.uploads import StagingBusy, Upload
@@ -44,6 +46,8 @@ __all__ = ["blob_thumbnail", "download_blob", "missing_blobs", "upload_blob"]
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})")
 _RANGE = re.compile(r"bytes=([0-9]{1,15})-")
+_READERS = [*ADMINISTRATOR, *SUPERVISOR, *DEVICE]
+_EVIDENCE = ("image/jpeg", "image/png", "application/pdf")
 _NO_COMPRESSION = {"skip_compression": True}
 """Photos and PDFs are compressed already: the registry does not spend time on them again."""
 
@@ -94,7 +98,8 @@ def _range(request: Request[Any, Any, Any], size: int) -> tuple[int, int]:
     return first, last
 
 
-@post("/v1/blobs/missing")
+@post("/v1/blobs/missing", status_code=200, security=DEVICE,
+      operation_class=documented(BlobQuestion, BlobOffsets))
 async def missing_blobs(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
                         caller: NamedDependency[Caller]) -> Response[bytes]:
     """Device. Which of these files the registry lacks, each with the bytes of it received
@@ -112,9 +117,11 @@ async def missing_blobs(request: Request[Any, Any, Any], registry: NamedDependen
 
 
 @put("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}", request_max_body_size=None,
-     opt=_NO_COMPRESSION)
+     opt=_NO_COMPRESSION, security=DEVICE, operation_class=documented(
+         Body(str, ("application/octet-stream",)), _Received,
+         responses={"201": "The last byte arrived: the file is checked and kept."}))
 async def upload_blob(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                      caller: NamedDependency[Caller], protocol_id: FromPath[str],
+                      caller: NamedDependency[Caller], protocol_id: KeyPath,
                       sha256: FromPath[str]) -> Response[bytes]:
     """Device whose scope holds the protocol. Bytes of a file it names, from where the
     registry stands (see the module)."""
@@ -188,9 +195,10 @@ async def _held(request: Request[Any, Any, Any], registry: Registry, protocol_id
     return declared
 
 
-@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}", opt=_NO_COMPRESSION)
+@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}", opt=_NO_COMPRESSION,
+     security=_READERS, operation_class=documented(response=Body(str, _EVIDENCE)))
 async def download_blob(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                        protocol_id: FromPath[str], sha256: FromPath[str]) -> Stream:
+                        protocol_id: KeyPath, sha256: FromPath[str]) -> Stream:
     """Administrator, supervisors, or a device whose scope holds the protocol. A file the
     protocol names; ``Range: bytes=<from>-`` goes on from a byte."""
     declared = await _held(request, registry, protocol_id, sha256)
@@ -210,9 +218,10 @@ async def download_blob(request: Request[Any, Any, Any], registry: NamedDependen
                   headers=headers)
 
 
-@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}/thumbnail", opt=_NO_COMPRESSION)
+@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}/thumbnail", opt=_NO_COMPRESSION,
+     security=_READERS, operation_class=documented(response=Body(str, ("image/jpeg",))))
 async def blob_thumbnail(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                         protocol_id: FromPath[str], sha256: FromPath[str]) -> Response[bytes]:
+                         protocol_id: KeyPath, sha256: FromPath[str]) -> Response[bytes]:
     """As the file itself. A photo's thumbnail, a JPEG at most 480 pixels across (404
     ``no_thumbnail`` for a PDF)."""
     declared = await _held(request, registry, protocol_id, sha256)

@@ -15,12 +15,13 @@ from litestar.response import Template
 
 from server.checks import CheckAnswer, check
 from server.config import ServerConfig
+from server.openapi import documented
 from server.registry import Registry
 from server.web import Page, render
 
 __all__ = ["check_json", "check_page", "check_router"]
 
-NUMBER_PATTERN = r"^\S.{0,31}$"
+NUMBER_PATTERN = r"^[^\s\x00][^\x00\n]{0,31}$"  # no NUL: PostgreSQL could not look for it
 STIR_PATTERN = r"^[0-9]{9}$"
 Number = Annotated[str, QueryParameter(description="The protocol's number, as printed on it.",
                                   pattern=NUMBER_PATTERN, max_length=32)]
@@ -28,7 +29,7 @@ Stir = Annotated[str, QueryParameter(description="The inspected business's STIR 
                                 "nine digits.", pattern=STIR_PATTERN)]
 
 
-@get("/v1/check")
+@get("/v1/check", operation_class=documented())  # problem details; 429 when over the limit
 async def check_json(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
                      number: Number, stir: Stir) -> CheckAnswer:
     """Public. Whether a protocol with ``number`` was issued to ``stir``, and its status. Both

@@ -7,10 +7,12 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 
 from field_sync.i18n import negotiate
 from server.guards import protocol_reader
+from server.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
+from server.parameters import KeyPath
 from server.registry import Registry
 from server.scope import assignments_in_scope
 from server.services.printing import pdf_response, printed
@@ -30,9 +32,11 @@ def _may_read(request: Request[Any, Any, Any], registry: Registry, row: Protocol
     return row.assignment_id in assignments_in_scope(session, reader)
 
 
-@get("/v1/protocols/{protocol_id:str}/document.pdf", media_type="application/pdf")
+@get("/v1/protocols/{protocol_id:str}/document.pdf", media_type="application/pdf",
+     security=[*ADMINISTRATOR, *SUPERVISOR, *DEVICE],
+     operation_class=documented(response=Body(str, ("application/pdf",))))
 async def protocol_document(request: Request[Any, Any, Any],
-                            registry: NamedDependency[Registry], protocol_id: FromPath[str],
+                            registry: NamedDependency[Registry], protocol_id: KeyPath,
                             lang: FromQuery[str] = "") -> Response[bytes]:
     """Administrator, supervisor, or a device whose scope holds the protocol. The printed
     protocol in ``?lang=`` (else ``Accept-Language``, else Uzbek in Latin script)."""

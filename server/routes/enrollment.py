@@ -17,6 +17,7 @@ from server.auth import hash_secret, make_device_token
 from server.clock import utcnow
 from server.database import Database
 from server.keys import RegistryKeys
+from server.openapi import documented
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
 from server.services.inspectors import normalize_code
@@ -91,6 +92,9 @@ def _enroll(database: Database, keys: RegistryKeys, request: EnrollRequest,
         )
         biometric = _biometric(request, device_id)
         if biometric is not None:
+            if session.get(BiometricCredentialRow, biometric.credential_id) is not None:
+                raise Conflict("credential_in_use", "this biometric credential is already "
+                               "enrolled")
             session.add(biometric)
         audit(session, now_ms(), f"device:{device_id}", "enrolled", inspector.id,
               {"device_id": device_id, "kid": kid, "name": request.device_name[:200]},
@@ -112,7 +116,7 @@ def _enroll(database: Database, keys: RegistryKeys, request: EnrollRequest,
         )
 
 
-@post("/v1/enroll")
+@post("/v1/enroll", operation_class=documented(EnrollRequest, EnrollResponse))
 async def enroll(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry]
 ) -> Response[bytes]:

@@ -16,7 +16,9 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from sqlalchemy.exc import SQLAlchemyError
 
+from server.openapi import Body, documented
 from server.registry import Registry, now_ms
+from server.routes.answers import Health, Readiness
 from server.schema import current_revision, head_revision
 
 __all__ = ["health", "ready"]
@@ -26,7 +28,8 @@ log = logging.getLogger("field_sync.server")
 _head = cache(head_revision)
 
 
-@get("/health", sync_to_thread=False)
+@get("/health", sync_to_thread=False,
+     operation_class=documented(response=Body(Health, ("application/json",))))
 def health() -> dict[str, object]:
     """Public. Answers 200 while the process serves, with the server time and which worker
     process answered (``serve --workers``)."""
@@ -45,7 +48,9 @@ def _checks(registry: Registry) -> dict[str, str]:
     return checks
 
 
-@get("/ready", sync_to_thread=True)
+@get("/ready", sync_to_thread=True, operation_class=documented(
+    response=Body(Readiness, ("application/json",)),
+    responses={"503": "Not ready: the body names each check's state."}))
 def ready(registry: NamedDependency[Registry]) -> Response[dict[str, Any]]:
     """Public. 200 when the registry can serve: database reachable, migrations at head, keys
     loaded; 503 otherwise. Either way the body names each check's state."""

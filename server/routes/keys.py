@@ -11,17 +11,20 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from sqlmodel import select
 
 from field_sync.keys import InvalidKey, load_public_key
 from field_sync.seal import key_id
+from schemas.bounds import Millis, Text
 from server.audit import append as audit
 from server.auth import Caller
 from server.database import Database
 from server.guards import admin_only
+from server.openapi import ADMINISTRATOR, DEVICE, documented
+from server.parameters import KeyId
 from server.problems import BadRequest, Conflict
 from server.registry import Registry, now_ms
+from server.routes.answers import KeyRevoked, KeyRotated
 from server.services import devices
 from server.tables import DeviceKeyRow
 from server.wire import decode_body, reply
@@ -32,13 +35,13 @@ __all__ = ["KeyRotation", "Revocation", "revoke_key", "rotate_key"]
 class KeyRotation(msgspec.Struct, forbid_unknown_fields=True):
     """A device's new public key (PEM)."""
 
-    public_key: str
+    public_key: Text
 
 
 class Revocation(msgspec.Struct, forbid_unknown_fields=True):
     """Signatures dated after ``after_ms`` (ms since the epoch) are not to be trusted."""
 
-    after_ms: int
+    after_ms: Millis
 
 
 def _rotate(database: Database, caller: Caller, public_key: str) -> dict[str, Any]:
@@ -74,7 +77,7 @@ def _rotate(database: Database, caller: Caller, public_key: str) -> dict[str, An
     return {"kid": kid, "valid_from_ms": now}
 
 
-@post("/v1/keys")
+@post("/v1/keys", security=DEVICE, operation_class=documented(KeyRotation, KeyRotated))
 async def rotate_key(
     request: Request[Any, Any, Any],
     registry: NamedDependency[Registry],
@@ -87,9 +90,10 @@ async def rotate_key(
     )
 
 
-@post("/v1/admin/keys/{kid:str}/revoke", guards=[admin_only])
+@post("/v1/admin/keys/{kid:str}/revoke", status_code=200, guards=[admin_only],
+      security=ADMINISTRATOR, operation_class=documented(Revocation, KeyRevoked))
 async def revoke_key(
-    request: Request[Any, Any, Any], registry: NamedDependency[Registry], kid: FromPath[str]
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], kid: KeyId
 ) -> Response[bytes]:
     """Administrator. Distrust a key's signatures dated after ``after_ms``."""
     body = await decode_body(request, Revocation)

@@ -7,13 +7,14 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from sqlmodel import col, select
 
 from field_sync import content_hash
 from schemas import Op, ProtocolRecord
 from server.auth import Caller, require_admin, require_device
 from server.documents import decode_state
+from server.openapi import ADMINISTRATOR, DEVICE, documented
+from server.parameters import KeyPath
 from server.problems import NotFound, Unauthorized
 from server.registry import Registry
 from server.scope import assignments_in_scope
@@ -60,9 +61,10 @@ def _record(registry: Registry, request: Request[Any, Any, Any], protocol_id: st
     )
 
 
-@get("/v1/protocols/{protocol_id:str}")
+@get("/v1/protocols/{protocol_id:str}", security=[*ADMINISTRATOR, *DEVICE],
+     operation_class=documented(response=ProtocolRecord))
 async def get_protocol(
-    request: Request[Any, Any, Any], registry: NamedDependency[Registry], protocol_id: FromPath[str]
+    request: Request[Any, Any, Any], registry: NamedDependency[Registry], protocol_id: KeyPath
 ) -> Response[bytes]:
     """Administrator, or a device whose scope holds the protocol."""
     return reply(request, await registry.run(_record, registry, request, protocol_id))

@@ -10,19 +10,43 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Stream
 
+from schemas import ProtocolPage
+from schemas.bounds import Key, Name, Regions, Text
+from schemas.signing import Receipt
 from server.audit import append as audit
 from server.auth import make_supervisor_token
 from server.clock import now_ms, utcnow
 from server.database import Database
 from server.guards import admin_only, supervisor_only, supervisor_or_admin
+from server.openapi import (
+    ADMINISTRATOR,
+    SUPERVISOR,
+    SUPERVISOR_OR_ADMINISTRATOR,
+    Body,
+    documented,
+)
+from server.parameters import (
+    AfterSeq,
+    AuditLimit,
+    DayQuery,
+    FileFormat,
+    KeyPath,
+    KeyQuery,
+    LogQuery,
+    PageLimit,
+    RegionQuery,
+    SearchQuery,
+    StatusQuery,
+)
 from server.problems import BadRequest, Conflict
 from server.queries import Filters, Order, count, query
 from server.registry import Registry
+from server.routes.answers import AnnulmentAct, AuditEntry, SupervisorAppointed
 from server.services.audit_log import AuditFilters, audit_page
-from server.services.export import EXPORT_FORMATS, export_chunks, media_type
+from server.services.export import export_chunks, media_type
 from server.services.reach import Reach, format_regions
 from server.services.supervision import annul, clear
 from server.tables import SupervisorRow
@@ -34,15 +58,15 @@ __all__ = ["RegistryController", "SupervisorAdmin", "SupervisorController"]
 class NewSupervisor(msgspec.Struct, forbid_unknown_fields=True):
     """An administrator appoints a supervisor, who may be limited to regions."""
 
-    id: str
-    full_name: str
-    regions: list[str] = msgspec.field(default_factory=list)
+    id: Key
+    full_name: Name
+    regions: Regions = msgspec.field(default_factory=list)
 
 
 class Reasoned(msgspec.Struct, forbid_unknown_fields=True):
     """Why a supervisor annuls a protocol, or clears it from quarantine."""
 
-    reason: str
+    reason: Text
 
 
 def _reach(request: Request[Any, Any, Any]) -> Reach:
@@ -50,12 +74,11 @@ def _reach(request: Request[Any, Any, Any]) -> Reach:
     return reach
 
 
-def _filters(request: Request[Any, Any, Any], number: FromQuery[str] = "",
-             entity_tin: FromQuery[str] = "", inspector: FromQuery[str] = "",
-             site: FromQuery[str] = "", status: FromQuery[str] = "",
-             signed_from: FromQuery[str] = "", signed_to: FromQuery[str] = "",
-             registry_number: FromQuery[str] = "", region: FromQuery[str] = "",
-             template: FromQuery[str] = "", entity: FromQuery[str] = "") -> Filters:
+def _filters(request: Request[Any, Any, Any], number: SearchQuery = "",
+             entity_tin: SearchQuery = "", inspector: SearchQuery = "", site: SearchQuery = "",
+             status: StatusQuery = "", signed_from: DayQuery = None, signed_to: DayQuery = None,
+             registry_number: SearchQuery = "", region: RegionQuery = "",
+             template: KeyQuery = "", entity: SearchQuery = "") -> Filters:
     """A registry selection from the query's filters, within the caller's reach: ``entity`` is
     a STIR or part of an entity's name, ``inspector`` and ``site`` an id or part of a name,
     ``template`` a kind (template id)."""
@@ -71,25 +94,23 @@ class RegistryController(Controller):
     path = "/v1/registry"
     guards = [supervisor_or_admin]
     dependencies = {"filters": Provide(_filters, sync_to_thread=False)}
+    security = SUPERVISOR_OR_ADMINISTRATOR
 
-    @get("/protocols", sync_to_thread=True)
+    @get("/protocols", sync_to_thread=True, operation_class=documented(response=ProtocolPage))
     def protocols(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                  filters: NamedDependency[Filters], after: FromQuery[str] = "",
-                  limit: FromQuery[int] = 100, order: FromQuery[Order] = "id") -> Response[bytes]:
+                  filters: NamedDependency[Filters], after: KeyQuery = "",
+                  limit: PageLimit = 100, order: FromQuery[Order] = "id") -> Response[bytes]:
         """Protocols matching every filter given, by id or newest signed first
         (``order=newest``); ``after`` is the page's ``next``."""
-        if not 1 <= limit <= 500:
-            raise BadRequest("bad_limit", "limit is 1 to 500")
         with registry.database.read() as session:
             return reply(request, query(session, filters, after, limit, order))
 
-    @get("/export", sync_to_thread=True)
+    @get("/export", sync_to_thread=True, operation_class=documented(
+        response=Body(str, ("application/jsonl", "text/csv"))))
     def export(self, registry: NamedDependency[Registry], filters: NamedDependency[Filters],
-               format: FromQuery[str] = "jsonl") -> Stream:
+               format: FileFormat = "jsonl") -> Stream:
         """Every matching protocol, streamed: JSON lines (summary and content) or CSV
         (summary). ``X-Total-Count`` says how many, for a progress bar."""
-        if format not in EXPORT_FORMATS:
-            raise BadRequest("bad_format", "format is jsonl or csv")
         with registry.database.read() as session:
             total = count(session, filters)
         return Stream(export_chunks(registry, filters, format), media_type=media_type(format),
@@ -101,38 +122,43 @@ class SupervisorController(Controller):
 
     path = "/v1/supervisor"
 
-    @get("/quarantine", guards=[supervisor_or_admin], sync_to_thread=True)
+    @get("/quarantine", guards=[supervisor_or_admin], sync_to_thread=True,
+         security=SUPERVISOR_OR_ADMINISTRATOR, operation_class=documented(response=ProtocolPage))
     def quarantine(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                   rule: FromQuery[str] = "", after: FromQuery[str] = "") -> Response[bytes]:
+                   rule: KeyQuery = "", after: KeyQuery = "") -> Response[bytes]:
         """Quarantined protocols with the rules they break, newest signed first; ``rule``
         keeps those that break that rule (its code, ``outside_geofence``)."""
         filters = Filters(status="quarantined", rule=rule, reach=_reach(request))
         with registry.database.read() as session:
             return reply(request, query(session, filters, after, 500, "newest"))
 
-    @get("/audit", guards=[supervisor_or_admin], sync_to_thread=True)
+    @get("/audit", guards=[supervisor_or_admin], sync_to_thread=True,
+         security=SUPERVISOR_OR_ADMINISTRATOR,
+         operation_class=documented(response=list[AuditEntry]))
     def audit_log(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                  after: FromQuery[int] = 0, limit: FromQuery[int] = 100,
-                  actor: FromQuery[str] = "", action: FromQuery[str] = "",
-                  subject: FromQuery[str] = "") -> Response[bytes]:
+                  after: AfterSeq = 0, limit: AuditLimit = 100,
+                  actor: LogQuery = "", action: LogQuery = "",
+                  subject: LogQuery = "") -> Response[bytes]:
         """Audit entries after ``after``, oldest first."""
         with registry.database.read() as session:
             rows = audit_page(session, AuditFilters(actor, action, subject), _reach(request),
-                              after=after, limit=min(max(limit, 1), 1000))
+                              after=after, limit=limit)
             return reply(request, [row.model_dump() for row in rows])
 
-    @post("/protocols/{protocol_id:str}/annul", guards=[supervisor_only])
+    @post("/protocols/{protocol_id:str}/annul", status_code=200, guards=[supervisor_only],
+          security=SUPERVISOR, operation_class=documented(Reasoned, AnnulmentAct))
     async def annul(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                    protocol_id: FromPath[str]) -> Response[bytes]:
+                    protocol_id: KeyPath) -> Response[bytes]:
         """Annul a protocol; the act is signed by the registry and its seal verifies as
         annulled from now on."""
         body = await decode_body(request, Reasoned)
         return reply(request, await registry.run(annul, registry.database, registry.keys,
                                                  _reach(request), protocol_id, body.reason))
 
-    @post("/protocols/{protocol_id:str}/clear", guards=[supervisor_only])
+    @post("/protocols/{protocol_id:str}/clear", status_code=200, guards=[supervisor_only],
+          security=SUPERVISOR, operation_class=documented(Reasoned, Receipt))
     async def clear(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
-                    protocol_id: FromPath[str]) -> Response[bytes]:
+                    protocol_id: KeyPath) -> Response[bytes]:
         """Clear a quarantined protocol for registration, with a reason: it gets a registry
         number and a receipt, as ingest would have given it."""
         body = await decode_body(request, Reasoned)
@@ -159,8 +185,9 @@ class SupervisorAdmin(Controller):
 
     path = "/v1/admin/supervisors"
     guards = [admin_only]
+    security = ADMINISTRATOR
 
-    @post("/")
+    @post("/", operation_class=documented(NewSupervisor, SupervisorAppointed))
     async def appoint(self, request: Request[Any, Any, Any],
                       registry: NamedDependency[Registry]) -> Response[bytes]:
         """Appoint a supervisor (limited to ``regions`` if given); the answer carries the

@@ -9,11 +9,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from field_sync.evidence import has_attachment_fields
-from schemas import PushRequest, PushResponse
+from schemas import PullResponse, PushRequest, PushResponse
 from server.auth import Caller
 from server.changes import Cursor, pull
 from server.ingest import ingest
 from server.metrics import count_pull, count_push, device_seen
+from server.openapi import DEVICE, documented
+from server.parameters import CursorQuery, PullLimit
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
 from server.whole import as_msgpack
@@ -22,7 +24,8 @@ from server.wire import JSON, decode_body, replies_in_json, reply
 __all__ = ["pull_changes", "push_ops"]
 
 
-@post("/v1/push")
+@post("/v1/push", status_code=200, security=DEVICE,
+      operation_class=documented(PushRequest, PushResponse))
 async def push_ops(
     request: Request[Any, Any, Any],
     registry: NamedDependency[Registry],
@@ -65,13 +68,13 @@ def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states
     return page
 
 
-@get("/v1/pull")
+@get("/v1/pull", security=DEVICE, operation_class=documented(response=PullResponse))
 async def pull_changes(
     request: Request[Any, Any, Any],
     registry: NamedDependency[Registry],
     caller: NamedDependency[Caller],
-    cursor: FromQuery[str] = "",
-    limit: FromQuery[int | None] = None,
+    cursor: CursorQuery = "",
+    limit: PullLimit = None,
     states: FromQuery[bool] = False,
     packed: FromQuery[bool] = False,
     attachments: FromQuery[bool] = False,

@@ -9,8 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from field_sync.verify import Verdict
 from schemas.signing import TrustList
 from server.console.auth import signed_in_account
+from server.openapi import documented
 from server.registry import Registry, now_ms
 from server.seal_story import SealStory, story_of, verification_path
 from server.tables import ProtocolRow
@@ -27,7 +29,8 @@ def _trusted_keys(registry: Registry, public_url: str) -> TrustList:
         return trusted_keys(session, registry.keys, now_ms(), public_url)
 
 
-@get("/v1/trust-list")
+@get("/v1/trust-list", operation_class=documented(response=TrustList, responses={
+    "304": "The list named by `If-None-Match` is still current."}))
 async def trust_list_route(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry]
 ) -> Response[bytes]:
@@ -44,7 +47,7 @@ async def trust_list_route(
     return response
 
 
-@get("/v1/verify/{seal:str}")
+@get("/v1/verify/{seal:str}", operation_class=documented(response=Verdict))
 async def verify_json(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str],
     address: FromQuery[str] = "",
@@ -70,7 +73,7 @@ def console_link(request: Request[Any, Any, Any], story: SealStory) -> str:
         account.reach.admits(row.region) else ""
 
 
-@get(["/v/{seal:str}", "/V/{seal:str}"])
+@get(["/v/{seal:str}", "/V/{seal:str}"], include_in_schema=False)  # a page, not the API
 async def verification_page(
     request: Request[Any, Any, Any], registry: NamedDependency[Registry], seal: FromPath[str]
 ) -> Template:

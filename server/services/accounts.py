@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import msgspec
 from sqlmodel import Session, col, select
 
+from schemas.bounds import Regions
 from server.audit import append as audit
 from server.auth import hash_secret
 from server.clock import now_ms, utcnow
@@ -85,11 +86,20 @@ def _invite(row: AccountRow, now: int) -> Invitation:
     return Invitation(row.id, code, row.invitation_expires_ms)
 
 
+def _regions(regions: Iterable[str]) -> str:
+    """Regions as stored, each as the API takes a supervisor's (``schemas.bounds.Region``)."""
+    try:
+        return format_regions(msgspec.convert(list(regions), Regions))
+    except msgspec.ValidationError as exc:
+        raise BadRequest("invalid_region", f"a region is a name of up to 100 characters, "
+                         f"without control characters: {exc}", field="regions") from None
+
+
 def _check_new(account_id: str, full_name: str, role: str) -> None:
     if not account_id or len(account_id) > 64 or not set(account_id) <= _ID_CHARACTERS:
         raise BadRequest("invalid_account", "an account name is 1 to 64 of a-z, 0-9, '.', "
                          "'_' and '-'", field="id")
-    if not full_name.strip() or len(full_name) > 200:
+    if not full_name.strip() or len(full_name) > 200 or "\x00" in full_name:
         raise BadRequest("invalid_account", "an account needs a full name (up to 200 letters)",
                          field="full_name")
     if role not in ROLES:
@@ -100,7 +110,7 @@ def create_account(database: Database, actor: str, account_id: str, full_name: s
                    regions: Iterable[str] = ()) -> Invitation:
     """A new account, with its invitation; 409 if the name is taken."""
     _check_new(account_id, full_name, role)
-    now, stored = now_ms(), format_regions(regions) if role == SUPERVISOR else ""
+    now, stored = now_ms(), _regions(regions) if role == SUPERVISOR else ""
     with database.write() as session:
         if session.get(AccountRow, account_id) is not None:
             raise Conflict("account_exists", f"account {account_id!r} already exists")
@@ -137,7 +147,7 @@ def invite_again(database: Database, actor: str, account_id: str) -> Invitation:
 def set_regions(database: Database, actor: str, account_id: str,
                 regions: Iterable[str]) -> Account:
     """Limit a supervisor to ``regions`` (none: every region)."""
-    stored = format_regions(regions)
+    stored = _regions(regions)
     with database.write() as session:
         row = _existing(session, account_id)
         if row.role != SUPERVISOR:
