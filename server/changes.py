@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
@@ -53,6 +53,7 @@ from server.tables import (
     ProtocolRow,
     ReceiptRow,
     ReferenceRow,
+    TemplateRow,
     protocol_columns,
 )
 
@@ -168,7 +169,9 @@ def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -
 
 def _changes_page(session: Session, scope: set[str], cursor: Cursor,
                   limit: int) -> list[_PageRow]:
-    position = or_(
+    # A run begins after its base, which the device holds whole: the protocols of change
+    # ``base`` itself are not sent again (only within a run does a page stop inside a change).
+    position = col(ProtocolRow.changed) > cursor.changed if not cursor.doc else or_(
         col(ProtocolRow.changed) > cursor.changed,
         and_(col(ProtocolRow.changed) == cursor.changed, col(ProtocolRow.id) > cursor.doc),
     )
@@ -311,7 +314,8 @@ def pull(
     will be encoded as MessagePack, so registers may go out as the registry stores them, and
     ``packed`` that the device reads the packed form they are stored in; ``deltas`` keeps what
     devices that hold a protocol are sent of it, encoded once for every teammate."""
-    reached = session.exec(select(ChangeCounter.value)).one()
+    marks = _Marks(*session.execute(_MARKS).one())
+    reached = marks.reached
     scope = _scope(session, inspector_id, cursor)
     response = PullResponse(cursor="", changes=[], more=False, server_time_ms=now_ms)
     shape = _Shape(as_states, as_states and stored, packed)
@@ -323,15 +327,38 @@ def pull(
                                        inspector.suspended, inspector.attested_until)
     if not response.more:
         # On the last page of a run: its cursor covers every change up to its snapshot, so
-        # reference data changed while the run was paging arrives too.
-        response.templates = catalog.changed_since(session, cursor.base)
-        response.assignments = assignments_since(session, scope.all, cursor.base)
+        # reference data changed while the run was paging arrives too. What changed after the
+        # cursor is asked for only where the newest change of its kind is after it: a pull of
+        # a team's protocols reads no reference data.
+        base = cursor.base
+        if marks.templates > base:
+            response.templates = catalog.changed_since(session, base)
+        if marks.assignments > base:
+            response.assignments = assignments_since(session, scope.all, base)
         known = {assignment.id for assignment in response.assignments}
         response.assignments += assignments_since(session, scope.joined - known, 0)
         response.team = team_members(session, {member for assignment in response.assignments
                                                 for member in assignment.inspectors})
-        _send_reference(session, response, inspector_id, scope, cursor.base)
+        if marks.references > base or scope.joined or response.assignments:
+            _send_reference(session, response, inspector_id, scope, base)
     return response
+
+
+class _Marks(NamedTuple):
+    """The registry's newest change number, and the newest of the changes to templates,
+    assignments and reference rows (0 for none)."""
+
+    reached: int
+    templates: int
+    assignments: int
+    references: int
+
+
+_MARKS = select_columns(*(
+    select_columns(column).scalar_subquery() for column in (
+        col(ChangeCounter.value), func.coalesce(func.max(TemplateRow.changed), 0),
+        func.coalesce(func.max(AssignmentRow.changed), 0),
+        func.coalesce(func.max(ReferenceRow.changed), 0))))
 
 
 def _references(session: Session, kind: str, keys: set[str] | None = None,

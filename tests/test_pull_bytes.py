@@ -105,3 +105,18 @@ def test_what_changed_in_a_protocol_is_encoded_once_for_the_team(
     assert all(op is other for op, other in zip(for_b.changes, for_c.changes, strict=True))
     for tablet in (b, c):
         assert tablet.pull().ok and tablet.protocol(protocol) == registry.protocol(protocol)
+
+
+def test_a_pull_after_a_finished_run_sends_nothing_again(registry: InProcessRegistry,
+                                                         tablets: list[Tablet]) -> None:
+    """A run's last cursor holds every change up to its base: the next pull sends none of the
+    protocols of that last change again, and no reference data that did not change."""
+    author, teammate, _ = tablets
+    for number in ("N-1", "N-2"):
+        author.create_protocol(TEMPLATE, ASSIGNMENT, {"number": number})
+    assert author.sync().ok and teammate.pull().ok
+    page = _page(registry, teammate)
+    assert (page.changes, page.states, page.vectors, page.templates, page.assignments,
+            page.sites, page.entities, page.instruments, page.team, page.more) == (
+        [], {}, {}, [], [], [], [], [], [], False)
+    assert page.cursor == teammate.store.get("cursor")
