@@ -22,12 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from client_lib import HttpTransport, ProtocolSigned, Tablet
 from client_lib.errors import RegistryRefused
-from field_sync import canonical_bytes
+from field_sync import canonical_bytes, content_hash
 from field_sync.freeze import Freeze
 from field_sync.keys import load_public_key
 from field_sync.paths import FREEZE
 from field_sync.registry_pin import RegistryPin
-from field_sync.seal import PREFIX, key_id, make_seal, read_seal, seal_hash
+from field_sync.seal import PREFIX, Claim, key_id, make_seal, read_seal, seal_hash
 from field_sync.signing import b64url, verify_canonical
 from field_sync.verify import trust_list_is_signed, verify_seal
 from field_sync_cli.admin_client import AdminClient
@@ -209,10 +209,18 @@ def test_good_totp_signature_registers_and_the_receipt_verifies(
     assert verdict.verdict == "genuine"
     assert verdict.key is not None and a.inspector is not None
     assert (verdict.key.inspector_id, verdict.key.device_id) == (a.inspector.id, a.device_id)
-    assert verdict.claim is not None
-    assert (verdict.claim.protocol_id, verdict.claim.kind, verdict.claim.result) == (
-        protocol, "MSP", "non_compliant")
-    assert verdict.claim.content_hash == freeze.content_hash
+    # ...claiming what the protocol says, field by field (tablet and registry build the claim
+    # the same way, so it is compared with the protocol itself)
+    signed = a.protocol(protocol)
+    assert verdict.claim == Claim(
+        protocol_id=protocol, number=signed.fields["number"], kind="MSP",
+        entity=signed.fields["entity_tin"], result=signed.fields["conclusion"],
+        signed_at=freeze.signed.statement.signed_at_ms // 1000,
+        content_hash=freeze.content_hash)
+    assert signed.fields["number"].startswith("TR-2026-")
+    assert (signed.fields["entity_tin"], signed.fields["conclusion"]) == (
+        "301245678", "non_compliant")
+    assert record.protocol == signed and content_hash(signed) == freeze.content_hash
     # a signed protocol is closed: a later edit is refused and kept aside
     with pytest.raises(ProtocolSigned):
         a.edit(protocol)
@@ -353,12 +361,14 @@ def _flip_signature_bit(tablet: Tablet, signed: SignedProtocol) -> str:
     return head + base64.b32encode(bytes(raw)).decode().rstrip("=")
 
 
-def _reseal_other_result(tablet: Tablet, signed: SignedProtocol) -> str:
-    """The device key seals a claim that differs from the protocol it signs."""
-    claim = read_seal(signed.seal).claim
-    other = msgspec.structs.replace(claim, result="compliant")
-    return make_seal(other, tablet.keys.sign, bytes.fromhex(signed.statement.kid),
-                     tablet.store.get("public_url"))
+def _resealer(**changed: str) -> Callable[[Tablet, SignedProtocol], str]:
+    """The device key seals a claim with ``changed`` fields (the number, the STIR…) instead
+    of the protocol's."""
+    def reseal(tablet: Tablet, signed: SignedProtocol) -> str:
+        claim = msgspec.structs.replace(read_seal(signed.seal).claim, **changed)
+        return make_seal(claim, tablet.keys.sign, bytes.fromhex(signed.statement.kid),
+                         tablet.store.get("public_url"))
+    return reseal
 
 
 def _reseal_other_key(tablet: Tablet, signed: SignedProtocol) -> str:
@@ -385,7 +395,11 @@ TAMPERED_SEALS = {
     "other key, device kid": (_reseal_other_key, "bad_seal"),
     "unknown kid": (_reseal_unknown_kid, "bad_seal"),
     "no seal": (_no_seal, "bad_seal"),
-    "claim differs": (_reseal_other_result, "seal_mismatch"),
+    "another result": (_resealer(result="compliant"), "seal_mismatch"),
+    "another number": (_resealer(number="TR-2026-0000000"), "seal_mismatch"),
+    "no number": (_resealer(number=""), "seal_mismatch"),
+    "another STIR": (_resealer(entity="301245679"), "seal_mismatch"),
+    "no STIR": (_resealer(entity=""), "seal_mismatch"),
 }
 
 
