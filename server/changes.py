@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, func, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
@@ -113,16 +113,29 @@ class _Scope:
     ceiling: int
 
 
+# A pull's statements are built once and run on the session's connection: building a
+# statement, and the ORM's handling of one, cost more than the database's answer to it.
+_MEMBERS = select_columns(col(AssignmentMember.assignment_id), col(AssignmentMember.added)) \
+    .where(col(AssignmentMember.inspector_id) == bindparam("inspector"))
+_INSPECTOR = select_columns(*(col(getattr(InspectorRow, name)) for name in (
+    "id", "full_name", "region", "suspended", "attested_until"))) \
+    .where(col(InspectorRow.id) == bindparam("inspector"))
+
+
+def _run(session: Session, statement: Executable, **parameters: Any) -> Any:
+    """A prepared statement's rows (a ``Result``), in the session's transaction."""
+    return session.connection().execute(statement, parameters)
+
+
 def _scope(session: Session, inspector_id: str, cursor: Cursor) -> _Scope:
-    members = session.exec(select(AssignmentMember).where(
-        AssignmentMember.inspector_id == inspector_id)).all()
+    members = _run(session, _MEMBERS, inspector=inspector_id).all()
     ceiling = cursor.ceiling
     if cursor.run_begins:
-        ceiling = max((member.added for member in members), default=cursor.scope)
+        ceiling = max((added for _, added in members), default=cursor.scope)
     # A first run (base 0) sends everything whole anyway: nothing to catch up.
     joined = set() if cursor.base == 0 else {
-        member.assignment_id for member in members if cursor.scope < member.added <= ceiling}
-    return _Scope({member.assignment_id for member in members}, joined, ceiling)
+        assignment for assignment, added in members if cursor.scope < added <= ceiling}
+    return _Scope({assignment for assignment, _ in members}, joined, ceiling)
 
 
 class _PageRow(NamedTuple):
@@ -148,35 +161,42 @@ _BY_ID = (col(ProtocolRow.id),)
 _BY_CHANGE = (col(ProtocolRow.changed), col(ProtocolRow.id))
 
 
-def _rows_of(session: Session, where: Sequence[ColumnElement[bool]],
-             order: Sequence[Mapped[Any]], limit: int) -> list[_PageRow]:
+def _page_of(where: Sequence[ColumnElement[bool]], order: Sequence[Mapped[Any]]) -> Executable:
     """The first ``limit`` rows (and one more, which says there are more) that ``where``
     selects, by ``order``. A page finds its ids first, in the index of protocols by
     (assignment, changed, id), and only then reads those rows, in the same query: ordering the
     rows themselves would read every protocol of the scope after the cursor (registers and
     all) for each page, which makes a long pull quadratic. The few rows found are ordered again
     by the database, whose collation the cursor's comparisons use."""
-    ids = select(ProtocolRow.id).where(*where).order_by(*order).limit(limit + 1).subquery()
-    rows = session.execute(select_columns(*_PAGE_COLUMNS)
-                           .join(ids, col(ProtocolRow.id) == ids.c.id).order_by(*order))
-    return list(map(_page_row, rows))
+    ids = select(ProtocolRow.id).where(*where).order_by(*order).limit(bindparam("limit")) \
+        .subquery()
+    return select_columns(*_PAGE_COLUMNS).join(ids, col(ProtocolRow.id) == ids.c.id) \
+        .order_by(*order)
+
+
+_IN_SCOPE = col(ProtocolRow.assignment_id).in_(bindparam("scope", expanding=True))
+_CATCH_UP = _page_of((_IN_SCOPE, col(ProtocolRow.id) > bindparam("after")), _BY_ID)
+# A run begins after its base, which the device holds whole: the protocols of change ``base``
+# itself are not sent again (only within a run does a page stop inside a change).
+_CHANGES_FROM_BASE = _page_of((_IN_SCOPE, col(ProtocolRow.changed) > bindparam("changed")),
+                              _BY_CHANGE)
+_CHANGES_FROM = _page_of((_IN_SCOPE, or_(
+    col(ProtocolRow.changed) > bindparam("changed"),
+    and_(col(ProtocolRow.changed) == bindparam("changed"), col(ProtocolRow.id) > bindparam("doc")),
+)), _BY_CHANGE)
 
 
 def _catch_up_page(session: Session, joined: set[str], after: str, limit: int) -> list[_PageRow]:
-    where = (col(ProtocolRow.assignment_id).in_(joined), col(ProtocolRow.id) > after)
-    return _rows_of(session, where, _BY_ID, limit)
+    return list(map(_page_row, _run(session, _CATCH_UP, scope=list(joined), after=after,
+                                    limit=limit + 1)))
 
 
 def _changes_page(session: Session, scope: set[str], cursor: Cursor,
                   limit: int) -> list[_PageRow]:
-    # A run begins after its base, which the device holds whole: the protocols of change
-    # ``base`` itself are not sent again (only within a run does a page stop inside a change).
-    position = col(ProtocolRow.changed) > cursor.changed if not cursor.doc else or_(
-        col(ProtocolRow.changed) > cursor.changed,
-        and_(col(ProtocolRow.changed) == cursor.changed, col(ProtocolRow.id) > cursor.doc),
-    )
-    return _rows_of(session, (col(ProtocolRow.assignment_id).in_(scope), position), _BY_CHANGE,
-                    limit)
+    statement, at = (_CHANGES_FROM, {"doc": cursor.doc}) if cursor.doc else \
+        (_CHANGES_FROM_BASE, {})
+    return list(map(_page_row, _run(session, statement, scope=list(scope),
+                                    changed=cursor.changed, limit=limit + 1, **at)))
 
 
 @dataclass(frozen=True)
@@ -314,17 +334,16 @@ def pull(
     will be encoded as MessagePack, so registers may go out as the registry stores them, and
     ``packed`` that the device reads the packed form they are stored in; ``deltas`` keeps what
     devices that hold a protocol are sent of it, encoded once for every teammate."""
-    marks = _Marks(*session.execute(_MARKS).one())
+    marks = _Marks(*_run(session, _MARKS).one())
     reached = marks.reached
     scope = _scope(session, inspector_id, cursor)
     response = PullResponse(cursor="", changes=[], more=False, server_time_ms=now_ms)
     shape = _Shape(as_states, as_states and stored, packed)
     response.cursor = str(_page(session, scope, cursor, limit, reached, response, shape,
                                 deltas))
-    inspector = session.get(InspectorRow, inspector_id)
+    inspector = _run(session, _INSPECTOR, inspector=inspector_id).first()
     if inspector is not None:
-        response.inspector = Inspector(inspector.id, inspector.full_name, inspector.region,
-                                       inspector.suspended, inspector.attested_until)
+        response.inspector = Inspector(*inspector)
     if not response.more:
         # On the last page of a run: its cursor covers every change up to its snapshot, so
         # reference data changed while the run was paging arrives too. What changed after the
