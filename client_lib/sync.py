@@ -272,6 +272,7 @@ class Synchronizer:
             DeviceStore.settle(db, chain(settled, ((seq, "accepted", "", "")
                                                    for seq, _ in whole)))
             DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
+            self.store.learn_registry_time(db, response.registry_time)
         return any(result.code == CLOCK_AHEAD for result in response.results)
 
     def _settle_signed(self, db: Any, state: DocumentState) -> None:
@@ -358,6 +359,7 @@ class Synchronizer:
             DeviceStore.put(db, "heard_hlc", heard)
             DeviceStore.put(db, "hlc_last", self.clock.last)
             DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
+            self.store.learn_registry_time(db, page.registry_time)
 
 
 def _take_whole(page: PulledPage, states: dict[str, DocumentState]) -> tuple[list[Filed], int]:

@@ -26,8 +26,9 @@ from schemas import Op, WholeOp
 from server.database import Database
 from server.tables import OpLogRow
 
-__all__ = ["LOG_COLUMNS", "MAX_SEQ", "MAX_STAMP", "insert", "log_digest", "log_rows", "logged_ops",
-           "pack", "pack_whole", "push_ops", "push_rows", "seen_seqs", "stored_ops", "unpack"]
+__all__ = ["LOG_COLUMNS", "MAX_SEQ", "MAX_STAMP", "insert", "latest_stamp_before", "log_digest",
+           "log_rows", "logged_ops", "pack", "pack_whole", "push_ops", "push_rows", "seen_seqs",
+           "stored_ops", "unpack"]
 
 MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
 """The highest seq the log takes."""
@@ -40,9 +41,9 @@ LogRow = tuple[str, int, str, int, int, bytes]
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[tuple[int, str, Any, int]])
 # The values as the device's MessagePack, undecoded: what a digest covers, and all that finding
-# seqs needs (a row's values are never decoded only to read its seqs).
+# seqs and stamps needs (a row's values are never decoded only to read its seqs).
 _stored = msgspec.msgpack.Decoder(list[tuple[int, str, msgspec.Raw, int]])
-_seqs = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, msgspec.Raw, msgspec.Raw]])
+_seqs = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, msgspec.Raw, int]])
 
 
 def pack(ops: Sequence[Op]) -> bytes:
@@ -108,6 +109,14 @@ def seen_seqs(session: Session, actor: str, low: int, high: int) -> set[int]:
     rows = session.execute(select(col(OpLogRow.ops)).where(
         OpLogRow.actor == actor, col(OpLogRow.max_seq) >= low, col(OpLogRow.min_seq) <= high))
     return {seq for packed, in rows for seq, *_ in _seqs.decode(packed) if low <= seq <= high}
+
+
+def latest_stamp_before(session: Session, actor: str, seq: int) -> int:
+    """The latest stamp among ``actor``'s logged ops with seqs below ``seq`` (0: none)."""
+    rows = session.execute(select(col(OpLogRow.ops)).where(
+        OpLogRow.actor == actor, col(OpLogRow.min_seq) < seq))
+    return max((hlc for packed, in rows for logged, _, _, hlc in _seqs.decode(packed)
+                if logged < seq), default=0)
 
 
 def log_digest(rows: Iterable[LogRow]) -> str:

@@ -18,6 +18,7 @@ from server.openapi import DEVICE, documented
 from server.parameters import CursorQuery, PullLimit
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
+from server.registry_time import tell
 from server.whole import as_msgpack
 from server.wire import JSON, decode_body, replies_in_json, reply
 
@@ -54,8 +55,10 @@ async def push_ops(
     sizes = {item.doc: len(item.ops) for item in batch.protocols}
     count_push(answers.results, [(whole.status, sizes[whole.doc]) for whole in answers.protocols])
     device_seen(caller.device_id)
-    return reply(request, PushResponse(results=answers.results, server_time_ms=now_ms(),
-                                       protocols=answers.protocols))
+    told = now_ms()
+    return reply(request, PushResponse(results=answers.results, server_time_ms=told,
+                                       protocols=answers.protocols,
+                                       registry_time=tell(registry.keys, caller.device_id, told)))
 
 
 def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
@@ -65,6 +68,7 @@ def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states
                     states, stored=stored, packed=packed, deltas=registry.deltas)
     if not attachments:  # a device that reads no attachment field is not sent such a form
         page.templates = [t for t in page.templates if not has_attachment_fields(t)]
+    page.registry_time = tell(registry.keys, caller.device_id, page.server_time_ms)
     return page
 
 

@@ -9,7 +9,7 @@ registers already stored keep their numbers. The downgrade writes the numbers ba
 registers of protocols created since, and drops the column.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0009
 Create Date: 2026-12-06 06:00:00.000000
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from schemas.packed import is_packed, pack_registers, unpack_registers
 
 revision: str = '0013'
-down_revision: str | None = '0011'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
