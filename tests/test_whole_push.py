@@ -69,12 +69,14 @@ def registries(tmp_path_factory: pytest.TempPathFactory,
         dispose_database(registry.database.url)
 
 
-def _held(registry: InProcessRegistry) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the tables a push writes, on either database."""
+def held_rows(registry: InProcessRegistry, tables: dict[str, str] = _TABLES,
+              ) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of ``tables`` (a push writes them; each with its order), on either
+    database."""
     with registry.database.read() as session:
         return {table: [tuple(row) for row in session.execute(text(
             f"SELECT * FROM {table} ORDER BY {order}"))]  # noqa: S608 (our names)
-            for table, order in _TABLES.items()}
+            for table, order in tables.items()}
 
 
 def _push(registry: InProcessRegistry, ops: list[Op],
@@ -83,7 +85,7 @@ def _push(registry: InProcessRegistry, ops: list[Op],
                   AHEAD_MS, None, protocols)
 
 
-def _ordered(answers: Answers, protocols: list[WholeProtocol], ops: list[Op],
+def ordered(answers: Answers, protocols: list[WholeProtocol], ops: list[Op],
              ) -> list[OpResult]:
     """The answers op by op, in the order the registry takes the ops: each protocol pushed
     whole just before the first op with a higher seq than its first."""
@@ -107,7 +109,7 @@ Authored = tuple[int, str, Any, int]
 """An op of a protocol pushed whole, its value as written: ``(seq, path, value, hlc)``."""
 
 
-def _whole(doc: str, ops: list[Authored]) -> WholeProtocol:
+def whole_protocol(doc: str, ops: list[Authored]) -> WholeProtocol:
     """The protocol as a tablet pushes it, each value as it saved it, in MessagePack."""
     return WholeProtocol(doc, [(seq, path, msgspec.Raw(msgspec.msgpack.encode(value)), hlc)
                                for seq, path, value, hlc in ops])
@@ -244,7 +246,7 @@ def test_a_protocol_pushed_whole_ends_where_its_ops_end(
     doc, ops = FAULTS.get(fault, FAULTS["none"])(data, doc, ops)
     others = [data.draw(_protocol(False, block + 1_000 * (2 + other)))
               for other in range(data.draw(st.integers(0, 2)))]
-    protocols = [_whole(doc, ops), *(_whole(*other) for other in others)]
+    protocols = [whole_protocol(doc, ops), *(whole_protocol(*other) for other in others)]
     for earlier in _earlier(data, fault, protocols[0]):
         for registry in registries:
             _push(registry, earlier)
@@ -256,8 +258,8 @@ def test_a_protocol_pushed_whole_ends_where_its_ops_end(
     for _ in range(2 if fault == "duplicate" else 1):
         pushed_whole = _push(whole, edits, protocols)
         pushed_as_ops = _push(one_by_one, [op for block in blocks for op in block])
-        assert _ordered(pushed_whole, protocols, edits) == pushed_as_ops.results
-        assert _held(whole) == _held(one_by_one)
+        assert ordered(pushed_whole, protocols, edits) == pushed_as_ops.results
+        assert held_rows(whole) == held_rows(one_by_one)
     if fault == "none":  # taken in one pass, answered in one result
         assert ProtocolResult(doc, "accepted") in pushed_whole.protocols
 
@@ -269,7 +271,7 @@ def test_a_push_checked_at_once_is_checked_as_each_protocol_alone(
         batch: list[list[tuple[str, Any]]]) -> None:
     """The runs found for all of a push's protocols at once are those found for each alone,
     and a run packed from the bytes that came is what ``NewProtocol`` packs of the same ops."""
-    protocols = [_whole(str(uuid.uuid4()), _stamped(authored, 1_000 * (number + 1)))
+    protocols = [whole_protocol(str(uuid.uuid4()), _stamped(authored, 1_000 * (number + 1)))
                  for number, authored in enumerate(batch)]
     together = prepare_push(protocols, DEVICE, _KNOWN.get, 2**62)
     for protocol, found in zip(protocols, together, strict=True):
