@@ -137,6 +137,8 @@ class TrustList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     registry key."""
 
     issued_at_ms: int
+    """When the registry made the list: after its keys last changed, as it keeps a list until
+    they change again."""
     registry_key: str
     """PEM of the registry's own public key."""
     keys: list[TrustedKey]

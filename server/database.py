@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, select
 from schemas import builtin_templates
 from server.checkpoints import Checkpointer, leave_checkpoints
 from server.clock import now_ms
+from server.credentials import Credentials, add_generation
 from server.replica import PullReads
 from server.schema import upgrade
 from server.tables import ChangeCounter, TemplateRow
@@ -97,6 +98,8 @@ class Database:
             self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
         self.pull_reads = PullReads(self.reader, replica_url)
         """Where pull pages are read: a read replica that has caught up, else here."""
+        self.credentials = Credentials(self.reader)
+        """Devices' credentials and the trust list, kept while no device or key changes."""
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration; add the change counter and the built-in
@@ -106,6 +109,7 @@ class Database:
             if session.get(ChangeCounter, 1) is None:
                 session.add(ChangeCounter(id=1, value=0))
                 session.flush()
+            add_generation(session)
             self._install_builtin_templates(session)
 
     def _install_builtin_templates(self, session: Session) -> None:

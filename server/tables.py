@@ -230,6 +230,17 @@ class ChangeCounter(SQLModel, table=True):
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class CredentialsGeneration(SQLModel, table=True):
+    """One row: how many times devices and their keys have changed. Each registry process
+    keeps devices' credentials and the trust list in memory while it holds
+    (``server.credentials``)."""
+
+    __tablename__ = "credentials_generation"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class HeldOpRow(SQLModel, table=True):
     """An op refused because its protocol was signed without it: kept, never merged, shown to
     supervisors in the audit and to the device that made it. One row an op: they are few."""

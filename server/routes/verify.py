@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get
@@ -12,6 +13,7 @@ from litestar.response import Template
 from field_sync.verify import Verdict
 from schemas.signing import TrustList
 from server.console.auth import signed_in_account
+from server.credentials import ListedKeys
 from server.openapi import documented
 from server.registry import Registry, now_ms
 from server.seal_story import SealStory, story_of, verification_path
@@ -24,9 +26,16 @@ from server.wire import reply
 __all__ = ["console_link", "trust_list_route", "verification_page", "verify_json"]
 
 
-def _trusted_keys(registry: Registry, public_url: str) -> TrustList:
+def _listed(registry: Registry, public_url: str) -> ListedKeys:
+    """The trust list for ``public_url``, made now and signed: when it was issued is when
+    the keys last changed (``server.credentials`` keeps it until they change again)."""
     with registry.database.read() as session:
-        return trusted_keys(session, registry.keys, now_ms(), public_url)
+        unsigned = trusted_keys(session, registry.keys, now_ms(), public_url)
+    return ListedKeys(unsigned, sign(unsigned, registry.keys), entity_tag(unsigned))
+
+
+def _trust_list(registry: Registry, public_url: str) -> ListedKeys:
+    return registry.database.credentials.trust_list(public_url, partial(_listed, registry))
 
 
 @get("/v1/trust-list", operation_class=documented(response=TrustList, responses={
@@ -38,12 +47,11 @@ async def trust_list_route(
     verifiers cache it. Conditional:
     with the ``ETag`` of the list it holds in ``If-None-Match``, a client whose list is still
     current gets ``304 Not Modified`` and no body."""
-    unsigned = await registry.run(_trusted_keys, registry, registry.public_url(request))
-    tag = entity_tag(unsigned)
-    if request.headers.get("if-none-match") == tag:
-        return Response(b"", status_code=304, headers={"ETag": tag})
-    response = reply(request, sign(unsigned, registry.keys))
-    response.headers["ETag"] = tag
+    listed = await registry.run(_trust_list, registry, registry.public_url(request))
+    if request.headers.get("if-none-match") == listed.tag:
+        return Response(b"", status_code=304, headers={"ETag": listed.tag})
+    response = reply(request, listed.signed)
+    response.headers["ETag"] = listed.tag
     return response
 
 

@@ -8,6 +8,9 @@ column is filled here from the op log (the first push that merged ops into each 
 registers already stored keep their numbers. The downgrade writes the numbers back into the
 registers of protocols created since, and drops the column.
 
+Also the credentials' generation, one row counting changes of devices and their keys: each
+process keeps credentials and the trust list in memory while it holds.
+
 Revision ID: 0013
 Revises: 0009
 Create Date: 2026-12-06 06:00:00.000000
@@ -38,9 +41,15 @@ def upgrade() -> None:
                                       server_default='0'))
     op.execute('UPDATE protocol SET created = COALESCE((SELECT MIN(op_log.changed) FROM op_log '
                'WHERE op_log.doc = protocol.id), 0)')
+    op.create_table('credentials_generation',
+                    sa.Column('id', sa.Integer(), nullable=False),
+                    sa.Column('value', sa.BigInteger(), nullable=False),
+                    sa.PrimaryKeyConstraint('id'))
+    op.execute('INSERT INTO credentials_generation (id, value) VALUES (1, 0)')
 
 
 def downgrade() -> None:
+    op.drop_table('credentials_generation')
     bind, last, done = op.get_bind(), '', 0
     while chunk := bind.execute(sa.text(
             'SELECT id, registers, created FROM protocol WHERE id > :last AND created > 0 '
