@@ -28,7 +28,7 @@ __all__ = ["WAIT_S", "PullReads"]
 
 WAIT_S = 0.05
 """How long a page waits for the replica to catch up before the database serves it."""
-_COUNTER = select(ChangeCounter.value)  # type: ignore[call-overload]
+_COUNTER = select(ChangeCounter.value).where(ChangeCounter.id == 1)  # type: ignore[call-overload]
 
 
 class PullReads:
@@ -61,7 +61,9 @@ class PullReads:
             deadline = time.monotonic() + WAIT_S
             while True:
                 with Session(self._replica, expire_on_commit=False) as session, session.begin():
-                    if session.execute(_COUNTER).scalar_one() >= floor:
+                    # No row yet: the replica has not replayed the database's first change.
+                    reached = session.execute(_COUNTER).scalar()
+                    if reached is not None and reached >= floor:
                         self.served["replica"] += 1
                         yield session
                         return

@@ -3,6 +3,7 @@ itself whenever the replica has not caught up with what the database had committ
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,21 @@ def _tablet(registry: InProcessRegistry, inspector: str, folder: Path) -> Tablet
     return tablet
 
 
+def _replayed(servers: tuple[str, str]) -> None:
+    """Wait until the replica has replayed everything the database has written so far (the
+    test's PostgreSQL commits without waiting for its log to reach the disk, and a replica
+    receives only what did: a second or so may pass)."""
+    primary, replica = servers
+    with psycopg.connect(primary, autocommit=True) as connection:
+        written = connection.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+    with psycopg.connect(replica, autocommit=True) as connection:
+        deadline = time.monotonic() + 30
+        while not connection.execute("SELECT pg_last_wal_replay_lsn() >= %s",
+                                     written).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the replica did not catch up"
+            time.sleep(0.01)
+
+
 def _replay(replica: str, paused: bool) -> None:
     with psycopg.connect(replica, autocommit=True) as connection:
         connection.execute("SELECT pg_wal_replay_pause()" if paused else
@@ -57,7 +73,9 @@ def test_pulls_read_the_replica_and_never_miss_what_it_has_not_replayed(
     a, b = (_tablet(registry, inspector, tmp_path) for inspector in ("inspector-a", "inspector-b"))
     served = registry.database.pull_reads.served
     first = a.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "N-1"})
-    assert a.push().ok and b.pull().ok
+    assert a.push().ok
+    _replayed(servers)
+    assert b.pull().ok
     assert b.protocol(first) == registry.protocol(first)
     assert served["replica"] > 0
     _replay(replica, paused=True)
@@ -71,7 +89,9 @@ def test_pulls_read_the_replica_and_never_miss_what_it_has_not_replayed(
         _replay(replica, paused=False)
     on_replica = served["replica"]
     third = a.create_protocol(TEMPLATE, ASSIGNMENT, {"number": "N-3"})
-    assert a.push().ok and b.pull().ok
+    assert a.push().ok
+    _replayed(servers)
+    assert b.pull().ok
     assert b.protocol(third) == registry.protocol(third)
     assert served["replica"] > on_replica
     a.close()
