@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get
@@ -13,29 +12,16 @@ from litestar.response import Template
 from field_sync.verify import Verdict
 from schemas.signing import TrustList
 from server.console.auth import signed_in_account
-from server.credentials import ListedKeys
 from server.openapi import documented
-from server.registry import Registry, now_ms
+from server.registry import Registry
 from server.seal_story import SealStory, story_of, verification_path
 from server.tables import ProtocolRow
-from server.trust import entity_tag, sign, trusted_keys
+from server.trust import current_list
 from server.verification import verdict_for
 from server.web import Page, render
 from server.wire import reply
 
 __all__ = ["console_link", "trust_list_route", "verification_page", "verify_json"]
-
-
-def _listed(registry: Registry, public_url: str) -> ListedKeys:
-    """The trust list for ``public_url``, made now and signed: when it was issued is when
-    the keys last changed (``server.credentials`` keeps it until they change again)."""
-    with registry.database.read() as session:
-        unsigned = trusted_keys(session, registry.keys, now_ms(), public_url)
-    return ListedKeys(unsigned, sign(unsigned, registry.keys), entity_tag(unsigned))
-
-
-def _trust_list(registry: Registry, public_url: str) -> ListedKeys:
-    return registry.database.credentials.trust_list(public_url, partial(_listed, registry))
 
 
 @get("/v1/trust-list", operation_class=documented(response=TrustList, responses={
@@ -47,7 +33,8 @@ async def trust_list_route(
     verifiers cache it. Conditional:
     with the ``ETag`` of the list it holds in ``If-None-Match``, a client whose list is still
     current gets ``304 Not Modified`` and no body."""
-    listed = await registry.run(_trust_list, registry, registry.public_url(request))
+    listed = await registry.run(current_list, registry.database, registry.keys,
+                                registry.public_url(request))
     if request.headers.get("if-none-match") == listed.tag:
         return Response(b"", status_code=304, headers={"ETag": listed.tag})
     response = reply(request, listed.signed)
