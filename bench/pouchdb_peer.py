@@ -215,6 +215,7 @@ def _run(mode: str, workload: Path, arg: str, scratch: Path) -> dict[str, Any]:
                     capture_output=True,
                     text=True,
                     timeout=RUN_TIMEOUT_S,
+                    env={**os.environ, "PEER_SERVER_PID": str(server.pid)},
                 )
             except subprocess.TimeoutExpired as exc:
                 raise PeerError(f"run.mjs {mode} took over {RUN_TIMEOUT_S:.0f} s") from exc

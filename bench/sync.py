@@ -33,6 +33,7 @@ from workload import (
     read_workload,
     registry,
     registry_database,
+    server_cpu_s,
     server_peak_rss_mb,
 )
 
@@ -68,12 +69,16 @@ def _ours(documents: list[dict[str, Any]], batch: int, db_url: str,
         batch_ops = max(1, round(batch * ops / len(documents)))
         print(f"tablet A holds {len(documents)} protocols ({ops} ops, filled at "
               f"{len(documents) / fill_s:.0f} protocols/s); pushing…", file=sys.stderr)
+        before = server_cpu_s(reg.server)
         push = _leg(store_a, "push", batch_ops)
+        push["server_cpu_s"] = server_cpu_s(reg.server) - before
         if push["accepted"] != ops:
             raise SystemExit(f"the registry accepted {push['accepted']} of {ops} ops")
         store_b = _join(reg, assignment, team)
         print("pulling to a fresh tablet B…", file=sys.stderr)
+        before = server_cpu_s(reg.server)
         pull = _leg(store_b, "pull", batch_ops)
+        pull["server_cpu_s"] = server_cpu_s(reg.server) - before
         if pull["protocols"] != len(documents):
             raise SystemExit(f"tablet B holds {pull['protocols']} of {len(documents)} protocols")
         server_rss = server_peak_rss_mb(reg.server)
@@ -82,6 +87,8 @@ def _ours(documents: list[dict[str, Any]], batch: int, db_url: str,
         "protocols": count, "ops": ops, "batch": batch, "batch_ops": batch_ops,
         "db": db,
         "push_s": push["seconds"], "pull_s": pull["seconds"],
+        "push_cpu_s": {"tablet": push["cpu_s"], "server": push["server_cpu_s"]},
+        "pull_cpu_s": {"tablet": pull["cpu_s"], "server": pull["server_cpu_s"]},
         "push_protocols_per_s": count / push["seconds"],
         "pull_protocols_per_s": count / pull["seconds"],
         "push_bytes": push["sent_bytes"] + push["received_bytes"],

@@ -25,13 +25,13 @@ def main() -> None:
     tablet = Tablet(args.store, PASSPHRASE)
     transport = tablet.transport
     assert isinstance(transport, HttpTransport)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = tablet.push(args.batch) if args.leg == "push" else tablet.pull()
-    seconds = time.perf_counter() - started
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     if not report.ok:
         raise SystemExit(f"the {args.leg} failed: {report}")
     print(json.dumps({
-        "seconds": seconds, "pushed": report.pushed, "accepted": report.accepted,
+        "seconds": seconds, "cpu_s": cpu_s, "pushed": report.pushed, "accepted": report.accepted,
         "pulled": report.pulled, "protocols": len(tablet.store.documents()),
         "round_trips": transport.traffic.requests, "sent_bytes": transport.traffic.sent_bytes,
         "received_bytes": transport.traffic.received_bytes, "peak_rss_mb": peak_rss_mb()}))

@@ -13,6 +13,8 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,14 +29,15 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from client_lib import Tablet
-from field_sync import content_hash
+from field_sync import content_hash, pack
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
-from schemas import Assignment, Protocol, ProtocolSummary
+from schemas import Assignment, Protocol, ProtocolSummary, WholeProtocol
 
 __all__ = ["PASSPHRASE", "Registry", "TEMPLATE", "add_options", "enrolled", "fill", "generate",
-           "peak_rss_mb", "print_table", "read_workload", "registry", "registry_copies",
-           "registry_database", "server_peak_rss_mb"]
+           "peak_rss_mb", "print_table", "process_cpu_s", "read_workload", "registry",
+           "registry_copies", "registry_database", "server_cpu_s", "server_peak_rss_mb",
+           "whole_protocol"]
 
 TEMPLATE = "metrology_supervision@1"
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "workloads" / "gen_protocols.py"
@@ -61,28 +64,51 @@ def read_workload(path: Path) -> list[dict[str, Any]]:
 def fill(tablet: Tablet, assignment: str, document: dict[str, Any]) -> str:
     """Enter one workload document on a tablet as an inspector would: the protocol's fields,
     then each instrument and its measurements as rows. Returns the protocol id."""
-    site = document["site"]
-    protocol = tablet.create_protocol(TEMPLATE, assignment, {
-        "number": document["number"][:32],
-        "started_at": document["started_at"],
-        "entity_tin": document["entity_tin"],
-        "entity_name": document["entity_name"],
-        "site_address": f"{site['lat']}, {site['lon']}",
-        "lead_inspector": document["inspector_id"],
-        "findings": document["findings"] or None,
-        "conclusion": document["conclusion"],
-    })
+    protocol = tablet.create_protocol(TEMPLATE, assignment, _fields(document))
     with tablet.edit(protocol) as edit:
         for instrument in document["instruments"]:
-            row = edit.add_row("instruments", {
-                "type": instrument["type"], "serial": instrument["serial"],
-                "verified_until": instrument["verified_until"]})
+            row = edit.add_row("instruments", _instrument(instrument))
             for measurement in instrument["measurements"]:
-                edit.add_row("measurements", {
-                    "instrument": row, "nominal": str(measurement["nominal"]),
-                    "indication": str(measurement["observed"]), "mpe": str(measurement["mpe"]),
-                    "unit": measurement["unit"]})
+                edit.add_row("measurements", _measurement(measurement, row))
     return protocol
+
+
+def whole_protocol(document: dict[str, Any], first_seq: int, device: str = "bench-tablet",
+                   assignment: str = "bench-assignment") -> WholeProtocol:
+    """One workload document as a tablet that filled it (``fill``) pushes it whole: the ops,
+    each value the MessagePack the tablet saved."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for instrument in document["instruments"]:
+        row = str(uuid.uuid4())
+        rows.append((f"instruments/{row}", _instrument(instrument)))
+        rows += [(f"measurements/{uuid.uuid4()}", _measurement(measurement, row))
+                 for measurement in instrument["measurements"]]
+    authored = [("", {**_fields(document), "_template": TEMPLATE, "_assignment": assignment}),
+                *rows]
+    now = time.time_ns() // 1_000_000
+    return WholeProtocol(str(uuid.uuid4()), [
+        (first_seq + place, path, msgspec.Raw(msgspec.msgpack.encode(value)), pack(now, place))
+        for place, (path, value) in enumerate(authored)])
+
+
+def _fields(document: dict[str, Any]) -> dict[str, Any]:
+    site = document["site"]
+    return {"number": document["number"][:32], "started_at": document["started_at"],
+            "entity_tin": document["entity_tin"], "entity_name": document["entity_name"],
+            "site_address": f"{site['lat']}, {site['lon']}",
+            "lead_inspector": document["inspector_id"],
+            "findings": document["findings"] or None, "conclusion": document["conclusion"]}
+
+
+def _instrument(instrument: dict[str, Any]) -> dict[str, Any]:
+    return {"type": instrument["type"], "serial": instrument["serial"],
+            "verified_until": instrument["verified_until"]}
+
+
+def _measurement(measurement: dict[str, Any], instrument: str) -> dict[str, Any]:
+    return {"instrument": instrument, "nominal": str(measurement["nominal"]),
+            "indication": str(measurement["observed"]), "mpe": str(measurement["mpe"]),
+            "unit": measurement["unit"]}
 
 
 @dataclass
@@ -196,12 +222,31 @@ def print_table(rows: Sequence[tuple[str, ...]], width: int = 14) -> None:
         print(f"{name:<{name_width}}" + "".join(f"  {value:>{width}}" for value in values))
 
 
-def server_peak_rss_mb(server: LocalServer) -> float:
-    """The server process's peak resident memory (VmHWM; the largest of its workers)."""
+def _server_pids(server: LocalServer) -> list[int]:
+    """The server process and its workers."""
     assert server.process is not None
     pids = [server.process.pid]
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     if children.exists():
         pids += [int(pid) for pid in children.read_text().split()]
-    return max((vm_hwm_mb(pid) or 0.0 for pid in pids), default=0.0)
+    return pids
+
+
+def server_peak_rss_mb(server: LocalServer) -> float:
+    """The server process's peak resident memory (VmHWM; the largest of its workers)."""
+    return max((vm_hwm_mb(pid) or 0.0 for pid in _server_pids(server)), default=0.0)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of one process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(server: LocalServer) -> float:
+    """CPU seconds of the server process and its workers so far."""
+    return sum(process_cpu_s(pid) for pid in _server_pids(server))
 

@@ -25,7 +25,7 @@ from schemas import Op, Template, VersionVector
 from schemas.packed import pack_registers, unpack_registers
 from schemas.signing import RegistryTime
 
-__all__ = ["DeviceStore", "Filed", "OutboxEntry"]
+__all__ = ["DeviceStore", "Filed", "OutboxEntry", "Pending"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -76,6 +76,10 @@ Filed = tuple[str, str, str, bytes, bytes]
 version vector in MessagePack (``DeviceStore.base`` reads them back)."""
 
 _encode = msgspec.msgpack.Encoder().encode
+_json = msgspec.json.Encoder().encode
+_EMPTY = _encode({})
+"""The version vector of a protocol made on this tablet and never received from the
+registry."""
 _vector = msgspec.msgpack.Decoder(VersionVector)
 _template = msgspec.msgpack.Decoder(Template)
 
@@ -88,6 +92,12 @@ class OutboxEntry(msgspec.Struct, frozen=True):
     """``pending`` (not yet acknowledged), ``accepted`` or ``rejected``."""
     code: str = ""
     reason: str = ""
+
+
+Pending = tuple[int, str, str, bytes, int]
+"""An op waiting to reach the registry, as the outbox keeps it: ``(seq, doc, path, value,
+hlc)``, its value still the MessagePack it was saved as (a push sends it on as it is). Plain
+tuples, as the outbox gives them: a push reads thousands."""
 
 
 class DeviceStore:
@@ -184,6 +194,24 @@ class DeviceStore:
                         status, code, reason)
             for seq, doc_id, path, value, hlc, status, code, reason in rows
         ]
+
+    def pending(self, limit: int = -1, after: int = 0) -> list[Pending]:
+        """The ops waiting to reach the registry, in seq order after ``after``."""
+        with self._lock:
+            rows: list[Pending] = self._db.execute(
+                "SELECT seq, doc, path, value, hlc FROM outbox WHERE status = 'pending' "
+                "AND seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+        return rows
+
+    def unseen(self, docs: Iterable[str]) -> set[str]:
+        """Those of ``docs`` the registry has never seen: made on this tablet, never received
+        from the registry, and none of their ops answered yet."""
+        with self._lock:
+            return {doc for doc, in self._db.execute(
+                "SELECT id FROM document WHERE id IN (SELECT value FROM json_each(?)) "
+                "AND vector = ? AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.doc = "
+                "document.id AND outbox.status != 'pending')",
+                (_json(list(docs)), _EMPTY))}
 
     def highest_stamp(self, status: str | None = None) -> int:
         """The highest stamp among this tablet's ops with ``status`` (any: None; 0 if none)."""

@@ -13,20 +13,23 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
+
+import msgspec
 
 from client_lib.ahead import read_ahead
 from client_lib.anchors import refresh_anchors
 from client_lib.errors import Offline, RegistryRefused
-from client_lib.store import DeviceStore, Filed, OutboxEntry
+from client_lib.store import DeviceStore, Filed, Pending
 from client_lib.transport import Transport
 from client_lib.uploads import UploadReport
 from field_sync import DocumentState, HybridLogicalClock
 from field_sync.freeze import covers
 from field_sync.paths import FREEZE, SUPERSEDES
-from schemas import PulledPage, PushRequest, PushResponse
+from schemas import Op, PulledPage, PushRequest, PushResponse, WholeProtocol
 
-__all__ = ["SyncReport", "Synchronizer"]
+__all__ = ["PushForm", "SyncReport", "Synchronizer"]
 
 log = logging.getLogger("field_sync.client")
 
@@ -37,6 +40,8 @@ _MAX_RESTAMPS = 3
 _ON_THE_WIRE = 2
 """Batches a push may have sent and not yet had answered."""
 _FREEZE = FREEZE.encode()
+_SUPERSEDES = SUPERSEDES.encode()
+_decode = msgspec.msgpack.Decoder().decode
 
 
 @dataclass
@@ -66,21 +71,50 @@ _Fetched = tuple[PulledPage, int, int]
 """A pull page, and the wall clock just before asking and just after the answer."""
 
 
-_Sent = tuple[list[OutboxEntry], set[str] | None, Future[_Answer]]
+_Sent = tuple[list[Pending], set[str] | None, Future[_Answer]]
 """A batch on the wire: its ops, the protocols they change (``_touched``), and its answer."""
 
 
-def _touched(batch: list[OutboxEntry]) -> set[str] | None:
+def _touched(batch: list[Pending]) -> set[str] | None:
     """The protocols a batch's ops change; None for a batch that goes on the wire alone: one
     that signs a protocol (its registration takes the next registry number, and a correction's
     supersedes the protocol it corrects) or starts a correction (it needs the corrected protocol
     signed, and nothing superseding it yet)."""
-    for entry in batch:
-        op = entry.op
-        if op.path == FREEZE or (op.path == "" and isinstance(op.value, dict)
-                                 and SUPERSEDES in op.value):
+    for _, _, path, value, _ in batch:
+        if path == FREEZE or (path == "" and _corrects(value)):
             return None
-    return {entry.op.doc for entry in batch}
+    return {doc for _, doc, _, _, _ in batch}
+
+
+def _corrects(root: bytes) -> bool:
+    """Whether a protocol's creating op (as saved) makes it the correction of another."""
+    if _SUPERSEDES not in root:  # the usual answer, without reading the op
+        return False
+    value = _decode(root)
+    return isinstance(value, dict) and SUPERSEDES in value
+
+
+def _runs(batch: list[Pending]) -> dict[str, list[Pending]]:
+    """The protocols of a batch whose ops come one after another in it, and their ops."""
+    runs: dict[str, list[Pending]] = {}
+    broken: set[str] = set()
+    last = ""
+    for pending in batch:
+        doc = pending[1]
+        if doc != last and doc in runs:
+            broken.add(doc)
+        runs.setdefault(doc, []).append(pending)
+        last = doc
+    return {doc: run for doc, run in runs.items() if doc not in broken}
+
+
+@dataclass
+class PushForm:
+    """How a tablet pushes to its registry: protocols the registry has never seen go whole
+    (``PushRequest.protocols``), unless the registry refused them once (it is of a release
+    from before them): then ops only, from then on."""
+
+    whole: bool = True
 
 
 def _may_join(touched: set[str] | None, in_flight: deque[_Sent]) -> bool:
@@ -110,6 +144,7 @@ class Synchronizer:
     token: str
     batch_size: int = 500
     wall_ms: Callable[[], int] = _wall_ms
+    form: PushForm = field(default_factory=PushForm)
 
     def run(self, push: bool = True, pull: bool = True) -> SyncReport:
         """Push, then pull (or only one of them); never raises for a lost network."""
@@ -151,28 +186,28 @@ class Synchronizer:
             while batch or in_flight:
                 if batch and len(in_flight) < _ON_THE_WIRE and _may_join(touched, in_flight):
                     in_flight.append((batch, touched, wire.submit(self._send, batch)))
-                    batch = self._next_batch(after=batch[-1].op.seq)
+                    batch = self._next_batch(after=batch[-1][0])
                     touched = _touched(batch)
                     continue
                 sent, _, answer = in_flight.popleft()
                 clock_refused |= self._settle(sent, answer.result(), report)
         return clock_refused
 
-    def _next_batch(self, after: int) -> list[OutboxEntry]:
+    def _next_batch(self, after: int) -> list[Pending]:
         """The pending ops after seq ``after``, ``batch_size`` of them, less those of the
         protocol they end in when its ops go on past them: that protocol starts the next batch,
         so that two batches in a row seldom share a protocol (a protocol bigger than a batch
         is still sent a batch at a time)."""
         if self.batch_size < 1:  # no limit
-            return self.store.outbox("pending", after=after)
-        entries = self.store.outbox("pending", limit=self.batch_size + 1, after=after)
-        if len(entries) <= self.batch_size:
-            return entries
-        going_on = entries[self.batch_size].op.doc
+            return self.store.pending(after=after)
+        batch = self.store.pending(limit=self.batch_size + 1, after=after)
+        if len(batch) <= self.batch_size:
+            return batch
+        going_on = batch[self.batch_size][1]
         cut = self.batch_size
-        while cut > 0 and entries[cut - 1].op.doc == going_on:
+        while cut > 0 and batch[cut - 1][1] == going_on:
             cut -= 1
-        return entries[:cut or self.batch_size]
+        return batch[:cut or self.batch_size]
 
     def _status(self, code: str, doc: str) -> str:
         """What an op refused with ``code`` becomes: ``pending`` to try again, or refused."""
@@ -184,18 +219,42 @@ class Synchronizer:
                 return "pending"
         return "rejected"
 
-    def _send(self, pending: list[OutboxEntry]) -> _Answer:
+    def _request(self, batch: list[Pending]) -> PushRequest:
+        """A batch as the registry is sent it: each protocol it has never seen whole, when the
+        protocol's ops in the batch come one after another from its creating op (the registry
+        then takes them where they stand among the others); every other op by itself."""
+        runs = _runs(batch) if self.form.whole else {}
+        whole = self.store.unseen(doc for doc, run in runs.items() if run[0][2] == "") \
+            if runs else set()
+        device = self.store.get("device_id", "")
+        return PushRequest(
+            [Op(device, seq, doc, path, _decode(value), hlc)
+             for seq, doc, path, value, hlc in batch if doc not in whole],
+            [WholeProtocol(doc, [(seq, path, msgspec.Raw(value), hlc)
+                                 for seq, _, path, value, hlc in runs[doc]])
+             for doc in runs if doc in whole])
+
+    def _send(self, pending: list[Pending]) -> _Answer:
         sent = self.wall_ms()
-        response = self.transport.push(self.token, PushRequest([entry.op for entry in pending]))
+        request = self._request(pending)
+        try:
+            response = self.transport.push(self.token, request)
+        except RegistryRefused as refused:
+            # A registry from before protocols pushed whole refuses the body; it takes ops.
+            if not request.protocols or refused.code != "invalid_body" or \
+                    "protocols" not in refused.detail:
+                raise
+            self.form.whole = False
+            response = self.transport.push(self.token, self._request(pending))
         return response, sent, self.wall_ms()
 
-    def _settle(self, pending: list[OutboxEntry], answer: _Answer, report: SyncReport) -> bool:
+    def _settle(self, pending: list[Pending], answer: _Answer, report: SyncReport) -> bool:
         """Record the registry's answer to a batch; say whether it refused ops for the clock."""
         response, sent, received = answer
         self.clock.learn_offset(response.server_time_ms, sent, received)
         report.pushed += len(pending)
         settled = []
-        docs = {entry.op.seq: entry.op.doc for entry in pending}
+        docs = {seq: doc for seq, doc, _, _, _ in pending} if response.results else {}
         for result in response.results:
             status = "accepted"
             if result.status == "rejected":
@@ -205,8 +264,13 @@ class Synchronizer:
                 report.accepted += result.status == "accepted"
                 report.duplicates += result.status == "duplicate"
             settled.append((result.seq, status, result.code, result.reason))
-        with self.store.transaction() as db:
-            DeviceStore.settle(db, settled)
+        alike = {result.doc: result.status for result in response.protocols}
+        whole = [(seq, alike[doc]) for seq, doc, _, _, _ in pending if doc in alike]
+        report.accepted += sum(status == "accepted" for _, status in whole)
+        report.duplicates += sum(status == "duplicate" for _, status in whole)
+        with self.store.transaction() as db:  # every op of a protocol answered whole: accepted
+            DeviceStore.settle(db, chain(settled, ((seq, "accepted", "", "")
+                                                   for seq, _ in whole)))
             DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
             self.store.learn_registry_time(db, response.registry_time)
         return any(result.code == CLOCK_AHEAD for result in response.results)

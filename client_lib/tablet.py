@@ -28,7 +28,7 @@ from client_lib.errors import (
 )
 from client_lib.keystore import KeyStore, SoftwareKeyStore
 from client_lib.store import DeviceStore, OutboxEntry
-from client_lib.sync import Synchronizer, SyncReport
+from client_lib.sync import PushForm, Synchronizer, SyncReport
 from client_lib.transport import HttpTransport, Transport
 from client_lib.uploads import BlobUploader
 from field_sync import (
@@ -111,6 +111,7 @@ class Tablet:
         self._transport = transport
         self._blob_transport = blob_transport
         self._wall_ms = wall_ms
+        self._push_form = PushForm()
         self.clock = HybridLogicalClock(
             last=self.store.get("hlc_last", 0),
             offset_ms=self.store.get("clock_offset", 0),
@@ -506,7 +507,7 @@ class Tablet:
 
     def pending(self) -> int:
         """How many saved changes wait to reach the registry."""
-        return len(self.store.outbox("pending"))
+        return len(self.store.pending())
 
     def rejections(self) -> list[OutboxEntry]:
         """Changes the registry refused, with its reasons; they stay on the tablet."""
@@ -594,4 +595,4 @@ class Tablet:
         if not token:
             raise NotEnrolled("enroll this tablet before syncing")
         return Synchronizer(self.store, self._transport_or_default(), self.clock, token,
-                            batch_size, self._wall_ms)
+                            batch_size, self._wall_ms, self._push_form)

@@ -19,6 +19,7 @@ from field_sync.paths import (
     TEMPLATE,
     FieldPath,
     Written,
+    is_field_name,
     is_uuid,
     parse_path,
     spread,
@@ -64,14 +65,15 @@ class Form:
         }
         # What a map written whole may hold, by collection: the checks above as types, and
         # the meta fields' own checks run after (one map a protocol). A freeze is an op of
-        # its own, never a field of the root's map, whatever the template.
+        # its own, never a field of the root's map, whatever the template. A collection no
+        # path may name has none: nothing is ever written to it.
         root_checks = self._checks[""]
         self._row_types = {
             "": RowType({**_typed(self.fields, leave_out=FREEZE),
-                         **{name: (Any, root_checks[name])
+                         **{name: ValueType(Any, root_checks[name])
                             for name in (TEMPLATE, ASSIGNMENT, SUPERSEDES)}}),
-            **{name: RowType({**_typed(fields), DELETED: (bool, None)})
-               for name, fields in self.collections.items()},
+            **{name: RowType({**_typed(fields), DELETED: ValueType(bool)})
+               for name, fields in self.collections.items() if is_field_name(name)},
         }
 
     def field(self, path: FieldPath) -> Field:
@@ -106,12 +108,23 @@ class Form:
         """What a map written whole writes, if its collection's row type takes it; None to
         take the op the long way, which also says what is wrong with it."""
         where = ("", "") if path == "" else parse_path(path)
-        if isinstance(where, FieldPath) or not value:
-            return None  # a field's path with a map, or an empty map: refused the long way
-        row_type = self._row_types.get(where[0])
-        if row_type is None or not row_type.takes(value):
-            return None
-        return written_whole(where[0], where[1], value)
+        if isinstance(where, FieldPath):
+            return None  # a field's path with a map: refused the long way
+        return self.written_whole(where[0], where[1], value)
+
+    def row_type(self, collection: str) -> RowType | None:
+        """What a map written whole to a row of ``collection`` (``""``: the protocol's root)
+        may hold; None for a collection the template does not have."""
+        return self._row_types.get(collection)
+
+    def written_whole(self, collection: str, row: str, value: dict[str, Any]) -> Written | None:
+        """What a map written whole to ``row`` of ``collection`` (both empty: the protocol's
+        root) writes, if the collection's row type takes the map as it is: what ``check_op``
+        then finds too. None when only the long way (``check_op``) can tell."""
+        row_type = self._row_types.get(collection)
+        if not value or row_type is None or not row_type.takes(value):
+            return None  # an empty map, or anything the type refuses: the long way says why
+        return written_whole(collection, row, value)
 
     def _check_template(self, value: Any) -> None:
         if value != self.template.ref:

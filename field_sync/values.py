@@ -14,32 +14,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 
 from field_sync.errors import InvalidOperation
-from field_sync.paths import UUID_FORM, is_uuid
+from field_sync.paths import is_uuid
+from field_sync.shapes import ROW_ID, Shape, decimal_shape
 from schemas.attachments import MEDIA_TYPES, Attachment
 from schemas.templates import Field
 
-__all__ = ["DECIMAL", "MAX_ATTACHMENT_BYTES", "ValueType", "check_value", "value_check",
-           "value_type"]
+__all__ = ["MAX_ATTACHMENT_BYTES", "ValueType", "check_value", "value_check", "value_type"]
 
 _MAX_SCALE = 18
-
-
-def _decimal_form(scale: int) -> re.Pattern[str]:
-    """A decimal with at most ``scale`` digits after the point, and 18 before it."""
-    fraction = rf"(?:\.[0-9]{{1,{scale}}})?" if scale else ""
-    return re.compile(rf"-?(?:0|[1-9][0-9]{{0,17}}){fraction}")
 
 
 def _scale(field: Field) -> int:
     return _MAX_SCALE if field.scale is None else max(0, min(field.scale, _MAX_SCALE))
 
 
-DECIMAL = _decimal_form(_MAX_SCALE)
+_ANY_DECIMAL = decimal_shape(_MAX_SCALE)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_TEXT = 10_000
 
@@ -63,14 +57,14 @@ def _text(field: Field) -> Check:
 
 
 def _decimal(field: Field) -> Check:
-    # DECIMAL with the field's scale in it, so a good value is one match.
+    # The field's scale in the form, so a good value is one test.
     scale = _scale(field)
-    fullmatch = _decimal_form(scale).fullmatch
+    good = decimal_shape(scale).takes_one
 
     def check(value: Any) -> None:
-        if value is not None and (not isinstance(value, str) or fullmatch(value) is None):
+        if value is not None and (not isinstance(value, str) or not good(value)):
             raise _bad(field, f"more than {scale} digits after the point"
-                       if isinstance(value, str) and DECIMAL.fullmatch(value) else
+                       if isinstance(value, str) and _ANY_DECIMAL.takes_one(value) else
                        f"expected a decimal written as a string, such as '12.50', not {value!r}")
 
     return check
@@ -203,45 +197,45 @@ def value_check(field: Field) -> Check:
     return _computed(field) if field.computed is not None else _CHECKS[field.type](field)
 
 
-def _matching(pattern: str) -> Any:
-    """The msgspec type of a string ``pattern`` matches whole (msgspec searches; the anchors
-    make it a full match, and ``\\Z``, unlike ``$``, takes no trailing newline)."""
-    return Annotated[str, msgspec.Meta(pattern=rf"\A(?:{pattern})\Z")]
+class ValueType(NamedTuple):
+    """What ``value_type`` gives for a field that takes values."""
 
-
-_UUID_TYPE = _matching(UUID_FORM)
-"""A row's id, as ``is_uuid`` takes it."""
-
-
-ValueType = tuple[Any, Callable[[Any], object] | None]
-"""What ``value_type`` gives for a field that takes values."""
+    kind: Any
+    """A msgspec type."""
+    check: Callable[[Any], object] | None = None
+    """The check still to run on a value the type took."""
+    shape: Shape | None = None
+    """The form text the type took must have (checked many values at a time)."""
 
 
 def value_type(field: Field) -> ValueType | None:
-    """A msgspec type that takes no value ``value_check(field)`` refuses, and the check still
-    to run on a value it took (a date, or a date and time: msgspec reads spellings that
-    Python's ``fromisoformat`` does not, and takes ``date`` objects as they are); None for a
-    computed field, which takes nothing.
+    """A msgspec type that, with the check or the form it names for a value it took, takes no
+    value ``value_check(field)`` refuses; None for a computed field, which takes nothing.
 
-    A whole row's values are then checked in one ``msgspec.convert``, in C. The type may refuse
-    a good value that the check takes (an integer past 64 bits): the check then decides."""
+    A date, or a date and time, is checked by the field's own check (msgspec reads spellings
+    that Python's ``fromisoformat`` does not, and takes ``date`` objects as they are); a
+    decimal, or a row's id, by its form (``field_sync.shapes``), many values at once: a pattern
+    in the type (``msgspec.Meta(pattern=...)``) would cost msgspec some 4,000 instructions a
+    value. A whole row's values are then checked in one ``msgspec.convert``, in C. The type may
+    refuse a good value that the check takes (an integer past 64 bits): the check decides."""
     if field.computed is not None:
         return None
     if field.type == "text":
         limit = field.max_length or MAX_TEXT  # below 0, as the check: no text at all
-        return (Annotated[str, msgspec.Meta(max_length=limit)] | None if limit >= 0 else None), None
+        return ValueType(Annotated[str, msgspec.Meta(max_length=limit)] | None
+                         if limit >= 0 else None)
     if field.type == "decimal":
-        return _matching(_decimal_form(_scale(field)).pattern) | None, None
+        return ValueType(str | None, shape=decimal_shape(_scale(field)))
     if field.type == "choice":
         options = tuple(option.value for option in field.options)
-        return (Literal[options] | None if options else None), None
+        return ValueType(Literal[options] | None if options else None)
     if field.type == "row":
-        return _UUID_TYPE | None, None
+        return ValueType(str | None, shape=ROW_ID)
     if field.type in ("date", "datetime"):
-        return str | None, value_check(field)
+        return ValueType(str | None, value_check(field))
     if field.type == "attachment":
-        return Attachment | None, _attachment_rules(field)
-    return _TYPES[field.type] | None, None
+        return ValueType(Attachment | None, _attachment_rules(field))
+    return ValueType(_TYPES[field.type] | None)
 
 
 _TYPES: dict[str, Any] = {"integer": int, "boolean": bool}

@@ -21,11 +21,14 @@ from schemas.wire import (
     ProtocolHead,
     ProtocolPage,
     ProtocolRecord,
+    ProtocolResult,
     ProtocolSummary,
     PulledPage,
     PullResponse,
     PushRequest,
     PushResponse,
+    WholeOp,
+    WholeProtocol,
 )
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "ProtocolHead",
     "ProtocolPage",
     "ProtocolRecord",
+    "ProtocolResult",
     "ProtocolSummary",
     "PulledPage",
     "PullResponse",
@@ -58,6 +62,8 @@ __all__ = [
     "Row",
     "Template",
     "VersionVector",
+    "WholeOp",
+    "WholeProtocol",
     "builtin_templates",
     "export_json_schemas",
 ]

@@ -13,7 +13,10 @@ sends, and a tablet writes, shrinks with it:
      {collection: [[field, ...], {row: [register or nil, ...]}]}]
 
 where ``register`` is ``[hlc, actor's place, seq, value, changed]`` and ``count`` the number of
-registers. Both forms are read (``unpack_registers``): a registry keeps rows it has not packed
+registers. ``changed`` is the registry's change number when the register won, or 0 for one that
+won in the push that created the protocol (the registry keeps that push's number beside the
+registers, and reads them with it: ``unpack_registers(..., created)``; a tablet reads none of
+them). Both forms are read (``unpack_registers``): a registry keeps rows it has not packed
 yet, and a device too old to read this form is sent the flat one.
 """
 
@@ -25,8 +28,8 @@ import msgspec
 
 from schemas.operations import Register
 
-__all__ = ["PackedRegister", "PackedRows", "encode_packed", "is_packed", "pack_registers",
-           "register_count", "unpack_registers"]
+__all__ = ["PackedRegister", "PackedRows", "array_head", "encode_packed", "is_packed",
+           "pack_registers", "register_count", "unpack_registers"]
 
 _FLAT = msgspec.msgpack.Decoder(dict[str, Register])
 _encode = msgspec.msgpack.Encoder().encode
@@ -151,13 +154,14 @@ def is_packed(data: bytes | msgspec.Raw) -> bool:
     return len(view) > 0 and view[0] == _ARRAY_OF_4
 
 
-def unpack_registers(data: bytes) -> dict[str, Register]:
-    """Registers, path to register, from either form."""
+def unpack_registers(data: bytes, created: int = 0) -> dict[str, Register]:
+    """Registers, path to register, from either form; a packed register whose ``changed`` is 0
+    won in the push that created the protocol, change number ``created``."""
     if not is_packed(data):
         return _FLAT.decode(data)
     packed = _PACKED.decode(data)
     actors = packed.actors
-    registers = {name: Register(r.hlc, actors[r.actor], r.seq, r.value, r.changed)
+    registers = {name: Register(r.hlc, actors[r.actor], r.seq, r.value, r.changed or created)
                  for name, r in packed.fields.items()}
     for collection, rows in packed.collections.items():
         names = rows.names
@@ -168,7 +172,7 @@ def unpack_registers(data: bytes) -> dict[str, Register]:
             for name, r in zip(names, row, strict=False):  # a row may lack the last names
                 if r is not None:
                     registers[prefix + name] = Register(r.hlc, actors[r.actor], r.seq, r.value,
-                                                        r.changed)
+                                                        r.changed or created)
     return registers
 
 
@@ -194,3 +198,12 @@ def _unsigned(view: memoryview, at: int) -> int:
     if width is None:
         raise ValueError("not registers in either form")
     return int.from_bytes(view[at + 1:at + 1 + width], "big")
+
+
+def array_head(length: int) -> bytes:
+    """The MessagePack head of an array of ``length`` items (for arrays built of bytes that
+    are MessagePack already)."""
+    if length < 16:
+        return bytes((0x90 | length,))
+    return (b"\xdc" + length.to_bytes(2, "big")) if length < 2**16 else \
+        (b"\xdd" + length.to_bytes(4, "big"))

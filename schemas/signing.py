@@ -153,6 +153,8 @@ class TrustList(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     registry key; with the hand-overs that lead from earlier registry keys to it."""
 
     issued_at_ms: int
+    """When the registry made the list: after its keys last changed, as it keeps a list until
+    they change again."""
     registry_key: str
     """PEM of the registry's own public key."""
     keys: list[TrustedKey]

@@ -6,13 +6,13 @@ other way round) still understand each other.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.bounds import Key, Name, Region, Text
+from schemas.bounds import KEY_LENGTH, Key, Name, Region, Text
 from schemas.documents import Protocol
-from schemas.operations import Op, Register, VersionVector
+from schemas.operations import PATH_LENGTH, Op, Register, VersionVector
 from schemas.packed import register_count
 from schemas.reference import Assignment, Entity, Inspector, ReferenceInstrument, Site
 from schemas.signing import Receipt, RegistryTime
@@ -29,12 +29,15 @@ __all__ = [
     "ProtocolHead",
     "ProtocolPage",
     "ProtocolRecord",
+    "ProtocolResult",
     "ProtocolSummary",
     "PullResponse",
     "PulledPage",
     "PushRequest",
     "PushResponse",
     "TeamMember",
+    "WholeOp",
+    "WholeProtocol",
 ]
 
 OpStatus = Literal["accepted", "duplicate", "rejected"]
@@ -51,10 +54,32 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[dict[str, str]] = msgspec.field(default_factory=list)
 
 
+WholeOp = tuple[int, Annotated[str, msgspec.Meta(max_length=PATH_LENGTH)], msgspec.Raw, int]
+"""One op of a protocol pushed whole, as the registry's op log keeps it: ``(seq, path, value,
+hlc)``, the value as its device wrote it (MessagePack; in a JSON body, JSON), its device the one
+pushing and its protocol the one it is sent with; the path bounded as an ``Op``'s."""
+
+
+class WholeProtocol(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A protocol the registry has never seen, pushed whole by the device that made every one
+    of its ops: its id and its ops, in seq order, as the op log keeps them (the first creates
+    it). The registry checks them in one pass and answers them in one ``ProtocolResult``; ops
+    that do not all fare alike are answered one by one, as if they had come in ``ops``."""
+
+    doc: Annotated[str, msgspec.Meta(max_length=KEY_LENGTH)]
+    ops: list[WholeOp]
+
+
 class PushRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """A batch of the device's own ops, in seq order. Sending it twice changes nothing."""
+    """A batch of the device's own ops, in seq order. Sending it twice changes nothing.
+
+    ``protocols`` are protocols new to the registry, sent whole, in the order of their first
+    ops. The registry takes each just before the first of ``ops`` with a higher seq than its
+    first, so a push gives exactly what the same ops one by one in that order give. A registry
+    from before them refuses a body that has them."""
 
     ops: list[Op]
+    protocols: list[WholeProtocol] = msgspec.field(default_factory=list)
 
 
 class OpResult(msgspec.Struct, array_like=True, omit_defaults=True):
@@ -66,11 +91,22 @@ class OpResult(msgspec.Struct, array_like=True, omit_defaults=True):
     reason: str = ""
 
 
+class ProtocolResult(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """What became of every op of a protocol pushed whole, when they all fared alike: all
+    ``accepted``, or all ``duplicate`` (the protocol came before)."""
+
+    doc: str
+    status: Literal["accepted", "duplicate"]
+
+
 class PushResponse(msgspec.Struct):
-    """One result per pushed op, in the order sent, and the server's clock."""
+    """One result per pushed op, in the order sent, and the server's clock. A protocol pushed
+    whole is answered by one ``ProtocolResult`` in ``protocols`` when its ops all fared alike,
+    else op by op in ``results``."""
 
     results: list[OpResult]
     server_time_ms: int
+    protocols: list[ProtocolResult] = msgspec.field(default_factory=list)
     registry_time: RegistryTime | None = None
     """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 

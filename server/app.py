@@ -56,7 +56,7 @@ def prepare(config: ServerConfig) -> tuple[Database, RegistryKeys]:
     audit log, a hand-over of the signing key not recorded yet)."""
     config.ensure_admin_token()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(config.database_url)
+    database = Database(config.database_url, config.read_replica)
     database.create_schema()
     keys = RegistryKeys.load(config.data_dir, config.registry_key, config.secret_key)
     record_handovers(database, keys.handovers)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from litestar import Request
@@ -18,6 +19,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from server.clock import now_ms
+from server.credentials import KnownDevice
 from server.database import Database
 from server.problems import Unauthorized
 from server.services.reach import Reach, parse_regions
@@ -85,21 +87,30 @@ def require_supervisor(request: ASGIConnection[Any, Any, Any, Any], database: Da
         return Reach(f"supervisor:{row.id}", parse_regions(row.regions))
 
 
-def require_device(request: Request[Any, Any, Any], database: Database) -> Caller:
-    """Admit only an enrolled, unrevoked device."""
-    device_id, _, secret = bearer(request).partition(".")
+def _known_device(database: Database, device_id: str) -> KnownDevice | None:
     with database.read() as session:
-        device = session.get(DeviceRow, device_id) if device_id and secret else None
-        if device is None or not hmac.compare_digest(device.token_hash, hash_secret(secret)):
-            raise Unauthorized("unknown_device", "these device credentials are not known")
-        if device.revoked_at is not None:
-            raise Unauthorized("device_revoked", "this device's credentials were revoked")
-        caller, last_seen = Caller(device.id, device.inspector_id), device.last_seen_ms
+        device = session.get(DeviceRow, device_id)
+        return None if device is None else KnownDevice(
+            device.token_hash, device.inspector_id, device.revoked_at is not None,
+            device.last_seen_ms)
+
+
+def require_device(request: Request[Any, Any, Any], database: Database) -> Caller:
+    """Admit only an enrolled, unrevoked device (as this process keeps devices while none
+    changes: ``server.credentials``)."""
+    device_id, _, secret = bearer(request).partition(".")
+    device = database.credentials.device(device_id, partial(_known_device, database)) \
+        if device_id and secret else None
+    if device is None or not hmac.compare_digest(device.token_hash, hash_secret(secret)):
+        raise Unauthorized("unknown_device", "these device credentials are not known")
+    if device.revoked:
+        raise Unauthorized("device_revoked", "this device's credentials were revoked")
     now = now_ms()
-    if now - last_seen > LAST_SEEN_STEP_MS:
+    if now - device.last_seen_ms > LAST_SEEN_STEP_MS:
         # When a device was last heard from, to the hour: a write an hour a device, not one a
         # request (administrators look for tablets silent for days).
         with database.write() as session:
-            session.execute(update(DeviceRow).where(col(DeviceRow.id) == caller.device_id)
+            session.execute(update(DeviceRow).where(col(DeviceRow.id) == device_id)
                             .values(last_seen_ms=now))
-    return caller
+        device.last_seen_ms = now
+    return Caller(device_id, device.inspector_id)

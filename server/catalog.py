@@ -23,6 +23,10 @@ class TemplateCatalog:
         self._known: dict[str, Template] = {}
         self._lock = threading.Lock()
 
+    def cached(self, ref: str) -> Template | None:
+        """The template ``ref`` if it is in memory already."""
+        return self._known.get(ref)
+
     def get(self, session: Session, ref: str) -> Template | None:
         """The template ``ref``, or None if the registry has none by that name (nor by a name
         with a NUL, which PostgreSQL could not even look for)."""

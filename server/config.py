@@ -52,6 +52,11 @@ class ServerConfig:
     db_url: str = setting("", name="db", shown_default="SQLite in the data directory")
     """Database URL (SQLAlchemy form): ``postgresql://user@host/name`` in production; empty
     means the SQLite file ``field-sync.db`` in the data directory."""
+    read_replica: str = setting("", shown_default="none: pulls read the database")
+    """A PostgreSQL streaming replica of the database (URL as ``--db``) that pull pages read
+    from. A page waits up to 50 ms for the replica to reach every change the database had
+    committed when the page was asked for (the cursor is the database's own), and is read from
+    the database itself when the replica is further behind. Empty: pulls read the database."""
     admin_token: str = setting("", secret=True,
                                shown_default="read or made in DATA_DIR/admin-token")
     """Bearer token of the administrator. Prefer the environment variable to the flag (a

@@ -25,8 +25,11 @@ from sqlmodel import Session, SQLModel, select
 from schemas import builtin_templates
 from server.checkpoints import Checkpointer, leave_checkpoints
 from server.clock import now_ms
+from server.credentials import Credentials, add_generation
+from server.replica import PullReads
 from server.schema import upgrade
 from server.tables import ChangeCounter, TemplateRow
+from server.writers import GroupCommit
 
 __all__ = ["Database"]
 
@@ -65,9 +68,10 @@ def _with_driver(url: URL) -> URL:
 
 
 class Database:
-    """The registry's database: a writer and a reader engine (the same one on PostgreSQL)."""
+    """The registry's database: a writer and a reader engine (the same one on PostgreSQL),
+    and, on PostgreSQL, a streaming replica pull pages may read (``server.replica``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, replica_url: str = "") -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -79,6 +83,8 @@ class Database:
         # the moment it is done, rather than in SQLite's busy handler, which polls them after
         # sleeps of up to 100 ms. (PostgreSQL writers queue on the change counter's row lock.)
         self._writers = threading.RLock() if self.is_sqlite else None
+        self.group = GroupCommit(self)
+        """Pushes that queue for the writer's turn commit together (``server.writers``)."""
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True,
                                          background_checkpoints=self.checkpointer is not None)
@@ -90,6 +96,10 @@ class Database:
             self.writer = create_engine(_with_driver(parsed), pool_pre_ping=True, pool_size=10,
                                         max_overflow=30)
             self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
+        self.pull_reads = PullReads(self.reader, replica_url)
+        """Where pull pages are read: a read replica that has caught up, else here."""
+        self.credentials = Credentials(self.reader)
+        """Devices' credentials and the trust list, kept while no device or key changes."""
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration; add the change counter and the built-in
@@ -99,6 +109,7 @@ class Database:
             if session.get(ChangeCounter, 1) is None:
                 session.add(ChangeCounter(id=1, value=0))
                 session.flush()
+            add_generation(session)
             self._install_builtin_templates(session)
 
     def _install_builtin_templates(self, session: Session) -> None:
@@ -155,6 +166,23 @@ class Database:
         return int(session.connection().execute(_NEXT_CHANGE).scalar_one())
 
     @staticmethod
+    def existing(session: Session, table: type[SQLModel], ids: set[str]) -> set[str]:
+        """Those of ``ids`` that ``table`` has, asked in one statement with one parameter (a
+        batch may ask for hundreds: bound one by one, they cost more than the lookups)."""
+        if not ids:
+            return set()
+        connection = session.connection()
+        name = table.__tablename__
+        if connection.dialect.name == "postgresql":
+            found = connection.exec_driver_sql(
+                f"SELECT id FROM {name} WHERE id = ANY(%s)", (list(ids),))  # noqa: S608
+        else:
+            found = connection.exec_driver_sql(
+                f"SELECT id FROM {name} WHERE id IN (SELECT value FROM json_each(?))",  # noqa: S608
+                (msgspec.json.encode(list(ids)).decode(),))
+        return {row[0] for row in found}
+
+    @staticmethod
     def insert_many(session: Session, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
         """Bulk insert maps of column to value (see ``insert_rows``)."""
         if rows:
@@ -168,15 +196,25 @@ class Database:
     @staticmethod
     def insert_rows(session: Session, table: type[SQLModel], columns: Sequence[str],
                     rows: Sequence[tuple[Any, ...]]) -> None:
-        """Bulk insert straight through the driver's ``executemany`` (the ingest hot path:
-        SQLAlchemy's per-value processing costs more than the insert itself). The values must
-        already be what the driver takes: str, int, bytes, None."""
+        """Bulk insert straight through the driver (the ingest hot path: SQLAlchemy's
+        per-value processing costs more than the insert itself): SQLite's ``executemany``, and
+        PostgreSQL's ``COPY``, one statement for all the rows rather than one a row. The values
+        must already be what the driver takes: str, int, bytes, None."""
         if not rows:
             return
         connection = session.connection()
+        names = ", ".join(columns)
+        if connection.dialect.name == "postgresql":
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cursor, cursor.copy(
+                    f"COPY {table.__tablename__} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         connection.exec_driver_sql(
-            f"INSERT INTO {table.__tablename__} ({', '.join(columns)}) "  # noqa: S608 (our names)
+            f"INSERT INTO {table.__tablename__} ({names}) "  # noqa: S608 (our names)
             f"VALUES ({', '.join([mark] * len(columns))})", rows)
 
     def dispose(self) -> None:
@@ -184,5 +222,6 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.close()
         self.writer.dispose()
+        self.pull_reads.dispose()
         if self.is_sqlite:
             self.reader.dispose()

@@ -11,10 +11,12 @@ transaction, so an acknowledged batch is durable and a batch cut off half way ch
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from pydantic_core import PydanticUndefined
@@ -28,14 +30,15 @@ from field_sync.forms import Form
 from field_sync.freeze import covers, parse_freeze
 from field_sync.hlc import COUNTER_BITS
 from field_sync.paths import ASSIGNMENT, FREEZE, META_FIELDS, SUPERSEDES, TEMPLATE, is_uuid
-from schemas import Op, OpResult, Template
+from schemas import Op, OpResult, ProtocolResult, Template, WholeProtocol
 from server import evidence, oplog
 from server.audit import append as audit
 from server.auth import Caller
 from server.catalog import TemplateCatalog
 from server.database import Database
-from server.documents import decode_state, encode_registers, encode_vector
+from server.documents import decode_state, encode_registers, encode_vector, encode_vector_of
 from server.new_protocol import NewProtocol
+from server.oplog import MAX_SEQ, MAX_STAMP
 from server.reference import protocol_region
 from server.scope import assignments_in_scope
 from server.services.supervision import supersede_corrected
@@ -47,14 +50,13 @@ from server.tables import (
     ProtocolRow,
     ReceiptRow,
 )
+from server.whole import Prepared, prepare_push
 
-__all__ = ["Rejected", "ingest"]
+__all__ = ["Answers", "Rejected", "ingest"]
 
 _value_encoder = msgspec.msgpack.Encoder()
 _hlc = attrgetter("hlc")
 PROTOCOL_SIGNED = "protocol_signed"
-MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
-MAX_STAMP = 2**63 - 1
 _COLUMN_LENGTHS = {name: ProtocolRow.__table__.c[name].type.length  # type: ignore[attr-defined]
                    for name in ("number", "entity_tin", "inspector_id")}
 _PROTOCOL_DEFAULTS = {name: info.default for name, info in ProtocolRow.model_fields.items()
@@ -91,6 +93,9 @@ class _Batch:
     held_seen: set[int] = field(default_factory=set)
     merged: defaultdict[str, list[Op]] = field(default_factory=lambda: defaultdict(list))
     """The ops merged, by protocol, in order: the op log rows this push adds."""
+    whole: dict[str, Prepared] = field(default_factory=dict)
+    """Protocols pushed whole, taken in one pass and packed before the writer's turn (until an
+    op of the op path comes for one: ``_state_for``)."""
     held: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[str, tuple[str, str]] = field(default_factory=dict)
     """The site and region of each assignment new protocols of this batch belong to."""
@@ -100,10 +105,11 @@ class _Batch:
     """The latest stamp among the device's ops the registry holds, and that op's seq."""
     latest_stored: tuple[int, int] = (0, 0)
 
-    def holds(self, op: Op) -> None:
-        """Note that the registry now holds ``op`` (merged or kept aside)."""
-        if op.hlc > self.latest[0]:
-            self.latest = (op.hlc, op.seq)
+    def holds(self, hlc: int, seq: int) -> None:
+        """Note that the registry now holds the device's op ``seq`` stamped ``hlc`` (merged,
+        taken whole or kept aside)."""
+        if hlc > self.latest[0]:
+            self.latest = (hlc, seq)
 
     def stamp_before(self, session: Session, seq: int) -> int:
         """The latest stamp among the device's ops the registry holds with seqs below ``seq``:
@@ -114,6 +120,8 @@ class _Batch:
             return hlc
         device = self.caller.device_id
         in_batch = [op.hlc for ops in self.merged.values() for op in ops if op.seq < seq]
+        in_batch += [stamp for whole in self.whole.values() for at, _, _, stamp in whole.ops
+                     if at < seq]
         in_batch += [held["hlc"] for held in self.held
                      if held["actor"] == device and held["seq"] < seq]
         kept = session.exec(select(func.max(HeldOpRow.hlc)).where(
@@ -139,6 +147,8 @@ def _check_holdable(op: Op) -> None:
 
 
 def _state_for(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog) -> State:
+    if op.doc in batch.whole:  # taken in one pass; its ops from now on are merged one by one
+        _unpacked(batch, batch.whole.pop(op.doc))
     state = batch.states.get(op.doc)
     if state is None and op.doc in batch.rows:
         state = decode_state(batch.rows[op.doc])
@@ -240,7 +250,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         _check_holdable(op)
         batch.held.append(_held(op, batch.changed))
         batch.held_seen.add(op.seq)
-        batch.holds(op)
+        batch.holds(op.hlc, op.seq)
         raise Rejected(PROTOCOL_SIGNED, "the protocol was signed without this change; it is "
                        "kept aside, and a correction is a new protocol that supersedes it")
     if form is None:
@@ -259,21 +269,25 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     batch.merged[op.doc].append(op)
 
 
-def _load(session: Session, caller: Caller, ops: list[Op], database: Database, now_ms: int,
-          signing: Signing | None) -> _Batch:
+def _load(session: Session, caller: Caller, docs: set[str], whole: set[str], seqs: list[int],
+          now_ms: int, signing: Signing | None) -> _Batch:
+    """What a push of the device's ``seqs`` on ``docs`` (and ``whole``: protocols pushed whole)
+    starts from."""
     # The change number first: its row lock queues every writer behind this push, as SQLite's
     # write lock does, so two pushes never lock protocol rows in crossing orders, and a batch
     # sent twice at once (a retry racing its original) finds the first one's ops logged.
     changed = Database.next_change(session)
-    docs = {op.doc for op in ops if is_uuid(op.doc)}  # any other is refused op by op
+    # Protocols pushed whole are new as a rule: which are not is asked by id alone, and only
+    # those are read whole, with the protocols of the ops.
+    docs = (docs - whole) | Database.existing(session, ProtocolRow, whole)
     rows = {row.id: row for row in session.exec(
-        select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))}
+        select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))} if docs else {}
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
                    rows=rows, changed=changed, now_ms=now_ms, signing=signing)
     latest = session.exec(select(DeviceRow.latest_hlc, DeviceRow.latest_hlc_seq).where(
         DeviceRow.id == caller.device_id)).first()
     batch.latest = batch.latest_stored = (latest[0], latest[1]) if latest else (0, 0)
-    own = [op.seq for op in ops if op.actor == caller.device_id and 1 <= op.seq <= MAX_SEQ]
+    own = [seq for seq in seqs if 1 <= seq <= MAX_SEQ]
     if own:
         low, high = min(own), max(own)
         batch.seen = oplog.seen_seqs(session, caller.device_id, low, high)
@@ -284,21 +298,26 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
 
 
 def _text(state: State, path: str) -> str:
-    value = state.value(path)
+    return _shown(state.value(path))
+
+
+def _shown(value: Any) -> str:
+    """A value as a search column holds it."""
     return "" if value is None else str(value)
 
 
-def _searchable(state: State, path: str, column: str) -> str:
+def _searchable(value: Any, column: str) -> str:
     """A field's value as the search column ``column`` holds it: empty where it does not fit
     the column (a draft may hold any text its form takes, and PostgreSQL stores no NUL)."""
-    text = _text(state, path)
+    text = _shown(value)
     return text if len(text) <= _COLUMN_LENGTHS[column] and "\x00" not in text else ""
 
 
-def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleNamespace:
+def _new_row(session: Session, batch: _Batch, doc: str, template_ref: str | None,
+             assignment_id: str | None) -> SimpleNamespace:
     """A protocol row to insert: plain attributes, as building a SQLModel row costs more than
     inserting it, and a batch may create hundreds."""
-    assignment_id = state.assignment or ""
+    assignment_id = assignment_id or ""
     if assignment_id not in batch.sites:
         assignment = session.get(AssignmentRow, assignment_id)
         site_id = assignment.site_id if assignment else ""
@@ -306,18 +325,19 @@ def _new_row(session: Session, batch: _Batch, doc: str, state: State) -> SimpleN
             site_id, protocol_region(session, site_id, batch.caller.inspector_id))
     site_id, region = batch.sites[assignment_id]
     return SimpleNamespace(**{**_PROTOCOL_DEFAULTS, "id": doc,
-                              "template_ref": state.template_ref or "",
+                              "template_ref": template_ref or "",
                               "assignment_id": assignment_id,
                               "created_by": batch.caller.device_id,
-                              "site_id": site_id, "region": region})
+                              "site_id": site_id, "region": region,
+                              "created": batch.changed})
 
 
 def _store(session: Session, batch: _Batch) -> None:
-    created = []
+    created = [_whole_row(session, batch, whole) for whole in batch.whole.values()]
     for doc, state in batch.states.items():
         row: ProtocolRow | SimpleNamespace | None = batch.rows.get(doc)
         if row is None:
-            row = _new_row(session, batch, doc, state)
+            row = _new_row(session, batch, doc, state.template_ref, state.assignment)
             created.append(row)
         row.registers = encode_registers(state)
         row.vector = encode_vector(state)
@@ -325,9 +345,9 @@ def _store(session: Session, batch: _Batch) -> None:
         if merged := batch.merged.get(doc):
             row.latest_hlc = max(row.latest_hlc, *map(_hlc, merged))
         # The columns registry queries search by.
-        row.number = _searchable(state, "number", "number")
-        row.entity_tin = _searchable(state, "entity_tin", "entity_tin")
-        row.inspector_id = _searchable(state, "lead_inspector", "inspector_id")
+        row.number = _searchable(state.value("number"), "number")
+        row.entity_tin = _searchable(state.value("entity_tin"), "entity_tin")
+        row.inspector_id = _searchable(state.value("lead_inspector"), "inspector_id")
         if doc in batch.statuses:
             row.status, reasons = batch.statuses[doc]
             row.reasons = "\n".join(reasons)
@@ -336,7 +356,10 @@ def _store(session: Session, batch: _Batch) -> None:
             session.add(row)
     # New protocols go in with one statement, not through the ORM's unit of work.
     Database.insert_many(session, ProtocolRow, [vars(row) for row in created])
-    logged = oplog.log_rows(batch.changed, batch.caller.device_id, batch.merged)
+    device = batch.caller.device_id
+    logged = [*oplog.log_rows(batch.changed, device, batch.merged),
+              *((doc, batch.changed, device, min(whole.seqs), max(whole.seqs), whole.logged)
+                for doc, whole in batch.whole.items())]
     oplog.insert(session, logged)
     Database.insert_many(session, HeldOpRow, batch.held)
     if batch.latest != batch.latest_stored:
@@ -367,8 +390,9 @@ def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNa
 
 def _audit(session: Session, batch: _Batch, log_digest: str) -> None:
     actor = f"device:{batch.caller.device_id}"
-    if batch.merged:
+    if batch.merged or batch.whole:
         docs = {doc: len(ops) for doc, ops in batch.merged.items()}
+        docs.update((doc, len(whole.ops)) for doc, whole in batch.whole.items())
         audit(session, batch.now_ms, actor, "push", batch.caller.device_id,
                      {"docs": docs, "log_sha256": log_digest}, batch.changed)
     for doc, (status, reasons) in batch.statuses.items():
@@ -393,8 +417,65 @@ def _answer(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     except Rejected as rejection:
         return OpResult(op.seq, "rejected", rejection.code, rejection.reason)
     batch.seen.add(op.seq)
-    batch.holds(op)
+    batch.holds(op.hlc, op.seq)
     return OpResult(op.seq, "accepted")
+
+
+class Answers(NamedTuple):
+    """A push's answers: one an op, and one a protocol pushed whole whose ops all fared alike
+    (the others' ops are answered in ``results``)."""
+
+    results: list[OpResult]
+    protocols: list[ProtocolResult]
+
+
+def _take_whole(batch: _Batch, prepared: Prepared, session: Session, catalog: TemplateCatalog,
+                latest_stamp: int) -> list[OpResult] | ProtocolResult:
+    """A protocol pushed whole: its run of ops taken in one pass when the protocol is new, its
+    seqs unseen and its assignment the device's (what ``_accept`` would ask of its creating op);
+    every other op the op path's way. One answer when they all fare alike."""
+    doc, seqs = prepared.doc, prepared.seqs
+    taken: list[OpResult] = []
+    if seqs and doc not in batch.rows and doc not in batch.states and doc not in batch.whole \
+            and prepared.assignment in batch.scope and batch.seen.isdisjoint(seqs) and \
+            batch.held_seen.isdisjoint(seqs):
+        batch.seen.update(seqs)
+        for seq, _, _, hlc in prepared.ops[:len(seqs)]:
+            batch.holds(hlc, seq)
+        if prepared.whole:
+            batch.whole[doc] = prepared
+            return ProtocolResult(doc, "accepted")
+        _unpacked(batch, prepared)  # the rest may need it merged
+        taken = [OpResult(seq, "accepted") for seq in seqs]
+    results = taken + [_answer(batch, op, session, catalog, latest_stamp)
+                       for op in prepared.as_ops(batch.caller.device_id, len(taken))]
+    alike = {result.status for result in results}
+    if alike == {"accepted"} or alike == {"duplicate"}:
+        return ProtocolResult(doc, "accepted" if alike == {"accepted"} else "duplicate")
+    return results
+
+
+def _unpacked(batch: _Batch, prepared: Prepared) -> None:
+    """The run of a protocol pushed whole, merged as the op path merges it, where the op path
+    finds it: its state, its form and its ops to log."""
+    assert prepared.form is not None  # a run was found with it
+    device, doc = batch.caller.device_id, prepared.doc
+    batch.states[doc] = prepared.merged(device, batch.changed)
+    batch.forms[doc] = prepared.form
+    batch.merged[doc] = prepared.as_ops(device, end=len(prepared.seqs))
+
+
+def _whole_row(session: Session, batch: _Batch, whole: Prepared) -> SimpleNamespace:
+    """The row of a protocol pushed whole and packed before the writer's turn: what
+    ``_store`` writes for the same ops merged one by one."""
+    row = _new_row(session, batch, whole.doc, whole.value(TEMPLATE), whole.assignment)
+    row.registers = whole.registers
+    row.vector = encode_vector_of(batch.caller.device_id, max(whole.seqs))
+    row.changed, row.latest_hlc = batch.changed, whole.latest_hlc
+    row.number = _searchable(whole.value("number"), "number")
+    row.entity_tin = _searchable(whole.value("entity_tin"), "entity_tin")
+    row.inspector_id = _searchable(whole.value("lead_inspector"), "inspector_id")
+    return row
 
 
 def ingest(
@@ -405,17 +486,66 @@ def ingest(
     now_ms: int,
     max_ahead_ms: int,
     signing: Signing | None = None,
-) -> list[OpResult]:
-    """Merge a device's batch of ops into the registry; one result per op, in order.
+    protocols: Sequence[WholeProtocol] = (),
+) -> Answers:
+    """Merge a device's batch into the registry: its ``ops``, and its ``protocols`` pushed
+    whole, each taken just before the first op with a higher seq than its first; one result per
+    op, in order, or one per protocol pushed whole whose ops all fared alike. The outcome is
+    what the op path gives for the same ops in that order.
 
     With ``signing`` (as the server always runs), a freeze must carry a valid signature,
     confirmation and seal, and a receipt is written; without it (embedded use) a freeze is
     checked against the state it names only.
     """
-    with database.write() as session:
-        batch = _load(session, caller, ops, database, now_ms, signing)
-        # The last stamp of the latest millisecond allowed (below 0 when that is before 1970).
-        latest_stamp = ((now_ms + max_ahead_ms + 1) << COUNTER_BITS) - 1
-        results = [_answer(batch, op, session, catalog, latest_stamp) for op in ops]
+    # The last stamp of the latest millisecond allowed (below 0 when that is before 1970).
+    latest_stamp = ((now_ms + max_ahead_ms + 1) << COUNTER_BITS) - 1
+    # Checked before the writer's turn: what a protocol's own ops tell of it.
+    template_of = partial(_template, database, catalog)
+    prepared = prepare_push(list(protocols), caller.device_id, template_of, latest_stamp)
+    # Any doc but a uuid is refused op by op, and is not looked up.
+    docs = {op.doc for op in ops if is_uuid(op.doc)}
+    whole = {item.doc for item in protocols if is_uuid(item.doc)}
+    seqs = [op.seq for op in ops if op.actor == caller.device_id]
+    seqs += [seq for item in protocols for seq, _, _, _ in item.ops]
+
+    def merged(session: Session) -> Answers:
+        answers = Answers([], [])
+        batch = _load(session, caller, docs, whole, seqs, now_ms, signing)
+        for each in _in_order(prepared, ops):
+            if isinstance(each, Op):
+                answers.results.append(_answer(batch, each, session, catalog, latest_stamp))
+                continue
+            answer = _take_whole(batch, each, session, catalog, latest_stamp)
+            if isinstance(answer, ProtocolResult):
+                answers.protocols.append(answer)
+            else:
+                answers.results.extend(answer)
         _store(session, batch)
-    return results
+        return answers
+
+    # In the writer's turn, committed with the pushes queued beside it (``server.writers``).
+    return database.group.run(merged)
+
+
+def _in_order(protocols: list[Prepared], ops: list[Op]) -> Iterator[Prepared | Op]:
+    """The protocols pushed whole among the ops, each just before the first op with a higher
+    seq than its first: a tablet's push in the order its ops were made."""
+    waiting = iter(protocols)
+    protocol = next(waiting, None)
+    for op in ops:
+        while protocol is not None and protocol.first_seq < op.seq:
+            yield protocol
+            protocol = next(waiting, None)
+        yield op
+    if protocol is not None:
+        yield protocol
+        yield from waiting
+
+
+def _template(database: Database, catalog: TemplateCatalog, ref: str) -> Template | None:
+    """A template the registry knows, read outside any write."""
+    known = catalog.cached(ref)
+    if known is not None:
+        return known
+    with database.read() as session:
+        return catalog.get(session, ref)

@@ -64,9 +64,14 @@ _outcome = attrgetter("status", "code")
 _seen: dict[str, float] = {}
 
 
-def count_push(results: Iterable[OpResult]) -> None:
-    """Count a push's results by status and code (grouped first: a push may carry 50,000)."""
-    for (status, code), count in collections.Counter(map(_outcome, results)).items():
+def count_push(results: Iterable[OpResult],
+               protocols: Iterable[tuple[str, int]] = ()) -> None:
+    """Count a push's results by status and code (grouped first: a push may carry 50,000),
+    and the ops of protocols pushed whole answered as one: ``(status, how many ops)``."""
+    counted = collections.Counter(map(_outcome, results))
+    for status, ops in protocols:
+        counted[(status, "")] += ops
+    for (status, code), count in counted.items():
         OPS.labels(status, code).inc(count)
         if code in _TOTP_CODES:
             TOTP_FAILURES.labels(code).inc(count)

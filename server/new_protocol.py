@@ -1,17 +1,20 @@
 """A protocol the registry first hears of in a push, merged straight into its packed form.
 
 Every op such a protocol is made of comes from the one device pushing, and every register it
-wins gets the push's change number. The general merge (``DocumentState.apply``) then has little
-to do beyond keeping, per path, the op with the greatest stamp: no other device's register to
-compare with, and marking a row's registers changed when it is removed or brought back marks
-nothing that is not marked already. So this keeps the registers in the packed form the row is
-stored in (``schemas.packed``) from the start, a row's fields as one list under the row, instead
-of making a register and a path for every field and taking them apart again to pack them. A
-filled protocol has some 80 registers, a push of 500 protocols some 40,000, and this is most
-of what a push of new protocols costs the registry beyond checking them.
+wins, wins in the push that creates the protocol: stored with ``changed`` 0, which the registry
+reads as the protocol's ``created`` (``schemas.packed``). The general merge
+(``DocumentState.apply``) then has little to do beyond keeping, per path, the op with the
+greatest stamp: no other device's register to compare with, and marking a row's registers
+changed when it is removed or brought back marks nothing that is not marked already. So this
+keeps the registers in the packed form the row is stored in (``schemas.packed``) from the
+start, a row's fields as one list under the row, instead of making a register and a path for
+every field and taking them apart again to pack them. A filled protocol has some 80 registers,
+a push of 500 protocols some 40,000, and this is most of what a push of new protocols costs the
+registry beyond checking them.
 
 ``encode`` gives the very bytes that ``pack_registers`` gives for the registers
-``DocumentState.apply`` makes of the same ops; a test holds the two to it.
+``DocumentState.apply`` makes of the same ops with change number 0; a test holds the two to
+it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class NewProtocol:
     """The state of a protocol the pushing device creates in this push (``ingest``).
 
     It answers what ingest asks of a ``DocumentState`` (``value``, ``template_ref``,
-    ``assignment``, ``frozen``, ``vector``, ``apply``), for ops of ``actor`` merged at
+    ``assignment``, ``frozen``, ``vector``, ``apply``), for ops of ``actor`` merged in push
     ``changed`` only; a freeze replaces it with the ``DocumentState`` the freeze names.
     """
 
@@ -91,7 +94,10 @@ class NewProtocol:
         """Merge one op of this push, whose fields ``Form.check_op`` found (``written``)."""
         if op.actor != self.actor or changed != self.changed:
             raise ValueError("a new protocol takes the ops of the device pushing it, in one push")
-        hlc, seq = op.hlc, op.seq
+        self.write(written, op.hlc, op.seq)
+
+    def write(self, written: Written, hlc: int, seq: int) -> None:
+        """Merge what one op of the pushing device, stamped ``(hlc, seq)``, writes."""
         if seq > self.seq:
             self.seq = seq
         collection, row_id, fields = written
@@ -107,8 +113,7 @@ class NewProtocol:
             names = tuple(values)
             if names == rows.names or rows.fits_in_order(names):
                 # A new row written whole: its registers in the order of its fields.
-                rows.rows[row_id] = [Packed(hlc, 0, seq, value, changed)
-                                     for value in values.values()]
+                rows.rows[row_id] = [Packed(hlc, 0, seq, value, 0) for value in values.values()]
                 self.count += len(names)
                 return
         if row is None:
@@ -121,7 +126,7 @@ class NewProtocol:
             current = own.get(name)
             if _later(current, hlc, seq):
                 self.count += current is None
-                own[name] = Packed(hlc, 0, seq, value, self.changed)
+                own[name] = Packed(hlc, 0, seq, value, 0)
 
     def _write_row(self, rows: PackedRows, row: list[Packed | None],
                    fields: Collection[tuple[str, Any]], hlc: int, seq: int) -> None:
@@ -130,7 +135,7 @@ class NewProtocol:
             current = row[place]
             if _later(current, hlc, seq):
                 self.count += current is None
-                row[place] = Packed(hlc, 0, seq, value, self.changed)
+                row[place] = Packed(hlc, 0, seq, value, 0)
 
     def encode(self) -> bytes:
         """The registers, packed as ``pack_registers`` packs them."""

@@ -22,13 +22,18 @@ import msgspec
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from schemas import Op
+from schemas import Op, WholeOp
 from server.database import Database
 from server.tables import OpLogRow
 
-__all__ = ["LOG_COLUMNS", "insert", "latest_stamp_before", "log_digest", "log_rows",
-           "logged_ops", "pack", "push_ops", "push_rows", "seen_seqs", "stored_ops", "unpack"]
+__all__ = ["LOG_COLUMNS", "MAX_SEQ", "MAX_STAMP", "insert", "latest_stamp_before", "log_digest",
+           "log_rows", "logged_ops", "pack", "pack_whole", "push_ops", "push_rows", "seen_seqs",
+           "stored_ops", "unpack"]
 
+MAX_SEQ = 2**62  # seq and stamps live in signed 64-bit columns
+"""The highest seq the log takes."""
+MAX_STAMP = 2**63 - 1
+"""The highest stamp the log takes."""
 LOG_COLUMNS = ("doc", "changed", "actor", "min_seq", "max_seq", "ops")
 """The op log's columns, in the order ``log_rows`` gives them."""
 LogRow = tuple[str, int, str, int, int, bytes]
@@ -60,6 +65,12 @@ def log_rows(changed: int, actor: str,
         seqs = [op.seq for op in ops]
         rows.append((doc, changed, actor, min(seqs), max(seqs), pack(ops)))
     return rows
+
+
+def pack_whole(ops: list[WholeOp]) -> bytes:
+    """The ops of a protocol pushed whole, as the ``ops`` column holds them: ``WholeOp`` is
+    that form, so ``pack`` of the same ops gives the same bytes."""
+    return _encoder.encode(ops)
 
 
 def insert(session: Session, rows: list[LogRow]) -> None:

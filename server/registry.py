@@ -14,6 +14,7 @@ from server.catalog import TemplateCatalog
 from server.clock import now_ms
 from server.config import ServerConfig
 from server.database import Database
+from server.deltas import Deltas
 from server.keys import RegistryKeys
 from server.signatures import Signing
 from server.thumbnails import Thumbnails
@@ -32,6 +33,8 @@ class Registry:
     database: Database
     keys: RegistryKeys
     catalog: TemplateCatalog = field(default_factory=TemplateCatalog)
+    deltas: Deltas = field(default_factory=Deltas)
+    """What devices that hold a protocol are sent of it, encoded once (``server.deltas``)."""
     blobs: BlobStore = field(init=False)
     """Where evidence files are kept (``blob_store``)."""
     staging: Staging = field(init=False)

@@ -21,6 +21,8 @@ def assignments_in_scope(session: Session, inspector_id: str) -> set[str]:
 
 def assignments_since(session: Session, ids: set[str], changed: int) -> list[Assignment]:
     """The assignments among ``ids`` changed after ``changed``, with their teams."""
+    if not ids:
+        return []
     rows = session.exec(
         select(AssignmentRow)
         .where(col(AssignmentRow.id).in_(ids), AssignmentRow.changed > changed)

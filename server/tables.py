@@ -167,6 +167,11 @@ class ProtocolRow(SQLModel, table=True):
                                                         server_default="0"))
     """The latest stamp of the ops merged into it, so never earlier than any of its registers:
     what a device that takes it whole has heard (``PullResponse.heads``); 0 when not known."""
+    created: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                     server_default="0"))
+    """The push that created it (0 when not known). Its registers that won in that push are
+    stored with ``changed`` 0 (``schemas.packed``); a device whose cursor is older than it
+    has never seen the protocol, and is sent it whole, as the registry stores it."""
     region: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
     """Its site's region (its inspector's without a site): what limits a supervisor's reach."""
     offline_gap_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -225,6 +230,17 @@ class ChangeCounter(SQLModel, table=True):
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class CredentialsGeneration(SQLModel, table=True):
+    """One row: how many times devices and their keys have changed. Each registry process
+    keeps devices' credentials and the trust list in memory while it holds
+    (``server.credentials``)."""
+
+    __tablename__ = "credentials_generation"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class HeldOpRow(SQLModel, table=True):
     """An op refused because its protocol was signed without it: kept, never merged, shown to
     supervisors in the audit and to the device that made it. One row an op: they are few."""
@@ -234,7 +250,7 @@ class HeldOpRow(SQLModel, table=True):
 
     actor: str = Field(primary_key=True, max_length=64)
     seq: int = Field(sa_type=BigInteger, sa_column_kwargs={"autoincrement": False},
-                     primary_key=True)  # seqs go up to ingest's MAX_SEQ, past 32 bits
+                     primary_key=True)  # seqs go up to the op log's MAX_SEQ, past 32 bits
     doc: str = Field(max_length=64)
     path: str = Field(max_length=200)
     value: bytes = Field(sa_type=LargeBinary, nullable=False)

@@ -16,10 +16,13 @@ from field_sync.canonical import content_hash
 from field_sync.key_handover import signed_form
 from field_sync.signing import sign_canonical
 from schemas.signing import TrustedKey, TrustList
+from server.clock import now_ms
+from server.credentials import ListedKeys
+from server.database import Database
 from server.keys import RegistryKeys
 from server.tables import DeviceKeyRow
 
-__all__ = ["entity_tag", "sign", "trust_list", "trusted_keys"]
+__all__ = ["current_list", "entity_tag", "sign", "trust_list", "trusted_keys"]
 
 
 def trusted_keys(session: Session, keys: RegistryKeys, now_ms: int,
@@ -42,6 +45,17 @@ def trusted_keys(session: Session, keys: RegistryKeys, now_ms: int,
 def trust_list(session: Session, keys: RegistryKeys, now_ms: int, public_url: str) -> TrustList:
     """The current trust list, signed, for devices and verifiers to cache."""
     return sign(trusted_keys(session, keys, now_ms, public_url), keys)
+
+
+def current_list(database: Database, keys: RegistryKeys, public_url: str) -> ListedKeys:
+    """The trust list for ``public_url`` as this process keeps it: built and signed once after
+    the keys change (``server.credentials``), so its ``issued_at_ms`` is when it was built."""
+    def build(url: str) -> ListedKeys:
+        with database.read() as session:
+            unsigned = trusted_keys(session, keys, now_ms(), url)
+        return ListedKeys(unsigned, sign(unsigned, keys), entity_tag(unsigned))
+
+    return database.credentials.trust_list(public_url, build)
 
 
 def sign(unsigned: TrustList, keys: RegistryKeys) -> TrustList:

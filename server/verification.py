@@ -9,9 +9,9 @@ from field_sync.seal import SealError, read_seal, seal_hash
 from field_sync.verify import RegistryStatus, Verdict, verify_seal
 from server.documents import decode_state
 from server.evidence import AWAITING_EVIDENCE
-from server.registry import Registry, now_ms
+from server.registry import Registry
 from server.tables import ProtocolRow, ReceiptRow
-from server.trust import trusted_keys
+from server.trust import current_list
 
 __all__ = ["verdict_for"]
 
@@ -19,9 +19,9 @@ __all__ = ["verdict_for"]
 def verdict_for(registry: Registry, seal: str, public_url: str) -> Verdict:
     """The verdict on ``seal`` (its whole text, or from its prefix on) as the registry at
     ``public_url`` sees it now."""
+    # The registry's own list, as this process keeps it (its signature is not needed here).
+    trusted = current_list(registry.database, registry.keys, public_url).unsigned
     with registry.database.read() as session:
-        # The registry's own list: no signature needed here.
-        trusted = trusted_keys(session, registry.keys, now_ms(), public_url)
         try:
             digest = seal_hash(seal)
         except SealError:

@@ -133,13 +133,13 @@ def db_url(tmp_path: Path) -> Iterator[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On the PostgreSQL pass, leave out what never touches the registry's database: the
-    SQLite pass has run it already, and it would run the same."""
-    if not ON_POSTGRES:
-        return
-    free = [item for item in items if item.get_closest_marker("database_free") is not None]
-    if free:
-        config.hook.pytest_deselected(items=free)
-        left_out = set(map(id, free))
+    SQLite pass has run it already, and it would run the same. On the SQLite pass, leave out
+    what makes PostgreSQL servers of its own: it runs once, on the PostgreSQL pass."""
+    marker = "database_free" if ON_POSTGRES else "own_postgres"
+    left = [item for item in items if item.get_closest_marker(marker) is not None]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        left_out = set(map(id, left))
         items[:] = [item for item in items if id(item) not in left_out]
 
 

@@ -46,7 +46,7 @@ import msgspec
 from sqlmodel import select
 
 from client_lib import Offline, RegistryRefused, Tablet, Transport
-from field_sync import DocumentState
+from field_sync import DocumentState, Register
 from schemas import (
     Assignment,
     EnrollRequest,
@@ -65,6 +65,7 @@ from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.config import ServerConfig
 from server.database import Database
+from server.deltas import Deltas
 from server.documents import decode_state
 from server.ingest import ingest
 from server.keys import RegistryKeys
@@ -86,6 +87,7 @@ __all__ = [
     "LostResponse",
     "Partitioned",
     "deliver_out_of_order",
+    "written",
 ]
 
 T = TypeVar("T")
@@ -112,6 +114,13 @@ def _as_problem() -> Iterator[None]:
                               {"code": problem.code, "detail": problem.detail}) from problem
 
 
+def written(registers: dict[str, Register]) -> dict[str, tuple[int, str, int, Any]]:
+    """Each register's write: stamp, device, seq and value, not the registry's change number
+    (the registry's alone: a tablet keeps whatever came, 0 for the push that created the
+    protocol when it came packed as stored)."""
+    return {path: (r.hlc, r.actor, r.seq, r.value) for path, r in registers.items()}
+
+
 class InProcessTransport:
     """A ``client_lib.Transport`` that is the registry's own code on ``database``.
 
@@ -134,6 +143,7 @@ class InProcessTransport:
         self.config = config or ServerConfig()
         self.clock = clock
         self.signing = Signing(keys, self.config) if signed_freezes else None
+        self.deltas = Deltas()
         self.states = True
         """Ask for protocols sent whole as register maps, as ``HttpTransport`` does; False
         asks for them as ops."""
@@ -163,13 +173,14 @@ class InProcessTransport:
         """``POST /v1/push``."""
         caller = self._caller(token)
         batch = _over_the_wire(batch, PushRequest)
-        if len(batch.ops) > self.config.max_batch_ops:
-            raise RegistryRefused(413, {"code": "batch_too_large",
-                                        "detail": f"{len(batch.ops)} ops"})
-        results = ingest(self.database, self.catalog, caller, batch.ops, self.clock(),
-                         self.config.max_clock_ahead_ms, self.signing)
+        count = len(batch.ops) + sum(len(item.ops) for item in batch.protocols)
+        if count > self.config.max_batch_ops:
+            raise RegistryRefused(413, {"code": "batch_too_large", "detail": f"{count} ops"})
+        answers = ingest(self.database, self.catalog, caller, batch.ops, self.clock(),
+                         self.config.max_clock_ahead_ms, self.signing, batch.protocols)
         now = self.clock()
-        return _over_the_wire(PushResponse(results=results, server_time_ms=now,
+        return _over_the_wire(PushResponse(results=answers.results, server_time_ms=now,
+                                           protocols=answers.protocols,
                                            registry_time=tell(self.keys, caller.device_id, now)),
                               PushResponse)
 
@@ -177,10 +188,10 @@ class InProcessTransport:
         """``GET /v1/pull?states=true&packed=true`` (or ``false``, see ``states`` and
         ``packed``), in MessagePack."""
         caller = self._caller(token)
-        with _as_problem(), self.database.read() as session:
+        with _as_problem(), self.database.pull_reads.session() as session:
             response = pull(session, self.catalog, caller.inspector_id, Cursor.parse(cursor),
                             self.config.pull_page_protocols, self.clock(), self.states,
-                            stored=True, packed=self.packed)
+                            stored=True, packed=self.packed, deltas=self.deltas)
         if not self.heads:
             response.heads = {}
         response.registry_time = tell(self.keys, caller.device_id, response.server_time_ms)
@@ -287,8 +298,8 @@ class InProcessRegistry:
     does."""
 
     def __init__(self, folder: Path, url: str, clock: Callable[[], int] = _system_ms,
-                 signed_freezes: bool = False) -> None:
-        self.database = Database(url)
+                 signed_freezes: bool = False, replica_url: str = "") -> None:
+        self.database = Database(url, replica_url)
         self.database.create_schema()
         self.catalog = TemplateCatalog()
         self.config = ServerConfig(data_dir=folder, public_url="https://registry.test")

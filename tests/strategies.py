@@ -25,6 +25,7 @@ __all__ = [
     "actors",
     "edits",
     "field_paths",
+    "filled_protocols",
     "histories",
     "registry_runs",
     "row_ids",
@@ -286,3 +287,27 @@ def registry_runs(draw: st.DrawFn, max_size: int = 16) -> tuple[list[Op], frozen
     arrival = draw(st.permutations(draw(histories(min_size=1, max_size=max_size))))
     pulls = draw(st.sets(st.integers(0, len(arrival) - 1), max_size=4))
     return arrival, frozenset(pulls | {len(arrival)})
+
+
+# -- Added for tests/test_whole_push.py: a protocol as one inspector fills it ---------------------
+
+_ROW_UUIDS = st.uuids(version=4).map(str)
+
+
+@st.composite
+def filled_protocols(draw: st.DrawFn, assignment: str, max_rows: int = 8,
+                     max_edits: int = 6) -> list[tuple[str, Any]]:
+    """``(path, value)`` of a protocol as one inspector fills it: the creating op with first
+    values, a row written whole for each row added (fresh UUIDs, as ``add_row`` makes them),
+    then now and then a few more edits of any kind (``edits``): fields set or cleared, rows
+    written again or removed, the root written again."""
+    first = dict(draw(st.lists(_top_field_edit(), max_size=4)))
+    authored: list[tuple[str, Any]] = [
+        ("", {**first, "_template": METROLOGY.ref, "_assignment": assignment})]
+    for _ in range(draw(st.integers(0, max_rows))):
+        collection = draw(st.sampled_from(_HOT_COLLECTIONS))
+        authored.append((f"{collection}/{draw(_ROW_UUIDS)}",
+                         draw(row_values(collection, clearing=False))))
+    authored += draw(st.lists(edits(), max_size=max_edits)
+                     if draw(st.booleans()) else st.just([]))
+    return authored

@@ -204,6 +204,13 @@ class Pusher:
         assert results == [(op.seq, expected, "") for op in ops], f"{self.name}: {results}"
 
 
+@dataclass(frozen=True)
+class Replaced:
+    """A page's word that the protocol it sends whole replaces the copy the puller holds."""
+
+    doc: str
+
+
 @dataclass
 class Run:
     """One pull run, first page to ``more == False``."""
@@ -225,7 +232,9 @@ class Puller:
     rng: random.Random
     cursor: str = ""
     pages: int = 0
-    received: list[Op] = field(default_factory=list)
+    received: list[Op | Replaced] = field(default_factory=list)
+    """What the pages brought, in order: ops, and a page's word that a protocol it sends whole
+    replaces the copy held, before that protocol's registers."""
     vectors: dict[str, dict[str, int]] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
     run_pages: int = 0
@@ -256,6 +265,7 @@ class Puller:
         page = self._fetch()
         self.pages += 1
         self.run_pages += 1
+        self.received += map(Replaced, page.replaced)
         self.received += page.changes
         self.received += [register.as_op(doc, path) for doc, registers in page.states.items()
                           for path, register in registers.items()]
@@ -319,11 +329,21 @@ def live(state: DocumentState | None) -> dict[str, Stamp]:
             if path.count("/") != 2 or path[: path.rindex("/") + 1] not in dead}
 
 
-def states(ops: Iterable[Op]) -> dict[str, DocumentState]:
+def states(received: Iterable[Op | Replaced]) -> dict[str, DocumentState]:
+    """What a tablet holds after taking ``received`` in order."""
     merged: dict[str, DocumentState] = {}
-    for op in ops:
-        merged.setdefault(op.doc, DocumentState(op.doc)).apply(op)
+    for each in received:
+        _take(merged, each)
     return merged
+
+
+def _take(held: dict[str, DocumentState], received: Op | Replaced) -> None:
+    """Take an op as a tablet does, or start a protocol anew where the page says it replaces
+    the copy held (a whole protocol leaves out the rows removed before)."""
+    if isinstance(received, Replaced):
+        held[received.doc] = DocumentState(received.doc)
+    else:
+        held.setdefault(received.doc, DocumentState(received.doc)).apply(received)
 
 
 def take(held: dict[str, DocumentState], page: PullResponse) -> None:
@@ -334,7 +354,7 @@ def take(held: dict[str, DocumentState], page: PullResponse) -> None:
         held.setdefault(op.doc, DocumentState(op.doc)).apply(op)
 
 
-def check_runs(name: str, inspector: str, runs: list[Run], received_ops: list[Op],
+def check_runs(name: str, inspector: str, runs: list[Run], received_ops: list[Op | Replaced],
                stored: Stored) -> int:
     """Replay the registry change by change beside the puller's pulls: at the end of every run
     the puller holds exactly the registry's state at the change number its cursor claims.
@@ -352,9 +372,9 @@ def check_runs(name: str, inspector: str, runs: list[Run], received_ops: list[Op
             registry.setdefault(op.doc, DocumentState(op.doc)).apply(op)
             dirty.add(op.doc)
             logged += 1
-        for op in received_ops[received:run.received]:
-            mine.setdefault(op.doc, DocumentState(op.doc)).apply(op)
-            dirty.add(op.doc)
+        for each in received_ops[received:run.received]:
+            _take(mine, each)
+            dirty.add(each.doc)
         received = run.received
         if run.reached >= joined and not in_scope:
             in_scope = True
@@ -468,7 +488,8 @@ def test_no_pull_skips_a_change_while_many_devices_push(
         compared += check_runs(puller.name, puller.inspector, puller.runs, puller.received,
                                stored)
         assert puller.runs[-1].reached == stored.counter
-        received = {(op.doc, op.path, op.actor, op.seq, op.hlc) for op in puller.received}
+        received = {(op.doc, op.path, op.actor, op.seq, op.hlc) for op in puller.received
+                    if isinstance(op, Op)}
         mine = states(puller.received)
         assert mine.keys() == stored.protocols.keys(), puller.name
         for doc, state in stored.protocols.items():

@@ -45,8 +45,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessRegi
 
 
 def _push(registry: InProcessRegistry, ops: list[Op]) -> list[tuple[str, str]]:
-    results = ingest(registry.database, registry.catalog, Caller(DEVICE, "inspector-1"), ops,
-                     NOW_MS, AHEAD_MS)
+    results, _ = ingest(registry.database, registry.catalog, Caller(DEVICE, "inspector-1"), ops,
+                        NOW_MS, AHEAD_MS)
     return [(result.status, result.code) for result in results]
 
 
@@ -69,7 +69,8 @@ def _new_protocols(draw: st.DrawFn) -> list[Op]:
 def test_a_protocol_created_in_a_push_is_stored_as_the_general_merge_stores_it(
         registry: InProcessRegistry, ops: list[Op]) -> None:
     """Its ops merged whole (``server.new_protocol``) give the very bytes the field-by-field
-    merge packs, and a later push merges into them field by field."""
+    merge packs with the change number 0 (they won in the push that created the protocol), read
+    back as that push's, and a later push merges into them field by field."""
     seq = next(_SEQS)
     doc = str(uuid.UUID(int=seq))  # new to the registry
     ops = [Op(op.actor, op.seq + seq, doc, op.path,
@@ -77,7 +78,8 @@ def test_a_protocol_created_in_a_push_is_stored_as_the_general_merge_stores_it(
            for op in ops]
     assert {status for status, _ in _push(registry, ops)} == {"accepted"}
     registers, changed = _stored(registry, ops[0].doc)
-    assert registers == pack_registers(replay(ops[0].doc, ops, changed).registers)
+    assert registers == pack_registers(replay(ops[0].doc, ops, 0).registers)
+    assert registry.state(ops[0].doc).registers == replay(ops[0].doc, ops, changed).registers
 
     later = Op(DEVICE, ops[-1].seq + 1, ops[0].doc, "findings", "seen again", ops[-1].hlc + 1)
     assert _push(registry, [later]) == [("accepted", "")]
@@ -138,9 +140,9 @@ def test_a_push_whose_ops_on_a_protocol_are_all_refused_leaves_its_row_alone(
     before = _stored(registry, doc)
     assert _push(registry, [Op(DEVICE, seq + 2, doc, "number", 17, pack(NOW_MS, 2))]) == \
         [("rejected", "bad_value")]
-    other_team = ingest(registry.database, registry.catalog, Caller("tablet-b", "inspector-2"),
-                        [Op("tablet-b", 1, doc, "number", "N-9", pack(NOW_MS, 3))],
-                        NOW_MS, AHEAD_MS)
+    other_team, _ = ingest(registry.database, registry.catalog, Caller("tablet-b", "inspector-2"),
+                           [Op("tablet-b", 1, doc, "number", "N-9", pack(NOW_MS, 3))],
+                           NOW_MS, AHEAD_MS)
     assert [(result.status, result.code) for result in other_team] == \
         [("rejected", "out_of_scope")]
     assert _stored(registry, doc) == before

@@ -18,7 +18,7 @@ from sqlmodel import Session, SQLModel
 
 from field_sync import DocumentState, Register
 from schemas import Op
-from schemas.packed import is_packed, unpack_registers
+from schemas.packed import is_packed, pack_registers, unpack_registers
 from server import Database
 from server.audit import append, ops_digest, verify_chain
 from server.audit_anchor import current_checkpoint
@@ -84,6 +84,8 @@ _BEFORE_EVIDENCE = "0010"
 _BEFORE_SIGNING_TIMES = "0011"
 """The last revision without each device's latest stamp and each signature's offline gap
 (0009 keeps them)."""
+_BEFORE_CREATED = "0009"
+"""The last revision without each protocol's creating push (0013 keeps it)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -419,3 +421,53 @@ def test_db_upgrade_command(tmp_path: Path, empty_url: str) -> None:
     assert f"at revision {head_revision()} (was empty)" in first.stdout
     assert f"(was {head_revision()})" in again.stdout
     assert "Running upgrade" in first.stderr and "Running" not in again.stderr  # each step shown
+
+
+_CREATED_AFTER = f"{_ROW_IDS[0]}-made-after"
+"""A protocol pushed after the upgrade, its registers stored with the number 0."""
+
+
+def _fill_logged_protocols(database: Database) -> dict[str, bytes]:
+    """The three protocols, ``p1`` created by push 3 and edited by push 5, ``p2`` created by
+    push 4, ``p3`` with no logged ops (a row some other writer made); the registers stored."""
+    stored = _fill_protocols(database)
+    with database.writer.begin() as connection:
+        for doc, changed in (("p1", 5), ("p1", 3), ("p2", 4)):
+            connection.execute(text(
+                "INSERT INTO op_log (doc, changed, actor, min_seq, max_seq, ops) VALUES "
+                "(:doc, :changed, 'tablet', 1, 1, :ops)"),
+                {"doc": doc, "changed": changed, "ops": b"\x91\x94\x01\xa1x\xc0\x07"})
+    return stored
+
+
+def test_a_database_without_the_creating_pushes_keeps_its_data(empty_url: str) -> None:
+    """From before each protocol kept the push that created it (0013): each gets the first push
+    that merged ops into it, read off the op log (0 for none), and keeps its registers as they
+    are; a protocol created since, whose registers that won in that push are stored with the
+    number 0, gets that number written back into them by a downgrade."""
+    previous = _BEFORE_CREATED
+    database, stored = _upgraded_from(empty_url, previous, _fill_logged_protocols)
+    assert _stored_registers(database) == stored
+    with database.writer.begin() as connection:
+        assert dict(connection.execute(text("SELECT id, created FROM protocol")).all()) == {
+            "p1": 3, "p2": 4, "p3": 0}
+        made_after = DocumentState(_CREATED_AFTER, {**_ROWS, "number": Register(8, "tablet", 5,
+                                                                                "N-1", 6)})
+        connection.execute(text(
+            "INSERT INTO protocol (id, template_ref, assignment_id, registers, vector, changed, "
+            "created, created_by, status, reasons, number, entity_tin, inspector_id, site_id, "
+            "signed_at_ms, registry_number, superseded_by) VALUES (:id, 't@1', 'a1', "
+            ":registers, :vector, 6, 6, 'tablet', 'draft', '', '', '', '', '', 0, '', '')"),
+            {"id": _CREATED_AFTER, "vector": encode_vector(made_after),
+             "registers": pack_registers(made_after.registers)})
+    assert _pulled_pages(database) == [["p2", "p3"], ["p1", _CREATED_AFTER]]
+    assert _diffs(database) == []
+
+    downgrade(database.writer, previous)
+    renumbered = unpack_registers(_stored_registers(database)[_CREATED_AFTER])
+    assert renumbered == {**{path: msgspec.structs.replace(register, changed=6)
+                             for path, register in _ROWS.items()},
+                          "number": Register(8, "tablet", 5, "N-1", 6)}
+    columns = {column["name"] for column in inspect(database.writer).get_columns("protocol")}
+    assert "created" not in columns
+    database.dispose()

@@ -10,12 +10,13 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from client_lib import Tablet
-from client_lib.store import OutboxEntry
+from client_lib.store import Pending
 from client_lib.sync import _may_join, _touched
-from schemas import Op, PushRequest, PushResponse
+from schemas import PushRequest, PushResponse
 from tests.inprocess import InProcessRegistry, InProcessTransport
 from tests.live import PASSPHRASE, TEMPLATE
 
@@ -41,7 +42,8 @@ class _Recording(InProcessTransport):
         self._second = threading.Event()
 
     def push(self, token: str, batch: PushRequest) -> PushResponse:
-        docs = [op.doc for op in batch.ops]
+        docs = sorted([*(op.doc for op in batch.ops),
+                       *(item.doc for item in batch.protocols for _ in item.ops)])
         with self._lock:
             first = not self.pushes
             self.pushes.append(docs)
@@ -136,8 +138,8 @@ def test_a_push_sharing_a_protocol_with_one_on_the_wire_waits_for_its_answer(
     tablet.close()
 
 
-def _entries(*ops: tuple[str, str, object]) -> list[OutboxEntry]:
-    return [OutboxEntry(Op("tablet-a", seq, doc, path, value, seq), "pending", "", "")
+def _entries(*ops: tuple[str, str, object]) -> list[Pending]:
+    return [(seq, doc, path, msgspec.msgpack.encode(value), seq)
             for seq, (doc, path, value) in enumerate(ops, start=1)]
 
 
@@ -155,7 +157,7 @@ def test_a_batch_that_signs_or_starts_a_correction_goes_alone() -> None:
                                   "_supersedes": _B}))
     assert _touched(edits) == {_A}
     assert _touched(signs) is None and _touched(corrects) is None
-    on_wire: deque[tuple[list[OutboxEntry], set[str] | None, Future[Any]]] = deque()
+    on_wire: deque[tuple[list[Pending], set[str] | None, Future[Any]]] = deque()
     assert _may_join(_touched(signs), on_wire)  # alone, it goes
     on_wire.append((edits, _touched(edits), Future()))
     assert _may_join(_touched(other), on_wire)

@@ -216,3 +216,32 @@ def test_an_assignment_moved_to_another_existing_site_brings_that_site(
     protocol = complete_protocol(tablet, moved.id, "BUX-1")
     far = LocationFix(lat=first.site.lat, lon=first.site.lon, accuracy_m="5", at_ms=0)
     assert "outside_geofence" in {b.code for b in tablet.check_signing(protocol, far)}
+
+
+def test_reference_data_changed_after_a_sync_arrives_with_the_next_pull(
+        admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]) -> None:
+    """A pull that brings no assignment still brings the reference rows of the tablet's
+    scope changed since its last sync: a renamed site, an entity's new address, a standard
+    verified again."""
+    first = region(admin, server, tmp_path, opened, "nukus", "42.460000", "59.610000")
+    tablet = first.tablet
+    assert tablet.sync().ok
+    site = Site(first.site.id, first.site.entity_tin, "Nukus yangi bozori", first.site.lat,
+                first.site.lon, first.site.radius_m)
+    entity = Entity(first.entity.tin, first.entity.name, "Nukus, Doslik koʻchasi 5")
+    later = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=400)).isoformat()
+    instrument = ReferenceInstrument(first.instrument.id, first.instrument.type,
+                                     first.instrument.serial, later, first.inspector)
+    admin.put_reference("site", site.id, {
+        "id": site.id, "entity_tin": site.entity_tin, "name": site.name, "lat": site.lat,
+        "lon": site.lon, "radius_m": site.radius_m})
+    admin.put_reference("entity", entity.tin, {"tin": entity.tin, "name": entity.name,
+                                               "address": entity.address})
+    admin.put_reference("instrument", instrument.id, {
+        "id": instrument.id, "type": instrument.type, "serial": instrument.serial,
+        "verified_until": later, "inspector_id": first.inspector})
+    report = tablet.pull()
+    assert report.ok and report.pulled == 0
+    assert tablet.store.reference("site", Site) == [site]
+    assert entity in tablet.store.reference("entity", Entity)
+    assert instrument in tablet.store.reference("instrument", ReferenceInstrument)

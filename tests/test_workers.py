@@ -15,7 +15,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import msgspec
@@ -25,18 +24,21 @@ from field_sync import pack
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, Op, PushRequest, PushResponse
-from tests.databases import logged
+from tests.databases import dispose_database, fresh_database, logged
 from tests.test_concurrency import enroll_device
 
 TEMPLATE = "metrology_supervision@1"
 ATTEMPTS = 8
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path, db_url: str) -> Iterator[LocalServer]:
-    with LocalServer(tmp_path / "registry", secrets.token_urlsafe(16), db_url=db_url,
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    folder = tmp_path_factory.mktemp("workers")
+    url = fresh_database(folder / "registry")
+    with LocalServer(folder / "registry", secrets.token_urlsafe(16), db_url=url,
                      workers=2) as server:
         yield server
+    dispose_database(url)
 
 
 def _connections_on_each_worker(url: str, headers: dict[str, str],
@@ -60,7 +62,7 @@ def _connections_on_each_worker(url: str, headers: dict[str, str],
 
 
 def test_a_batch_sent_to_both_workers_at_once_is_accepted_once(
-    two_workers: LocalServer, db_url: str
+    two_workers: LocalServer,
 ) -> None:
     admin = AdminClient(two_workers.url, two_workers.admin_token)
     admin.create_inspector("insp-workers", "Inspector Workers")
@@ -100,6 +102,46 @@ def test_a_batch_sent_to_both_workers_at_once_is_accepted_once(
     for op in ops:
         assert outcomes[(op.seq, "accepted")] == 1, outcomes
         assert outcomes[(op.seq, "duplicate")] == ATTEMPTS - 1, outcomes
-    mine = [(op, changed) for op, changed in logged(db_url) if op.actor == device.device_id]
+    mine = [(op, changed) for op, changed in logged(two_workers.db_url)
+            if op.actor == device.device_id]
     assert [op.seq for op, _ in mine] == [op.seq for op in ops]
     assert len({changed for _, changed in mine}) == 1  # one push merged them all
+
+
+def test_a_revoked_device_is_refused_by_every_worker_at_once(two_workers: LocalServer) -> None:
+    """Each worker keeps devices and the trust list in memory once asked; a device enrolled or
+    revoked through either reaches both before its answer: a revoked device is refused at its
+    next request wherever it lands, and a trust list named by its tag is sent again, with the
+    new key or the key revoked."""
+    admin = AdminClient(two_workers.url, two_workers.admin_token)
+    admin.create_inspector("insp-revoked", "Inspector Revoked")
+    device = enroll_device(admin, two_workers.url, "insp-revoked")
+    headers = {"Authorization": f"Bearer {device.token}", "Accept": "application/json"}
+    connections = _connections_on_each_worker(two_workers.url, headers, 2)
+    try:
+        tags = {connection.get("/v1/trust-list").headers["etag"] for connection in connections}
+        assert len(tags) == 1
+        tag, = tags
+        for connection in connections:  # each worker keeps the device and the list
+            assert connection.get("/v1/pull").status_code == 200
+            assert connection.get("/v1/trust-list", headers={
+                "If-None-Match": tag}).status_code == 304
+        later = enroll_device(admin, two_workers.url, "insp-revoked")  # a key added: sent
+        assert {later.device_id in connection.get("/v1/trust-list", headers={
+            "If-None-Match": tag}).text for connection in connections} == {True}
+        tag = connections[0].get("/v1/trust-list").headers["etag"]
+        admin.revoke_device(device.device_id)
+        refused = [connection.get("/v1/pull") for connection in connections]
+        assert [(answer.status_code, answer.json()["code"]) for answer in refused] == [
+            (401, "device_revoked")] * len(connections)
+        lists = [connection.get("/v1/trust-list", headers={"If-None-Match": tag})
+                 for connection in connections]
+        assert {answer.status_code for answer in lists} == {200}
+        assert len({answer.headers["etag"] for answer in lists} | {tag}) == 2
+        for answer in lists:
+            key, = (key for key in answer.json()["keys"] if key["device_id"] == device.device_id)
+            assert key["revoked_after_ms"] > 0
+    finally:
+        for connection in connections:
+            connection.close()
+        admin.close()

@@ -19,7 +19,8 @@ from server.parameters import CursorQuery, PullLimit
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
 from server.registry_time import tell
-from server.wire import decode_body, replies_in_json, reply
+from server.whole import as_msgpack
+from server.wire import JSON, decode_body, replies_in_json, reply
 
 __all__ = ["pull_changes", "push_ops"]
 
@@ -31,13 +32,16 @@ async def push_ops(
     registry: NamedDependency[Registry],
     caller: NamedDependency[Caller],
 ) -> Response[bytes]:
-    """Device. Merge a batch of the device's own ops; one result per op."""
+    """Device. Merge a batch of the device's own ops; one result per op, or one per protocol
+    pushed whole whose ops all fared alike."""
     batch = await decode_body(request, PushRequest)
-    if len(batch.ops) > registry.config.max_batch_ops:
-        raise TooLarge(
-            "batch_too_large", f"{len(batch.ops)} ops; send at most {registry.config.max_batch_ops}"
-        )
-    results = await registry.run(
+    if batch.protocols and JSON in request.headers.get("content-type", "").lower():
+        batch.protocols = as_msgpack(batch.protocols)  # values are kept as MessagePack
+    count = len(batch.ops) + sum(len(item.ops) for item in batch.protocols)
+    if count > registry.config.max_batch_ops:
+        raise TooLarge("batch_too_large",
+                       f"{count} ops; send at most {registry.config.max_batch_ops}")
+    answers = await registry.run(
         ingest,
         registry.database,
         registry.catalog,
@@ -46,19 +50,22 @@ async def push_ops(
         now_ms(),
         registry.config.max_clock_ahead_ms,
         registry.signing,
+        batch.protocols,
     )
-    count_push(results)
+    sizes = {item.doc: len(item.ops) for item in batch.protocols}
+    count_push(answers.results, [(whole.status, sizes[whole.doc]) for whole in answers.protocols])
     device_seen(caller.device_id)
     told = now_ms()
-    return reply(request, PushResponse(results=results, server_time_ms=told,
+    return reply(request, PushResponse(results=answers.results, server_time_ms=told,
+                                       protocols=answers.protocols,
                                        registry_time=tell(registry.keys, caller.device_id, told)))
 
 
 def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
           stored: bool, packed: bool, attachments: bool) -> Any:
-    with registry.database.read() as session:
+    with registry.database.pull_reads.session() as session:
         page = pull(session, registry.catalog, caller.inspector_id, cursor, limit, now_ms(),
-                    states, stored=stored, packed=packed)
+                    states, stored=stored, packed=packed, deltas=registry.deltas)
     if not attachments:  # a device that reads no attachment field is not sent such a form
         page.templates = [t for t in page.templates if not has_attachment_fields(t)]
     page.registry_time = tell(registry.keys, caller.device_id, page.server_time_ms)

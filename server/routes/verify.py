@@ -13,20 +13,15 @@ from field_sync.verify import Verdict
 from schemas.signing import TrustList
 from server.console.auth import signed_in_account
 from server.openapi import documented
-from server.registry import Registry, now_ms
+from server.registry import Registry
 from server.seal_story import SealStory, story_of, verification_path
 from server.tables import ProtocolRow
-from server.trust import entity_tag, sign, trusted_keys
+from server.trust import current_list
 from server.verification import verdict_for
 from server.web import Page, render
 from server.wire import reply
 
 __all__ = ["console_link", "trust_list_route", "verification_page", "verify_json"]
-
-
-def _trusted_keys(registry: Registry, public_url: str) -> TrustList:
-    with registry.database.read() as session:
-        return trusted_keys(session, registry.keys, now_ms(), public_url)
 
 
 @get("/v1/trust-list", operation_class=documented(response=TrustList, responses={
@@ -38,12 +33,12 @@ async def trust_list_route(
     verifiers cache it. Conditional:
     with the ``ETag`` of the list it holds in ``If-None-Match``, a client whose list is still
     current gets ``304 Not Modified`` and no body."""
-    unsigned = await registry.run(_trusted_keys, registry, registry.public_url(request))
-    tag = entity_tag(unsigned)
-    if request.headers.get("if-none-match") == tag:
-        return Response(b"", status_code=304, headers={"ETag": tag})
-    response = reply(request, sign(unsigned, registry.keys))
-    response.headers["ETag"] = tag
+    listed = await registry.run(current_list, registry.database, registry.keys,
+                                registry.public_url(request))
+    if request.headers.get("if-none-match") == listed.tag:
+        return Response(b"", status_code=304, headers={"ETag": listed.tag})
+    response = reply(request, listed.signed)
+    response.headers["ETag"] = listed.tag
     return response
 
 

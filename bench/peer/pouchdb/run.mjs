@@ -94,14 +94,36 @@ async function load(db, docs) {
   }
 }
 
+// CPU seconds (user + system) the server process has used so far, read off /proc (Linux); null
+// where that cannot be read. The benchmark names the process in PEER_SERVER_PID.
+function serverCpuS() {
+  const pid = process.env.PEER_SERVER_PID;
+  if (!pid) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
+
 async function timedReplication(run) {
   const started = performance.now();
+  const cpu = process.cpuUsage();
+  const serverBefore = serverCpuS();
   const result = await run();
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const serverAfter = serverCpuS();
   if (!result.ok || (result.errors && result.errors.length > 0)) {
     fail(`replication failed: ${JSON.stringify(result.errors ?? result)}`);
   }
-  return { seconds, result };
+  const cpuS = {
+    tablet: (used.user + used.system) / 1e6,
+    server: serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore,
+  };
+  return { seconds, cpuS, result };
 }
 
 async function runSync(workloadFile, batch, serverUrl, scratch) {
@@ -141,6 +163,8 @@ async function runSync(workloadFile, batch, serverUrl, scratch) {
     batch,
     push_s: push.seconds,
     pull_s: pull.seconds,
+    push_cpu_s: push.cpuS,
+    pull_cpu_s: pull.cpuS,
     push_protocols_per_s: n / push.seconds,
     pull_protocols_per_s: n / pull.seconds,
     push_bytes: pushMeter.wireBytes(),
