@@ -15,6 +15,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig
+from sqlalchemy.exc import IntegrityError
 
 from server.compression import ZSTD, ZstdCompression
 from server.config import ServerConfig
@@ -25,7 +26,11 @@ from server.keys import RegistryKeys
 from server.logs import configure_logging
 from server.metrics import DatabaseGauges, instrument_pools
 from server.openapi import openapi_config
-from server.problems import http_exception_to_problem, unexpected_error_to_problem
+from server.problems import (
+    http_exception_to_problem,
+    integrity_error_to_problem,
+    unexpected_error_to_problem,
+)
 from server.registry import Registry
 from server.request_ids import RequestIds
 from server.routes.admin import AdminController
@@ -125,6 +130,7 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={
             HTTPException: http_exception_to_problem,
+            IntegrityError: integrity_error_to_problem,
             Exception: unexpected_error_to_problem,
         },
         request_max_body_size=config.max_body_bytes,

@@ -22,6 +22,7 @@ from typing import Any
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.router import Router
+from sqlalchemy.exc import IntegrityError
 
 from server.config import ServerConfig
 from server.console.admin_accounts import AccountPages
@@ -62,7 +63,8 @@ class ConsoleProtection:
 def console_router() -> Router:
     """Every console page under ``/console``; errors there answer as pages."""
     handlers: dict[Any, Any] = {NotAuthorizedException: not_signed_in,
-                                ProblemError: error_page, HTTPException: error_page}
+                                ProblemError: error_page, HTTPException: error_page,
+                                IntegrityError: error_page}
     return Router(path="/", route_handlers=[
         SignInController, RegistryPages, ReviewPages, InspectorPages, DevicePages,
         AssignmentPages, ReferencePages, AccountPages], exception_handlers=handlers,
