@@ -14,7 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from field_sync import DocumentState, Register
 from schemas.packed import is_packed, unpack_registers
@@ -37,6 +37,7 @@ from server.tables import (
     AssignmentRow,
     ChangeCounter,
     InspectorRow,
+    UsedTotpStep,
 )
 from tests.databases import dispose_database, fresh_database
 
@@ -361,3 +362,34 @@ def test_db_upgrade_command(tmp_path: Path, empty_url: str) -> None:
     assert f"at revision {head_revision()} (was empty)" in first.stdout
     assert f"(was {head_revision()})" in again.stdout
     assert "Running upgrade" in first.stderr and "Running" not in again.stderr  # each step shown
+
+
+_BEFORE_WIDE_STEPS = "0011"
+"""The last revision whose used one-time-code steps are 32-bit (0015 widens them)."""
+_LAST_STEP = (2**63 - 1) // 30_000
+"""The step of the latest signing time the wire carries (``schemas.bounds.Millis``)."""
+
+
+def _fill_steps(database: Database) -> list[tuple[str, int]]:
+    """An inspector's used steps, as a 32-bit column holds them."""
+    _fill_protocols(database)
+    used = [("i1", 59_666_666), ("i1", 2**31 - 1)]
+    with database.writer.begin() as connection:
+        for inspector, step in used:
+            connection.execute(text("INSERT INTO used_totp_step (inspector_id, step) "
+                                    "VALUES (:inspector, :step)"),
+                               {"inspector": inspector, "step": step})
+    return used
+
+
+def test_used_steps_of_any_signing_time_are_kept(empty_url: str) -> None:
+    """After the upgrade the steps used before are there, and the step of the latest signing
+    time the wire carries is kept and read back as it was (a 32-bit column overflowed)."""
+    database, used = _upgraded_from(empty_url, _BEFORE_WIDE_STEPS, _fill_steps)
+    with database.write() as session:
+        session.add(UsedTotpStep(inspector_id="i1", step=_LAST_STEP))
+    with database.read() as session:
+        steps = sorted(session.exec(select(UsedTotpStep.step)))
+    assert steps == sorted([step for _, step in used] + [_LAST_STEP])
+    assert _diffs(database) == []
+    database.dispose()
