@@ -13,7 +13,7 @@ from schemas import PullResponse, PushRequest, PushResponse
 from server.auth import Caller
 from server.changes import Cursor, pull
 from server.ingest import ingest
-from server.metrics import count_pull, count_push, device_seen
+from server.metrics import count_pull, count_push
 from server.openapi import DEVICE, documented
 from server.parameters import CursorQuery, PullLimit
 from server.problems import BadRequest, TooLarge
@@ -47,7 +47,6 @@ async def push_ops(
         registry.signing,
     )
     count_push(results)
-    device_seen(caller.device_id)
     return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
 
 
@@ -83,5 +82,4 @@ async def pull_changes(
                                   states, not replies_in_json(request), packed, attachments)
     answer = reply(request, response)
     count_pull(len(answer.content))
-    device_seen(caller.device_id)
     return answer
