@@ -15,6 +15,7 @@ from client_lib.errors import (
     ProtocolSigned,
     RegistryRefused,
     SigningRefused,
+    SigningTimeRefused,
     UnknownProtocol,
     UnknownTemplate,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "ProtocolSigned",
     "RegistryRefused",
     "SigningRefused",
+    "SigningTimeRefused",
     "SoftwareKeyStore",
     "SyncReport",
     "Tablet",

@@ -6,6 +6,7 @@
     ├── UnknownTemplate     no such template on this tablet
     ├── ProtocolSigned      the protocol is signed and can no longer change
     ├── SigningRefused      a registry rule is broken: signing is refused, with the reasons
+    │   └── SigningTimeRefused  the signing time would break a bound (``code``, ``reason``)
     ├── AttachmentRefused   a file that cannot be evidence (its type, size, bytes, or place)
     ├── Offline             the registry could not be reached (nothing is lost; sync again later)
     └── RegistryRefused     the registry answered with a problem detail (status, code, detail)
@@ -22,6 +23,7 @@ __all__ = [
     "Offline",
     "ProtocolSigned",
     "SigningRefused",
+    "SigningTimeRefused",
     "RegistryRefused",
     "UnknownProtocol",
     "UnknownTemplate",
@@ -55,6 +57,17 @@ class SigningRefused(ClientError):
         self.breaches = breaches
         super().__init__("signing refused: " + "; ".join(
             f"rule {breach.rule} {breach.code}: {breach.message}" for breach in breaches))
+
+
+class SigningTimeRefused(SigningRefused):
+    """Signing is refused, offline, because its time would break a bound the registry holds
+    it to (``field_sync.signing_time``); ``code`` is the registry's code for it."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.breaches = []
+        self.code = code
+        self.reason = reason
+        ClientError.__init__(self, f"signing refused: {code}: {reason}")
 
 
 class AttachmentRefused(ClientError, ValueError):

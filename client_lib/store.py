@@ -23,6 +23,7 @@ import msgspec
 from field_sync import DocumentState, Register
 from schemas import Op, Template, VersionVector
 from schemas.packed import pack_registers, unpack_registers
+from schemas.signing import RegistryTime
 
 __all__ = ["DeviceStore", "Filed", "OutboxEntry"]
 
@@ -139,6 +140,17 @@ class DeviceStore:
         """Keep ``value`` under ``key`` (inside a transaction)."""
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, _encode(value)))
 
+    def registry_time(self) -> RegistryTime | None:
+        """The latest registry time this tablet was told (what it signs with)."""
+        raw = self.get("registry_time")
+        return None if raw is None else msgspec.convert(raw, RegistryTime)
+
+    def learn_registry_time(self, db: sqlite3.Connection, told: RegistryTime | None) -> None:
+        """Keep ``told`` if it is later than the registry time kept (inside a transaction)."""
+        kept = self.registry_time()
+        if told is not None and (kept is None or told.at_ms > kept.at_ms):
+            DeviceStore.put(db, "registry_time", told)
+
     # -- outbox -----------------------------------------------------------------------------
 
     @staticmethod
@@ -173,11 +185,12 @@ class DeviceStore:
             for seq, doc_id, path, value, hlc, status, code, reason in rows
         ]
 
-    def highest_stamp(self, status: str) -> int:
-        """The highest stamp among this tablet's ops with ``status`` (0 if none)."""
+    def highest_stamp(self, status: str | None = None) -> int:
+        """The highest stamp among this tablet's ops with ``status`` (any: None; 0 if none)."""
         with self._lock:
-            row = self._db.execute("SELECT MAX(hlc) FROM outbox WHERE status = ?",
-                                   (status,)).fetchone()
+            row = self._db.execute("SELECT MAX(hlc) FROM outbox").fetchone() if status is None \
+                else self._db.execute("SELECT MAX(hlc) FROM outbox WHERE status = ?",
+                                      (status,)).fetchone()
         return int(row[0] or 0)
 
     @staticmethod

@@ -208,6 +208,7 @@ class Synchronizer:
         with self.store.transaction() as db:
             DeviceStore.settle(db, settled)
             DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
+            self.store.learn_registry_time(db, response.registry_time)
         return any(result.code == CLOCK_AHEAD for result in response.results)
 
     def _settle_signed(self, db: Any, state: DocumentState) -> None:
@@ -294,6 +295,7 @@ class Synchronizer:
             DeviceStore.put(db, "heard_hlc", heard)
             DeviceStore.put(db, "hlc_last", self.clock.last)
             DeviceStore.put(db, "clock_offset", self.clock.offset_ms)
+            self.store.learn_registry_time(db, page.registry_time)
 
 
 def _take_whole(page: PulledPage, states: dict[str, DocumentState]) -> tuple[list[Filed], int]:

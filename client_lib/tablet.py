@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from client_lib import signing_time
 from client_lib.anchors import kept_checkpoint, kept_trust_list, pinned_key
 from client_lib.attach import Attached, Capture, attach_file
 from client_lib.blob_transport import BlobTransport, HttpBlobTransport
@@ -38,6 +39,7 @@ from field_sync import (
     content_hash,
     form_of,
 )
+from field_sync.confirmation import biometric_challenge
 from field_sync.document import printed_protocol, render_pdf
 from field_sync.evidence import attachments_of, read_attachment
 from field_sync.freeze import Freeze, covers
@@ -179,6 +181,7 @@ class Tablet:
                                ("registry_key", answer.registry_key)):
                 if value != "":
                     DeviceStore.put(db, key, value)
+            self.store.learn_registry_time(db, answer.registry_time)
         return answer.inspector
 
     # -- reference data ---------------------------------------------------------------------
@@ -239,23 +242,44 @@ class Tablet:
         return self._freeze(protocol_id, None)
 
     def sign(self, protocol_id: str, confirmation: Confirmation,
-             location: LocationFix | None = None) -> Freeze:
+             location: LocationFix | None = None, signed_at_ms: int | None = None) -> Freeze:
         """Sign the protocol as it stands on this tablet, offline, and seal it.
 
         The device key signs the content hash with the signer, time, version vector, location
-        fix and confirmation; the QR seal is made here too (``signed.seal``). The protocol is
-        frozen: the registry will hold exactly this state, and later edits, from any tablet,
-        are refused with ``protocol_signed`` and kept aside.
+        fix, confirmation and the registry time this tablet was last told; the QR seal is made
+        here too (``signed.seal``). The protocol is frozen: the registry will hold exactly this
+        state, and later edits, from any tablet, are refused with ``protocol_signed`` and kept
+        aside.
 
         Args:
             confirmation: the one-time code the inspector typed, or a biometric assertion over
-                ``content_hash(protocol_id)``.
+                ``biometric_challenge(protocol_id, signed_at_ms)``.
             location: the fix taken at signing.
-        """
-        return self._freeze(protocol_id, (confirmation, location))
+            signed_at_ms: the signing time the biometric challenge was made for
+                (``signing_time``); by default, now (``signing_time`` at this moment).
 
-    def _freeze(self, protocol_id: str,
-                signing: tuple[Confirmation, LocationFix | None] | None) -> Freeze:
+        Raises:
+            SigningRefused: a registry rule is broken, as far as the tablet can tell.
+            SigningTimeRefused: the signing time is one the registry would refuse.
+        """
+        return self._freeze(protocol_id, (confirmation, location, signed_at_ms))
+
+    def signing_time(self, protocol_id: str, location: LocationFix | None = None) -> int:
+        """The time a signature of the protocol made now is dated (ms since the epoch): the
+        tablet's corrected clock, or later when its stamps, the registry time it was told or
+        the fix are (``client_lib.signing_time``)."""
+        state = self._state(protocol_id)
+        return signing_time.earliest(self.clock,
+                                     signing_time.floors(self.store, state, location))
+
+    def biometric_challenge(self, protocol_id: str, signed_at_ms: int) -> bytes:
+        """The WebAuthn challenge for the assertion that confirms a signature of the protocol,
+        as it stands, at ``signed_at_ms``: give it to the platform authenticator, then pass the
+        assertion and the same time to ``sign``."""
+        return biometric_challenge(self.content_hash(protocol_id), signed_at_ms)
+
+    def _freeze(self, protocol_id: str, signing: tuple[Confirmation, LocationFix | None,
+                                                       int | None] | None) -> Freeze:
         state = self._state(protocol_id)
         if state.frozen is not None:
             raise ProtocolSigned(f"protocol {protocol_id} is already signed")
@@ -264,22 +288,28 @@ class Tablet:
         freeze = Freeze(dict(state.vector), content_hash(protocol))
         if signing is not None:
             freeze = Freeze(freeze.vector, freeze.content_hash,
-                            self._signature(protocol, template, freeze, *signing))
+                            self._signature(state, protocol, template, freeze, *signing))
         editor = self._editor(protocol_id, form_of(template))
         editor.set(FREEZE, msgspec.to_builtins(freeze))
         editor.save()
         return freeze
 
-    def _signature(self, protocol: Protocol, template: Template, freeze: Freeze,
-                   confirmation: Confirmation, location: LocationFix | None) -> SignedProtocol:
+    def _signature(self, state: DocumentState, protocol: Protocol, template: Template,
+                   freeze: Freeze, confirmation: Confirmation, location: LocationFix | None,
+                   signed_at_ms: int | None) -> SignedProtocol:
         inspector, kid = self.inspector, self.store.get("kid", "")
         if inspector is None or not kid:
             raise NotEnrolled("enroll this tablet before signing")
-        signed_at = self.clock.corrected_ms()
+        known = signing_time.floors(self.store, state, location)
+        signed_at = signed_at_ms if signed_at_ms is not None else \
+            signing_time.earliest(self.clock, known)
+        told = self.store.registry_time()
+        signing_time.check_time(signed_at, known, self.clock, confirmation, told is not None,
+                                chosen=signed_at_ms is not None)
         statement = SigningStatement(
             protocol_id=protocol.id, content_hash=freeze.content_hash, vector=freeze.vector,
             signer=inspector.id, device_id=self.device_id, kid=kid, signed_at_ms=signed_at,
-            confirmation=confirmation, location=location)
+            confirmation=confirmation, location=location, registry_time=told)
         breaches = check_rules(self._rule_context(protocol, template, statement, inspector))
         if breaches:
             raise SigningRefused(breaches)
@@ -309,7 +339,9 @@ class Tablet:
         statement = SigningStatement(
             protocol_id=protocol_id, content_hash=content_hash(protocol),
             vector=dict(state.vector), signer=inspector.id, device_id=self.device_id,
-            kid=self.store.get("kid", ""), signed_at_ms=self.clock.corrected_ms(),
+            kid=self.store.get("kid", ""),
+            signed_at_ms=signing_time.earliest(
+                self.clock, signing_time.floors(self.store, state, location)),
             confirmation=TotpConfirmation(""), location=location)
         return check_rules(self._rule_context(protocol, template, statement, inspector))
 

@@ -3,12 +3,15 @@
 The tablet cannot check a TOTP code (it never holds the secret); the registry checks it against
 the recorded signing time, one 30-second step of drift either way, and says which step matched so
 that the same step is never accepted twice for one inspector. A biometric assertion is checked
-with the ``webauthn`` package: its challenge must be the protocol's content hash and the
-authenticator must report user verification.
+with the ``webauthn`` package: its challenge binds the protocol's content hash and the signing
+time (``biometric_challenge``), as a one-time code is bound to the time it was shown, so an
+assertion made for one time is no good at another; and the authenticator must report user
+verification.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 import pyotp
@@ -16,11 +19,13 @@ from webauthn import verify_authentication_response
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse
 from webauthn.helpers.structs import AuthenticationCredential, AuthenticatorAssertionResponse
 
+from field_sync.canonical import canonical_bytes
 from field_sync.errors import FieldSyncError
 from field_sync.signing import from_b64url
 from schemas.signing import BiometricConfirmation
 
-__all__ = ["TOTP_STEP_S", "ConfirmationFailed", "check_biometric", "matching_totp_step"]
+__all__ = ["TOTP_STEP_S", "ConfirmationFailed", "biometric_challenge", "check_biometric",
+           "matching_totp_step"]
 
 TOTP_STEP_S = 30
 
@@ -42,15 +47,24 @@ def matching_totp_step(secret: str, code: str, signed_at_ms: int) -> int | None:
     return None
 
 
+def biometric_challenge(content_hash: str, signed_at_ms: int) -> bytes:
+    """The WebAuthn challenge of a signature over ``content_hash`` dated ``signed_at_ms``:
+    SHA-256 of the canonical ``["field-sync/biometric/1", content_hash, signed_at_ms]``."""
+    return hashlib.sha256(canonical_bytes(["field-sync/biometric/1", content_hash,
+                                           signed_at_ms])).digest()
+
+
 def check_biometric(
     confirmation: BiometricConfirmation,
     content_hash: str,
+    signed_at_ms: int,
     credential_public_key: bytes,
     sign_count: int,
     rp_id: str,
     origins: list[str],
 ) -> int:
-    """Verify an assertion over ``content_hash``; return the authenticator's new sign count."""
+    """Verify an assertion over ``content_hash`` signed at ``signed_at_ms``; return the
+    authenticator's new sign count."""
     try:
         credential = AuthenticationCredential(
             id=confirmation.credential_id,
@@ -63,7 +77,7 @@ def check_biometric(
         )
         verified = verify_authentication_response(
             credential=credential,
-            expected_challenge=bytes.fromhex(content_hash),
+            expected_challenge=biometric_challenge(content_hash, signed_at_ms),
             expected_rp_id=rp_id,
             expected_origin=origins,
             credential_public_key=credential_public_key,

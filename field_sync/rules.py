@@ -104,7 +104,9 @@ def _instruments(context: RuleContext) -> list[Breach]:
     day, found = signing_date(context), []
     used = context.protocol.collections.get("reference_instruments", {})
     for row in used.values():
-        instrument = context.instruments.get(str(row.get("instrument_id", "")))
+        # A row that names no instrument (a draft's) matches none, whatever the ids are.
+        instrument = context.instruments.get(row["instrument_id"]) \
+            if "instrument_id" in row else None
         if instrument is None:
             found.append(Breach(2, "unknown_instrument",
                                 f"reference instrument {row.get('instrument_id')} is not known"))

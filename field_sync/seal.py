@@ -118,6 +118,10 @@ def _to_be_signed(protected: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected, b"", payload])
 
 
+def _protected(kid: bytes) -> bytes:
+    return cbor2.dumps({_ALG: ES256, _KID: kid})
+
+
 def _payload(claim: Claim) -> bytes:
     entity: str | int = int(claim.entity) if claim.entity.isdigit() and claim.entity[0] != "0" \
         else claim.entity  # a STIR is nine digits: an integer is half the bytes
@@ -138,7 +142,7 @@ def make_seal(claim: Claim, sign: Callable[[bytes], bytes], kid: bytes, base_url
         kid: the key's id (``key_id``).
         base_url: the registry's public address.
     """
-    protected = cbor2.dumps({_ALG: ES256, _KID: kid})
+    protected = _protected(kid)
     payload = _payload(claim)
     der = sign(_to_be_signed(protected, payload))
     r, s = decode_dss_signature(der)
@@ -228,7 +232,8 @@ def read_seal(text: str) -> Seal:
     """Parse a seal from its QR text (the whole URL, or from ``FS1`` on).
 
     Only the exact bytes ``make_seal`` writes are accepted: one base32 spelling, canonical CBOR
-    with nothing after it, and an empty unprotected header. Any other spelling of the same
+    with nothing after it, an empty unprotected header, a 64-byte signature, and a protected
+    header and claim encoded as ``make_seal`` encodes them. Any other spelling of the same
     signed claim is refused, so that a changed character can never leave a seal "genuine".
     """
     raw = _raw(text)
@@ -256,7 +261,13 @@ def _parse(raw: bytes) -> Seal:
     if not isinstance(headers, Mapping) or headers.get(_ALG) != ES256 or \
             not isinstance(headers.get(_KID), bytes):
         raise SealError("the seal is not signed ES256 with a key id")
-    return Seal(_decode_claim(payload), headers[_KID], protected, payload, signature)
+    claim = _decode_claim(payload)
+    # The signed parts too are the writer's own bytes: the same claim written another way (its
+    # keys in another order, a STIR as text, one more header) would be a second seal of it,
+    # "genuine" offline yet never registered.
+    if protected != _protected(headers[_KID]) or payload != _payload(claim):
+        raise SealError("the seal's header or claim is not written as a seal writer writes it")
+    return Seal(claim, headers[_KID], protected, payload, signature)
 
 
 def seal_hash(text: str) -> str:

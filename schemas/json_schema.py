@@ -9,6 +9,7 @@ import msgspec
 from schemas.documents import Protocol
 from schemas.operations import Op
 from schemas.reference import Assignment, Inspector
+from schemas.signing import SignedProtocol, TrustList
 from schemas.templates import Template
 from schemas.wire import (
     EnrollmentCode,
@@ -38,7 +39,9 @@ EXPORTED: tuple[type, ...] = (
     PullResponse,
     PushRequest,
     PushResponse,
+    SignedProtocol,
     Template,
+    TrustList,
 )
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "LocationFix",
     "Receipt",
     "RegistryKey",
+    "RegistryTime",
     "SignedProtocol",
     "SigningStatement",
     "TotpConfirmation",
@@ -44,7 +45,8 @@ class TotpConfirmation(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
 
 class BiometricConfirmation(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
                             tag="biometric"):
-    """A WebAuthn assertion whose challenge is the protocol's content hash (base64url parts)."""
+    """A WebAuthn assertion (base64url parts) whose challenge binds the protocol's content hash
+    and the signing time (``field_sync.confirmation.biometric_challenge``)."""
 
     credential_id: str
     authenticator_data: str
@@ -55,10 +57,26 @@ class BiometricConfirmation(msgspec.Struct, frozen=True, forbid_unknown_fields=T
 Confirmation = TotpConfirmation | BiometricConfirmation
 
 
+class RegistryTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The registry's clock as it told one device, in an enrollment, push or pull answer. The
+    registry's MAC over both makes it a token only the registry can make: a tablet keeps the
+    latest it was told and carries it in what it signs, and the registry refuses a signature
+    dated before it."""
+
+    device_id: str
+    at_ms: int
+    """The registry's time, ms since the epoch."""
+    mac: str
+    """The registry's HMAC-SHA-256 (base64url, first 16 bytes) over device and time."""
+
+
 class SigningStatement(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
                        omit_defaults=True):
     """What the device key signs (canonically encoded): the state, who, when, where, how
-    confirmed."""
+    confirmed.
+
+    Fields are only appended, with defaults that are left out of the encoding, so a statement
+    signed before a field existed encodes, and verifies, as it did."""
 
     protocol_id: str
     content_hash: str
@@ -71,6 +89,9 @@ class SigningStatement(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     signed_at_ms: int
     confirmation: Confirmation
     location: LocationFix | None = None
+    registry_time: RegistryTime | None = None
+    """The latest registry time the device was told before signing; the signature may not be
+    dated before it (the registry refuses a statement without one)."""
 
 
 class SignedProtocol(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -15,7 +15,7 @@ from schemas.documents import Protocol
 from schemas.operations import Op, Register, VersionVector
 from schemas.packed import register_count
 from schemas.reference import Assignment, Entity, Inspector, ReferenceInstrument, Site
-from schemas.signing import Receipt
+from schemas.signing import Receipt, RegistryTime
 from schemas.templates import Template
 
 __all__ = [
@@ -71,6 +71,8 @@ class PushResponse(msgspec.Struct):
 
     results: list[OpResult]
     server_time_ms: int
+    registry_time: RegistryTime | None = None
+    """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 
 
 class PullResponse(msgspec.Struct):
@@ -119,6 +121,8 @@ class PullResponse(msgspec.Struct):
     team: list[TeamMember] = msgspec.field(default_factory=list)
     """The inspectors of the assignments in ``assignments``, by name and position: the
     printed protocol names its team, lead inspector and signer with them, offline."""
+    registry_time: RegistryTime | None = None
+    """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 
     @property
     def registers(self) -> int:
@@ -212,6 +216,8 @@ class EnrollResponse(msgspec.Struct):
     registry_key: str = ""
     """PEM of the registry key: the tablet pins it, and trusts only the trust lists and audit
     checkpoints it signed."""
+    registry_time: RegistryTime | None = None
+    """``server_time_ms`` as a token for the device to sign with (``SigningStatement``)."""
 
 
 class ProtocolRecord(msgspec.Struct):
@@ -245,6 +251,9 @@ class ProtocolSummary(msgspec.Struct, omit_defaults=True):
     """Why it is quarantined."""
     region: str = ""
     """Its site's region."""
+    offline_gap_ms: int | None = None
+    """How long after its signing time the signature reached the registry (ms; the time the
+    tablet was offline, give or take its clock); none for a draft."""
 
 
 class ProtocolPage(msgspec.Struct):

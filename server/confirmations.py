@@ -79,8 +79,8 @@ def _check_biometric(session: Session, config: ServerConfig, statement: SigningS
         raise ConfirmationFailed("this biometric credential is not registered for the device",
                                  code="biometric_invalid")
     credential.sign_count = check_biometric(
-        confirmation, statement.content_hash, credential.public_key, credential.sign_count,
-        config.webauthn_rp_id, list(config.webauthn_origins))
+        confirmation, statement.content_hash, statement.signed_at_ms, credential.public_key,
+        credential.sign_count, config.webauthn_rp_id, list(config.webauthn_origins))
     session.add(credential)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 from pydantic_core import PydanticUndefined
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from field_sync import DocumentState, FieldSyncError, content_hash, form_of, replay
@@ -38,9 +39,10 @@ from server.new_protocol import NewProtocol
 from server.reference import protocol_region
 from server.scope import assignments_in_scope
 from server.services.supervision import supersede_corrected
-from server.signatures import AwaitingEvidence, SignatureRefused, Signing, register
+from server.signatures import AwaitingEvidence, Before, SignatureRefused, Signing, register
 from server.tables import (
     AssignmentRow,
+    DeviceRow,
     HeldOpRow,
     ProtocolRow,
     ReceiptRow,
@@ -94,6 +96,29 @@ class _Batch:
     """The site and region of each assignment new protocols of this batch belong to."""
     statuses: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     """Protocols signed in this batch: registered, or quarantined with the broken rules."""
+    latest: tuple[int, int] = (0, 0)
+    """The latest stamp among the device's ops the registry holds, and that op's seq."""
+    latest_stored: tuple[int, int] = (0, 0)
+
+    def holds(self, op: Op) -> None:
+        """Note that the registry now holds ``op`` (merged or kept aside)."""
+        if op.hlc > self.latest[0]:
+            self.latest = (op.hlc, op.seq)
+
+    def stamp_before(self, session: Session, seq: int) -> int:
+        """The latest stamp among the device's ops the registry holds with seqs below ``seq``:
+        the device's latest stamp when a lower seq carries it (a device's stamps rise with its
+        seqs, but for ops re-stamped after a refusal), else read off the op log."""
+        hlc, at_seq = self.latest
+        if at_seq < seq:
+            return hlc
+        device = self.caller.device_id
+        in_batch = [op.hlc for ops in self.merged.values() for op in ops if op.seq < seq]
+        in_batch += [held["hlc"] for held in self.held
+                     if held["actor"] == device and held["seq"] < seq]
+        kept = session.exec(select(func.max(HeldOpRow.hlc)).where(
+            HeldOpRow.actor == device, col(HeldOpRow.seq) < seq)).one()
+        return max(oplog.latest_stamp_before(session, device, seq), kept or 0, *in_batch)
 
 
 def _held(op: Op, changed: int) -> dict[str, Any]:
@@ -174,9 +199,10 @@ def _freeze(batch: _Batch, op: Op, state: State, session: Session,
         raise Rejected("freeze_mismatch", "the signed hash does not match the state the vector "
                        "names; sync and sign again")
     if batch.signing is not None:
+        before = Before(batch.stamp_before(session, op.seq), max(map(_hlc, kept), default=0))
         try:
             outcome = register(session, batch.signing, batch.caller, freeze, protocol, template,
-                               batch.now_ms, batch.changed,
+                               before, batch.now_ms, batch.changed,
                                evidence.missing_files(session, template, protocol))
         except SignatureRefused as refused:
             raise Rejected(refused.code, refused.reason) from refused
@@ -214,6 +240,7 @@ def _accept(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
         _check_holdable(op)
         batch.held.append(_held(op, batch.changed))
         batch.held_seen.add(op.seq)
+        batch.holds(op)
         raise Rejected(PROTOCOL_SIGNED, "the protocol was signed without this change; it is "
                        "kept aside, and a correction is a new protocol that supersedes it")
     if form is None:
@@ -243,6 +270,9 @@ def _load(session: Session, caller: Caller, ops: list[Op], database: Database, n
         select(ProtocolRow).where(col(ProtocolRow.id).in_(docs)))}
     batch = _Batch(caller=caller, scope=assignments_in_scope(session, caller.inspector_id),
                    rows=rows, changed=changed, now_ms=now_ms, signing=signing)
+    latest = session.exec(select(DeviceRow.latest_hlc, DeviceRow.latest_hlc_seq).where(
+        DeviceRow.id == caller.device_id)).first()
+    batch.latest = batch.latest_stored = (latest[0], latest[1]) if latest else (0, 0)
     own = [op.seq for op in ops if op.actor == caller.device_id and 1 <= op.seq <= MAX_SEQ]
     if own:
         low, high = min(own), max(own)
@@ -309,6 +339,9 @@ def _store(session: Session, batch: _Batch) -> None:
     logged = oplog.log_rows(batch.changed, batch.caller.device_id, batch.merged)
     oplog.insert(session, logged)
     Database.insert_many(session, HeldOpRow, batch.held)
+    if batch.latest != batch.latest_stored:
+        session.execute(update(DeviceRow).where(col(DeviceRow.id) == batch.caller.device_id)
+                        .values(latest_hlc=batch.latest[0], latest_hlc_seq=batch.latest[1]))
     _audit(session, batch, oplog.log_digest(logged))
 
 
@@ -320,6 +353,7 @@ def _record_signing(session: Session, batch: _Batch, row: ProtocolRow | SimpleNa
         return
     row.inspector_id = frozen.signed.statement.signer
     row.signed_at_ms = frozen.signed.statement.signed_at_ms
+    row.offline_gap_ms = batch.now_ms - row.signed_at_ms
     receipt = session.get(ReceiptRow, row.id)
     row.registry_number = receipt.registry_number if receipt else ""
     corrected = _text(state, SUPERSEDES)
@@ -359,6 +393,7 @@ def _answer(batch: _Batch, op: Op, session: Session, catalog: TemplateCatalog,
     except Rejected as rejection:
         return OpResult(op.seq, "rejected", rejection.code, rejection.reason)
     batch.seen.add(op.seq)
+    batch.holds(op)
     return OpResult(op.seq, "accepted")
 
 

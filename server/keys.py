@@ -1,6 +1,7 @@
 """The registry's own keys: its P-256 signing key (receipts, trust list) and the secret key that
-encrypts TOTP secrets at rest. Both are made once in the data directory (mode 0600), or read
-from the files the ``registry_key`` and ``secret_key`` settings name (``$FIELD_SYNC_REGISTRY_KEY``,
+encrypts TOTP secrets at rest, from which the key that MACs the registry times told to devices is
+derived. Both are made once in the data directory (mode 0600), or read from the files the
+``registry_key`` and ``secret_key`` settings name (``$FIELD_SYNC_REGISTRY_KEY``,
 ``$FIELD_SYNC_SECRET_KEY``), which several server processes on one PostgreSQL must share."""
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from field_sync.keys import key_fingerprint, public_key_pem
 
@@ -43,10 +45,12 @@ def _read_or_make(path: Path, make: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class RegistryKeys:
-    """The registry's signing key and its secret-encryption key."""
+    """The registry's signing key, its secret-encryption key and its time-MAC key."""
 
     signing: ec.EllipticCurvePrivateKey
     secrets: Fernet
+    time_mac: bytes
+    """Keys the MAC of registry times told to devices (``server.registry_time``)."""
 
     @classmethod
     def load(cls, data_dir: Path, signing_path: Path | None = None,
@@ -60,8 +64,10 @@ class RegistryKeys:
             serialization.NoEncryption())
         key = serialization.load_pem_private_key(_read_or_make(signing_path, new_signing), None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
-        fernet = Fernet(_read_or_make(secret_path, Fernet.generate_key()).strip())
-        return cls(signing=key, secrets=fernet)
+        secret = _read_or_make(secret_path, Fernet.generate_key()).strip()
+        time_mac = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                        info=b"field-sync registry time").derive(secret)
+        return cls(signing=key, secrets=Fernet(secret), time_mac=time_mac)
 
     @cached_property
     def public_pem(self) -> str:

@@ -26,8 +26,8 @@ from schemas import Op
 from server.database import Database
 from server.tables import OpLogRow
 
-__all__ = ["LOG_COLUMNS", "insert", "log_digest", "log_rows", "logged_ops", "pack", "push_ops",
-           "push_rows", "seen_seqs", "stored_ops", "unpack"]
+__all__ = ["LOG_COLUMNS", "insert", "latest_stamp_before", "log_digest", "log_rows",
+           "logged_ops", "pack", "push_ops", "push_rows", "seen_seqs", "stored_ops", "unpack"]
 
 LOG_COLUMNS = ("doc", "changed", "actor", "min_seq", "max_seq", "ops")
 """The op log's columns, in the order ``log_rows`` gives them."""
@@ -36,9 +36,9 @@ LogRow = tuple[str, int, str, int, int, bytes]
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[tuple[int, str, Any, int]])
 # The values as the device's MessagePack, undecoded: what a digest covers, and all that finding
-# seqs needs (a row's values are never decoded only to read its seqs).
+# seqs and stamps needs (a row's values are never decoded only to read its seqs).
 _stored = msgspec.msgpack.Decoder(list[tuple[int, str, msgspec.Raw, int]])
-_seqs = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, msgspec.Raw, msgspec.Raw]])
+_seqs = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, msgspec.Raw, int]])
 
 
 def pack(ops: Sequence[Op]) -> bytes:
@@ -98,6 +98,14 @@ def seen_seqs(session: Session, actor: str, low: int, high: int) -> set[int]:
     rows = session.execute(select(col(OpLogRow.ops)).where(
         OpLogRow.actor == actor, col(OpLogRow.max_seq) >= low, col(OpLogRow.min_seq) <= high))
     return {seq for packed, in rows for seq, *_ in _seqs.decode(packed) if low <= seq <= high}
+
+
+def latest_stamp_before(session: Session, actor: str, seq: int) -> int:
+    """The latest stamp among ``actor``'s logged ops with seqs below ``seq`` (0: none)."""
+    rows = session.execute(select(col(OpLogRow.ops)).where(
+        OpLogRow.actor == actor, col(OpLogRow.min_seq) < seq))
+    return max((hlc for packed, in rows for logged, _, _, hlc in _seqs.decode(packed)
+                if logged < seq), default=0)
 
 
 def log_digest(rows: Iterable[LogRow]) -> str:

@@ -19,7 +19,7 @@ from schemas.bounds import (
     NO_NUL,
     OPTIONAL_KEY_PATTERN,
 )
-from server.queries import STATUSES
+from server.queries import MAX_GAP_S, STATUSES
 from server.reference import KINDS
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ else:  # the names the registry knows, as Litestar checks them and the document 
     Kind = Literal[tuple(KINDS)]
     Status = Literal[("", *STATUSES)]
 
-__all__ = ["AfterSeq", "AuditLimit", "CursorQuery", "DayQuery", "FileFormat", "ImportKind",
+__all__ = ["AfterSeq", "AuditLimit", "CursorQuery", "DayQuery", "FileFormat", "GapQuery",
+           "ImportKind",
            "KeyId", "KeyPath", "KeyQuery", "LogQuery", "PageLimit", "PullLimit", "RecordKind",
            "RegionQuery", "SearchQuery", "StatusQuery"]
 
@@ -52,6 +53,9 @@ LogQuery = Annotated[str, QueryParameter(max_length=100, pattern=OPTIONAL_KEY_PA
 any."""
 StatusQuery = Annotated[Status, QueryParameter(description="Empty for any.")]
 DayQuery = Annotated[dt.date | None, QueryParameter(description="A day, YYYY-MM-DD.")]
+GapQuery = Annotated[int | None, QueryParameter(
+    ge=-MAX_GAP_S, le=MAX_GAP_S, description="An offline gap, seconds from a signature's time "
+    "to its receipt (inclusive).")]
 AfterSeq = Annotated[int, QueryParameter(ge=0, le=2**31 - 1)]
 """An audit entry's number: the log counts its entries in a 32-bit column."""
 PageLimit = Annotated[int, QueryParameter(ge=1, le=500)]

@@ -1,6 +1,7 @@
 """Registry queries: protocols by number, registry number, entity, inspector, site, region,
-kind, status and signing date, paged by id or newest signed first; and the same selection
-streamed for export. Every query narrows to the caller's reach (``server.services.reach``)."""
+kind, status, signing date and offline gap, paged by id or newest signed first; and the same
+selection streamed for export. Every query narrows to the caller's reach
+(``server.services.reach``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ __all__ = ["STATUSES", "Filters", "Listed", "Order", "count", "query", "stream",
 TASHKENT = ZoneInfo("Asia/Tashkent")  # registry days are the agency's days
 STATUSES = (DRAFT, "awaiting_evidence", "registered", "quarantined", "superseded", "annulled")
 _Selection = TypeVar("_Selection", bound=Select[*tuple[Any, ...]])
+MAX_GAP_S = 100 * 366 * 86_400
+"""The widest offline gap a query may name, seconds (a century; ``server.parameters``)."""
 Order = Literal["id", "newest"]
 """A listing's order: by id (the API's default), or newest signed first (the console's)."""
 
@@ -45,6 +48,7 @@ class Listed(Protocol):
     superseded_by: str
     reasons: str
     region: str
+    offline_gap_ms: int | None
 
 
 _LISTED = protocol_columns(Listed.__annotations__)
@@ -56,7 +60,8 @@ def _day_start_ms(day: dt.date) -> int:
 
 @dataclass(frozen=True)
 class Filters:
-    """What to select; empty means any. ``signed_from``/``signed_to`` are days, inclusive.
+    """What to select; empty means any. ``signed_from``/``signed_to`` are days, inclusive;
+    ``gap_min_s``/``gap_max_s`` bound the offline gap, seconds, inclusive (a draft has none).
 
     ``entity`` is a STIR or part of an entity's name, ``inspector`` an inspector's id or part
     of a name, ``site`` a site's id or part of its name, ``template`` a kind (a template id).
@@ -79,6 +84,8 @@ class Filters:
     """A broken rule's code (``outside_geofence``): quarantined for that reason."""
     names: Names | None = None
     """The keys ``entity``, ``inspector`` and ``site`` stand for (``resolved``)."""
+    gap_min_s: int | None = None
+    gap_max_s: int | None = None
 
     def resolved(self, session: Session) -> Filters:
         """These filters with the names searched by turned into keys (``server.names``)."""
@@ -88,11 +95,12 @@ class Filters:
                                                  self.site))
 
     def check(self) -> None:
-        """Refuse a bad status (``BadRequest``) now, before a stream starts: the API's
+        """Refuse a bad status or gap (``BadRequest``) now, before a stream starts: the API's
         parameters are checked as they are read (``server.parameters``), a console form's
         status is any text."""
         if self.status and self.status not in STATUSES:
             raise BadRequest("bad_status", f"status is one of {', '.join(STATUSES)}")
+        self._signed(select_columns(col(ProtocolRow.id)))
 
     def apply(self, statement: _Selection) -> _Selection:
         """``statement`` narrowed to these filters (``resolved`` first, if they search by a
@@ -130,6 +138,14 @@ class Filters:
         return statement if self.reach is None else self.reach.narrow(statement)
 
     def _signed(self, statement: _Selection) -> _Selection:
+        """Narrowed by signing days and offline gap."""
+        low, high = self.gap_min_s, self.gap_max_s  # bounded as read (``server.parameters``)
+        if low is not None and high is not None and low > high:
+            raise BadRequest("bad_gap", "gap_min_s is more than gap_max_s")
+        if low is not None:
+            statement = statement.where(col(ProtocolRow.offline_gap_ms) >= low * 1000)
+        if high is not None:
+            statement = statement.where(col(ProtocolRow.offline_gap_ms) <= high * 1000)
         if self.signed_from:
             start = _day_start_ms(self.signed_from)
             statement = statement.where(col(ProtocolRow.signed_at_ms) >= start)
@@ -148,7 +164,7 @@ def summary(row: Listed) -> ProtocolSummary:
         entity_tin=row.entity_tin, inspector_id=row.inspector_id, site_id=row.site_id,
         assignment_id=row.assignment_id, signed_at_ms=row.signed_at_ms,
         registry_number=row.registry_number, superseded_by=row.superseded_by,
-        reasons=row.reasons.splitlines(), region=row.region)
+        reasons=row.reasons.splitlines(), region=row.region, offline_gap_ms=row.offline_gap_ms)
 
 
 def _after_newest(statement: _Selection, after: str) -> _Selection:

@@ -162,16 +162,21 @@ def decode(kind: str, fields: dict[str, Any]) -> Any:
 
 
 def _upsert_inspector(session: Session, record: Inspector, _changed: int) -> bool:
+    """Suspension is not reference data: it revokes the inspector's keys, and is changed only
+    through the suspend and reinstate endpoints. A record here that would suspend is refused;
+    one without it leaves a suspension as it is."""
     row = session.get(InspectorRow, record.id)
+    if record.suspended and (row is None or not row.suspended):
+        raise RecordRejected("suspended", "an inspector is suspended with POST "
+                             f"/v1/admin/inspectors/{record.id}/suspend, which revokes their "
+                             "keys", "suspension_by_endpoint")
     if row is None:
         row = InspectorRow(id=record.id, full_name=record.full_name, created_at=utcnow())
-    elif (row.full_name, row.region, row.suspended, row.attested_until, row.position) == (
-            record.full_name, record.region, record.suspended, record.attested_until,
-            record.position):
+    elif (row.full_name, row.region, row.attested_until, row.position) == (
+            record.full_name, record.region, record.attested_until, record.position):
         return False
     row.full_name, row.region = record.full_name, record.region
-    row.suspended, row.attested_until = record.suspended, record.attested_until
-    row.position = record.position
+    row.attested_until, row.position = record.attested_until, record.position
     session.add(row)
     return True
 

@@ -1,5 +1,5 @@
-"""Registering a signed protocol: the signature, its key, its seal and its confirmation are
-checked, then the registry countersigns a receipt."""
+"""Registering a signed protocol: the signature, its key, its time, its seal and its
+confirmation are checked, then the registry countersigns a receipt."""
 
 from __future__ import annotations
 
@@ -12,20 +12,32 @@ from sqlmodel import Session, col, select
 
 from field_sync.confirmation import ConfirmationFailed
 from field_sync.freeze import Freeze
+from field_sync.hlc import physical_ms
 from field_sync.keys import load_public_key
 from field_sync.rules import Breach, check_rules
 from field_sync.seal import SealError, claim_for, read_seal, seal_hash
 from field_sync.signing import sign_canonical, verify_canonical
+from field_sync.signing_time import (
+    EARLIER_OP,
+    KEY,
+    LOCATION,
+    REGISTRY_TIME,
+    SIGNED_OP,
+    SigningTimeRefused,
+    check_signing_time,
+)
 from schemas import Protocol, Template
 from schemas.signing import Receipt, SignedProtocol
 from server.auth import Caller
 from server.config import ServerConfig
 from server.confirmations import check_confirmation
 from server.keys import RegistryKeys
+from server.registry_time import is_told
 from server.rule_context import rule_context
 from server.tables import DeviceKeyRow, ReceiptRow
 
-__all__ = ["AwaitingEvidence", "SignatureRefused", "Signing", "issue_receipt", "register"]
+__all__ = ["AwaitingEvidence", "Before", "SignatureRefused", "Signing", "issue_receipt",
+           "register"]
 
 
 class SignatureRefused(Exception):
@@ -46,6 +58,16 @@ class Signing:
 
 
 @dataclass(frozen=True)
+class Before:
+    """Stamps of what the registry holds that came before a signature."""
+
+    earlier_ops: int
+    """The latest stamp among the signing device's ops of lower seqs (0: none)."""
+    signed_ops: int
+    """The latest stamp among the ops the signature covers."""
+
+
+@dataclass(frozen=True)
 class AwaitingEvidence:
     """A signature that holds, for a protocol whose evidence files have not all arrived: it is
     registered when the last one does (``server.evidence``)."""
@@ -61,14 +83,35 @@ def _device_key(session: Session, caller: Caller, signed: SignedProtocol) -> Dev
     key = session.get(DeviceKeyRow, statement.kid)
     if key is None or key.device_id != caller.device_id:
         raise SignatureRefused("unknown_key", "the signing key is not this device's")
-    if statement.signed_at_ms < key.valid_from_ms:
-        raise SignatureRefused("key_not_yet_valid", "the signature is dated before its key "
-                               "was enrolled")
     if key.revoked_after_ms and statement.signed_at_ms > key.revoked_after_ms:
         raise SignatureRefused("key_revoked", "the signing key was revoked before this time")
     if key.retired_at_ms and statement.signed_at_ms > key.retired_at_ms:
         raise SignatureRefused("key_retired", "the signing key was retired before this time")
     return key
+
+
+def _check_time(signing: Signing, key: DeviceKeyRow, signed: SignedProtocol, before: Before,
+                now_ms: int) -> None:
+    """The signing time is no earlier than anything known to come before it, and no later
+    than now by more than the clock bound (``field_sync.signing_time``)."""
+    statement = signed.statement
+    told = statement.registry_time
+    if told is None:
+        raise SignatureRefused("registry_time_missing", "the statement does not carry the "
+                               "registry time the device was last told; update the tablet app")
+    if not is_told(signing.keys, told, statement.device_id):
+        raise SignatureRefused("registry_time_invalid", "the registry time in the statement is "
+                               "not one this registry told this device")
+    floors = [(KEY, key.valid_from_ms), (REGISTRY_TIME, told.at_ms),
+              (EARLIER_OP, physical_ms(before.earlier_ops)),
+              (SIGNED_OP, physical_ms(before.signed_ops))]
+    if statement.location is not None:
+        floors.append((LOCATION, statement.location.at_ms))
+    try:
+        check_signing_time(statement.signed_at_ms, floors,
+                           now_ms + signing.config.max_clock_ahead_ms)
+    except SigningTimeRefused as exc:
+        raise SignatureRefused(exc.code, exc.reason) from exc
 
 
 def _check_seal(signed: SignedProtocol, key: DeviceKeyRow, protocol: Protocol,
@@ -99,14 +142,15 @@ def _registry_number(session: Session, now_ms: int) -> str:
 
 
 def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
-             protocol: Protocol, template: Template, now_ms: int, changed: int,
+             protocol: Protocol, template: Template, before: Before, now_ms: int, changed: int,
              missing_files: Collection[str] = ()) -> Receipt | list[Breach] | AwaitingEvidence:
-    """Check a signed freeze; ``SignatureRefused`` if the signature, seal or confirmation does
-    not hold. Then the registry rules: the receipt when they hold, else the breaches (the
-    protocol is quarantined, frozen as signed, without a receipt); ``AwaitingEvidence`` when
-    they hold but some of its files (``missing_files``) have not arrived. A receipt is written
-    for a protocol then marked registered only: a draft never has one, and a pull asks for the
-    receipts of the protocols that are not drafts only (``server.changes._send``)."""
+    """Check a signed freeze; ``SignatureRefused`` if the signature, its time, seal or
+    confirmation does not hold (``before``: what the registry holds that came before it). Then
+    the registry rules: the receipt when they hold, else the breaches (the protocol is
+    quarantined, frozen as signed, without a receipt); ``AwaitingEvidence`` when they hold but
+    some of its files (``missing_files``) have not arrived. A receipt is written for a protocol
+    then marked registered only: a draft never has one, and a pull asks for the receipts of the
+    protocols that are not drafts only (``server.changes._send``)."""
     signed = freeze.signed
     if signed is None:
         raise SignatureRefused("unsigned", "a protocol is frozen only by its signature")
@@ -115,6 +159,7 @@ def register(session: Session, signing: Signing, caller: Caller, freeze: Freeze,
     key = _device_key(session, caller, signed)
     if not verify_canonical(load_public_key(key.public_key), signed.statement, signed.signature):
         raise SignatureRefused("bad_signature", "the device signature does not verify")
+    _check_time(signing, key, signed, before, now_ms)
     _check_seal(signed, key, protocol, template)
     try:
         check_confirmation(session, signing.keys, signing.config, signed.statement, now_ms,

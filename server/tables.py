@@ -83,6 +83,13 @@ class DeviceRow(SQLModel, table=True):
     last_seen_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
                                                           server_default="0"))
     """When the device last reached the registry (kept to the hour: ``server.auth``)."""
+    latest_hlc: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                        server_default="0"))
+    """The latest stamp among the device's ops the registry holds (merged or kept aside): what
+    its signatures may not be dated before (``server.ingest``)."""
+    latest_hlc_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                            server_default="0"))
+    """The seq of the op that carries ``latest_hlc``."""
 
 
 class AssignmentRow(SQLModel, table=True):
@@ -162,6 +169,9 @@ class ProtocolRow(SQLModel, table=True):
     what a device that takes it whole has heard (``PullResponse.heads``); 0 when not known."""
     region: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
     """Its site's region (its inspector's without a site): what limits a supervisor's reach."""
+    offline_gap_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    """How long after its signing time the signature reached the registry (ms): the time its
+    tablet was offline. None until signed."""
 
 
 class ReferenceRow(SQLModel, table=True):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, settings
 from litestar.testing import AsyncTestClient
 
 from field_sync import pack
@@ -18,6 +19,12 @@ from schemas import Op
 from server import ServerConfig, create_app
 
 pytest_plugins = ["tests.browser", "tests.databases", "tests.live", "tests.unchanged"]
+
+# The mutation run's (`./dev mutants`, `--hypothesis-profile mutants`): the same examples every
+# run, none kept from one mutant for the next, and no deadline for code slowed by mutmut's
+# trampolines, so a mutant is killed by what a test asserts, never by chance or by time.
+settings.register_profile("mutants", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json",

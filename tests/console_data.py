@@ -1,6 +1,6 @@
 """A small registry of real protocols for the console's tests, made the way tablets make them:
 inspectors of two regions, sites with geofences, protocols signed at the site and registered,
-and one quarantined (its inspector suspended while the tablet was offline)."""
+and one quarantined (its inspector's attestation lapsed while the tablet was offline)."""
 
 from __future__ import annotations
 
@@ -75,13 +75,14 @@ def sign_at_site(region: Region, number: str, *, sync: bool = True) -> str:
 
 
 def quarantine(admin: AdminClient, region: Region, number: str) -> str:
-    """A protocol the registry quarantines: its inspector is suspended while the tablet signs
-    offline (and reinstated after)."""
+    """A protocol the registry quarantines: its inspector's attestation lapses while the tablet
+    signs offline (and is renewed after)."""
     tablet = region.tablet
     assert tablet.inspector is not None
     inspector = {"id": tablet.inspector.id, "full_name": tablet.inspector.full_name,
                  "attested_until": "2099-01-01"}
-    admin.put_reference("inspector", tablet.inspector.id, {**inspector, "suspended": True})
+    admin.put_reference("inspector", tablet.inspector.id,
+                        {**inspector, "attested_until": "2020-01-01"})
     protocol = sign_at_site(region, number)
     admin.put_reference("inspector", tablet.inspector.id, inspector)
     assert tablet.status(protocol)[0] == "quarantined"

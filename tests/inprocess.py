@@ -9,10 +9,10 @@ still encoded and decoded as MessagePack on the way, so nothing is shared betwee
 the registry that the wire would not carry.
 
 The registry's clock is a parameter, so a simulation can run on a clock of its own: ingest's
-``now_ms`` and every ``server_time_ms`` a tablet learns its offset from. (``_enroll`` reads the
-real clock for ``server_time_ms``; the transport replaces it with a reading of its clock, which
-is what a registry running on that clock would have said. Key validity times that enrollment
-and rotation record still come from the real clock.)
+``now_ms``, every ``server_time_ms`` a tablet learns its offset from, and the registry time it
+is told to sign with. (``_enroll`` reads the real clock for these; the transport replaces them
+with a reading of its clock, which is what a registry running on that clock would have said.
+Key validity times that enrollment and rotation record still come from the real clock.)
 
 Signatures: with ``signed_freezes`` (as ``serve`` always runs) a freeze must carry a valid
 signature, confirmation and seal (``Tablet.sign``); without it the transport is an embedded
@@ -70,6 +70,7 @@ from server.ingest import ingest
 from server.keys import RegistryKeys
 from server.oplog import unpack
 from server.problems import ProblemError
+from server.registry_time import tell
 from server.routes.enrollment import _enroll
 from server.routes.keys import _rotate
 from server.services.inspectors import create_inspector, issue_code, put_assignment
@@ -153,7 +154,9 @@ class InProcessTransport:
         with _as_problem():
             answer = _enroll(self.database, self.keys, _over_the_wire(request, EnrollRequest),
                              self.config.public_url)
-        answer = msgspec.structs.replace(answer, server_time_ms=self.clock())
+        now = self.clock()
+        answer = msgspec.structs.replace(answer, server_time_ms=now,
+                                         registry_time=tell(self.keys, answer.device_id, now))
         return _over_the_wire(answer, EnrollResponse)
 
     def push(self, token: str, batch: PushRequest) -> PushResponse:
@@ -165,7 +168,9 @@ class InProcessTransport:
                                         "detail": f"{len(batch.ops)} ops"})
         results = ingest(self.database, self.catalog, caller, batch.ops, self.clock(),
                          self.config.max_clock_ahead_ms, self.signing)
-        return _over_the_wire(PushResponse(results=results, server_time_ms=self.clock()),
+        now = self.clock()
+        return _over_the_wire(PushResponse(results=results, server_time_ms=now,
+                                           registry_time=tell(self.keys, caller.device_id, now)),
                               PushResponse)
 
     def pull(self, token: str, cursor: str) -> PulledPage:
@@ -178,6 +183,7 @@ class InProcessTransport:
                             stored=True, packed=self.packed)
         if not self.heads:
             response.heads = {}
+        response.registry_time = tell(self.keys, caller.device_id, response.server_time_ms)
         return _over_the_wire(response, PulledPage)
 
     def rotate_key(self, token: str, public_key: str) -> str:

@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import cbor2
 import msgspec
 import pyotp
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from client_lib import HttpTransport, Tablet
+from field_sync.signing import b64url
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
-from schemas import Assignment
+from schemas import Assignment, EnrollRequest, EnrollResponse
 from schemas.reference import Site
-from schemas.signing import Receipt, TotpConfirmation
+from schemas.signing import BiometricConfirmation, Receipt, TotpConfirmation
 from tests.databases import dispose_database, fresh_database
 
 TEMPLATE = "metrology_supervision@1"
 PASSPHRASE = b"test passphrase"
 AUTHENTICATORS: dict[str, pyotp.TOTP] = {}
 """Each inspector's authenticator app, as provisioned from the otpauth URI."""
+RP_ID = "field-sync.local"
+ORIGIN = "https://field-sync.local"
+"""The registry's WebAuthn relying party and origin, by default."""
 
 
 def complete_protocol(tablet: Tablet, assignment: str, number: str) -> str:
@@ -153,3 +162,51 @@ def team(admin: AdminClient, server: LocalServer, folder: Path, size: int,
     return assignment, tablets
 
 
+
+
+class SoftwareAuthenticator:
+    """A WebAuthn platform authenticator in software: a P-256 credential, user presence and
+    user verification flags, a signature counter."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.credential_id = b64url(secrets.token_bytes(16))
+        self.sign_count = 0
+
+    def cose_public_key(self) -> str:
+        numbers = self.key.public_key().public_numbers()
+        cose = {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
+                -3: numbers.y.to_bytes(32, "big")}  # EC2, ES256, P-256
+        return b64url(cbor2.dumps(cose))
+
+    def assertion(self, challenge: bytes, *, user_verified: bool = True,
+                  origin: str = ORIGIN, rp_id: str = RP_ID,
+                  sign_count: int | None = None) -> BiometricConfirmation:
+        if sign_count is None:
+            self.sign_count += 1
+            sign_count = self.sign_count
+        flags = 0x01 | (0x04 if user_verified else 0)  # UP, UV
+        authenticator_data = (hashlib.sha256(rp_id.encode()).digest() + bytes([flags])
+                              + sign_count.to_bytes(4, "big"))
+        client_data = json.dumps({"type": "webauthn.get", "challenge": b64url(challenge),
+                                  "origin": origin}).encode()
+        signature = self.key.sign(authenticator_data + hashlib.sha256(client_data).digest(),
+                                  ec.ECDSA(hashes.SHA256()))
+        return BiometricConfirmation(credential_id=self.credential_id,
+                                     authenticator_data=b64url(authenticator_data),
+                                     client_data_json=b64url(client_data),
+                                     signature=b64url(signature))
+
+
+class BiometricEnrollment(HttpTransport):
+    """HTTP that registers the authenticator's credential with the enrollment, as an app does
+    through ``Tablet.enroll(..., biometric_credential_id=, biometric_public_key=)``."""
+
+    def __init__(self, base_url: str, authenticator: SoftwareAuthenticator) -> None:
+        super().__init__(base_url)
+        self.authenticator = authenticator
+
+    def enroll(self, request: EnrollRequest) -> EnrollResponse:
+        return super().enroll(msgspec.structs.replace(
+            request, biometric_credential_id=self.authenticator.credential_id,
+            biometric_public_key=self.authenticator.cose_public_key()))

@@ -22,7 +22,7 @@ from geopy.distance import geodesic
 from field_sync import DocumentState, InvalidOperation, content_hash, form_of, pack
 from field_sync.media import MediaRefused, check_decodes, photo_facts, sniff
 from field_sync.paths import ASSIGNMENT, TEMPLATE
-from field_sync.rules import RuleContext, check_rules
+from field_sync.rules import Breach, RuleContext, check_rules
 from schemas import Assignment, Inspector, Op, Protocol, Template, builtin_templates
 from schemas.attachments import Attachment, CaptureFix
 from schemas.reference import Site
@@ -67,6 +67,10 @@ def protocol(label_photo: list[Any] | None, premises: list[Any] | None = None) -
 
 
 def rule_7(found: Protocol) -> list[tuple[int, str]]:
+    return [(breach.rule, breach.code) for breach in rule_7_breaches(found)]
+
+
+def rule_7_breaches(found: Protocol) -> list[Breach]:
     statement = SigningStatement(
         protocol_id=found.id, content_hash="00" * 32, vector={"device-a": 9}, signer="insp-a",
         device_id="device-a", kid="ab" * 8, signed_at_ms=SIGNED_AT_MS,
@@ -77,7 +81,7 @@ def rule_7(found: Protocol) -> list[tuple[int, str]]:
         signer=Inspector("insp-a", "A", attested_until="2099-12-31"), key_owner="insp-a",
         assignment=Assignment("asg-1", "t", ("insp-a",), site_id=SITE.id), site=SITE,
         instruments={})
-    return [(breach.rule, breach.code) for breach in check_rules(context) if breach.rule == 7]
+    return [breach for breach in check_rules(context) if breach.rule == 7]
 
 
 def point(metres: float) -> tuple[str, str]:
@@ -177,6 +181,20 @@ def test_exif_gives_the_place_and_time_a_photo_was_taken() -> None:
 def test_a_required_attachment_missing_breaks_rule_7() -> None:
     assert rule_7(protocol(None)) == [(7, "attachment_missing")]
     assert rule_7(protocol(attachment())) == []
+
+
+def test_rule_7_names_the_file_and_says_what_is_wrong_with_it() -> None:
+    """The words the tablet shows, and the quarantine keeps: the slot, then what is wrong."""
+    missing = protocol(None)
+    (row,) = missing.collections["instruments"]
+    assert rule_7_breaches(missing) == [Breach(
+        7, "attachment_missing", f"instruments/{row}/label_photo: a required attachment is "
+        "missing")]
+    far = protocol(attachment(fix=CaptureFix(*point(400), None, "photo")))
+    (row,) = far.collections["instruments"]
+    assert rule_7_breaches(far) == [Breach(
+        7, "evidence_elsewhere", f"instruments/{row}/label_photo: taken 400 m from the site; "
+        "the geofence allows 180 m")]
 
 
 def test_a_photo_taken_away_from_the_site_breaks_rule_7() -> None:

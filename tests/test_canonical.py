@@ -303,13 +303,49 @@ def test_map_keys_must_be_strings(key: Any) -> None:
         canonical_bytes({"outer": [{key: "value"}]})
 
 
-def test_nesting_is_limited() -> None:
+_WRAPS: dict[str, Any] = {
+    "list": lambda value, _: [value],
+    "map": lambda value, _: {"k": value},
+    "tuple": lambda value, _: (value,),
+    "map and list in turn": lambda value, level: {"k": value} if level % 2 else [value],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_WRAPS))
+def test_nesting_is_limited_to_32_levels_in_maps_as_in_lists(kind: str) -> None:
+    """A value 32 levels down has a canonical form; one 33 levels down has none, whether the
+    levels are lists, maps or both."""
     value: Any = "leaf"
-    for _ in range(32):
-        value = [value]
-    assert canonical_bytes(value).startswith(b"[[[")
-    with pytest.raises(EncodingError):
-        canonical_bytes([value])
+    for level in range(32):
+        value = _WRAPS[kind](value, level)
+    assert canonical_bytes(value).count(b'"leaf"') == 1
+    for deeper in (_WRAPS[kind](value, 32), {"k": value}, [value]):
+        with pytest.raises(EncodingError) as refused:
+            canonical_bytes(deeper)
+        assert refused.value.reason == "value nests too deeply"
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (1.5, "float has no canonical form; use a decimal string"),
+    ({"mpe": [Decimal("0.05")]}, "Decimal has no canonical form; use a decimal string"),
+    ({"a": {7: "x"}}, "map key 7 is not a string"),
+    ({("a",): "x"}, "map key ('a',) is not a string"),
+], ids=["float", "Decimal", "int key", "tuple key"])
+def test_a_refusal_says_what_has_no_canonical_form(value: Any, reason: str) -> None:
+    """The reason a push rejection carries to the tablet, word for word."""
+    with pytest.raises(EncodingError) as refused:
+        canonical_bytes(value)
+    assert refused.value.reason == reason
+
+
+def test_text_that_is_not_unicode_has_no_canonical_form() -> None:
+    """A lone surrogate (possible in a Python str, never in UTF-8) is refused as such, in
+    values and in keys."""
+    for value in ("\ud83d", {"\udc00": "x"}, ["ok", {"k": "a\ud800b"}]):
+        with pytest.raises(EncodingError) as refused:
+            canonical_bytes(value)
+        assert refused.value.reason.startswith("text that is not valid Unicode: ")
+        assert refused.value.code == "not_canonical"
 
 
 def test_a_document_state_itself_has_no_canonical_form() -> None:

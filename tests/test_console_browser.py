@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import zxingcpp
 from PIL import Image
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as arrived
@@ -63,9 +64,16 @@ class Console:
             if box.get_attribute("type") != "file":
                 box.clear()
             box.send_keys(value)
-        old = self.browser.driver.find_element(By.TAG_NAME, "html")
+        driver = self.browser.driver
+        # The page being left is marked; the next page has no mark. (Waiting for the old
+        # element to go stale is flaky: chromedriver may answer "node does not belong to the
+        # document" instead of a stale element while the new page loads.)
+        driver.execute_script("window.fieldSyncLeaving = true")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self.wait().until(arrived.staleness_of(old))
+        WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return window.fieldSyncLeaving === undefined"
+                " && document.readyState === 'complete'"))
 
     def sign_in(self, key: str) -> None:
         """Sign in as ``people[key]``: the password, then the one-time code."""

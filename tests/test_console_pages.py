@@ -72,7 +72,7 @@ def test_every_page_renders_for_an_administrator(setting: Setting) -> None:
                  "/console/registry?entity=Oʻzbek&signed_from=2020-01-01&lang=en",
                  f"/console/protocols/{protocol}", f"/console/protocols/{protocol}?lang=ru",
                  f"/console/protocols/{setting.quarantined}", "/console/quarantine",
-                 "/console/quarantine?rule=signer_suspended", "/console/audit",
+                 "/console/quarantine?rule=attestation_lapsed", "/console/audit",
                  f"/console/audit?subject={protocol}", "/console/audit?check=true",
                  "/console/admin/inspectors", f"/console/admin/inspectors/{inspector.id}",
                  "/console/admin/devices", f"/console/admin/devices/{device}",
@@ -222,3 +222,35 @@ def test_a_wrong_code_is_refused_and_counted(server: LocalServer) -> None:
                                                          "_csrf_token": csrf_token(page)})
     assert refused.status_code == 401
     client.close()
+
+
+def test_an_administrator_suspends_from_the_console_as_through_the_api(
+        server: LocalServer, setting: Setting) -> None:
+    """Suspending from the console revokes the keys of the inspector's tablets from that moment,
+    audited under the administrator's account; reinstating lifts the suspension, the keys stay
+    revoked."""
+    client, tablet = setting.clients["root"], setting.south.tablet
+    assert tablet.inspector is not None
+    inspector, kid = tablet.inspector.id, tablet.store.get("kid")
+
+    def revoked_after() -> int:
+        listed = httpx.get(f"{server.url}/v1/trust-list", headers={"Accept": "application/json"})
+        (key,) = [key for key in listed.json()["keys"] if key["kid"] == kid]
+        return int(key.get("revoked_after_ms", 0))
+
+    assert revoked_after() == 0
+    for action in ("suspend", "reinstate"):
+        page = _ok(client, f"/console/admin/inspectors/{inspector}")
+        done = client.post(f"/console/admin/inspectors/{inspector}",
+                           data={"action": action, "_csrf_token": csrf_token(page)})
+        assert done.status_code == 200, done.text[:2000]
+        if action == "suspend":
+            suspended_after = revoked_after()
+            assert suspended_after > 0
+    assert revoked_after() == suspended_after
+    audit = httpx.get(f"{server.url}/v1/supervisor/audit", params={
+        "limit": 1000, "subject": inspector}, headers={
+        "Authorization": f"Bearer {server.admin_token}", "Accept": "application/json"}).json()
+    acts = {entry["action"]: entry["actor"] for entry in audit}
+    assert acts["inspector_suspended"].startswith("account:")
+    assert acts["inspector_reinstated"] == acts["inspector_suspended"]

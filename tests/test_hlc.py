@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -70,6 +71,7 @@ def test_pack_refuses_what_has_no_stamp(ms: int, counter: int) -> None:
     with pytest.raises(ClockError) as caught:
         pack(ms, counter)
     assert caught.value.code == "bad_clock"
+    assert caught.value.reason == f"no stamp for ms={ms}, counter={counter}"
     assert isinstance(caught.value, ValueError)
     assert isinstance(caught.value, FieldSyncError)
 
@@ -154,6 +156,25 @@ def test_a_corrected_clock_before_the_epoch_is_a_clock_error() -> None:
         clock.now()
 
 
+def test_the_largest_stamp_is_issued_once_and_then_the_clock_says_it_has_run_out() -> None:
+    """A stamp fits a signed 64-bit column: the clock issues the largest one, then refuses
+    to issue another rather than wrap around, and keeps its last stamp."""
+    clock, _ = clock_at(T0, last=MAX_STAMP - 1)
+    assert clock.now() == MAX_STAMP
+    with pytest.raises(ClockError) as caught:
+        clock.now()
+    assert caught.value.reason == "the clock has run past the largest stamp it can issue"
+    assert clock.last == MAX_STAMP
+
+
+def test_the_default_wall_clock_is_the_systems_in_whole_milliseconds() -> None:
+    """Without a wall clock given, the clock reads the system's, in whole milliseconds."""
+    before = time.time_ns() // 1_000_000
+    reading = HybridLogicalClock().corrected_ms()
+    after = time.time_ns() // 1_000_000
+    assert type(reading) is int and before <= reading <= after
+
+
 # --- observe() ---------------------------------------------------------------------------------
 
 
@@ -185,8 +206,9 @@ def test_observe_a_stamp_in_the_current_millisecond_continues_its_counter() -> N
 @pytest.mark.parametrize("bad", [-1, MAX_STAMP + 1, 1 << 64])
 def test_observe_refuses_a_stamp_outside_the_range(bad: int) -> None:
     clock, _ = clock_at(T0)
-    with pytest.raises(ClockError):
+    with pytest.raises(ClockError) as caught:
         clock.observe(bad)
+    assert caught.value.reason == f"stamp {bad} is outside the clock's range"
     assert clock.last == 0
 
 

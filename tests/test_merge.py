@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from field_sync import DocumentState, Register, canonical_bytes, pack, replay, spread
+from field_sync import DocumentState, Register, canonical_bytes, content_hash, pack, replay, spread
 from schemas import Op
 from schemas.packed import is_packed, pack_registers, register_count, unpack_registers
 from tests.strategies import DOC, METROLOGY, ROW_IDS, histories, registry_runs, shares
@@ -136,6 +136,23 @@ def test_meta_fields_name_template_and_assignment_but_are_not_fields() -> None:
     assert DocumentState(DOC).materialize().template == ""
 
 
+def test_a_correction_names_the_protocol_it_supersedes_and_its_hash_covers_the_link() -> None:
+    """The ``_supersedes`` meta field is no field of the protocol but its own part of it: the
+    correction's content, and so its hash and what its seal signs, names what it corrects."""
+    old = "5d1e4c8a-0000-4000-8000-000000000000"
+    correction = state_of([op("tablet-a", 1, "", {**CREATE, "_supersedes": old}, ms=1),
+                           op("tablet-a", 2, "number", "MN-1", ms=2)])
+    protocol = correction.materialize(METROLOGY)
+    assert protocol.supersedes == old
+    assert protocol.fields == {"number": "MN-1"}
+    assert correction.materialize().supersedes == old
+    plain = state_of([op("tablet-a", 1, "", CREATE, ms=1),
+                      op("tablet-a", 2, "number", "MN-1", ms=2)]).materialize(METROLOGY)
+    assert plain.supersedes is None
+    assert msgspec.structs.replace(protocol, supersedes=None) == plain
+    assert content_hash(protocol) != content_hash(plain)
+
+
 def test_replay_ignores_ops_of_other_protocols() -> None:
     mine = op("tablet-a", 1, "number", "MN-1", ms=1)
     other = Op("tablet-a", 2, "5d1e4c8a-0000-4000-8000-000000000000", "number", "X", mine.hlc + 1)
@@ -190,6 +207,17 @@ def test_removal_and_edit_with_equal_stamps_are_ordered_by_actor() -> None:
     removed_by_a = op("tablet-a", 2, f"{_ROW}/_deleted", True, ms=2)
     edited_by_b = op("tablet-b", 1, f"{_ROW}/serial", "FD-9", ms=2)
     assert ROW in _instruments([_ADDED, removed_by_a, edited_by_b])
+
+
+def test_at_the_first_stamp_a_clock_issues_the_rule_holds_too() -> None:
+    """Stamp 0 (the epoch, counter 0) is a stamp like any other: a removal and an edit both
+    at 0 are ordered by actor, and a removal at 0 of a row nobody has seen removes it."""
+    removed = Op("tablet-a", 1, DOC, f"{_ROW}/_deleted", True, 0)
+    edited = Op("tablet-b", 1, DOC, f"{_ROW}/type", "Meter", 0)
+    assert _instruments([removed, edited]) == {ROW: {"type": "Meter"}}
+    unseen = state_of([removed])
+    assert unseen.dead_rows() == {("instruments", ROW)}
+    assert unseen.whole_registers() == {}
 
 
 def test_a_later_restore_brings_a_removed_row_back() -> None:
@@ -343,6 +371,151 @@ def test_a_stale_edit_of_a_removed_row_does_not_revive_it_on_a_device() -> None:
         device.apply(change)
     assert device.materialize().collections == {}
     assert encoded(device) == encoded(registry)
+
+
+def stamped(state: DocumentState, prefix: str = "") -> dict[str, tuple[int, str, int, Any]]:
+    """The registers under ``prefix``, without the registry's change numbers."""
+    return {path: (r.hlc, r.actor, r.seq, r.value) for path, r in state.registers.items()
+            if path.startswith(prefix)}
+
+
+def took_whole(registry: DocumentState) -> DocumentState:
+    """A device that took the protocol whole (tombstones and removed rows left out)."""
+    device = DocumentState(DOC)
+    for change in registry.changes_since(0, full=True):
+        device.take(change)
+    return device
+
+
+def catch_up(device: DocumentState, registry: DocumentState, since: int) -> list[str]:
+    """The device takes what the registry changed after ``since``; the paths it took."""
+    changes = list(registry.changes_since(since))
+    for change in changes:
+        device.take(change)
+    return sorted(change.path for change in changes)
+
+
+_REGISTRY_START = [op("tablet-a", 1, "", CREATE, ms=0), op("tablet-a", 2, "number", "MN-1", ms=0),
+                   op("tablet-a", 3, _ROW, {"type": "Fuel dispenser", "serial": "FD-7"}, ms=1)]
+
+
+def registry_with_a_removed_row() -> DocumentState:
+    """The registry's copy: created and filled at change 1, the row removed at change 2."""
+    registry = replay(DOC, _REGISTRY_START, changed=1)
+    registry.apply(op("tablet-b", 1, f"{_ROW}/_deleted", True, ms=2), changed=2)
+    return registry
+
+
+def test_a_restored_row_is_marked_whole_and_nothing_else_of_the_protocol() -> None:
+    """The edit that restores the row marks each of the row's registers as changed (the
+    device that took the protocol whole never had them), and no register outside the row."""
+    registry = registry_with_a_removed_row()
+    device = took_whole(registry)
+    registry.apply(op("tablet-a", 4, f"{_ROW}/manufacturer", "Tokheim", ms=3), changed=3)
+    assert catch_up(device, registry, 2) == [f"{_ROW}/_deleted", f"{_ROW}/manufacturer",
+                                             f"{_ROW}/serial", f"{_ROW}/type"]
+    assert stamped(device) == stamped(registry)
+
+
+def test_a_restore_that_writes_false_over_the_removal_is_a_restore_too() -> None:
+    """``_deleted: false`` later than the removal brings the row back: the device gets its
+    fields, not only the tombstone."""
+    registry = registry_with_a_removed_row()
+    device = took_whole(registry)
+    registry.apply(op("tablet-a", 4, f"{_ROW}/_deleted", False, ms=3), changed=3)
+    assert catch_up(device, registry, 2) == [f"{_ROW}/_deleted", f"{_ROW}/serial",
+                                             f"{_ROW}/type"]
+    assert device.materialize().collections == registry.materialize().collections == {
+        "instruments": {ROW: {"type": "Fuel dispenser", "serial": "FD-7"}}}
+
+
+def test_once_restored_an_edit_of_the_row_ships_only_itself() -> None:
+    """A row restored earlier is a live row: a later edit of one of its fields is the one
+    register shipped, the row is not sent whole again."""
+    registry = registry_with_a_removed_row()
+    registry.apply(op("tablet-a", 4, f"{_ROW}/manufacturer", "Tokheim", ms=3), changed=3)
+    registry.apply(op("tablet-a", 5, f"{_ROW}/serial", "FD-8", ms=4), changed=4)
+    assert sorted(change.path for change in registry.changes_since(3)) == [f"{_ROW}/serial"]
+
+
+def test_an_op_that_loses_everywhere_marks_nothing() -> None:
+    """An op older than every register it writes changes no winner: on a removed row it does
+    not mark the removal again, so nothing is shipped for it."""
+    registry = registry_with_a_removed_row()
+    registry.apply(op("tablet-a", 4, f"{_ROW}/serial", "FD-9", ms=1, counter=5), changed=3)
+    assert sorted(change.path for change in registry.changes_since(2)) == [f"{_ROW}/_deleted",
+                                                                           f"{_ROW}/serial"]
+    before = dict(registry.registers)
+    assert registry.apply(op("tablet-c", 1, f"{_ROW}/serial", "FD-0", ms=1), changed=4) == []
+    assert registry.registers == before
+    assert list(registry.changes_since(3)) == []
+
+
+def test_a_row_written_and_removed_in_one_op_stays_and_an_edit_ships_only_itself() -> None:
+    """A removal no later than the row's fields does not remove it; so when the row is
+    written and removed by one op, it stays, and a later edit is not a restore."""
+    registry = replay(DOC, _REGISTRY_START[:2], changed=1)
+    registry.apply(op("tablet-b", 1, _ROW, {"type": "Meter", "_deleted": True}, ms=1), changed=2)
+    assert registry.dead_rows() == set()
+    registry.apply(op("tablet-b", 2, f"{_ROW}/serial", "M-1", ms=2), changed=3)
+    assert sorted(change.path for change in registry.changes_since(2)) == [f"{_ROW}/serial"]
+
+
+def test_a_removal_at_the_first_stamp_is_restored_whole_too() -> None:
+    """The registry heard only the removal of a row, stamped 0; an edit then restores it: the
+    device that took the protocol whole gets the removal with the edit, and holds what the
+    registry holds."""
+    registry = replay(DOC, _REGISTRY_START[:2], changed=1)
+    registry.apply(Op("tablet-b", 1, DOC, f"{_ROW}/_deleted", True, 0), changed=2)
+    device = took_whole(registry)
+    registry.apply(op("tablet-a", 3, f"{_ROW}/type", "Meter", ms=3), changed=3)
+    assert catch_up(device, registry, 2) == [f"{_ROW}/_deleted", f"{_ROW}/type"]
+    assert stamped(device) == stamped(registry)
+
+
+def test_take_keeps_a_pulled_register_as_it_is_when_it_wins() -> None:
+    """A device takes what the registry sends as single registers: the op's stamp and value,
+    change number 0, a map kept whole (the registry checked it), an older one ignored."""
+    device = DocumentState(DOC)
+    newer = op("tablet-a", 2, "number", "MN-2", ms=2)
+    device.take(newer)
+    device.take(op("tablet-b", 1, "number", "MN-1", ms=1))
+    assert device.registers == {"number": Register(newer.hlc, "tablet-a", 2, "MN-2")}
+    device.take(op("tablet-a", 3, "_freeze", {"vector": {}, "content_hash": "ab"}, ms=3))
+    assert device.registers["_freeze"].value == {"vector": {}, "content_hash": "ab"}
+
+
+def test_offer_keeps_a_register_only_when_it_wins_and_says_whether_it_did() -> None:
+    """The same write heard again does not win a second time."""
+    state = DocumentState(DOC)
+    older = Register(pack(T + 1, 0), "tablet-a", 1, "MN-1")
+    newer = Register(pack(T + 2, 0), "tablet-a", 2, "MN-2", changed=5)
+    assert state.offer("number", older) is True
+    assert state.offer("number", newer) is True
+    assert state.offer("number", older) is False
+    assert state.offer("number", msgspec.structs.replace(newer, changed=9)) is False
+    assert state.registers["number"] is newer
+
+
+def test_replay_on_the_registry_marks_every_register_with_its_change_number() -> None:
+    registry = replay(DOC, _REGISTRY_START, changed=7)
+    assert {register.changed for register in registry.registers.values()} == {7}
+    assert len(list(registry.changes_since(6))) == len(registry.registers) == 5
+
+
+def test_the_freeze_dates_from_the_change_that_froze_the_protocol() -> None:
+    registry = replay(DOC, _REGISTRY_START, changed=1)
+    assert registry.frozen_since() == 0
+    registry.offer("_freeze", Register(pack(T + 5, 0), "tablet-a", 4, {}, changed=6))
+    assert registry.frozen_since() == 6
+
+
+def test_full_changes_are_ops_of_this_protocol() -> None:
+    registry = replay(DOC, _REGISTRY_START, changed=1)
+    shipped = list(registry.changes_since(0, full=True))
+    assert {change.doc for change in shipped} == {DOC}
+    assert sorted(shipped, key=lambda change: change.path) == sorted(
+        registry.changes_since(0), key=lambda change: change.path)
 
 
 # --- the laws, as properties -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel, select
 
 from field_sync import DocumentState, Register
+from schemas import Op
 from schemas.packed import is_packed, unpack_registers
 from server import Database
 from server.audit import append, ops_digest, verify_chain
@@ -25,7 +26,7 @@ from server.catalog import TemplateCatalog
 from server.changes import Cursor, pull
 from server.documents import encode_vector
 from server.keys import RegistryKeys
-from server.oplog import logged_ops, push_ops
+from server.oplog import logged_ops, pack, push_ops
 from server.schema import (
     current_revision,
     downgrade,
@@ -81,6 +82,9 @@ _BEFORE_CHECKPOINTS = "0012"
 """The last revision without the audit checkpoints' table (0010 makes it)."""
 _BEFORE_EVIDENCE = "0010"
 """The last revision without evidence files (0014 keeps them)."""
+_BEFORE_SIGNING_TIMES = "0011"
+"""The last revision without each device's latest stamp and each signature's offline gap
+(0009 keeps them)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -351,6 +355,60 @@ def test_a_database_before_the_console_gets_labels_regions_and_its_tables(
     downgrade(database.writer, _BEFORE_CONSOLE)
     assert "account" not in inspect(database.writer).get_table_names()
     assert "ix_protocol_signed_at_ms" in _indexes(database, "protocol")
+
+
+def _fill_signed(database: Database) -> None:
+    """A device with logged ops in two pushes and one op held aside (its latest stamp, 300, on
+    seq 2), and a registered, a quarantined and a draft protocol."""
+    _fill_protocols(database)
+    logged = {3: [Op("d1", 1, "p1", "findings", "a", 100), Op("d1", 2, "p1", "findings", "b", 300)],
+              4: [Op("d1", 3, "p2", "findings", "c", 200)]}
+    with database.writer.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO device (id, inspector_id, name, public_key, token_hash, enrolled_at) "
+            "VALUES ('d1', 'i1', '', 'pem', 'hash', :at)"), {"at": datetime.now(UTC)})
+        for changed, ops in logged.items():
+            connection.execute(text(
+                "INSERT INTO op_log (doc, changed, actor, min_seq, max_seq, ops) VALUES "
+                "(:doc, :changed, 'd1', :low, :high, :ops)"),
+                {"doc": ops[0].doc, "changed": changed, "low": ops[0].seq, "high": ops[-1].seq,
+                 "ops": pack(ops)})
+        connection.execute(text(
+            "INSERT INTO held_op (actor, seq, doc, path, value, hlc, code, changed) VALUES "
+            "('d1', 5, 'p1', 'findings', :value, 250, 'protocol_signed', 5)"),
+            {"value": b"\xa1x"})
+        connection.execute(text("UPDATE protocol SET signed_at_ms = 1000, status = 'registered' "
+                                "WHERE id = 'p1'"))
+        connection.execute(text("UPDATE protocol SET signed_at_ms = 2000, status = "
+                                "'quarantined' WHERE id = 'p2'"))
+        connection.execute(text(
+            "INSERT INTO receipt (protocol_id, registry_number, content_hash, seal_hash, seal, "
+            "kid, registered_at_ms, signature, changed) VALUES ('p1', '2026-00000001', 'h', "
+            "'s', 'seal', 'kid', 61000, 'sig', 5)"))
+    with Session(database.writer) as session:
+        append(session, 12_000, "device:d1", "quarantined", "p2", {"reasons": []}, 5)
+        session.commit()
+
+
+def test_a_database_without_signing_time_bounds_keeps_its_data(empty_url: str) -> None:
+    """From before the signing-time bounds (0009): each device gets its latest stamp among its
+    logged and held ops, with its seq, and each signed protocol its offline gap (from its
+    receipt, or from the audit entry that quarantined it); a downgrade takes them away."""
+    previous = _BEFORE_SIGNING_TIMES
+    database, _ = _upgraded_from(empty_url, previous, _fill_signed)
+    with database.writer.connect() as connection:
+        devices = connection.execute(text(
+            "SELECT id, latest_hlc, latest_hlc_seq FROM device")).all()
+        gaps = dict(connection.execute(text("SELECT id, offline_gap_ms FROM protocol")).all())
+    assert [tuple(row) for row in devices] == [("d1", 300, 2)]
+    assert gaps == {"p1": 60_000, "p2": 10_000, "p3": None}
+    assert _diffs(database) == []
+
+    downgrade(database.writer, previous)
+    assert "offline_gap_ms" not in {
+        column["name"] for column in inspect(database.writer).get_columns("protocol")}
+    assert "latest_hlc" not in {
+        column["name"] for column in inspect(database.writer).get_columns("device")}
     database.dispose()
 
 
@@ -364,7 +422,7 @@ def test_db_upgrade_command(tmp_path: Path, empty_url: str) -> None:
     assert "Running upgrade" in first.stderr and "Running" not in again.stderr  # each step shown
 
 
-_BEFORE_WIDE_STEPS = "0011"
+_BEFORE_WIDE_STEPS = "0009"
 """The last revision whose used one-time-code steps are 32-bit (0015 widens them)."""
 _LAST_STEP = (2**63 - 1) // 30_000
 """The step of the latest signing time the wire carries (``schemas.bounds.Millis``)."""

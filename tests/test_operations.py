@@ -69,8 +69,8 @@ def _wrong(code: str) -> TotpConfirmation:
 
 @pytest.fixture(scope="module")
 def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operated]:
-    """One signature registered, one quarantined (its signer suspended), one refused for a
-    wrong one-time code (which locks, at one failure), and requests carrying secrets."""
+    """One signature registered, one quarantined (its signer's attestation lapsed), one refused
+    for a wrong one-time code (which locks, at one failure), and requests carrying secrets."""
     folder = tmp_path_factory.mktemp("operated")
     url = fresh_database(folder)
     options = ("--log-format", "json", "--log-level", "debug", "--totp-max-failures", "1",
@@ -85,9 +85,8 @@ def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operated]:
         inspector = tablet.inspector.id
         right = fresh_code(tablet)
         done.seal = _sign(tablet, assignment, "TR-OPS-1", right)
-        admin.put_reference("inspector", inspector, {"id": inspector, "full_name": "Suspended",
-                                                     "suspended": True,
-                                                     "attested_until": "2099-01-01"})
+        admin.put_reference("inspector", inspector, {"id": inspector, "full_name": "Lapsed",
+                                                     "attested_until": "2020-01-01"})
         second = fresh_code(tablet)
         _sign(tablet, assignment, "TR-OPS-2", second)
         admin.put_reference("inspector", inspector, {"id": inspector, "full_name": "Back",
@@ -189,7 +188,7 @@ def test_metrics_count_what_the_registry_did(operated: Operated) -> None:
     assert value("field_sync_totp_locked_inspectors") == 1
     assert value("field_sync_protocols", status="registered") == 1
     assert value("field_sync_protocols", status="quarantined") == 1
-    assert value("field_sync_quarantined_protocols", rule="1", code="signer_suspended") == 1
+    assert value("field_sync_quarantined_protocols", rule="1", code="attestation_lapsed") == 1
     assert value("field_sync_pull_pages_total") >= 4
     assert value("field_sync_pull_bytes_total") > 1000
     assert value("field_sync_devices_seen_24h") == 1

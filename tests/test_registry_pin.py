@@ -70,9 +70,15 @@ def test_a_pin_is_written_as_a_pem_or_a_fingerprint() -> None:
     assert RegistryPin.of_key(pem).holds(pem)
     assert not RegistryPin.of_key(pem).holds(public_key_pem(_key()))
     assert not RegistryPin.of_key(pem).holds("junk")
-    for text in ("", fingerprint[:-1], fingerprint + "0", "g" * 64, "-----BEGIN PUBLIC KEY-----"):
-        with pytest.raises(InvalidPin):
+    # the one line `verify --registry-key` prints for a pin it cannot read
+    for text in ("", fingerprint[:-1], fingerprint + "0", "g" * 64):
+        with pytest.raises(InvalidPin) as refused:
             RegistryPin.parse(text)
+        assert refused.value.reason == "a registry key fingerprint is 64 hex digits (SHA-256)"
+    with pytest.raises(InvalidPin) as refused:
+        RegistryPin.parse("-----BEGIN PUBLIC KEY-----")
+    assert refused.value.reason.startswith("not a registry key: ")
+    assert refused.value.reason != "not a registry key: "
 
 
 def test_only_the_pinned_key_makes_a_list_trusted() -> None:

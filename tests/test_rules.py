@@ -21,7 +21,14 @@ from msgspec.structs import replace
 
 from field_sync import DocumentState, InvalidOperation, form_of, pack
 from field_sync.paths import ASSIGNMENT, TEMPLATE
-from field_sync.rules import Breach, GeofencePolicy, RuleContext, check_rules, signing_date
+from field_sync.rules import (
+    Breach,
+    GeofencePolicy,
+    RuleContext,
+    check_rules,
+    fence_reach,
+    signing_date,
+)
 from schemas import Assignment, Inspector, Op, Protocol, Template, builtin_templates
 from schemas.reference import ReferenceInstrument, Site
 from schemas.signing import LocationFix, SigningStatement, TotpConfirmation
@@ -130,6 +137,57 @@ def test_breaches_come_in_rule_order_with_their_numbers() -> None:
     assert {breach.rule for breach in found} == {1, 2, 3, 4, 5, 6}
 
 
+def test_each_breach_says_what_is_wrong_in_the_words_people_read() -> None:
+    """The sentence of every breach, word for word: the tablet shows it when signing is
+    blocked, and the registry's quarantine keeps it for supervisors."""
+    lapsed = replace(STANDARD, verified_until=DAY_BEFORE)
+    ghost = materialized(rows={"instruments": [INSPECTED], "reference_instruments": [
+        {**USED, "instrument_id": "std-ghost"}]})
+    far_lat, far_lon = at_distance(200, 90)
+    found = {
+        "unknown signer": check_rules(context(signer=None)),
+        "suspended": check_rules(context(signer=replace(SIGNER, suspended=True))),
+        "lapsed": check_rules(context(signer=replace(SIGNER, attested_until=DAY_BEFORE))),
+        "unknown standard": check_rules(context(protocol=ghost)),
+        "unverified standard": check_rules(context(instruments={lapsed.id: lapsed})),
+        "no fix": check_rules(context(no_location=True)),
+        "mock fix": check_rules(context(location=fix(mock=True))),
+        "not a number": check_rules(context(location=fix(lat="abc"))),
+        "off the globe": check_rules(context(location=fix(lat="91"))),
+        "coarse": check_rules(context(location=fix(accuracy="60"))),
+        "outside": check_rules(context(location=fix(far_lat, far_lon, accuracy="10"))),
+        "another's key": check_rules(context(key_owner="insp-b")),
+        "off the team": check_rules(context(assignment=replace(ASSIGNED,
+                                                                 inspectors=("insp-b",)))),
+        "unconfirmed": check_rules(context(confirmed=False)),
+    }
+    bad_location = [Breach(3, "bad_location", "the location fix is not a valid coordinate")]
+    assert found == {
+        "unknown signer": [Breach(1, "unknown_signer",
+                                  "the signer is not a registered inspector")],
+        "suspended": [Breach(1, "signer_suspended", "inspector insp-a is suspended")],
+        "lapsed": [Breach(1, "attestation_lapsed",
+                          "inspector insp-a's attestation is not valid on 2026-03-02")],
+        "unknown standard": [Breach(2, "unknown_instrument",
+                                    "reference instrument std-ghost is not known")],
+        "unverified standard": [Breach(2, "instrument_unverified", "weights E2 E2-0042 is out "
+                                       "of verification on 2026-03-02")],
+        "no fix": [Breach(3, "no_location", "signing needs a location fix at the site")],
+        "mock fix": [Breach(3, "mock_location", "the location comes from a mock provider")],
+        "not a number": bad_location,
+        "off the globe": bad_location,
+        "coarse": [Breach(3, "coarse_location",
+                          "the fix is only accurate to 60 m (at most 50 m counts)")],
+        "outside": [Breach(3, "outside_geofence",
+                           "signed 200 m from the site; the geofence allows 160 m")],
+        "another's key": [Breach(4, "not_signer",
+                                 "the signing key belongs to another inspector")],
+        "off the team": [Breach(4, "not_assigned",
+                                "the signer is not on this inspection's team")],
+        "unconfirmed": [Breach(6, "confirmation_failed", "the confirmation does not verify")],
+    }
+
+
 # --- rule 1: attestation on the signing date, not suspended ---------------------------------
 
 
@@ -224,6 +282,26 @@ def test_rule2_every_lapsed_standard_is_named() -> None:
     assert codes(found) == [(2, "instrument_unverified")] * 2
 
 
+def test_rule2_an_unknown_standard_does_not_hide_the_standards_after_it() -> None:
+    """An unknown standard, then a lapsed one: both named, in the protocol's order."""
+    lapsed = replace(STANDARD, verified_until=DAY_BEFORE)
+    protocol = materialized(rows={"instruments": [INSPECTED], "reference_instruments": [
+        {**USED, "instrument_id": "std-ghost"}, USED]})
+    found = check_rules(context(protocol=protocol, instruments={lapsed.id: lapsed}))
+    assert codes(found) == [(2, "unknown_instrument"), (2, "instrument_unverified")]
+
+
+def test_rule2_a_row_that_names_no_standard_is_no_standard() -> None:
+    """A used-standard row without its instrument id (a draft's) matches no instrument, not
+    even one whose id is empty or reads "None"."""
+    protocol = materialized(rows={"instruments": [INSPECTED], "reference_instruments": [
+        {key: value for key, value in USED.items() if key != "instrument_id"}]})
+    instruments = {name: replace(STANDARD, id=name) for name in ("", "None")}
+    found = check_rules(context(protocol=protocol, instruments=instruments))
+    assert [breach for breach in found if breach.rule == 2] == [
+        Breach(2, "unknown_instrument", "reference instrument None is not known")]
+
+
 def test_rule2_an_inspected_instrument_out_of_verification_is_a_finding_not_a_block() -> None:
     """The "instruments" collection holds what was inspected: its lapsed verification is what
     the inspector found, and signing goes ahead."""
@@ -257,6 +335,24 @@ def test_rule3_a_metre_beyond_the_widened_fence_is_outside(bearing: int) -> None
     lat, lon = at_distance(161, bearing)
     found = check_rules(context(location=fix(lat, lon, accuracy="10")))
     assert codes(found) == [(3, "outside_geofence")]
+
+
+@pytest.mark.parametrize(("metres", "inside"), [
+    (159.6, True), (159.999, True), (160.0004, True), (160.002, False), (160.4, False),
+    (160.6, False)])
+def test_rule3_just_past_the_fence_is_outside_and_just_inside_is_inside(
+        metres: float, inside: bool) -> None:
+    """Radius 150 + accuracy 10: 160 m allowed, judged to the millimetre. A fix 0.4 m past it
+    is outside (distances rounded to whole metres would call it 160 m, inside), and so is one
+    2 mm past it; 0.4 m and 1 mm short of it are inside, and so is 0.4 mm past it (less than
+    the millimetre distances are rounded to, so that float noise never moves a fix out). The
+    breach names the distance in whole metres."""
+    lat, lon = at_distance(metres, 45)
+    found = check_rules(context(location=fix(lat, lon, accuracy="10")))
+    assert codes(found) == ([] if inside else [(3, "outside_geofence")])
+    if not inside:
+        assert found[0].message == (f"signed {metres:.0f} m from the site; the geofence "
+                                    "allows 160 m")
 
 
 def test_rule3_a_fix_exactly_on_the_boundary_is_inside_at_every_bearing() -> None:
@@ -308,6 +404,19 @@ def test_rule3_the_policy_is_the_contexts() -> None:
         == [(3, "coarse_location")]
     assert codes(check_rules(context(location=fix(lat, lon, accuracy="4"), geofence=strict))) \
         == [(3, "outside_geofence")]
+    # 153 m away, accurate to 4 m: inside by the default cap (154 m), outside by the cap of 2
+    lat, lon = at_distance(153, 90)
+    assert check_rules(context(location=fix(lat, lon, accuracy="4"))) == []
+    assert codes(check_rules(context(location=fix(lat, lon, accuracy="4"), geofence=strict))) \
+        == [(3, "outside_geofence")]
+
+
+def test_rule3_the_fence_reaches_the_radius_and_the_accuracy_up_to_the_cap() -> None:
+    """``fence_reach``, which the protocol's page draws too: the default cap is 30 m."""
+    assert fence_reach(Decimal(150), Decimal(10)) == Decimal(160)
+    assert fence_reach(Decimal(150), Decimal(45)) == Decimal(180)
+    strict = GeofencePolicy(max_accuracy_m=Decimal(5), allowance_cap_m=Decimal(2))
+    assert fence_reach(Decimal(150), Decimal(4), strict) == Decimal(152)
 
 
 def test_rule3_a_mock_fix_does_not_count_even_at_the_site() -> None:
@@ -344,6 +453,23 @@ def test_rule3_garbage_coordinates_are_a_bad_location(lat: str, lon: str,
     """Not a decimal, not finite, or off the globe: bad_location, and no exception."""
     found = codes(check_rules(context(location=fix(lat, lon, accuracy))))
     assert found == [(3, "bad_location")]
+
+
+@pytest.mark.parametrize(("lat", "lon"), [("90", "69.204"), ("-90", "69.204"),
+                                        ("41.275", "180"), ("41.275", "-180")])
+def test_rule3_the_poles_and_the_antimeridian_are_coordinates(lat: str, lon: str) -> None:
+    """Latitude ±90 and longitude ±180 are on the globe: a fix there is judged (far outside
+    this fence), not refused as a bad location."""
+    assert codes(check_rules(context(location=fix(lat, lon)))) == [(3, "outside_geofence")]
+
+
+def test_rule3_sites_on_the_edges_of_the_map_fence_their_own_fixes() -> None:
+    """A site on a pole or the antimeridian, and a fix 100 m from it: inside a 150 m fence."""
+    for site_lat, site_lon in ((90, 0), (-90, 0), (0, 180), (0, -180)):
+        site = replace(SITE, lat=str(site_lat), lon=str(site_lon))
+        lat, lon = at_distance(100, 0 if site_lat < 0 else 180, site_lat, site_lon)
+        found = check_rules(context(site=site, location=fix(lat, lon, accuracy="5")))
+        assert found == [], (site_lat, site_lon, found)
 
 
 def test_rule3_across_the_antimeridian_the_distance_is_short() -> None:

@@ -79,16 +79,15 @@ def test_the_registry_quarantines_what_the_tablet_could_not_know(
     with tablet.edit(protocol) as edit:
         edit.set("conclusion", "non_compliant")
     assert tablet.check_signing(protocol) == []
-    # While the tablet is offline, the inspector is suspended.
+    # While the tablet is offline, the inspector's attestation is found to have lapsed.
     assert tablet.inspector is not None
     admin.put_reference("inspector", tablet.inspector.id, {
-        "id": tablet.inspector.id, "full_name": "Suspended", "suspended": True,
-        "attested_until": "2099-01-01"})
+        "id": tablet.inspector.id, "full_name": "Lapsed", "attested_until": "2020-01-01"})
     tablet.sign(protocol, totp_code(tablet))
     assert tablet.sync().ok
     status, reasons = tablet.status(protocol)
     assert status == "quarantined"
-    assert any("signer_suspended" in reason for reason in reasons)
+    assert any("attestation_lapsed" in reason for reason in reasons)
     assert tablet.receipt(protocol) is None
     # Supervisors see it in the quarantine, with the same reasons.
     listed = httpx.get(f"{server.url}/v1/supervisor/quarantine", headers={

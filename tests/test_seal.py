@@ -22,15 +22,29 @@ import zxingcpp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from PIL import Image
 
+from field_sync.canonical import content_hash
 from field_sync.keys import public_key_pem
 from field_sync.qr import qr_png, qr_svg, qr_version
 from field_sync.registry_pin import RegistryPin
-from field_sync.seal import PREFIX, Claim, SealError, key_id, make_seal, read_seal, seal_hash
+from field_sync.seal import (
+    PREFIX,
+    Claim,
+    SealError,
+    claim_for,
+    key_id,
+    make_seal,
+    read_seal,
+    seal_hash,
+)
 from field_sync.signing import sign_canonical
-from field_sync.verify import trust_list_is_signed, verify_seal
+from field_sync.verify import Verdict, trust_list_is_signed, verify_seal
+from schemas import Protocol, Template, builtin_templates
 from schemas.signing import TrustedKey, TrustList
 
 pytestmark = pytest.mark.database_free
@@ -59,7 +73,7 @@ def seal_for(key: ec.EllipticCurvePrivateKey, claim: Claim, base_url: str = BASE
 
 def trusted(key: ec.EllipticCurvePrivateKey, **extra: Any) -> TrustedKey:
     return TrustedKey(kid=key_id(key.public_key()).hex(), public_key=public_key_pem(key),
-                      inspector_id="insp-1", device_id="device-1", valid_from_ms=0, **extra)
+                      inspector_id="insp-1", device_id="device-1", **{"valid_from_ms": 0, **extra})
 
 
 def signed_list(registry: ec.EllipticCurvePrivateKey, keys: list[TrustedKey],
@@ -139,6 +153,24 @@ def test_realistic_seal_is_small_and_qr_alphanumeric(
     assert parsed.path.startswith("/V/FS1")
     _, body = body_of(seal)
     assert set(body) <= set(BASE32)
+
+
+@pytest.mark.parametrize(("base_url", "written"), [
+    ("https://verify.tris.gov.uz", "HTTPS://VERIFY.TRIS.GOV.UZ/V/FS1"),
+    ("https://verify.tris.gov.uz/", "HTTPS://VERIFY.TRIS.GOV.UZ/V/FS1"),
+    ("https://verify.tris.gov.uz//", "HTTPS://VERIFY.TRIS.GOV.UZ/V/FS1"),
+    ("HTTPS://MY.GOV.UZ/TAX/", "HTTPS://MY.GOV.UZ/TAX/V/FS1"),
+    ("http://127.0.0.1:8080", "HTTP://127.0.0.1:8080/V/FS1"),
+])
+def test_the_address_is_written_once_upper_cased_before_the_page(
+    device_key: ec.EllipticCurvePrivateKey, base_url: str, written: str
+) -> None:
+    """However the registry's address is given (trailing slashes, case, a path of its own),
+    the seal writes it upper-cased with one slash before ``/V/``: a QR code of one
+    alphanumeric segment, and an address the trust list's compares equal to."""
+    seal = seal_for(device_key, realistic_claim("compliant"), base_url)
+    assert seal.startswith(written) and seal.count("/V/") == 1
+    assert seal[len(written):] == seal[seal.rfind(PREFIX) + len(PREFIX):]
 
 
 def _decode_png(png: bytes) -> Any:
@@ -363,6 +395,117 @@ def test_unsigned_parts_cannot_be_changed_under_a_genuine_verdict(
     assert all(verdict in REFUSED for verdict in outcomes.values()), outcomes
 
 
+def signed_by_hand(key: ec.EllipticCurvePrivateKey, head: str, protected: bytes,
+                   payload: bytes, spell: Callable[[int, int], bytes] | None = None) -> str:
+    """A seal put together by hand: ``protected`` and ``payload`` signed by ``key`` the way a
+    seal writer signs them (RFC 9052 Sig_structure), the signature's r and s spelled by
+    ``spell`` (32 bytes each, as the writer spells them, unless told)."""
+    to_be_signed = cbor2.dumps(["Signature1", protected, b"", payload])
+    r, s = decode_dss_signature(key.sign(to_be_signed, ec.ECDSA(hashes.SHA256())))
+    signature = spell(r, s) if spell else r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return reencode(head, cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature])))
+
+
+_PARTS = "the seal's COSE_Sign1 parts are malformed"
+_CLAIM = "the seal's claim is not a protocol claim"
+_ALGORITHM = "the seal is not signed ES256 with a key id"
+_SPELLING = "the seal's header or claim is not written as a seal writer writes it"
+
+
+def test_only_the_bytes_the_seal_writer_produces_verify(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Only the exact bytes the seal writer produces may verify. Each variant below is signed
+    by the trusted device key itself, so its signature holds over what it carries: a
+    signature spelled in 65 bytes (s with a zero byte before it, the same number), a claim
+    with a key more or a key less, another algorithm or none, a key id as text, one header
+    more, and the same claim written otherwise (its keys or the header's in another order,
+    the STIR or the result as text). None is "genuine": each would be a second seal of a
+    claim, "genuine" offline yet never registered. Each is refused for its own reason."""
+    trust = signed_list(registry_key, [trusted(device_key)])
+    seal = seal_for(device_key, realistic_claim("compliant"))
+    head = body_of(seal)[0]
+    protected, _, payload, _ = cbor2.loads(cose_bytes(seal)).value
+    kid = key_id(device_key.public_key())
+    claim = cbor2.loads(payload)
+    assert cbor2.loads(protected) == {1: -7, 4: kid} and set(claim) == set(range(1, 8))
+
+    def header(headers: Any) -> str:
+        return signed_by_hand(device_key, head, cbor2.dumps(headers), payload)
+
+    def claim_of(fields: dict[int, Any]) -> str:
+        return signed_by_hand(device_key, head, protected, cbor2.dumps(fields))
+
+    writers = signed_by_hand(device_key, head, protected, payload)
+    assert verify_seal(writers, trust).genuine  # the hand-made seal of the writer's bytes
+    variants = {
+        "s in 33 bytes": (signed_by_hand(device_key, head, protected, payload, lambda r, s:
+                                         r.to_bytes(32, "big") + s.to_bytes(33, "big")), _PARTS),
+        "a claim with an eighth key": (claim_of({**claim, 8: "x"}), _CLAIM),
+        "a claim without its content hash": (
+            claim_of({k: v for k, v in claim.items() if k != 7}), _CLAIM),
+        "signed ES384": (header({1: -35, 4: kid}), _ALGORITHM),
+        "no algorithm": (header({4: kid}), _ALGORITHM),
+        "the key id as text": (header({1: -7, 4: kid.hex()}), _ALGORITHM),
+        "a header that is not a map": (header([1, -7, 4, kid]), _ALGORITHM),
+        "one header more": (header({1: -7, 4: kid, 3: 0}), _SPELLING),
+        "the header's entries in another order": (header({4: kid, 1: -7}), _SPELLING),
+        "the STIR as text": (claim_of({**claim, 4: "301245678"}), _SPELLING),
+        "the result as text": (claim_of({**claim, 5: "compliant"}), _SPELLING),
+        "the claim's keys in another order": (claim_of(dict(reversed(claim.items()))),
+                                              _SPELLING),
+    }
+    outcomes = {}
+    for name, (text, _) in variants.items():
+        verdict = verify_seal(text, trust)
+        outcomes[name] = (verdict.verdict, verdict.reason, verdict.claim)
+    assert outcomes == {name: ("malformed", reason, None)
+                        for name, (_, reason) in variants.items()}
+
+
+MSP: Template = next(t for t in builtin_templates() if t.code == "MSP")
+
+
+def protocol_with(**fields: Any) -> Protocol:
+    return Protocol(id=str(uuid.uuid4()), template=MSP.ref, assignment="asg-1",
+                    fields={"started_at": "2026-11-20T14:00:00+05:00",
+                            "entity_name": "Chilonzor dehqon bozori MChJ", **fields},
+                    collections={"instruments": {str(uuid.uuid4()): {"type": "scale"}}})
+
+
+def test_the_claim_is_what_the_protocol_says() -> None:
+    """The claim a seal makes is the protocol's own: its id, its ``number``, its template's
+    code, its ``entity_tin`` (the STIR), its ``conclusion``, the signing time in whole seconds
+    (floored, never rounded up past the signature) and the hash of all of it. Tablet and
+    registry both build it so, so a change here would pass every comparison of the two: it is
+    compared with the protocol's fields themselves."""
+    protocol = protocol_with(number="TR-2026-0000042", entity_tin="301245678",
+                             conclusion="non_compliant")
+    claim = claim_for(protocol, MSP, 1_795_089_600_999)
+    assert claim == Claim(protocol_id=protocol.id, number="TR-2026-0000042", kind="MSP",
+                          entity="301245678", result="non_compliant", signed_at=1_795_089_600,
+                          content_hash=content_hash(protocol))
+    assert type(claim.signed_at) is int
+    # the hash covers the whole protocol: another finding is another hash, the same one not
+    other = msgspec.structs.replace(protocol, fields={**protocol.fields, "findings": "x"})
+    assert claim_for(other, MSP, 1_795_089_600_999).content_hash != claim.content_hash
+    assert claim_for(msgspec.structs.replace(protocol), MSP, 1_795_089_600_000) == claim
+
+
+@pytest.mark.parametrize(("fields", "number", "entity", "result"), [
+    ({}, "", "", "sampled"),  # a protocol sealed before it has them (never signed so)
+    ({"conclusion": ""}, "", "", "sampled"),
+    ({"conclusion": "compliant", "number": "MN-7"}, "MN-7", "", "compliant"),
+    ({"conclusion": "refused", "entity_tin": "012345678"}, "", "012345678", "refused"),
+])
+def test_a_claim_without_a_number_or_a_conclusion_says_so(
+    fields: dict[str, Any], number: str, entity: str, result: str
+) -> None:
+    """No number and no STIR are written empty, never as "None"; no conclusion is "sampled"."""
+    claim = claim_for(protocol_with(**fields), MSP, 1_795_089_600_000)
+    assert (claim.number, claim.entity, claim.result) == (number, entity, result)
+
+
 def test_a_seal_under_another_url_is_the_same_seal_but_not_genuine(
     device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
 ) -> None:
@@ -438,6 +581,56 @@ def test_a_letter_that_upper_cases_to_base32_is_not_the_seal(
                                   "FS1" + base64.b32encode(cbor2.dumps([1, 2])).decode()])
 def test_not_a_seal_is_malformed(registry_key: ec.EllipticCurvePrivateKey, text: str) -> None:
     assert verify_seal(text, signed_list(registry_key, [])).verdict == "malformed"
+
+
+def test_a_malformed_seal_says_what_is_wrong_with_it(
+    device_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """The reason ``read_seal`` gives (the registry's ``bad_seal`` and the verdict print it):
+    where it is the library's own sentence, word for word; where it quotes a decoder, the
+    library's sentence before the decoder's."""
+    seal = seal_for(device_key, realistic_claim("compliant"))
+    head, body = body_of(seal)
+    raw = cose_bytes(seal)
+    protected, unprotected, payload, signature = cbor2.loads(raw).value
+
+    def cose(*parts: Any, tag: int = 18) -> str:
+        return reencode(head, cbor2.dumps(cbor2.CBORTag(tag, list(parts))))
+
+    exact = {
+        "no prefix": ("HTTPS://VERIFY.TRIS.GOV.UZ/V/" + body, "no FS1 seal in this text"),
+        "a letter of another script": (
+            head + "\u0410" + body[1:], "the seal is not base32: it has a character that is "
+            "not ASCII"),
+        "bytes after it": (reencode(head, raw + bytes(5)),
+                           "the seal is not in canonical CBOR, or has bytes after it"),
+        "three parts": (cose(protected, unprotected, payload),
+                        "the seal is not a COSE_Sign1 structure"),
+        "another tag": (cose(protected, unprotected, payload, signature, tag=17),
+                        "the seal is not a COSE_Sign1 structure"),
+        "a header in the unprotected map": (cose(protected, {1: -7}, payload, signature),
+                                            "the seal's COSE_Sign1 parts are malformed"),
+        "a payload that is not bytes": (cose(protected, unprotected, cbor2.loads(payload),
+                                             signature),
+                                        "the seal's COSE_Sign1 parts are malformed"),
+    }
+    prefixed = {
+        "padding": (seal + "====", "the seal is not base32 in its one canonical spelling: "),
+        "a header that is not CBOR": (cose(protected[:-1], unprotected, payload, signature),
+                                      "the seal is malformed: "),
+        "a number that is not text": (cose(protected, unprotected, cbor2.dumps(
+            {**cbor2.loads(payload), 2: 7}), signature), "the seal's claim is malformed: "),
+    }
+    reasons = {}
+    for name, (text, _) in {**exact, **prefixed}.items():
+        with pytest.raises(SealError) as refused:
+            read_seal(text)
+        reasons[name] = refused.value.reason
+    assert {name: reasons[name] for name in exact} == {
+        name: reason for name, (_, reason) in exact.items()}
+    assert {name: reasons[name][:len(start)] for name, (_, start) in prefixed.items()} == {
+        name: start for name, (_, start) in prefixed.items()}
+    assert all(len(reasons[name]) > len(start) for name, (_, start) in prefixed.items())
 
 
 # -- verdicts against a trust list ------------------------------------------------------------
@@ -516,6 +709,89 @@ def test_registry_status_overrides_a_good_signature(
     registered = verify_seal(seal, trust, "registered", "2026-00000001")
     assert registered.verdict == "genuine"
     assert registered.registry_number == "2026-00000001"
+
+
+def test_each_verdict_is_said_whole_in_the_words_people_read(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Every verdict as ``verify`` prints it and the page shows it: its code, the sentence
+    after it, the claim and key only where the signature verified, and the registry's number
+    and successor only where the registry gave them (nothing otherwise, not even an empty
+    claim)."""
+    entry = trusted(device_key, valid_from_ms=SIGNED_AT * 1000 - 60_000)
+    trust = signed_list(registry_key, [entry])
+    claim = realistic_claim("compliant")
+    seal = seal_for(device_key, claim)
+    tail = seal[seal.rfind(PREFIX):]
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    forged = make_seal(claim, signer(stranger), key_id(device_key.public_key()), BASE_URL)
+    early = realistic_claim("compliant", SIGNED_AT - 61)
+    unlisted = msgspec.structs.replace(trust, public_url="")
+    assert {
+        "malformed": verify_seal("HTTPS://VERIFY.TRIS.GOV.UZ/V/", trust),
+        "moved": verify_seal("HTTPS://EVIL.EXAMPLE/V/" + tail, trust),
+        "moved, no address listed": verify_seal("HTTPS://EVIL.EXAMPLE/V/" + tail, unlisted),
+        "unknown key": verify_seal(seal_for(stranger, claim), trust),
+        "altered": verify_seal(forged, trust),
+        "before its key": verify_seal(seal_for(device_key, early), trust),
+        "genuine": verify_seal(seal, trust),
+        "registered": verify_seal(seal, trust, "registered", "2026-00000007"),
+        "not registered": verify_seal(seal, trust, "not_registered"),
+        "awaiting evidence": verify_seal(seal, trust, "awaiting_evidence"),
+        "superseded": verify_seal(seal, trust, "superseded", "2026-00000007", "2026-00000009"),
+        "superseded, no successor": verify_seal(seal, trust, "superseded"),
+        "annulled": verify_seal(seal, trust, "annulled", "2026-00000007"),
+    } == {
+        "malformed": Verdict("malformed", "no FS1 seal in this text"),
+        "moved": Verdict("wrong_registry", "the seal points at another address than the "
+                         "registry's, https://verify.tris.gov.uz"),
+        "moved, no address listed": Verdict(
+            "wrong_registry", "the seal points at another address than the registry's, which "
+            "the trust list omits"),
+        "unknown key": Verdict("unknown_key", "no key in the trust list has the seal's key id"),
+        "altered": Verdict("altered", "the signature does not match this claim"),
+        "before its key": Verdict("revoked", "dated before its key existed", early, entry),
+        "genuine": Verdict("genuine", "signed by a trusted key; content unaltered", claim,
+                           entry),
+        "registered": Verdict("genuine", "signed by a trusted key; content unaltered", claim,
+                              entry, "2026-00000007"),
+        "not registered": Verdict("not_registered", "the registry holds no such registered "
+                                  "protocol", claim, entry),
+        "awaiting evidence": Verdict("not_registered", "signed, and not registered yet: the "
+                                     "registry awaits its evidence files, and registers it once "
+                                     "they arrive", claim, entry),
+        "superseded": Verdict("superseded", "a correction supersedes this protocol", claim,
+                              entry, "2026-00000007", "2026-00000009"),
+        "superseded, no successor": Verdict("superseded", "a correction supersedes this "
+                                            "protocol", claim, entry),
+        "annulled": Verdict("annulled", "a supervisor annulled this protocol", claim, entry,
+                            "2026-00000007"),
+    }
+
+
+@pytest.mark.parametrize(("lifetime", "verdict"), [
+    ({"revoked_after_ms": SIGNED_AT * 1000}, "genuine"),
+    ({"revoked_after_ms": SIGNED_AT * 1000 - 1}, "signed after its key was revoked"),
+    ({"retired_at_ms": SIGNED_AT * 1000}, "genuine"),
+    ({"retired_at_ms": SIGNED_AT * 1000 - 1}, "signed after its key was retired"),
+    ({"valid_from_ms": SIGNED_AT * 1000 + 999}, "genuine"),  # enrolled in the signing second
+    ({"valid_from_ms": SIGNED_AT * 1000 + 1000}, "dated before its key existed"),
+])
+def test_a_key_s_lifetime_is_judged_to_the_second_a_seal_keeps(
+    device_key: ec.EllipticCurvePrivateKey, registry_key: ec.EllipticCurvePrivateKey,
+    lifetime: dict[str, int], verdict: str
+) -> None:
+    """A seal keeps whole seconds: one signed in the second its key was enrolled is genuine,
+    one a second before is not; one signed at the very millisecond of its key's revocation or
+    retirement is genuine, one a millisecond after is revoked. A revoked seal still names its
+    claim and key: its signature verified."""
+    entry = trusted(device_key, **lifetime)
+    claim = realistic_claim("compliant")
+    found = verify_seal(seal_for(device_key, claim), signed_list(registry_key, [entry]))
+    if verdict == "genuine":
+        assert found.verdict == "genuine", found
+    else:
+        assert found == Verdict("revoked", verdict, claim, entry)
 
 
 def test_trust_list_signature(device_key: ec.EllipticCurvePrivateKey,

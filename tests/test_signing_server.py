@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -22,17 +20,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from client_lib import HttpTransport, ProtocolSigned, Tablet
 from client_lib.errors import RegistryRefused
-from field_sync import canonical_bytes
+from field_sync import canonical_bytes, content_hash
 from field_sync.freeze import Freeze
 from field_sync.keys import load_public_key
 from field_sync.paths import FREEZE
 from field_sync.registry_pin import RegistryPin
-from field_sync.seal import PREFIX, key_id, make_seal, read_seal, seal_hash
+from field_sync.seal import PREFIX, Claim, key_id, make_seal, read_seal, seal_hash
 from field_sync.signing import b64url, verify_canonical
 from field_sync.verify import trust_list_is_signed, verify_seal
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
-from schemas import Assignment, EnrollRequest, EnrollResponse, Op, ProtocolRecord, PushRequest
+from schemas import Assignment, Op, ProtocolRecord, PushRequest
 from schemas.signing import (
     BiometricConfirmation,
     Receipt,
@@ -41,6 +39,8 @@ from schemas.signing import (
 )
 from tests.live import (
     PASSPHRASE,
+    BiometricEnrollment,
+    SoftwareAuthenticator,
     complete_protocol,
     fresh_code,
     pulled_receipts,
@@ -52,8 +52,6 @@ from tests.live import (
 pytestmark = pytest.mark.e2e
 
 JSON = {"Accept": "application/json"}
-RP_ID = "field-sync.local"
-ORIGIN = "https://field-sync.local"
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -209,10 +207,18 @@ def test_good_totp_signature_registers_and_the_receipt_verifies(
     assert verdict.verdict == "genuine"
     assert verdict.key is not None and a.inspector is not None
     assert (verdict.key.inspector_id, verdict.key.device_id) == (a.inspector.id, a.device_id)
-    assert verdict.claim is not None
-    assert (verdict.claim.protocol_id, verdict.claim.kind, verdict.claim.result) == (
-        protocol, "MSP", "non_compliant")
-    assert verdict.claim.content_hash == freeze.content_hash
+    # ...claiming what the protocol says, field by field (tablet and registry build the claim
+    # the same way, so it is compared with the protocol itself)
+    signed = a.protocol(protocol)
+    assert verdict.claim == Claim(
+        protocol_id=protocol, number=signed.fields["number"], kind="MSP",
+        entity=signed.fields["entity_tin"], result=signed.fields["conclusion"],
+        signed_at=freeze.signed.statement.signed_at_ms // 1000,
+        content_hash=freeze.content_hash)
+    assert signed.fields["number"].startswith("TR-2026-")
+    assert (signed.fields["entity_tin"], signed.fields["conclusion"]) == (
+        "301245678", "non_compliant")
+    assert record.protocol == signed and content_hash(signed) == freeze.content_hash
     # a signed protocol is closed: a later edit is refused and kept aside
     with pytest.raises(ProtocolSigned):
         a.edit(protocol)
@@ -353,12 +359,14 @@ def _flip_signature_bit(tablet: Tablet, signed: SignedProtocol) -> str:
     return head + base64.b32encode(bytes(raw)).decode().rstrip("=")
 
 
-def _reseal_other_result(tablet: Tablet, signed: SignedProtocol) -> str:
-    """The device key seals a claim that differs from the protocol it signs."""
-    claim = read_seal(signed.seal).claim
-    other = msgspec.structs.replace(claim, result="compliant")
-    return make_seal(other, tablet.keys.sign, bytes.fromhex(signed.statement.kid),
-                     tablet.store.get("public_url"))
+def _resealer(**changed: str) -> Callable[[Tablet, SignedProtocol], str]:
+    """The device key seals a claim with ``changed`` fields (the number, the STIR…) instead
+    of the protocol's."""
+    def reseal(tablet: Tablet, signed: SignedProtocol) -> str:
+        claim = msgspec.structs.replace(read_seal(signed.seal).claim, **changed)
+        return make_seal(claim, tablet.keys.sign, bytes.fromhex(signed.statement.kid),
+                         tablet.store.get("public_url"))
+    return reseal
 
 
 def _reseal_other_key(tablet: Tablet, signed: SignedProtocol) -> str:
@@ -385,7 +393,11 @@ TAMPERED_SEALS = {
     "other key, device kid": (_reseal_other_key, "bad_seal"),
     "unknown kid": (_reseal_unknown_kid, "bad_seal"),
     "no seal": (_no_seal, "bad_seal"),
-    "claim differs": (_reseal_other_result, "seal_mismatch"),
+    "another result": (_resealer(result="compliant"), "seal_mismatch"),
+    "another number": (_resealer(number="TR-2026-0000000"), "seal_mismatch"),
+    "no number": (_resealer(number=""), "seal_mismatch"),
+    "another STIR": (_resealer(entity="301245679"), "seal_mismatch"),
+    "no STIR": (_resealer(entity=""), "seal_mismatch"),
 }
 
 
@@ -590,61 +602,6 @@ def test_revocation_distrusts_later_seals_only(
 # -- biometric --------------------------------------------------------------------------------
 
 
-class SoftwareAuthenticator:
-    """A WebAuthn platform authenticator in software: a P-256 credential, user presence and
-    user verification flags, a signature counter."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.credential_id = b64url(secrets.token_bytes(16))
-        self.sign_count = 0
-
-    def cose_public_key(self) -> str:
-        numbers = self.key.public_key().public_numbers()
-        cose = {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
-                -3: numbers.y.to_bytes(32, "big")}  # EC2, ES256, P-256
-        return b64url(cbor2.dumps(cose))
-
-    def assertion(self, content_hash: str, *, user_verified: bool = True,
-                  origin: str = ORIGIN, rp_id: str = RP_ID,
-                  sign_count: int | None = None) -> BiometricConfirmation:
-        if sign_count is None:
-            self.sign_count += 1
-            sign_count = self.sign_count
-        flags = 0x01 | (0x04 if user_verified else 0)  # UP, UV
-        authenticator_data = (hashlib.sha256(rp_id.encode()).digest() + bytes([flags])
-                              + sign_count.to_bytes(4, "big"))
-        client_data = json.dumps({"type": "webauthn.get",
-                                  "challenge": b64url(bytes.fromhex(content_hash)),
-                                  "origin": origin}).encode()
-        signature = self.key.sign(authenticator_data + hashlib.sha256(client_data).digest(),
-                                  ec.ECDSA(hashes.SHA256()))
-        return BiometricConfirmation(credential_id=self.credential_id,
-                                     authenticator_data=b64url(authenticator_data),
-                                     client_data_json=b64url(client_data),
-                                     signature=b64url(signature))
-
-
-class BiometricEnrollment(HttpTransport):
-    """HTTP that registers the authenticator's credential with the enrollment.
-
-    MISSING FEATURE: ``Tablet.enroll(code, server_url, device_name)`` builds
-    ``EnrollRequest(code, public_key, device_name)`` and has no way to pass
-    ``biometric_credential_id`` and ``biometric_public_key``, so an app cannot register the
-    credential its authenticator made; the request is completed here, on its way to
-    ``/v1/enroll``.
-    """
-
-    def __init__(self, base_url: str, authenticator: SoftwareAuthenticator) -> None:
-        super().__init__(base_url)
-        self.authenticator = authenticator
-
-    def enroll(self, request: EnrollRequest) -> EnrollResponse:
-        return super().enroll(msgspec.structs.replace(
-            request, biometric_credential_id=self.authenticator.credential_id,
-            biometric_public_key=self.authenticator.cose_public_key()))
-
-
 @pytest.fixture
 def biometric_tablet(
     admin: AdminClient, server: LocalServer, tmp_path: Path, opened: list[Tablet]
@@ -666,53 +623,83 @@ def biometric_tablet(
     return tablet, authenticator, assignment
 
 
+def biometric_sign(tablet: Tablet, protocol: str, assertion: Callable[[bytes], Any],
+                   at_ms: int | None = None) -> Freeze:
+    """Sign as an app does with a biometric: the time first, then the assertion over the
+    challenge for it, then the signature at that time; synced."""
+    at = tablet.signing_time(protocol) if at_ms is None else at_ms
+    freeze = tablet.sign(protocol, assertion(tablet.biometric_challenge(protocol, at)),
+                         signed_at_ms=at)
+    report = tablet.sync()
+    assert report.ok, report
+    return freeze
+
+
 def test_valid_biometric_assertion_registers(
     server: LocalServer, biometric_tablet: tuple[Tablet, SoftwareAuthenticator, str]
 ) -> None:
     tablet, authenticator, assignment = biometric_tablet
     for _ in range(2):  # and the counter moves on: a second one registers too
         protocol = new_protocol(tablet, assignment)
-        freeze = sign_and_sync(tablet, protocol,
-                               authenticator.assertion(tablet.content_hash(protocol)))
+        freeze = biometric_sign(tablet, protocol, authenticator.assertion)
         assert tablet.rejections() == []
         assert_registered(server, tablet, protocol, freeze)
 
 
+Assertion = Callable[[SoftwareAuthenticator, Tablet, str, str, int], BiometricConfirmation]
+"""A bad assertion for (authenticator, tablet, protocol, other protocol, signing time)."""
+
+
 def _without_user_verification(authenticator: SoftwareAuthenticator, tablet: Tablet,
-                               protocol: str, other: str) -> BiometricConfirmation:
-    return authenticator.assertion(tablet.content_hash(protocol), user_verified=False)
+                               protocol: str, other: str, at: int) -> BiometricConfirmation:
+    return authenticator.assertion(tablet.biometric_challenge(protocol, at), user_verified=False)
 
 
 def _over_another_protocol(authenticator: SoftwareAuthenticator, tablet: Tablet,
-                           protocol: str, other: str) -> BiometricConfirmation:
-    return authenticator.assertion(tablet.content_hash(other))
+                           protocol: str, other: str, at: int) -> BiometricConfirmation:
+    return authenticator.assertion(tablet.biometric_challenge(other, at))
+
+
+def _for_another_signing_time(authenticator: SoftwareAuthenticator, tablet: Tablet,
+                              protocol: str, other: str, at: int) -> BiometricConfirmation:
+    """Made for a signature a second later: no good at this time."""
+    return authenticator.assertion(tablet.biometric_challenge(protocol, at + 1000))
+
+
+def _over_the_content_hash_alone(authenticator: SoftwareAuthenticator, tablet: Tablet,
+                                 protocol: str, other: str, at: int) -> BiometricConfirmation:
+    """Bound to no time, it would do for a signature dated at any time."""
+    return authenticator.assertion(bytes.fromhex(tablet.content_hash(protocol)))
 
 
 def _from_another_origin(authenticator: SoftwareAuthenticator, tablet: Tablet,
-                         protocol: str, other: str) -> BiometricConfirmation:
-    return authenticator.assertion(tablet.content_hash(protocol), origin="https://evil.example")
+                         protocol: str, other: str, at: int) -> BiometricConfirmation:
+    return authenticator.assertion(tablet.biometric_challenge(protocol, at),
+                                   origin="https://evil.example")
 
 
 def _for_another_relying_party(authenticator: SoftwareAuthenticator, tablet: Tablet,
-                               protocol: str, other: str) -> BiometricConfirmation:
-    return authenticator.assertion(tablet.content_hash(protocol), rp_id="evil.example")
+                               protocol: str, other: str, at: int) -> BiometricConfirmation:
+    return authenticator.assertion(tablet.biometric_challenge(protocol, at), rp_id="evil.example")
 
 
 def _by_another_authenticator(authenticator: SoftwareAuthenticator, tablet: Tablet,
-                              protocol: str, other: str) -> BiometricConfirmation:
+                              protocol: str, other: str, at: int) -> BiometricConfirmation:
     impostor = SoftwareAuthenticator()
     impostor.credential_id = authenticator.credential_id
-    return impostor.assertion(tablet.content_hash(protocol))
+    return impostor.assertion(tablet.biometric_challenge(protocol, at))
 
 
 def _unregistered_credential(authenticator: SoftwareAuthenticator, tablet: Tablet,
-                             protocol: str, other: str) -> BiometricConfirmation:
-    return SoftwareAuthenticator().assertion(tablet.content_hash(protocol))
+                             protocol: str, other: str, at: int) -> BiometricConfirmation:
+    return SoftwareAuthenticator().assertion(tablet.biometric_challenge(protocol, at))
 
 
-BAD_ASSERTIONS = {  # case: (the assertion, a word of the registry's reason)
+BAD_ASSERTIONS: dict[str, tuple[Assertion, str]] = {  # case: (assertion, a word of the reason)
     "no UV flag": (_without_user_verification, "User verification is required"),
     "another protocol's hash": (_over_another_protocol, "challenge"),
+    "another signing time": (_for_another_signing_time, "challenge"),
+    "the content hash alone": (_over_the_content_hash_alone, "challenge"),
     "another origin": (_from_another_origin, "origin"),
     "another relying party": (_for_another_relying_party, "RP ID"),
     "another authenticator's signature": (_by_another_authenticator, "signature"),
@@ -736,7 +723,10 @@ def test_bad_biometric_assertion_is_refused(
     assert tablet.content_hash(protocol) != tablet.content_hash(other)
     before = admin.protocol(protocol)
     make_assertion, reason = BAD_ASSERTIONS[case]
-    freeze = sign_and_sync(tablet, protocol, make_assertion(authenticator, tablet, protocol, other))
+    at = tablet.signing_time(protocol)
+    freeze = tablet.sign(protocol, make_assertion(authenticator, tablet, protocol, other, at),
+                         signed_at_ms=at)
+    assert tablet.sync().ok
     assert refusal(tablet, protocol) == "biometric_invalid"
     assert reason in refusal_reason(tablet, protocol)
     assert freeze.signed is not None
@@ -751,12 +741,11 @@ def test_replayed_authenticator_counter_is_refused(
     """A cloned authenticator shows itself by a counter that does not move forward."""
     tablet, authenticator, assignment = biometric_tablet
     first, second = new_protocol(tablet, assignment), new_protocol(tablet, assignment)
-    assert_registered(server, tablet, first, sign_and_sync(
-        tablet, first, authenticator.assertion(tablet.content_hash(first))))
+    assert_registered(server, tablet, first,
+                      biometric_sign(tablet, first, authenticator.assertion))
     before = admin.protocol(second)
-    stale = authenticator.assertion(tablet.content_hash(second),
-                                    sign_count=authenticator.sign_count)
-    freeze = sign_and_sync(tablet, second, stale)
+    freeze = biometric_sign(tablet, second, lambda challenge: authenticator.assertion(
+        challenge, sign_count=authenticator.sign_count))
     assert refusal(tablet, second) == "biometric_invalid"
     assert "sign count" in refusal_reason(tablet, second)
     assert freeze.signed is not None

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from field_sync.qr import qr_svg
 from schemas import Assignment, Inspector, InspectorCreate
 from schemas.bounds import INT64_MAX
+from server import revocation
 from server.clock import now_ms
 from server.console.auth import administrator, current_account
 from server.console.forms import Form, checked
@@ -85,16 +86,22 @@ class InspectorPages(Controller):
         form = await Form.read(request)
         current = await registry.run(inspector_service.inspector, registry.database,
                                      inspector_id)
-        suspended = {"suspend": True, "reinstate": False}.get(form.value("action"),
-                                                               current.suspended)
         changed = msgspec.structs.replace(
             current, full_name=form.value("full_name") or current.full_name,
             region=form.value("region") if "region" in form.fields else current.region,
             attested_until=form.value("attested_until") if "attested_until" in form.fields
-            else current.attested_until, suspended=suspended)
+            else current.attested_until)
         try:
-            await registry.run(inspector_service.update_inspector, registry.database,
-                               checked(changed), _actor(request))
+            if form.value("action") == "suspend":  # revokes the keys of all their tablets
+                await registry.run(revocation.suspend_inspector, registry.database,
+                                   inspector_id, form.text("reason", 500) or
+                                   "suspended in the console", _actor(request))
+            elif form.value("action") == "reinstate":
+                await registry.run(revocation.reinstate_inspector, registry.database,
+                                   inspector_id, _actor(request))
+            else:
+                await registry.run(inspector_service.update_inspector, registry.database,
+                                   checked(changed), _actor(request))
         except ProblemError as refused:
             return await registry.run(_inspector_page, request, registry, inspector_id,
                                       problem_text(request, refused), 400)

@@ -1,24 +1,33 @@
-"""Administrator API: inspectors, enrollment codes, assignments, devices."""
+"""Administrator API: inspectors (and their suspension), enrollment codes, assignments,
+devices."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, post, put
 from litestar.di import NamedDependency
 
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
+from schemas.bounds import Text
 from server.guards import admin_only
 from server.openapi import ADMINISTRATOR, documented
 from server.parameters import KeyPath
 from server.problems import BadRequest
 from server.registry import Registry
-from server.routes.answers import DeviceRevoked
-from server.services.devices import revoke_device
+from server.revocation import reinstate_inspector, revoke_device, suspend_inspector
+from server.routes.answers import DeviceRevoked, InspectorSuspension
 from server.services.inspectors import create_inspector, issue_code, put_assignment
 from server.wire import decode_body, reply
 
-__all__ = ["AdminController"]
+__all__ = ["AdminController", "Suspension"]
+
+
+class Suspension(msgspec.Struct, forbid_unknown_fields=True):
+    """Why an administrator suspends an inspector."""
+
+    reason: Text
 
 
 class AdminController(Controller):
@@ -76,6 +85,36 @@ class AdminController(Controller):
         registry: NamedDependency[Registry],
         device_id: KeyPath,
     ) -> Response[bytes]:
-        """Revoke a device's credentials; it can no longer push or pull."""
+        """Revoke a device's credentials and signing keys from now: it can no longer push or
+        pull, and its signatures dated later are refused and their seals verify as
+        revoked."""
         revoked = await registry.run(revoke_device, registry.database, device_id)
         return reply(request, revoked)
+
+    @post("/inspectors/{inspector_id:str}/suspend", status_code=200,
+          operation_class=documented(Suspension, InspectorSuspension))
+    async def suspend_inspector(
+        self,
+        request: Request[Any, Any, Any],
+        registry: NamedDependency[Registry],
+        inspector_id: KeyPath,
+    ) -> Response[bytes]:
+        """Suspend an inspector, with a reason: the signing keys of all their devices are
+        revoked from now, and no device or key is enrolled for them until reinstated."""
+        body = await decode_body(request, Suspension)
+        if not body.reason.strip():
+            raise BadRequest("reason_required", "a suspension states its reason")
+        return reply(request, await registry.run(suspend_inspector, registry.database,
+                                                 inspector_id, body.reason.strip()))
+
+    @post("/inspectors/{inspector_id:str}/reinstate", status_code=200,
+          operation_class=documented(response=InspectorSuspension))
+    async def reinstate_inspector(
+        self,
+        request: Request[Any, Any, Any],
+        registry: NamedDependency[Registry],
+        inspector_id: KeyPath,
+    ) -> Response[bytes]:
+        """Lift a suspension; the revoked keys stay revoked (a device enrolls a new one)."""
+        return reply(request, await registry.run(reinstate_inspector, registry.database,
+                                                 inspector_id))

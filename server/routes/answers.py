@@ -10,14 +10,31 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["AnnulmentAct", "AuditEntry", "DeviceRevoked", "Health", "KeyRevoked", "KeyRotated",
-           "Readiness", "ReferenceStored", "SupervisorAppointed"]
+__all__ = ["AnnulmentAct", "AuditEntry", "DeviceRevoked", "Health", "InspectorSuspension",
+           "KeyRevoked", "KeyRotated", "Readiness", "ReferenceStored", "SupervisorAppointed",
+           "SupervisorRevoked"]
 
 
 class DeviceRevoked(msgspec.Struct):
     """A device's credentials are revoked (``revoked_at``: ISO 8601, UTC)."""
 
     device_id: str
+    revoked_at: str
+
+
+class InspectorSuspension(msgspec.Struct):
+    """Whether an inspector is suspended now; on suspending, their devices, whose keys are
+    revoked from that moment."""
+
+    inspector_id: str
+    suspended: bool
+    devices: list[str] = msgspec.field(default_factory=list)
+
+
+class SupervisorRevoked(msgspec.Struct):
+    """A supervisor's token is revoked (``revoked_at``: ISO 8601, UTC)."""
+
+    supervisor_id: str
     revoked_at: str
 
 

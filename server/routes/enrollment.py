@@ -20,6 +20,7 @@ from server.keys import RegistryKeys
 from server.openapi import documented
 from server.problems import BadRequest, Conflict, Unauthorized
 from server.registry import Registry, now_ms
+from server.registry_time import tell
 from server.services.inspectors import normalize_code
 from server.tables import (
     BiometricCredentialRow,
@@ -63,6 +64,9 @@ def _enroll(database: Database, keys: RegistryKeys, request: EnrollRequest,
             raise Unauthorized("code_expired", "this enrollment code has expired")
         inspector = session.get(InspectorRow, code.inspector_id)
         assert inspector is not None  # a code's inspector is a foreign key
+        if inspector.suspended:
+            raise Conflict("inspector_suspended", "the inspector is suspended: no new device "
+                           "is enrolled until reinstated")
         device_id = str(uuid.uuid4())
         token, token_hash = make_device_token(device_id)
         code.used_at = utcnow()
@@ -99,6 +103,7 @@ def _enroll(database: Database, keys: RegistryKeys, request: EnrollRequest,
         audit(session, now_ms(), f"device:{device_id}", "enrolled", inspector.id,
               {"device_id": device_id, "kid": kid, "name": request.device_name[:200]},
               Database.next_change(session))
+        told = now_ms()
         return EnrollResponse(
             device_id=device_id,
             token=token,
@@ -109,10 +114,11 @@ def _enroll(database: Database, keys: RegistryKeys, request: EnrollRequest,
                 inspector.suspended,
                 inspector.attested_until,
             ),
-            server_time_ms=now_ms(),
+            server_time_ms=told,
             kid=kid,
             public_url=public_url,
             registry_key=keys.public_pem,
+            registry_time=tell(keys, device_id, told),
         )
 
 

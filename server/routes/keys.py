@@ -26,7 +26,7 @@ from server.problems import BadRequest, Conflict
 from server.registry import Registry, now_ms
 from server.routes.answers import KeyRevoked, KeyRotated
 from server.services import devices
-from server.tables import DeviceKeyRow
+from server.tables import DeviceKeyRow, InspectorRow
 from server.wire import decode_body, reply
 
 __all__ = ["KeyRotation", "Revocation", "revoke_key", "rotate_key"]
@@ -51,6 +51,10 @@ def _rotate(database: Database, caller: Caller, public_key: str) -> dict[str, An
         raise BadRequest(exc.code, exc.reason) from exc
     now = now_ms()
     with database.write() as session:
+        inspector = session.get(InspectorRow, caller.inspector_id)
+        if inspector is not None and inspector.suspended:
+            raise Conflict("inspector_suspended", "the inspector is suspended: no new key is "
+                           "enrolled until reinstated")
         existing = session.get(DeviceKeyRow, kid)
         if existing is not None:
             if existing.device_id != caller.device_id:

@@ -33,6 +33,7 @@ from server.parameters import (
     AuditLimit,
     DayQuery,
     FileFormat,
+    GapQuery,
     KeyPath,
     KeyQuery,
     LogQuery,
@@ -44,7 +45,13 @@ from server.parameters import (
 from server.problems import BadRequest, Conflict
 from server.queries import Filters, Order, count, query
 from server.registry import Registry
-from server.routes.answers import AnnulmentAct, AuditEntry, SupervisorAppointed
+from server.revocation import revoke_supervisor
+from server.routes.answers import (
+    AnnulmentAct,
+    AuditEntry,
+    SupervisorAppointed,
+    SupervisorRevoked,
+)
 from server.services.audit_log import AuditFilters, audit_page
 from server.services.export import export_chunks, media_type
 from server.services.reach import Reach, format_regions
@@ -78,14 +85,17 @@ def _filters(request: Request[Any, Any, Any], number: SearchQuery = "",
              entity_tin: SearchQuery = "", inspector: SearchQuery = "", site: SearchQuery = "",
              status: StatusQuery = "", signed_from: DayQuery = None, signed_to: DayQuery = None,
              registry_number: SearchQuery = "", region: RegionQuery = "",
-             template: KeyQuery = "", entity: SearchQuery = "") -> Filters:
+             template: KeyQuery = "", entity: SearchQuery = "", gap_min_s: GapQuery = None,
+             gap_max_s: GapQuery = None) -> Filters:
     """A registry selection from the query's filters, within the caller's reach: ``entity`` is
     a STIR or part of an entity's name, ``inspector`` and ``site`` an id or part of a name,
-    ``template`` a kind (template id)."""
+    ``template`` a kind (template id); ``gap_min_s``/``gap_max_s`` bound the offline gap
+    (seconds from signing to receipt)."""
     return Filters(number=number, entity_tin=entity_tin, inspector=inspector, site=site,
                    status=status, signed_from=signed_from, signed_to=signed_to,
                    registry_number=registry_number, region=region, template=template,
-                   entity=entity, reach=_reach(request))
+                   entity=entity, reach=_reach(request), gap_min_s=gap_min_s,
+                   gap_max_s=gap_max_s)
 
 
 class RegistryController(Controller):
@@ -196,3 +206,11 @@ class SupervisorAdmin(Controller):
         if not new.id or "." in new.id:
             raise BadRequest("invalid_supervisor", "a supervisor id is a name without dots")
         return reply(request, await registry.run(_appoint, registry.database, new), 201)
+
+    @post("/{supervisor_id:str}/revoke", status_code=200,
+          operation_class=documented(response=SupervisorRevoked))
+    async def revoke(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
+                     supervisor_id: KeyPath) -> Response[bytes]:
+        """Revoke a supervisor's token: it is refused from now on."""
+        return reply(request, await registry.run(revoke_supervisor, registry.database,
+                                                 supervisor_id))

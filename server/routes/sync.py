@@ -18,6 +18,7 @@ from server.openapi import DEVICE, documented
 from server.parameters import CursorQuery, PullLimit
 from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
+from server.registry_time import tell
 from server.wire import decode_body, replies_in_json, reply
 
 __all__ = ["pull_changes", "push_ops"]
@@ -47,7 +48,9 @@ async def push_ops(
         registry.signing,
     )
     count_push(results)
-    return reply(request, PushResponse(results=results, server_time_ms=now_ms()))
+    told = now_ms()
+    return reply(request, PushResponse(results=results, server_time_ms=told,
+                                       registry_time=tell(registry.keys, caller.device_id, told)))
 
 
 def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states: bool,
@@ -57,6 +60,7 @@ def _pull(registry: Registry, caller: Caller, cursor: Cursor, limit: int, states
                     states, stored=stored, packed=packed)
     if not attachments:  # a device that reads no attachment field is not sent such a form
         page.templates = [t for t in page.templates if not has_attachment_fields(t)]
+    page.registry_time = tell(registry.keys, caller.device_id, page.server_time_ms)
     return page
 
 

@@ -1,8 +1,8 @@
 """Tablets and their signing keys, as administrators see and revoke them.
 
-Revoking a device ends its credentials (it can no longer push or pull); revoking a key makes
-its signatures dated after a time untrusted: the trust list carries the time, and seals signed
-later verify as ``revoked``. Both are audited.
+Revoking a device (``server.revocation``) ends its credentials and revokes its keys from that
+moment; revoking a key makes its signatures dated after a given time untrusted: the trust list
+carries the time, and seals signed later verify as ``revoked``. Both are audited.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.audit import append as audit
-from server.clock import now_ms, utcnow
+from server.clock import now_ms
 from server.database import Database
 from server.problems import NotFound
+from server.revocation import revoke_device
 from server.tables import AuditEntryRow, DeviceKeyRow, DeviceRow, HeldOpRow, InspectorRow, OpLogRow
 
 __all__ = ["DeviceView", "KeyView", "device", "devices", "revoke_device", "revoke_key"]
@@ -89,20 +90,6 @@ def device(database: Database, device_id: str) -> DeviceView:
             raise NotFound("unknown_device", f"no device {device_id!r}")
         inspector = session.get(InspectorRow, row.inspector_id)
         return _view(session, row, inspector.full_name if inspector else "")
-
-
-def revoke_device(database: Database, device_id: str, actor: str = "admin") -> dict[str, Any]:
-    """Revoke a device's credentials; it can no longer push or pull."""
-    with database.write() as session:
-        row = session.get(DeviceRow, device_id)
-        if row is None:
-            raise NotFound("unknown_device", f"no device {device_id!r}")
-        if row.revoked_at is None:
-            row.revoked_at = utcnow()
-            audit(session, now_ms(), actor, "device_revoked", device_id,
-                  {"inspector_id": row.inspector_id}, Database.next_change(session))
-        session.add(row)
-        return {"device_id": device_id, "revoked_at": row.revoked_at.isoformat()}
 
 
 def revoke_key(database: Database, kid: str, after_ms: int,

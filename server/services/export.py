@@ -16,7 +16,8 @@ from server.registry import Registry
 __all__ = ["EXPORT_COLUMNS", "EXPORT_FORMATS", "export_chunks", "media_type"]
 
 EXPORT_COLUMNS = ("id", "number", "template", "status", "entity_tin", "inspector_id",
-                  "site_id", "region", "signed_at_ms", "registry_number", "superseded_by")
+                  "site_id", "region", "signed_at_ms", "registry_number", "superseded_by",
+                  "offline_gap_ms")
 EXPORT_FORMATS = ("jsonl", "csv")
 
 

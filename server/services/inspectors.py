@@ -88,8 +88,12 @@ def issue_code(database: Database, keys: RegistryKeys, inspector_id: str, ttl_s:
     code = new_enrollment_code()
     expires = utcnow() + timedelta(seconds=ttl_s)
     with database.write() as session:
-        if session.get(InspectorRow, inspector_id) is None:
+        inspector = session.get(InspectorRow, inspector_id)
+        if inspector is None:
             raise NotFound("unknown_inspector", f"no inspector {inspector_id!r}")
+        if inspector.suspended:
+            raise Conflict("inspector_suspended", f"inspector {inspector_id!r} is suspended: "
+                           "no device is enrolled for them until reinstated")
         session.add(
             EnrollmentCodeRow(
                 code_hash=hash_secret(normalize_code(code)),

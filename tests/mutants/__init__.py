@@ -1,0 +1,1 @@
+"""Mutation testing of the shared core: the score of a run and the equivalent mutants."""
