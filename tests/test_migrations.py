@@ -355,6 +355,7 @@ def test_a_database_before_the_console_gets_labels_regions_and_its_tables(
     downgrade(database.writer, _BEFORE_CONSOLE)
     assert "account" not in inspect(database.writer).get_table_names()
     assert "ix_protocol_signed_at_ms" in _indexes(database, "protocol")
+    database.dispose()
 
 
 def _fill_signed(database: Database) -> None:
