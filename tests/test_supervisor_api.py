@@ -173,7 +173,7 @@ def test_quarantine_filters_by_rule(
     _, south, _ = regions
     token = _appoint(server, [south.name])
     assert len(_get(server, token, "/v1/supervisor/quarantine",
-                    rule="signer_suspended").json()["protocols"]) == 1
+                    rule="attestation_lapsed").json()["protocols"]) == 1
     assert _get(server, token, "/v1/supervisor/quarantine",
                 rule="outside_geofence").json()["protocols"] == []
 
