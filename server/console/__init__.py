@@ -10,7 +10,8 @@ carries Litestar's CSRF token. The pages call the same services the JSON API doe
     /console/sign-in, /sign-in/code  sign in;  /console/sign-out
     /console/invitation/<code>       set a password and a one-time-code app
     /console/registry                search, 50 a page; /registry/export?format=csv|jsonl
-    /console/protocols/<id>          a protocol whole; …/annul, …/clear (supervisors)
+    /console/protocols/<id>          a protocol whole; …/document.pdf, …/files/<sha256>[/thumbnail];
+                                     …/annul, …/clear (supervisors)
     /console/quarantine, /audit      the quarantine queue; the audit log
     /console/admin/...               inspectors, devices, assignments, reference, accounts
 """
