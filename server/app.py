@@ -17,6 +17,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.plugins.prometheus import PrometheusConfig
 from sqlalchemy.exc import IntegrityError
 
+from server.client_address import with_client_addresses
 from server.compression import ZSTD, ZstdCompression
 from server.config import ServerConfig
 from server.console import ConsoleProtection, console_router
@@ -144,6 +145,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         openapi_config=openapi_config(version("field-sync")),
     )
     # Around everything, unrouted requests too: each request's id, in its response and its
-    # log lines. (Litestar's own middleware runs only once a route is found.)
-    app.asgi_handler = RequestIds(app.asgi_handler)  # type: ignore[assignment]  # ASGI app
+    # log lines; outside it, who the client is (behind trusted proxies). (Litestar's own
+    # middleware runs only once a route is found.)
+    app.asgi_handler = with_client_addresses(RequestIds(app.asgi_handler),
+                                             config.trusted_proxies)
     return app

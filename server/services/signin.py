@@ -4,7 +4,7 @@ inspectors use), each checked against the account; and taking up an invitation.
 Failures count per account, password and code alike; the fifth locks the account for a
 quarter of an hour. A name nobody holds fails the same way, in the same time (the password is
 checked against a dummy hash), so names cannot be probed. A code is taken once. Every sign-in,
-failure and lockout is in the audit log.
+failure and lockout is in the audit log, with the client's address (``server.client_address``).
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ class SignInRefused(Unauthorized):
     good (``bad_invitation``)."""
 
 
-def _fail(database: Database, account_id: str, step: str) -> None:
+def _fail(database: Database, account_id: str, step: str, address: str) -> None:
     """Count a failure against the account (if there is one), lock it at the fifth, and audit
-    it."""
+    it with the address it came from."""
     now = now_ms()
     with database.write() as session:
         row = session.get(AccountRow, account_id)
-        detail: dict[str, object] = {"step": step}
+        detail: dict[str, object] = {"step": step, "address": address}
         changed = Database.next_change(session)
         if row is not None:
             row.failures += 1
@@ -73,10 +73,11 @@ _REFUSED = ("the name, the password or the code is wrong, or the account is lock
             f"{LOCKOUT_S // 60} minutes after {LOCKOUT_AFTER} failures")
 
 
-def check_password(database: Database, account_id: str, password: str) -> Account:
+def check_password(database: Database, account_id: str, password: str,
+                   address: str = "") -> Account:
     """The account, if ``password`` is its password and it may sign in; ``SignInRefused``
     (one answer for every reason, so that names and lockouts cannot be probed) otherwise. The
-    second step (``check_code``) follows."""
+    second step (``check_code``) follows. ``address``: the client's, for the audit log."""
     now = now_ms()
     with database.read() as session:
         row = _usable(session.get(AccountRow, account_id))
@@ -89,7 +90,7 @@ def check_password(database: Database, account_id: str, password: str) -> Accoun
             raise VerificationError
     except (VerificationError, InvalidHashError):
         if not locked:
-            _fail(database, account_id, "password")
+            _fail(database, account_id, "password", address)
         raise SignInRefused("sign_in_failed", _REFUSED) from None
     if _hasher.check_needs_rehash(row.password_hash):
         with database.write() as session:
@@ -100,8 +101,10 @@ def check_password(database: Database, account_id: str, password: str) -> Accoun
     return view(row)
 
 
-def check_code(database: Database, keys: RegistryKeys, account_id: str, code: str) -> Account:
-    """The account, signed in, if ``code`` is its one-time code now and not used before."""
+def check_code(database: Database, keys: RegistryKeys, account_id: str, code: str,
+               address: str = "") -> Account:
+    """The account, signed in, if ``code`` is its one-time code now and not used before.
+    ``address``: the client's, for the audit log."""
     now = now_ms()
     with database.read() as session:
         row = _usable(session.get(AccountRow, account_id))
@@ -111,7 +114,7 @@ def check_code(database: Database, keys: RegistryKeys, account_id: str, code: st
     secret = keys.secrets.decrypt(row.totp_secret).decode()
     step = matching_totp_step(secret, code.strip().replace(" ", ""), now)
     if step is None or step <= row.last_totp_step:
-        _fail(database, account_id, "code")
+        _fail(database, account_id, "code", address)
         raise SignInRefused("sign_in_failed", _REFUSED)
     with database.write() as session:
         fresh = session.get(AccountRow, account_id)
@@ -120,8 +123,8 @@ def check_code(database: Database, keys: RegistryKeys, account_id: str, code: st
             raise SignInRefused("sign_in_failed", _REFUSED)
         fresh.last_totp_step, fresh.failures = step, 0
         session.add(fresh)
-        audit(session, now, f"account:{account_id}", "signed_in", account_id, {},
-              Database.next_change(session))
+        audit(session, now, f"account:{account_id}", "signed_in", account_id,
+              {"address": address}, Database.next_change(session))
         return view(fresh)
 
 
