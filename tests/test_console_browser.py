@@ -28,7 +28,7 @@ from field_sync.enrollment import parse_enrollment
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from tests.browser import DESKTOP, PHONE, SCREENSHOTS, Browser
-from tests.console_data import Region, quarantine, regional_team, sign_at_site
+from tests.console_data import Region, quarantine, regional_team, sign_at_site, sign_with_photo
 from tests.console_people import Person, person
 from tests.live import PASSPHRASE
 
@@ -44,6 +44,8 @@ class Console:
     region: Region
     quarantined: str
     people: dict[str, Person]
+    photographed: tuple[str, str]
+    """A protocol of the region with a photo, and the photo's SHA-256."""
     signed_in: str = ""
     shots: list[str] = field(default_factory=list)
 
@@ -112,9 +114,11 @@ def console(server: LocalServer, browser: Browser, tmp_path_factory: pytest.Temp
     for index in range(2):  # three signatures of one inspector at most in 30 s (live.fresh_code)
         sign_at_site(region, f"TR-B{suffix}-{index}")
     held = quarantine(admin, region, f"TR-BQ{suffix}")
+    photographer = regional_team(admin, server, folder, opened, region.name)
+    photographed = sign_with_photo(photographer, f"TR-BF{suffix}")
     people = {"supervisor": person(server, f"dilnoza-{suffix}", "supervisor"),
               "administrator": person(server, f"botir-{suffix}", "administrator")}
-    yield Console(server, browser, region, held, people)
+    yield Console(server, browser, region, held, people, photographed)
     browser.driver.delete_all_cookies()
     for tablet in opened:
         tablet.close()
@@ -172,6 +176,19 @@ def test_clear_a_quarantined_protocol(console: Console) -> None:
     console.find(f"a[href='/console/protocols/{console.quarantined}']").click()
     assert console.find("h1.console-title")
     console.page("audit", "/console/audit")
+
+
+def test_a_protocol_s_photos_open_from_its_page(console: Console) -> None:
+    console.sign_in("supervisor")
+    protocol, sha256 = console.photographed
+    console.page("protocol-photos", f"/console/protocols/{protocol}")
+    driver = console.browser.driver
+    thumbnail = console.find(".evidence__thumb img")
+    loaded = console.wait().until(lambda _: driver.execute_script(
+        "const i = arguments[0]; return i.complete && i.naturalWidth", thumbnail))
+    assert 0 < loaded <= 480
+    link = console.find(".evidence__thumb").get_attribute("href")
+    assert link is not None and f"/files/{sha256}" in link
 
 
 def test_import_a_reference_file_with_a_bad_row_and_read_the_report(

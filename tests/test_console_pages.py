@@ -202,6 +202,22 @@ def test_evidence_files_open_from_the_console_within_reach_only(setting: Setting
     assert httpx.get(server.url + north_file).status_code == 303  # to the sign-in page
 
 
+def test_a_protocol_page_shows_its_photos(setting: Setting) -> None:
+    """Each photo a thumbnail linking to the whole file, with when it was taken and whether
+    it arrived; the field it fills names it by its number."""
+    protocol, sha256 = setting.photos["north"]
+    text = _ok(setting.clients["ana"], f"/console/protocols/{protocol}?lang=en").text
+    file = f"/console/protocols/{protocol}/files/{sha256}"
+    assert f'<a class="evidence__thumb" href="{file}?lang=en"><img src="{file}/thumbnail?lang=en"' \
+        in text
+    assert "Photo № 1: Photo of the verification label and seal: scale SN-1" in text
+    assert "by the camera&#39;s clock" in text and "Received" in text
+    assert "<td>№ 1</td>" in text  # the table's cell names the file by its number
+    held, missing = setting.photos["held"]
+    waiting = _ok(setting.clients["all"], f"/console/protocols/{held}?lang=en").text
+    assert "Not received yet" in waiting and f"/files/{missing}/thumbnail" not in waiting
+
+
 def test_clearing_a_protocol_whose_photo_has_not_arrived_awaits_it(setting: Setting) -> None:
     """Cleared from quarantine, a protocol whose files have not all arrived is not registered
     without them: it awaits them, is found and annullable as such, and is registered when the
