@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from field_sync_cli.local_server import LocalServer
 from tests.browser import DESKTOP, PHONE, SCREENSHOTS, Browser
 from tests.console_data import Region, quarantine, regional_team, sign_at_site, sign_with_photo
 from tests.console_people import Person, person
+from tests.databases import execute
 from tests.live import PASSPHRASE
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -189,6 +191,25 @@ def test_a_protocol_s_photos_open_from_its_page(console: Console) -> None:
     assert 0 < loaded <= 480
     link = console.find(".evidence__thumb").get_attribute("href")
     assert link is not None and f"/files/{sha256}" in link
+
+
+def test_the_dashboard_fits_a_phone(console: Console) -> None:
+    """Its lists of long names scroll inside their cards: the page is never wider than the
+    phone (412 px)."""
+    console.sign_in("supervisor")
+    now_ms = time.time_ns() // 1_000_000
+    long_name = f"nazoratchi-samarqand-viloyat-boshqarmasi-{secrets.token_hex(4)}"
+    locked = person(console.server, long_name, "supervisor")
+    execute(console.server.db_url, "UPDATE account SET locked_until_ms = :until WHERE id = :id",
+            until=now_ms + 3_600_000, id=locked.name)
+    execute(console.server.db_url, "UPDATE device SET last_seen_ms = :at WHERE id = :id",
+            at=now_ms - 30 * 86_400_000, id=console.region.tablet.device_id)
+    console.page("dashboard-lists", "/console")
+    console.browser.open(console.url("/console?lang=en"), PHONE)
+    assert locked.name in console.browser.text()
+    wide = console.browser.driver.execute_script(
+        "return document.documentElement.scrollWidth")
+    assert wide <= PHONE.width, wide
 
 
 def test_import_a_reference_file_with_a_bad_row_and_read_the_report(
