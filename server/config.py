@@ -110,6 +110,17 @@ class ServerConfig:
     """File of the key that encrypts inspectors' one-time-code secrets at rest; made on first
     start when missing."""
 
+    # -- the console ----------------------------------------------------------------------------
+    console_session_s: int = 8 * 3600
+    """How long (seconds) a console session lasts from sign-in (a working day by default)."""
+    console_max_failures: int = 5
+    """Wrong passwords or one-time codes in a row that lock a console account."""
+    console_lockout_s: int = 15 * 60
+    """How long (seconds) a console account's lockout lasts."""
+    console_invitation_ttl_s: int = 72 * 3600
+    """How long (seconds) an invitation to the console (its link sets the account's password
+    and one-time-code app) stays good."""
+
     # -- the public pages -----------------------------------------------------------------------
     agency_name_uz_latn: str = setting("", shown_default="Oʻzbekiston texnik jihatdan tartibga "
                                                          "solish agentligi")

@@ -47,13 +47,15 @@ _NOT_CONSOLE_OR_SEAL = r"^/(?!console|v/|V/)[^/]"
 
 
 class ConsoleProtection:
-    """The console's session store and middleware settings: cookies Secure when the registry's
-    public address is https, HttpOnly, SameSite=Lax."""
+    """The console's session store and middleware settings: sessions of the configured
+    lifetime, cookies Secure when the registry's public address is https, HttpOnly,
+    SameSite=Lax."""
 
     def __init__(self, config: ServerConfig, keys: RegistryKeys) -> None:
         secure = config.public_url.lower().startswith("https://")
-        self.store = DatabaseStore()
+        self.store = DatabaseStore(config.console_session_s)
         self.sessions = ConsoleSessionConfig(secure=secure, httponly=True, samesite="lax",
+                                             max_age=config.console_session_s,
                                              exclude=_NOT_CONSOLE_OR_SEAL)
         self.csrf = CSRFConfig(secret=keys.derived_secret("console csrf"),
                                cookie_name="field_sync_csrf", cookie_path="/console",

@@ -21,6 +21,7 @@ from server.parameters import KeyPath
 from server.problems import ProblemError
 from server.registry import Registry
 from server.services.signin import (
+    Lockout,
     accept_invitation,
     check_code,
     check_password,
@@ -66,7 +67,8 @@ class SignInController(Controller):
         try:
             account = await registry.run(check_password, registry.database,
                                          checked_text("name", name, 64),
-                                         form.text("password", 1024), client_address(request))
+                                         form.text("password", 1024), client_address(request),
+                                         Lockout.of(registry.config))
         except ProblemError as refused:
             return console_page(request, registry, "sign_in.html", {
                 "next": target, "error": problem_text(request, refused), "name": name},
@@ -95,7 +97,7 @@ class SignInController(Controller):
         try:
             account = await registry.run(check_code, registry.database, registry.keys,
                                          str(pending), form.text("code", 16),
-                                         client_address(request))
+                                         client_address(request), Lockout.of(registry.config))
         except ProblemError as refused:
             return console_page(request, registry, "code.html",
                                 {"error": problem_text(request, refused)},
