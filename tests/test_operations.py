@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from client_lib import Tablet
+from field_sync.enrollment import parse_enrollment
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas.signing import TotpConfirmation
@@ -283,7 +284,9 @@ def test_an_operator_enrolls_assigns_and_revokes_from_a_shell(operated: Operated
     assert code is not None
     (uri,) = [line for line in issued.stdout.splitlines() if line.startswith("otpauth://")]
     code_qr, uri_qr = _qr_blocks(issued.stdout)
-    assert read_printed_qr(code_qr) == code.group(1)
+    scanned = read_printed_qr(code_qr)  # the registry's address with the code
+    assert parse_enrollment(scanned) == (server.url, code.group(1))
+    assert scanned in issued.stdout.splitlines()
     assert read_printed_qr(uri_qr) == uri
     again = field_sync("admin", "enroll-code", inspector, env=env)
     assert "otpauth://" not in again.stdout and len(_qr_blocks(again.stdout)) == 1
@@ -292,7 +295,7 @@ def test_an_operator_enrolls_assigns_and_revokes_from_a_shell(operated: Operated
     assert assigned.returncode == 0, assigned.stderr
     tablet = Tablet(server.data_dir.parent / f"{inspector}.sqlite", b"passphrase")
     try:
-        tablet.enroll(code.group(1), server.url)
+        tablet.enroll(scanned)  # all the tablet is told
         assert tablet.sync().ok
         revoked = field_sync("admin", "revoke-device", tablet.device_id, env=env)
         assert revoked.returncode == 0, revoked.stderr
