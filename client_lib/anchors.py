@@ -1,6 +1,10 @@
 """What a tablet trusts its registry by: the registry key pinned at enrollment, and what that key
 signed: the trust list seals are checked against offline, and the newest audit checkpoint.
 
+When the agency rotates its registry key, the trust list carries the key's hand-overs: a list
+signed by a key they lead to from the pinned one is kept, and the tablet pins that key from
+then on (the checkpoint of the same sync is checked against it).
+
 The tablet keeps the newest checkpoint it was given, as evidence: a registry whose audit log
 was later cut short cannot show a log that reaches it. A checkpoint that goes back (fewer
 entries, or the same entry with another hash) is not kept, and is logged as what it is.
@@ -43,14 +47,24 @@ def kept_checkpoint(store: DeviceStore) -> AuditCheckpoint | None:
     return None if raw is None else msgspec.convert(raw, AuditCheckpoint)
 
 
-def _keep_trust_list(store: DeviceStore, pin: RegistryPin, fresh: TrustList) -> None:
+def _keep_trust_list(store: DeviceStore, pin: RegistryPin, fresh: TrustList) -> RegistryPin:
+    """Keep ``fresh`` if the pinned key, or one its hand-overs lead to, signed it; the pin to
+    check the rest of the sync against (the key that signed the list, once it is kept)."""
     if store.get(TRUST_LIST) == msgspec.to_builtins(fresh):
-        return  # unchanged: checked and kept already
+        return pin  # unchanged: checked and kept already, its key pinned with it
     if not pin.signed(fresh):
         log.warning("ignoring a trust list not signed by the pinned registry key")
-        return
+        return pin
+    newest = pin.newest_key(fresh.handovers)
     with store.transaction() as db:
         DeviceStore.put(db, TRUST_LIST, fresh)
+        if newest is not None:
+            DeviceStore.put(db, REGISTRY_KEY, newest)
+    if newest is None:
+        return pin
+    log.info("the registry handed its key over: %s is pinned now", RegistryPin.of_key(
+        newest).fingerprint)
+    return RegistryPin.of_key(newest)
 
 
 def _keep_checkpoint(store: DeviceStore, pin: RegistryPin, fresh: AuditCheckpoint) -> None:
@@ -70,12 +84,13 @@ def _keep_checkpoint(store: DeviceStore, pin: RegistryPin, fresh: AuditCheckpoin
 
 def refresh_anchors(store: DeviceStore, transport: Transport) -> None:
     """Fetch and keep the registry's trust list and audit checkpoint, each only if the pinned
-    registry key signed it (nothing is kept by a tablet that has pinned no key)."""
+    registry key, or a key its hand-overs lead to, signed it (nothing is kept by a tablet
+    that has pinned no key); follow the hand-overs to pin the key in use."""
     pin = pinned_key(store)
     if pin is None:
         log.warning("no registry key pinned at enrollment: trust lists cannot be checked")
         return
-    _keep_trust_list(store, pin, transport.trust_list())
+    pin = _keep_trust_list(store, pin, transport.trust_list())
     try:
         checkpoint = transport.audit_checkpoint()
     except RegistryRefused as refused:

@@ -395,7 +395,8 @@ class Tablet:
 
     def verify(self, seal: str) -> Verdict:
         """Check a seal offline against the trust list cached at the last sync, trusting only
-        the registry key pinned at enrollment."""
+        the registry key pinned at enrollment (or, after the agency rotated it, the key its
+        hand-overs led to)."""
         pin, trusted = pinned_key(self.store), kept_trust_list(self.store)
         if pin is None:
             return Verdict("untrusted", "no registry key pinned: enroll with the registry")

@@ -4,20 +4,21 @@ A trust list names the key that signed it, so a list that merely verifies under 
 proves nothing: anyone can make a registry key and sign a list of their own device keys. An
 offline verifier therefore pins the agency's key once, as its PEM or as its fingerprint
 compiled into the verifier's settings, and trusts only what that key signed: trust lists
-and audit checkpoints.
+and audit checkpoints; and, once the agency rotated its key, what the keys it handed over to
+signed (``field_sync.key_handover``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import msgspec
-
 from field_sync.errors import FieldSyncError
+from field_sync.key_handover import fingerprint_of, followed, keys_reached, signed_form
 from field_sync.keys import InvalidKey, key_fingerprint, load_public_key
 from field_sync.signing import verify_canonical
-from schemas.signing import AuditCheckpoint, TrustList
+from schemas.signing import AuditCheckpoint, KeyHandover, TrustList
 
 __all__ = ["InvalidPin", "RegistryPin", "RegistrySigned"]
 
@@ -72,11 +73,27 @@ class RegistryPin:
         except InvalidKey:
             return False
 
-    def signed(self, document: RegistrySigned) -> bool:
-        """Whether ``document`` carries a valid signature of the pinned key (never of the key
-        the document names, unless that is the pinned one)."""
-        if not self.holds(document.registry_key):
+    def signed(self, document: RegistrySigned,
+               handovers: Sequence[KeyHandover] | None = None) -> bool:
+        """Whether ``document`` carries a valid signature of the pinned key, or of a key the
+        hand-overs lead to from it (never of the key the document names, unless it is one of
+        those).
+
+        Args:
+            document: a trust list or an audit checkpoint.
+            handovers: the registry key's hand-overs, oldest first; by default a trust list's
+                own, and none for a checkpoint.
+        """
+        if handovers is None:
+            handovers = document.handovers if isinstance(document, TrustList) else ()
+        if fingerprint_of(document.registry_key) not in keys_reached(self.fingerprint,
+                                                                     handovers):
             return False
-        unsigned = msgspec.structs.replace(document, signature="")
-        return verify_canonical(load_public_key(document.registry_key), unsigned,
+        return verify_canonical(load_public_key(document.registry_key), signed_form(document),
                                 document.signature)
+
+    def newest_key(self, handovers: Sequence[KeyHandover]) -> str | None:
+        """The PEM of the last key the hand-overs lead to from the pinned one; None when they
+        lead nowhere from it."""
+        taken = followed(self.fingerprint, handovers)
+        return taken[-1].next_key if taken else None

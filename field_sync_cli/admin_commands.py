@@ -1,8 +1,9 @@
 """``field-sync admin``: what an operator does to a running registry from a shell.
 
 Each command takes ``--server``, ``--admin-token`` and ``--data-dir`` (where the token file is,
-on the registry's own machine), and exits 0 when done, 1 when the registry refused, 2 on a usage
-error, 3 when the registry or a file could not be reached or read.
+on the registry's own machine), but ``rotate-registry-key`` and ``create-user``, which work on
+the registry's own files and database; each exits 0 when done, 1 when the registry refused, 2
+on a usage error, 3 when the registry or a file could not be reached or read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 from field_sync_cli.errors import FieldSyncGroup, finish
+from field_sync_cli.key_ceremony import rotate_registry_key
 from field_sync_cli.options import admin_options, database_options, option, resolve_admin_token
 
 if TYPE_CHECKING:
@@ -168,3 +170,6 @@ def create_user(name: str, full_name: str, role: str, regions: tuple[str, ...],
     from field_sync_cli.user_command import run_create_user
 
     finish(run_create_user(name, full_name, role, regions, data_dir, db, public_url))
+
+
+admin.add_command(rotate_registry_key)

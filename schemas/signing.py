@@ -11,6 +11,7 @@ __all__ = [
     "AuditCheckpoint",
     "BiometricConfirmation",
     "Confirmation",
+    "KeyHandover",
     "LocationFix",
     "Receipt",
     "RegistryKey",
@@ -132,9 +133,24 @@ class TrustedKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_d
     """Signatures dated after this are not trusted (0: not revoked)."""
 
 
-class TrustList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class KeyHandover(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The registry's word, signed by its outgoing key, that it signs with ``next_key`` from
+    ``at_ms`` on: how a verifier pinned to one registry key follows the registry to the next."""
+
+    previous_key: str
+    """PEM of the outgoing registry key, which signs this statement."""
+    next_key: str
+    """PEM of the registry key that takes over."""
+    at_ms: int
+    """When the key was handed over, ms since the epoch."""
+    signature: str = ""
+    """ES256 (DER, base64url) of ``previous_key`` over the canonical encoding of the statement
+    with this field empty."""
+
+
+class TrustList(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """Every device key the registry has known, and the registry's address, signed by the
-    registry key."""
+    registry key; with the hand-overs that lead from earlier registry keys to it."""
 
     issued_at_ms: int
     registry_key: str
@@ -144,6 +160,9 @@ class TrustList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """ES256 (DER, base64url) over the canonical encoding of the list without this field."""
     public_url: str = ""
     """The registry's public address: a seal whose URL names another is not genuine."""
+    handovers: list[KeyHandover] = []
+    """The registry key's hand-overs, oldest first (each signed on its own, so not covered by
+    ``signature``); left out while the registry has never rotated its key."""
 
 
 class AuditCheckpoint(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -173,3 +192,5 @@ class RegistryKey(msgspec.Struct, frozen=True):
     """SHA-256 of the key's DER SubjectPublicKeyInfo, hex."""
     public_url: str
     """The address the registry's trust lists name, and its seals point at."""
+    handovers: list[KeyHandover] = []
+    """The hand-overs from the registry's first key to this one, oldest first."""

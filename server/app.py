@@ -23,6 +23,7 @@ from server.config import ServerConfig
 from server.console import ConsoleProtection, console_router
 from server.database import Database
 from server.guards import provide_caller, provide_registry
+from server.key_audit import record_handovers
 from server.keys import RegistryKeys
 from server.logs import configure_logging
 from server.metrics import DatabaseGauges, instrument_pools
@@ -57,12 +58,15 @@ log = logging.getLogger("field_sync.server")
 
 def prepare(config: ServerConfig) -> tuple[Database, RegistryKeys]:
     """Make what a fresh registry needs before it serves, and open it: the data directory and
-    administrator token, the schema at the newest migration, the registry keys."""
+    administrator token, the schema at the newest migration, the registry keys (and in the
+    audit log, a hand-over of the signing key not recorded yet)."""
     config.ensure_admin_token()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(config.database_url)
     database.create_schema()
-    return database, RegistryKeys.load(config.data_dir, config.registry_key, config.secret_key)
+    keys = RegistryKeys.load(config.data_dir, config.registry_key, config.secret_key)
+    record_handovers(database, keys.handovers)
+    return database, keys
 
 
 def app_from_environment() -> Litestar:

@@ -20,14 +20,16 @@ be signing the cut.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import msgspec
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from field_sync.key_handover import signed_form
 from field_sync.registry_pin import RegistryPin
 from field_sync.signing import sign_canonical
-from schemas.signing import AuditCheckpoint
+from schemas.signing import AuditCheckpoint, KeyHandover
 from server.audit import GENESIS, AuditBreak
 from server.database import Database
 from server.keys import RegistryKeys
@@ -91,12 +93,12 @@ def _missed(session: Session, checkpoint: AuditCheckpoint) -> AuditBreak | None:
     return None
 
 
-def check_checkpoint(session: Session, checkpoint: AuditCheckpoint,
-                     pin: RegistryPin) -> AuditBreak | None:
+def check_checkpoint(session: Session, checkpoint: AuditCheckpoint, pin: RegistryPin,
+                     handovers: Sequence[KeyHandover] = ()) -> AuditBreak | None:
     """Why ``checkpoint`` does not hold, if it does not: it must be signed by the pinned
-    registry key, and the log must reach its entry with the same hash (the chain itself is
-    ``server.audit.verify_chain``'s)."""
-    if not pin.signed(checkpoint):
+    registry key or one the ``handovers`` lead to from it, and the log must reach its entry
+    with the same hash (the chain itself is ``server.audit.verify_chain``'s)."""
+    if not pin.signed(checkpoint, handovers):
         return AuditBreak(checkpoint.seq, "the checkpoint is not signed by the registry key")
     return _missed(session, checkpoint)
 
@@ -117,7 +119,8 @@ def _issue(session: Session, keys: RegistryKeys, now_ms: int,
     unsigned = AuditCheckpoint(seq=seq, head_hash=head_hash, at_ms=now_ms,
                                registry_key=keys.public_pem)
     checkpoint = msgspec.structs.replace(unsigned,
-                                         signature=sign_canonical(keys.signing, unsigned))
+                                         signature=sign_canonical(keys.signing,
+                                                                  signed_form(unsigned)))
     session.add(AuditCheckpointRow(**msgspec.structs.asdict(checkpoint)))
     return checkpoint
 

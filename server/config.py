@@ -105,7 +105,8 @@ class ServerConfig:
     # pin (the registry's public key, its fingerprint) are settings of this group too.
     registry_key: Path | None = setting(None, shown_default="DATA_DIR/registry-key.pem")
     """PEM file of the registry's P-256 signing key (receipts, trust list); made on first
-    start when missing."""
+    start when missing. Its hand-overs and earlier keys are kept beside it
+    (``field-sync admin rotate-registry-key``)."""
     secret_key: Path | None = setting(None, shown_default="DATA_DIR/secret-key")
     """File of the key that encrypts inspectors' one-time-code secrets at rest; made on first
     start when missing."""
@@ -221,6 +222,11 @@ class ServerConfig:
     def blob_folder(self) -> Path:
         """The folder of evidence files."""
         return Path(self.blob_dir) if self.blob_dir else self.data_dir / "blobs"
+
+    @property
+    def signing_key_file(self) -> Path:
+        """The registry key's file: the ``registry_key`` setting, else in the data directory."""
+        return Path(self.registry_key) if self.registry_key else self.data_dir / "registry-key.pem"
 
     @property
     def database_url(self) -> str:

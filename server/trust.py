@@ -1,5 +1,5 @@
 """The trust list: every device key the registry has known, and the registry's public
-address, signed by the registry key.
+address, signed by the registry key, with the key's hand-overs from the registry's first key.
 
 Verifiers cache it and check seals offline, against the registry key they pinned; a seal
 whose URL names another address than the list's is not genuine. Retired keys stay in it
@@ -13,6 +13,7 @@ import msgspec
 from sqlmodel import Session, col, select
 
 from field_sync.canonical import content_hash
+from field_sync.key_handover import signed_form
 from field_sync.signing import sign_canonical
 from schemas.signing import TrustedKey, TrustList
 from server.keys import RegistryKeys
@@ -30,6 +31,7 @@ def trusted_keys(session: Session, keys: RegistryKeys, now_ms: int,
         issued_at_ms=now_ms,
         registry_key=keys.public_pem,
         public_url=public_url,
+        handovers=list(keys.handovers),
         keys=[TrustedKey(kid=row.kid, public_key=row.public_key, inspector_id=row.inspector_id,
                          device_id=row.device_id, valid_from_ms=row.valid_from_ms,
                          retired_at_ms=row.retired_at_ms, revoked_after_ms=row.revoked_after_ms)
@@ -44,7 +46,8 @@ def trust_list(session: Session, keys: RegistryKeys, now_ms: int, public_url: st
 
 def sign(unsigned: TrustList, keys: RegistryKeys) -> TrustList:
     """``unsigned`` with the registry key's signature."""
-    return msgspec.structs.replace(unsigned, signature=sign_canonical(keys.signing, unsigned))
+    return msgspec.structs.replace(unsigned,
+                                   signature=sign_canonical(keys.signing, signed_form(unsigned)))
 
 
 def entity_tag(unsigned: TrustList) -> str:

@@ -38,6 +38,7 @@ from tests.live import complete_protocol, team
 
 DEPLOY = DOCS / "examples" / "deploy"
 BACKUP = DOCS / "operators" / "backup.md"
+KEYS = DOCS / "operators" / "keys.md"
 BIN = Path(sys.prefix) / "bin"
 """Where this environment's ``field-sync`` is, as ``/opt/field-sync/bin`` is in the guide."""
 
@@ -53,8 +54,8 @@ def _drill_env(data_dir: Path, backups: Path, db_url: str) -> dict[str, str]:
     return {**env, "FIELD_SYNC_DB": db_url} if db_url else env
 
 
-def _run(block: str, env: dict[str, str]) -> str:
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=env,
+def _run(block: str, env: dict[str, str], cwd: Path | None = None) -> str:
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
@@ -115,6 +116,35 @@ def test_the_postgresql_backup_restores_what_was_there(tmp_path: Path,
         dispose_database(url)
     assert "audit log intact" in drill
     assert re.search(r"^ draft\s*\|\s*2$", drill, re.MULTILINE), drill
+
+
+def _fingerprint(published: str) -> str:
+    """The fingerprint ``sha256sum`` printed, checked to be the one the registry publishes."""
+    (fingerprint,) = re.findall(r"^([0-9a-f]{64})  -$", published, re.MULTILINE)
+    assert f'"fingerprint":"{fingerprint}"' in published, published
+    return fingerprint
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(ON_POSTGRES, reason="the key's files are the same on either database")
+def test_the_key_ceremony_hands_the_registry_over_as_written(tmp_path: Path) -> None:
+    """Back up, publish, rotate, restart, check: the key file's fingerprint is the one the
+    registry publishes, before and after; a checkpoint signed after the rotation verifies
+    under the fingerprint published before; the backup holds both keys and the hand-over."""
+    data, token = tmp_path / "data", secrets.token_urlsafe(16)
+    with LocalServer(data, token) as server:
+        env = {**_drill_env(data, tmp_path / "backups", ""), "FIELD_SYNC_SERVER": server.url}
+        _run(titled(KEYS, "registry key: back up"), env)
+        old = _fingerprint(_run(titled(KEYS, "registry key: publish"), env, tmp_path))
+    assert "handed over" in _run(titled(KEYS, "registry key: rotate"), env)
+    with LocalServer(data, token, port=server.port):
+        checked = _run(titled(KEYS, "registry key: check the hand-over"),
+                       {**env, "OLD_FINGERPRINT": old}, tmp_path)
+        new = _fingerprint(_run(titled(KEYS, "registry key: publish"), env, tmp_path))
+    assert "audit log intact" in checked and new != old
+    assert {path.name for path in (tmp_path / "backups" / "registry-key").iterdir()} == {
+        "registry-key.pem", f"registry-key-{old}.pem", f"registry-key-{new}.pem",
+        "registry-key-handovers.json"}
 
 
 class UnitServer(LocalServer):

@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from field_sync.key_handover import signed_form
 from field_sync.keys import key_fingerprint, public_key_pem
 from field_sync.registry_pin import InvalidPin, RegistryPin
 from field_sync.seal import PREFIX, Claim, key_id, make_seal, read_seal
@@ -47,7 +48,8 @@ def _list(registry: ec.EllipticCurvePrivateKey, *devices: ec.EllipticCurvePrivat
         TrustedKey(kid=key_id(device.public_key()).hex(), public_key=public_key_pem(device),
                    inspector_id="insp-1", device_id="device-1", valid_from_ms=0)
         for device in devices], public_url=address)
-    return msgspec.structs.replace(unsigned, signature=sign_canonical(registry, unsigned))
+    return msgspec.structs.replace(unsigned,
+                                   signature=sign_canonical(registry, signed_form(unsigned)))
 
 
 def test_a_fingerprint_is_sha256_of_the_der_a_pem_spells() -> None:

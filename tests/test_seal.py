@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from PIL import Image
 
 from field_sync.canonical import content_hash
+from field_sync.key_handover import signed_form
 from field_sync.keys import public_key_pem
 from field_sync.qr import qr_png, qr_svg, qr_version
 from field_sync.registry_pin import RegistryPin
@@ -81,7 +82,8 @@ def signed_list(registry: ec.EllipticCurvePrivateKey, keys: list[TrustedKey],
     """A trust list signed the way the registry signs it (server/trust.py)."""
     unsigned = TrustList(issued_at_ms=SIGNED_AT * 1000, registry_key=public_key_pem(registry),
                          keys=keys, public_url=public_url)
-    return msgspec.structs.replace(unsigned, signature=sign_canonical(registry, unsigned))
+    return msgspec.structs.replace(unsigned,
+                                   signature=sign_canonical(registry, signed_form(unsigned)))
 
 
 def body_of(seal: str) -> tuple[str, str]:

@@ -28,9 +28,15 @@ def tutorial_script() -> str:
 def test_the_tutorial_runs_from_enrollment_to_correction(tmp_path: Path) -> None:
     """Every step the tutorial shows, against a real registry: enrollment with a biometric
     credential, signing with a one-time code and a fingerprint, a rejected code, a quarantine
-    and its correction; the script ends on the old seal's verdict, ``superseded``."""
+    and its correction (the old seal's verdict, ``superseded``), the printed protocol (the
+    tablet's bytes are the registry's), and an evidence photo that reaches the registry after
+    its signature (the protocol awaits it, then its seal verifies ``genuine``)."""
     script = tutorial_script()
     with reader_registry(tmp_path) as registry:
         done = registry.run([sys.executable, "-c", script])
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "superseded True", done.stdout
+    printed = done.stdout.splitlines()
+    assert "superseded True" in printed, done.stdout
+    assert "application/pdf True" in printed, done.stdout
+    assert "True awaiting_evidence" in printed, done.stdout
+    assert printed[-1] == "genuine True", done.stdout

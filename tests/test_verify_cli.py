@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from client_lib import HttpTransport, Tablet
+from field_sync.key_handover import signed_form
 from field_sync.keys import public_key_pem
 from field_sync.qr import qr_png, qr_version
 from field_sync.registry_pin import RegistryPin
@@ -232,7 +233,8 @@ def forgery(server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> Fo
                                           public_key=public_key_pem(device),
                                           inspector_id="nobody", device_id="nothing",
                                           valid_from_ms=0)])
-    listed = msgspec.structs.replace(unsigned, signature=sign_canonical(registry, unsigned))
+    listed = msgspec.structs.replace(unsigned,
+                                     signature=sign_canonical(registry, signed_form(unsigned)))
     path = tmp_path_factory.mktemp("forgery") / "trust-list.json"
     path.write_bytes(msgspec.json.encode(listed))
     return Forgery(seal, path)

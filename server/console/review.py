@@ -107,7 +107,9 @@ def _integrity(session: Session, registry: Registry,
     (so that newest entries cut off show): entries checked, and the first break."""
     checked, broken = verify_chain(session)
     if broken is None and checkpoint is not None:
-        broken = check_checkpoint(session, checkpoint, RegistryPin.of_key(registry.keys.public_pem))
+        keys = registry.keys  # any of the registry's keys: pinned to its first, hand-overs on
+        broken = check_checkpoint(session, checkpoint, RegistryPin.of_key(keys.first_public_pem),
+                                  keys.handovers)
     return checked, broken
 
 

@@ -24,11 +24,13 @@ log = logging.getLogger("field_sync.server")
 @get("/v1/registry-key", sync_to_thread=False, operation_class=documented(response=RegistryKey))
 def registry_key(request: Request[Any, Any, Any],
                  registry: NamedDependency[Registry]) -> Response[bytes]:
-    """Public. The registry key (PEM) and its fingerprint, for verifiers to pin, and the
-    public address the registry's trust lists name."""
+    """Public. The registry key (PEM) and its fingerprint, for verifiers to pin, the
+    public address the registry's trust lists name, and the key's hand-overs from the
+    registry's first key (a verifier pinned to an earlier key follows them)."""
     keys = registry.keys
     return reply(request, RegistryKey(public_key=keys.public_pem, fingerprint=keys.fingerprint,
-                                      public_url=registry.public_url(request)))
+                                      public_url=registry.public_url(request),
+                                      handovers=list(keys.handovers)))
 
 
 @get("/v1/audit/checkpoint", operation_class=documented(response=AuditCheckpoint))
