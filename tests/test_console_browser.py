@@ -263,6 +263,7 @@ def test_enroll_a_tablet_from_the_qr_then_revoke_it(console: Console, tmp_path: 
         console.page("device", f"/console/admin/devices/{tablet.device_id}")
         console.browser.open(console.url(f"/console/admin/devices/{tablet.device_id}?lang=en"))
         assert "Galaxy Tab A9" in console.browser.text()
+        assert "its signing keys are revoked from now on" in console.browser.text()
         console.submit(f"form[action^='/console/admin/devices/{tablet.device_id}/revoke']")
         assert "The tablet is revoked." in console.browser.text()
         refused = tablet.sync()
