@@ -195,7 +195,7 @@ def test_a_protocol_s_photos_open_from_its_page(console: Console) -> None:
 
 def test_the_dashboard_fits_a_phone(console: Console) -> None:
     """Its lists of long names scroll inside their cards: the page is never wider than the
-    phone (412 px)."""
+    phone (412 px); on a desktop, the day-by-status table is not cut."""
     console.sign_in("supervisor")
     now_ms = time.time_ns() // 1_000_000
     long_name = f"nazoratchi-samarqand-viloyat-boshqarmasi-{secrets.token_hex(4)}"
@@ -210,6 +210,15 @@ def test_the_dashboard_fits_a_phone(console: Console) -> None:
     wide = console.browser.driver.execute_script(
         "return document.documentElement.scrollWidth")
     assert wide <= PHONE.width, wide
+    # At desktop size the day-by-status table shows every column, unscrolled.
+    console.browser.open(console.url("/console?lang=uz-Latn"), DESKTOP)  # the longest words
+    hidden = console.browser.driver.execute_script(
+        "const t = document.querySelector('.chart-table'); return t.scrollWidth - t.clientWidth")
+    assert hidden <= 0, hidden
+    # Each rule's label is drawn whole inside its chart.
+    assert console.browser.driver.execute_script(
+        "return [...document.querySelectorAll('svg.chart text')]"
+        ".every(t => t.getBBox().x >= 0)")
 
 
 def test_import_a_reference_file_with_a_bad_row_and_read_the_report(
