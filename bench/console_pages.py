@@ -20,7 +20,8 @@ import pyotp
 
 from server.auth import hash_secret
 from server.clock import now_ms
-from server.console.sessions import SESSION_S, ConsoleSessionBackend
+from server.config import ServerConfig
+from server.console.sessions import ConsoleSessionBackend
 from server.database import Database
 from server.keys import RegistryKeys
 from server.services.accounts import create_account
@@ -53,7 +54,7 @@ def _signed_in(database: Database, keys: RegistryKeys, regions: tuple[str, ...])
     data = ConsoleSessionBackend.serialize_data({"account": name, "since": now_ms()})
     with database.write() as session:
         session.add(WebSessionRow(id_hash=hash_secret(session_id), data=data,
-                                  expires_at_ms=now_ms() + SESSION_S * 1000))
+                                  expires_at_ms=now_ms() + ServerConfig.console_session_s * 1000))
     return session_id
 
 

@@ -91,7 +91,7 @@ async def _run(pushes: int, ops: int, folder: Path) -> dict[str, float]:
     with _uncounted(), warnings.catch_warnings(action="ignore"):  # "disables the middleware"
         uncounted = create_app(ServerConfig(data_dir=folder / "off", admin_token=TOKEN))
     quiet: dict[str, Callable[..., None]] = {name: lambda *_: None for name in (
-        "count_push", "count_pull", "device_seen")}
+        "count_push", "count_pull")}
     times: dict[str, list[float]] = {"on": [], "off": []}
     async with AsyncTestClient(app=counted) as on, AsyncTestClient(app=uncounted) as off:
         devices = {"on": await Device.enroll(on), "off": await Device.enroll(off)}

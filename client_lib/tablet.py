@@ -41,6 +41,7 @@ from field_sync import (
 )
 from field_sync.confirmation import biometric_challenge
 from field_sync.document import printed_protocol, render_pdf
+from field_sync.enrollment import ENROLLMENT_SCHEME, parse_enrollment
 from field_sync.evidence import attachments_of, read_attachment
 from field_sync.freeze import Freeze, covers
 from field_sync.i18n import DEFAULT_LANGUAGE
@@ -161,11 +162,18 @@ class Tablet:
                biometric_credential_id: str = "", biometric_public_key: str = "") -> Inspector:
         """Enroll with a one-time code; the signing key is made here and never leaves.
 
+        ``code`` may be the text of an enrollment QR code (``fieldsync://enroll?registry=…
+        &code=…``, as the console and ``field-sync admin enroll-code`` show it): the registry's
+        address is then the one it names (``field_sync.enrollment.NotAnEnrollment`` if it is
+        not one).
+
         The registry key the answer names is pinned: from then on the tablet trusts only the
         trust lists and audit checkpoints it signed. A tablet whose authenticator made a
         WebAuthn credential for the inspector registers it here (id and COSE public key,
         base64url), so that biometric confirmations verify.
         """
+        if code.strip().lower().startswith(f"{ENROLLMENT_SCHEME}:"):
+            server_url, code = parse_enrollment(code)
         if server_url:
             self._transport = self._transport or HttpTransport(server_url)
         transport = self._transport_or_default()

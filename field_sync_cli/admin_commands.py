@@ -87,15 +87,20 @@ def inspector_add(inspector_id: str, full_name: str, region: str,
 def enroll_code(inspector_id: str, server: str, admin_token: str, data_dir: Path) -> None:
     """A one-time code to enroll INSPECTOR_ID's tablet, as text and as a QR code.
 
-    The first code of an inspector also sets up their one-time-code secret: its otpauth URI
-    and QR code are printed this once, for the inspector's authenticator app, and never again.
+    The QR code carries the registry's address with the code
+    (fieldsync://enroll?registry=…&code=…, as the console's does): the tablet scans it and
+    needs nothing typed. The first code of an inspector also sets up their one-time-code
+    secret: its otpauth URI and QR code are printed this once, for the inspector's
+    authenticator app, and never again.
     """
     with _client(server, admin_token, data_dir) as client:
         issued = client.enrollment(inspector_id)
     click.echo(f"Enrollment code for {inspector_id}: {issued.code} "
                f"(valid until {issued.expires_at})")
-    print_qr(issued.code)
-    click.echo("Scan it with the tablet, or type it in.")
+    print_qr(issued.enrollment_uri or issued.code)
+    if issued.enrollment_uri:
+        click.echo(issued.enrollment_uri)
+    click.echo("Scan it with the tablet, or type the code in.")
     if not issued.totp_uri:
         click.echo("The inspector's one-time-code secret was set up before; it is not shown "
                    "again.")

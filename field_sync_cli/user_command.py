@@ -37,7 +37,8 @@ def run_create_user(account_id: str, full_name: str, role: str, regions: Sequenc
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise Unreachable(f"cannot open the registry's database: {reason}") from exc
     try:
-        invitation = create_account(database, "cli", account_id, full_name, role, regions)
+        invitation = create_account(database, "cli", account_id, full_name, role, regions,
+                                    ttl_s=config.console_invitation_ttl_s)
     except ProblemError as exc:
         raise Failed(f"not made: {exc.detail}") from exc
     finally:

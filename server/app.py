@@ -15,7 +15,9 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig
+from sqlalchemy.exc import IntegrityError
 
+from server.client_address import with_client_addresses
 from server.compression import ZSTD, ZstdCompression
 from server.config import ServerConfig
 from server.console import ConsoleProtection, console_router
@@ -26,7 +28,11 @@ from server.keys import RegistryKeys
 from server.logs import configure_logging
 from server.metrics import DatabaseGauges, instrument_pools
 from server.openapi import openapi_config
-from server.problems import http_exception_to_problem, unexpected_error_to_problem
+from server.problems import (
+    http_exception_to_problem,
+    integrity_error_to_problem,
+    unexpected_error_to_problem,
+)
 from server.registry import Registry
 from server.request_ids import RequestIds
 from server.routes.admin import AdminController
@@ -129,6 +135,7 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={
             HTTPException: http_exception_to_problem,
+            IntegrityError: integrity_error_to_problem,
             Exception: unexpected_error_to_problem,
         },
         request_max_body_size=config.max_body_bytes,
@@ -142,6 +149,8 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         openapi_config=openapi_config(version("field-sync")),
     )
     # Around everything, unrouted requests too: each request's id, in its response and its
-    # log lines. (Litestar's own middleware runs only once a route is found.)
-    app.asgi_handler = RequestIds(app.asgi_handler)  # type: ignore[assignment]  # ASGI app
+    # log lines; outside it, who the client is (behind trusted proxies). (Litestar's own
+    # middleware runs only once a route is found.)
+    app.asgi_handler = with_client_addresses(RequestIds(app.asgi_handler),
+                                             config.trusted_proxies)
     return app

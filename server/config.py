@@ -9,6 +9,7 @@ default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -70,6 +71,12 @@ class ServerConfig:
     before the first protocol is signed. Empty: ``serve`` takes ``http://HOST:PORT``, the address
     it listens on, which behind a proxy is rarely the right one (never the address a request
     came to: a trust list fetched with a forged ``Host`` would vouch for that host)."""
+    trusted_proxies: tuple[str, ...] = setting((), shown_default="none")
+    """Addresses or networks (``10.0.0.5``, ``10.0.0.0/24``; comma-separated in the
+    environment) of the reverse proxies in front of the registry. Only when a request's direct
+    peer is one of them is ``X-Forwarded-For`` read, and the client is its rightmost address
+    that is not a trusted proxy: for the rate limit of checks by number, the console's sign-in
+    audit and the logs. None: the direct peer is the client, whatever a request claims."""
     webauthn_rp_id: str = "field-sync.local"
     """WebAuthn relying-party id the tablets' biometric authenticators are bound to (a domain
     the agency controls)."""
@@ -108,6 +115,17 @@ class ServerConfig:
     secret_key: Path | None = setting(None, shown_default="DATA_DIR/secret-key")
     """File of the key that encrypts inspectors' one-time-code secrets at rest; made on first
     start when missing."""
+
+    # -- the console ----------------------------------------------------------------------------
+    console_session_s: int = 8 * 3600
+    """How long (seconds) a console session lasts from sign-in (a working day by default)."""
+    console_max_failures: int = 5
+    """Wrong passwords or one-time codes in a row that lock a console account."""
+    console_lockout_s: int = 15 * 60
+    """How long (seconds) a console account's lockout lasts."""
+    console_invitation_ttl_s: int = 72 * 3600
+    """How long (seconds) an invitation to the console (its link sets the account's password
+    and one-time-code app) stays good."""
 
     # -- the public pages -----------------------------------------------------------------------
     agency_name_uz_latn: str = setting("", shown_default="Oʻzbekiston texnik jihatdan tartibga "
@@ -176,6 +194,8 @@ class ServerConfig:
             self.public_url = self.public_url.rstrip("/")
         for origin in self.webauthn_origins:
             _check_url("--webauthn-origins", origin)
+        for proxy in self.trusted_proxies:
+            _check_network("--trusted-proxies", proxy)
         for option in settings_of(ServerConfig):
             value = getattr(self, option.field)
             if option.kind is int and value < (0 if option.field in _MAY_BE_ZERO else 1):
@@ -238,3 +258,14 @@ def _check_url(flag: str, url: str) -> None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingError(flag, f"{url!r} is not an http(s) address with a host "
                                  "(https://registry.example.uz)")
+
+
+def _check_network(flag: str, text: str) -> None:
+    try:
+        if "/" in text:
+            ipaddress.ip_network(text)  # strict: no host bits past the prefix
+        else:
+            ipaddress.ip_address(text)
+    except ValueError:
+        raise SettingError(flag, f"{text!r} is not an IP address or network (10.0.0.5, "
+                                 "10.0.0.0/24)") from None

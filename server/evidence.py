@@ -11,6 +11,7 @@ a protocol waiting for a file the registry has.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,16 +28,18 @@ from server.config import ServerConfig
 from server.database import Database
 from server.documents import decode_state
 from server.keys import RegistryKeys
-from server.problems import NotFound, TooLarge
+from server.problems import BadRequest, NotFound, TooLarge
 from server.scope import assignments_in_scope
+from server.services.reach import Reach
 from server.signatures import issue_receipt
 from server.tables import AssignmentRow, AwaitedBlobRow, BlobRow, ProtocolRow, ReferenceRow
 
-__all__ = ["AWAITING_EVIDENCE", "Arrived", "Declared", "await_files", "check_limits",
-           "declared_file", "file_arrived", "held", "missing_files", "site_of"]
+__all__ = ["AWAITING_EVIDENCE", "Arrived", "Declared", "await_files", "check_hash",
+           "check_limits", "declared_file", "file_arrived", "held", "missing_files", "site_of"]
 
 AWAITING_EVIDENCE = "awaiting_evidence"
 """The status of a signed protocol whose files have not all arrived."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,24 @@ class Declared:
     """What all the protocol's files take together."""
 
 
-def declared_file(database: Database, catalog: TemplateCatalog,
-                  inspector_id: str | None, protocol_id: str, sha256: str) -> Declared:
-    """The file ``sha256`` as protocol ``protocol_id`` names it, for a device of
-    ``inspector_id`` (None: the administrator or a supervisor, who reach every protocol);
-    404 when the protocol is out of reach or names no such file."""
+def check_hash(sha256: str) -> None:
+    """400 unless ``sha256`` names a file as the wire does: its SHA-256 in lower-case hex."""
+    if not _SHA256.fullmatch(sha256):
+        raise BadRequest("bad_hash", "a file is named by its SHA-256 in lower-case hex")
+
+
+def declared_file(database: Database, catalog: TemplateCatalog, reader: str | Reach,
+                  protocol_id: str, sha256: str) -> Declared:
+    """The file ``sha256`` as protocol ``protocol_id`` names it, for ``reader``: the inspector
+    of a device (who reaches the protocols of their scope) or the reach of the administrator or
+    a supervisor (a supervisor's may be limited to regions); 404 when the protocol is out of
+    reach or names no such file."""
     with database.read() as session:
         row = session.get(ProtocolRow, protocol_id)
-        if row is not None and inspector_id is not None and \
-                row.assignment_id not in assignments_in_scope(session, inspector_id):
-            row = None  # out of scope looks the same as absent: ids are not to be probed
-        if row is None:
+        if isinstance(reader, Reach):
+            row = reader.protocol(row, protocol_id)
+        elif row is None or row.assignment_id not in assignments_in_scope(session, reader):
+            # out of scope looks the same as absent: ids are not to be probed
             raise NotFound("unknown_protocol", f"no protocol {protocol_id!r} in your reach")
         template = catalog.get(session, row.template_ref)
         assert template is not None  # a stored protocol's template is never removed

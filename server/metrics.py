@@ -7,7 +7,6 @@ Counted from what the routes return, never inside ingest's loop:
 - ``field_sync_ops_total{status, code}``: pushed ops accepted, duplicate, and rejected by code;
 - ``field_sync_totp_failures_total{code}``: signatures refused for their one-time code;
 - ``field_sync_pull_pages_total`` and ``field_sync_pull_bytes_total`` (before compression);
-- ``field_sync_devices_seen_24h``: devices that pushed or pulled in the last day;
 - ``field_sync_db_connections_in_use{pool}`` and ``field_sync_db_pool_size{pool}``.
 
 Read from the database when scraped (so every worker answers the same, and a restart loses
@@ -15,7 +14,9 @@ nothing), at most every ``_STATE_TTL_S``:
 
 - ``field_sync_protocols{status}``: protocols by status (draft, registered, quarantined, ...);
 - ``field_sync_quarantined_protocols{rule, code}``: quarantined protocols by broken rule;
-- ``field_sync_totp_locked_inspectors``: inspectors whose one-time codes are locked now.
+- ``field_sync_totp_locked_inspectors``: inspectors whose one-time codes are locked now;
+- ``field_sync_devices_seen_24h``: devices heard from in the last day (their last contact is
+  kept to the hour, ``server.auth``).
 
 With ``serve --workers N`` the workers share their counts through prometheus_client's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``serve``).
@@ -38,12 +39,11 @@ from sqlmodel import Session, col, select
 
 from schemas import OpResult
 from server.database import Database
-from server.tables import ProtocolRow, TotpSecretRow
+from server.tables import DeviceRow, ProtocolRow, TotpSecretRow
 
-__all__ = ["DatabaseGauges", "count_pull", "count_push", "device_seen", "exposition",
-           "instrument_pools"]
+__all__ = ["DatabaseGauges", "count_pull", "count_push", "exposition", "instrument_pools"]
 
-_DAY_S = 24 * 3600
+_DAY_MS = 24 * 3600 * 1000
 _STATE_TTL_S = 15.0
 _TOTP_CODES = frozenset({"totp_invalid", "totp_replayed", "totp_locked"})
 
@@ -53,15 +53,12 @@ TOTP_FAILURES = Counter("field_sync_totp_failures", "Signatures refused for thei
                         "code: wrong, replayed, or while locked.", ["code"])
 PULL_PAGES = Counter("field_sync_pull_pages", "Pull pages served.")
 PULL_BYTES = Counter("field_sync_pull_bytes", "Bytes of pull pages served, before compression.")
-DEVICES_SEEN = Gauge("field_sync_devices_seen_24h", "Devices that pushed or pulled in the last "
-                     "day (per worker: the largest worker's count).", multiprocess_mode="max")
 DB_IN_USE = Gauge("field_sync_db_connections_in_use", "Database connections checked out of the "
                   "pool.", ["pool"], multiprocess_mode="livesum")
 DB_POOL_SIZE = Gauge("field_sync_db_pool_size", "Connections the pool keeps open.", ["pool"],
                      multiprocess_mode="livesum")
 
 _outcome = attrgetter("status", "code")
-_seen: dict[str, float] = {}
 
 
 def count_push(results: Iterable[OpResult],
@@ -81,18 +78,6 @@ def count_pull(body_bytes: int) -> None:
     """Count a pull page of ``body_bytes``."""
     PULL_PAGES.inc()
     PULL_BYTES.inc(body_bytes)
-
-
-def device_seen(device_id: str) -> None:
-    """Note that a device synced now."""
-    _seen[device_id] = time.monotonic()
-
-
-def _count_seen() -> None:
-    since = time.monotonic() - _DAY_S
-    for device_id in [device for device, at in _seen.items() if at < since]:
-        del _seen[device_id]
-    DEVICES_SEEN.set(len(_seen))
 
 
 def instrument_pools(database: Database) -> None:
@@ -149,14 +134,17 @@ def _state_families(session: Session) -> list[Metric]:
     now_ms = time.time_ns() // 1_000_000
     locked = session.exec(select(func.count()).select_from(TotpSecretRow)
                           .where(TotpSecretRow.locked_until_ms > now_ms)).one()
+    seen = session.exec(select(func.count()).select_from(DeviceRow)
+                        .where(DeviceRow.last_seen_ms >= now_ms - _DAY_MS)).one()
     return [protocols, quarantined,
             GaugeMetricFamily("field_sync_totp_locked_inspectors", "Inspectors whose one-time "
-                              "codes are locked now.", value=locked)]
+                              "codes are locked now.", value=locked),
+            GaugeMetricFamily("field_sync_devices_seen_24h", "Devices heard from in the last "
+                              "day (to the hour).", value=seen)]
 
 
 def exposition(gauges: DatabaseGauges) -> bytes:
     """The metrics in Prometheus' text format (blocking: it may read the database)."""
-    _count_seen()
     scrape = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]

@@ -118,7 +118,7 @@ def _as_body(declared: Body | Any) -> Body | None:
 
 
 def _document(operation: Operation, request: Body | None, response: Body | None,
-              responses: Mapping[str, str]) -> None:
+              responses: Mapping[str, tuple[str, Body | None]]) -> None:
     """Put the declared bodies, the problem details and the ``responses`` named by status
     into ``operation``, in place of what Litestar read off the handler's signature."""
     if request is not None:
@@ -129,8 +129,9 @@ def _document(operation: Operation, request: Body | None, response: Body | None,
         if response is not None and status.startswith("2") and isinstance(answer,
                                                                           OpenAPIResponse):
             answer.content = _content(response)
-    answers.update({status: OpenAPIResponse(description=description)
-                    for status, description in responses.items()})
+    answers.update({status: OpenAPIResponse(description=description, content=_content(body)
+                                            if body is not None else None)
+                    for status, (description, body) in responses.items()})
     answers["4XX"] = OpenAPIResponse(
         description="A problem detail: the request is refused, and nothing changed.",
         content=_content(Body(Problem, ("application/problem+json",))))
@@ -138,19 +139,23 @@ def _document(operation: Operation, request: Body | None, response: Body | None,
 
 
 def documented(request: Body | Any = None, response: Body | Any = None,
-               responses: Mapping[str, str] | None = None) -> type[Operation]:
+               responses: Mapping[str, str | tuple[str, Any]] | None = None
+               ) -> type[Operation]:
     """The ``operation_class`` of a handler whose bodies ``server.wire`` reads and writes.
 
     Args:
         request: the type of the request body (or a ``Body`` for other media), if any.
         response: the type of the answer's body on success (or a ``Body``); None keeps what
             Litestar reads off the handler's return type.
-        responses: other answers by status, each with its description.
+        responses: other answers by status, each with its description, or a description
+            and the type of its body.
     """
     request_body, response_body = _as_body(request), _as_body(response)
-    _DECLARED.update(body.kind for body in (request_body, response_body)
+    others = {status: (answer, None) if isinstance(answer, str) else
+              (answer[0], _as_body(answer[1])) for status, answer in (responses or {}).items()}
+    _DECLARED.update(body.kind for body in (request_body, response_body,
+                                            *(body for _, body in others.values()))
                      if body is not None and body.kind is not str)
-    others = dict(responses or {})
 
     @dataclass
     class Documented(Operation):

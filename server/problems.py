@@ -5,7 +5,7 @@
     ├── Unauthorized      401  no, unknown or revoked credentials
     ├── Forbidden         403  a role or scope that does not admit the caller
     ├── NotFound          404
-    ├── Conflict          409  already exists, already used
+    ├── Conflict          409  already exists, already used (a unique violation too)
     ├── TooLarge          413  body or batch over its limit
     └── TooMany           429  rate limited
 """
@@ -18,6 +18,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
+from sqlalchemy.exc import IntegrityError
 
 __all__ = [
     "BadRequest",
@@ -28,7 +29,9 @@ __all__ = [
     "TooLarge",
     "TooMany",
     "Unauthorized",
+    "already_made",
     "http_exception_to_problem",
+    "integrity_error_to_problem",
     "unexpected_error_to_problem",
 ]
 
@@ -105,6 +108,32 @@ def http_exception_to_problem(
     if status == 429 and "RateLimit-Reset" in problem.headers:  # RFC 9110: when to come back
         problem.headers["Retry-After"] = problem.headers["RateLimit-Reset"]
     return problem.to_response(_request)
+
+
+_UNIQUE = frozenset({"23505",  # PostgreSQL's unique_violation
+                     "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+
+def already_made(exc: IntegrityError) -> Conflict | None:
+    """A unique violation as the client sees it: 409, the record exists (two requests made it
+    at once, and the other committed first; a check before the insert could not see it). None
+    for any other integrity error, which is a bug."""
+    cause = exc.orig
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "sqlite_errorname", None)
+    if code not in _UNIQUE:
+        return None
+    return Conflict("already_exists", "a request made at the same moment made this record "
+                    "first: it exists now")
+
+
+def integrity_error_to_problem(request: Request[Any, Any, Any],
+                               exc: IntegrityError) -> Response[Any]:
+    """A unique violation, wherever a route met it, as a 409 problem detail; any other
+    integrity error as an unexpected one."""
+    conflict = already_made(exc)
+    if conflict is None:
+        return unexpected_error_to_problem(request, exc)
+    return conflict.to_response(request)
 
 
 def unexpected_error_to_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -2,7 +2,8 @@
 
 A proxy's id (nginx ``$request_id``) is kept when the request brings a plausible one, so a line
 of the proxy's log and the registry's lines of one request share it. The request's own line
-(method, route, status, duration) is written here when it ends; uvicorn's access log is off.
+(method, route, status, duration, client address) is written here when it ends; uvicorn's
+access log is off.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ class RequestIds:
             await self.app(scope, receive, send_with_id)
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            client = scope.get("client") or ("",)
             log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, duration_ms,
                      extra={"method": scope["method"], "path": scope["path"],
-                            "status": status, "duration_ms": duration_ms})
+                            "status": status, "duration_ms": duration_ms,
+                            "client": client[0]})
             structlog.contextvars.reset_contextvars(**bound)

@@ -291,7 +291,9 @@ class UsedTotpStep(SQLModel, table=True):
     __tablename__ = "used_totp_step"
 
     inspector_id: str = Field(foreign_key="inspector.id", primary_key=True)
-    step: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    step: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    """The signing time over the step's 30 seconds: 64 bits, as any signing time on the wire
+    (a 32-bit step overflows past the year 4010)."""
 
 
 class BiometricCredentialRow(SQLModel, table=True):

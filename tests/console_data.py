@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +16,12 @@ from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment
 from schemas.signing import LocationFix
+from tests.evidence import TEMPLATE as PHOTO_TEMPLATE
+from tests.evidence import Unreachable, photo, reopened
 from tests.live import complete_protocol, fresh_code, team
 
-__all__ = ["Region", "regional_team", "sign_at_site", "quarantine"]
+__all__ = ["Region", "lapsed", "quarantine", "quarantine_without_photo", "regional_team",
+           "sign_at_site", "sign_with_photo"]
 
 SITE_LAT, SITE_LON = "41.275000", "69.204000"
 
@@ -74,16 +79,59 @@ def sign_at_site(region: Region, number: str, *, sync: bool = True) -> str:
     return protocol
 
 
-def quarantine(admin: AdminClient, region: Region, number: str) -> str:
-    """A protocol the registry quarantines: its inspector's attestation lapses while the tablet
-    signs offline (and is renewed after)."""
+def sign_with_photo(region: Region, number: str, *, sync: bool = True) -> tuple[str, str]:
+    """A protocol whose instrument's label photo was taken at the site, signed there; synced
+    (its photo uploaded) unless told not. Returns it and the photo's SHA-256."""
+    tablet = region.tablet
+    assert tablet.inspector is not None
+    protocol = tablet.create_protocol(PHOTO_TEMPLATE, region.assignment, {
+        "number": number, "started_at": "2026-11-20T10:00:00+05:00",
+        "entity_tin": region.entity_tin, "entity_name": f"Oʻzbek un {region.name}",
+        "site_address": "Toshkent, Chilonzor 7", "lead_inspector": tablet.inspector.id,
+        "conclusion": "compliant"})
+    with tablet.edit(protocol) as edit:
+        row = edit.add_row("instruments", {"type": "scale", "serial": "SN-1"})
+        attached = edit.attach(photo(secrets.randbelow(1000)), f"instruments/{row}/label_photo")
+    tablet.sign(protocol, fresh_code(tablet), _fix())
+    if sync:
+        assert tablet.sync().ok
+    region.signed.append(protocol)
+    return protocol, attached.attachment.sha256
+
+
+@contextmanager
+def lapsed(admin: AdminClient, region: Region) -> Iterator[None]:
+    """The region's inspector's attestation lapsed meanwhile (renewed after)."""
     tablet = region.tablet
     assert tablet.inspector is not None
     inspector = {"id": tablet.inspector.id, "full_name": tablet.inspector.full_name,
                  "attested_until": "2099-01-01"}
     admin.put_reference("inspector", tablet.inspector.id,
                         {**inspector, "attested_until": "2020-01-01"})
-    protocol = sign_at_site(region, number)
-    admin.put_reference("inspector", tablet.inspector.id, inspector)
-    assert tablet.status(protocol)[0] == "quarantined"
+    try:
+        yield
+    finally:
+        admin.put_reference("inspector", tablet.inspector.id, inspector)
+
+
+def quarantine(admin: AdminClient, region: Region, number: str) -> str:
+    """A protocol the registry quarantines: its inspector's attestation lapses while the tablet
+    signs offline (and is renewed after)."""
+    with lapsed(admin, region):
+        protocol = sign_at_site(region, number)
+    assert region.tablet.status(protocol)[0] == "quarantined"
     return protocol
+
+
+def quarantine_without_photo(admin: AdminClient, region: Region, number: str,
+                             opened: list[Tablet]) -> tuple[str, str]:
+    """A protocol the registry quarantines (as ``quarantine``) whose photo has not reached
+    it: the tablet pushed the signature with no way to send files. Returns it and the photo's
+    SHA-256; the tablet's next sync sends the photo."""
+    region.tablet = reopened(region.tablet, opened, blob_transport=Unreachable())
+    with lapsed(admin, region):
+        protocol, sha256 = sign_with_photo(region, number, sync=False)
+        pushed = region.tablet.push()
+    assert pushed.accepted and pushed.offline and pushed.uploads.uploaded == 0, pushed
+    region.tablet = reopened(region.tablet, opened)
+    return protocol, sha256

@@ -25,7 +25,7 @@ from server.services.accounts import (
     set_regions,
 )
 from server.services.signin import (
-    LOCKOUT_AFTER,
+    Lockout,
     SignInRefused,
     accept_invitation,
     check_code,
@@ -114,7 +114,7 @@ def test_password_then_code_signs_in_and_a_code_is_taken_once(database: Database
 def test_five_failures_lock_the_account_even_against_the_right_password(
         database: Database, keys: RegistryKeys, db_url: str) -> None:
     _active(database, keys)
-    for _ in range(LOCKOUT_AFTER):
+    for _ in range(Lockout().after):
         with pytest.raises(SignInRefused) as refused:
             check_password(database, "ana", "not the password")
         assert refused.value.code == "sign_in_failed"
@@ -124,7 +124,7 @@ def test_five_failures_lock_the_account_even_against_the_right_password(
         check_password(database, "ana", PASSWORD)
     assert still.value.code == "sign_in_failed"  # the same answer as a wrong password
     actions = _actions(database, "ana")
-    assert actions.count("sign_in_failed") == LOCKOUT_AFTER and "account_locked" in actions
+    assert actions.count("sign_in_failed") == Lockout().after and "account_locked" in actions
     execute(db_url, "UPDATE account SET locked_until_ms = 0")  # a quarter of an hour later
     assert check_password(database, "ana", PASSWORD).id == "ana"
 

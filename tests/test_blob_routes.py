@@ -188,6 +188,33 @@ async def test_who_may_send_and_fetch_a_file(client: AsyncTestClient, alice: Dev
     assert (await client.get(blob_url(doc, data), headers=supervisor)).content == data
 
 
+async def test_a_supervisor_limited_to_regions_fetches_only_their_protocols_files(
+    client: AsyncTestClient, alice: Device
+) -> None:
+    """A file of a protocol outside a supervisor's regions answers as a protocol they cannot
+    see: 404, the same for the file and its thumbnail."""
+    placed = await client.put("/v1/admin/reference/inspector/alice", headers=ADMIN, json={
+        "id": "alice", "full_name": "Inspector alice", "region": "Toshkent"})
+    assert placed.status_code == 200, placed.text
+    data = jpeg(8, 40, 30)
+    doc = await protocol_with(client, alice, "A", declared(data))
+    assert (await client.put(blob_url(doc, data), headers=alice.headers,
+                             content=data)).status_code == 201
+
+    async def token(regions: list[str]) -> dict[str, str]:
+        appointed = await client.post("/v1/admin/supervisors/", headers=ADMIN, json={
+            "id": f"sup-{uuid.uuid4().hex[:8]}", "full_name": "Supervisor", "regions": regions})
+        assert appointed.status_code == 201, appointed.text
+        return {"Authorization": f"Bearer {appointed.json()['token']}"}
+
+    elsewhere, here = await token(["Samarqand"]), await token(["Toshkent", "Samarqand"])
+    for url in (blob_url(doc, data), blob_url(doc, data) + "/thumbnail"):
+        problem(await client.get(url, headers=elsewhere), 404, "unknown_protocol")
+        assert (await client.get(url, headers=here)).status_code == 200
+    problem(await client.get(blob_url(doc, "1" * 64), headers=elsewhere), 404,
+            "unknown_protocol")  # whether the protocol names a file is not to be probed either
+
+
 @pytest.mark.parametrize("hashes", [["0" * 64] * 1001, ["not a hash"], "0" * 64])
 async def test_a_bad_question_is_refused(client: AsyncTestClient, alice: Device,
                                          hashes: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,9 @@ from field_sync.enrollment import parse_enrollment
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from tests.browser import DESKTOP, PHONE, SCREENSHOTS, Browser
-from tests.console_data import Region, quarantine, regional_team, sign_at_site
+from tests.console_data import Region, quarantine, regional_team, sign_at_site, sign_with_photo
 from tests.console_people import Person, person
+from tests.databases import execute
 from tests.live import PASSPHRASE
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -44,6 +46,8 @@ class Console:
     region: Region
     quarantined: str
     people: dict[str, Person]
+    photographed: tuple[str, str]
+    """A protocol of the region with a photo, and the photo's SHA-256."""
     signed_in: str = ""
     shots: list[str] = field(default_factory=list)
 
@@ -112,9 +116,11 @@ def console(server: LocalServer, browser: Browser, tmp_path_factory: pytest.Temp
     for index in range(2):  # three signatures of one inspector at most in 30 s (live.fresh_code)
         sign_at_site(region, f"TR-B{suffix}-{index}")
     held = quarantine(admin, region, f"TR-BQ{suffix}")
+    photographer = regional_team(admin, server, folder, opened, region.name)
+    photographed = sign_with_photo(photographer, f"TR-BF{suffix}")
     people = {"supervisor": person(server, f"dilnoza-{suffix}", "supervisor"),
               "administrator": person(server, f"botir-{suffix}", "administrator")}
-    yield Console(server, browser, region, held, people)
+    yield Console(server, browser, region, held, people, photographed)
     browser.driver.delete_all_cookies()
     for tablet in opened:
         tablet.close()
@@ -174,6 +180,47 @@ def test_clear_a_quarantined_protocol(console: Console) -> None:
     console.page("audit", "/console/audit")
 
 
+def test_a_protocol_s_photos_open_from_its_page(console: Console) -> None:
+    console.sign_in("supervisor")
+    protocol, sha256 = console.photographed
+    console.page("protocol-photos", f"/console/protocols/{protocol}")
+    driver = console.browser.driver
+    thumbnail = console.find(".evidence__thumb img")
+    loaded = console.wait().until(lambda _: driver.execute_script(
+        "const i = arguments[0]; return i.complete && i.naturalWidth", thumbnail))
+    assert 0 < loaded <= 480
+    link = console.find(".evidence__thumb").get_attribute("href")
+    assert link is not None and f"/files/{sha256}" in link
+
+
+def test_the_dashboard_fits_a_phone(console: Console) -> None:
+    """Its lists of long names scroll inside their cards: the page is never wider than the
+    phone (412 px); on a desktop, the day-by-status table is not cut."""
+    console.sign_in("supervisor")
+    now_ms = time.time_ns() // 1_000_000
+    long_name = f"nazoratchi-samarqand-viloyat-boshqarmasi-{secrets.token_hex(4)}"
+    locked = person(console.server, long_name, "supervisor")
+    execute(console.server.db_url, "UPDATE account SET locked_until_ms = :until WHERE id = :id",
+            until=now_ms + 3_600_000, id=locked.name)
+    execute(console.server.db_url, "UPDATE device SET last_seen_ms = :at WHERE id = :id",
+            at=now_ms - 30 * 86_400_000, id=console.region.tablet.device_id)
+    console.page("dashboard-lists", "/console")
+    console.browser.open(console.url("/console?lang=en"), PHONE)
+    assert locked.name in console.browser.text()
+    wide = console.browser.driver.execute_script(
+        "return document.documentElement.scrollWidth")
+    assert wide <= PHONE.width, wide
+    # At desktop size the day-by-status table shows every column, unscrolled.
+    console.browser.open(console.url("/console?lang=uz-Latn"), DESKTOP)  # the longest words
+    hidden = console.browser.driver.execute_script(
+        "const t = document.querySelector('.chart-table'); return t.scrollWidth - t.clientWidth")
+    assert hidden <= 0, hidden
+    # Each rule's label is drawn whole inside its chart.
+    assert console.browser.driver.execute_script(
+        "return [...document.querySelectorAll('svg.chart text')]"
+        ".every(t => t.getBBox().x >= 0)")
+
+
 def test_import_a_reference_file_with_a_bad_row_and_read_the_report(
         console: Console, tmp_path: Path) -> None:
     console.sign_in("administrator")
@@ -225,6 +272,7 @@ def test_enroll_a_tablet_from_the_qr_then_revoke_it(console: Console, tmp_path: 
         console.page("device", f"/console/admin/devices/{tablet.device_id}")
         console.browser.open(console.url(f"/console/admin/devices/{tablet.device_id}?lang=en"))
         assert "Galaxy Tab A9" in console.browser.text()
+        assert "its signing keys are revoked from now on" in console.browser.text()
         console.submit(f"form[action^='/console/admin/devices/{tablet.device_id}/revoke']")
         assert "The tablet is revoked." in console.browser.text()
         refused = tablet.sync()

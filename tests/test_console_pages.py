@@ -4,6 +4,7 @@ supervisor limited to a region reaches nothing of another region by URL, search 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Iterator
@@ -15,19 +16,31 @@ import pytest
 from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
-from tests.console_data import Region, quarantine, regional_team, sign_at_site
+from tests.console_data import (
+    Region,
+    quarantine,
+    quarantine_without_photo,
+    regional_team,
+    sign_at_site,
+    sign_with_photo,
+)
 from tests.console_people import Person, csrf_token, person, signed_in
 
 pytestmark = pytest.mark.e2e
 
 
 class Setting:
-    """Two regions with protocols, and people signed in."""
+    """Two regions with protocols (some with photos), and people signed in."""
 
     def __init__(self, north: Region, south: Region, quarantined: str,
-                 people: dict[str, Person], clients: dict[str, httpx.Client]) -> None:
+                 people: dict[str, Person], clients: dict[str, httpx.Client],
+                 photos: dict[str, tuple[str, str]], photographer: Region) -> None:
         self.north, self.south, self.quarantined = north, south, quarantined
         self.people, self.clients = people, clients
+        self.photos, self.photographer = photos, photographer
+        """Protocols with a photo, and its SHA-256: ``north`` and ``south`` registered,
+        ``held`` (north, the photographer's) quarantined before its photo reached the
+        registry."""
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +55,15 @@ def setting(server: LocalServer, tmp_path_factory: pytest.TempPathFactory
     sign_at_site(north, f"TR-PN{suffix}")
     sign_at_site(south, f"TR-PS{suffix}")
     held = quarantine(admin, north, f"TR-PQ{suffix}")
+    photographer = regional_team(admin, server, folder, opened, north.name)
+    photos = {"north": sign_with_photo(photographer, f"TR-PF{suffix}"),
+              "south": sign_with_photo(south, f"TR-PG{suffix}"),
+              "held": quarantine_without_photo(admin, photographer, f"TR-PH{suffix}", opened)}
     people = {"root": person(server, f"root-{suffix}", "administrator"),
               "ana": person(server, f"ana-{suffix}", "supervisor", (north.name,)),
               "all": person(server, f"all-{suffix}", "supervisor")}
     clients = {key: signed_in(server, who) for key, who in people.items()}
-    yield Setting(north, south, held, people, clients)
+    yield Setting(north, south, held, people, clients, photos, photographer)
     for client in clients.values():
         client.close()
     for tablet in opened:
@@ -160,6 +177,75 @@ def test_a_supervisor_clears_a_quarantined_protocol_with_a_reason(setting: Setti
     assert cleared.status_code == 200 and "The protocol is cleared and registered" in cleared.text
     assert "Suspension entered in error" in cleared.text
     assert "Cleared by a supervisor" in cleared.text
+
+
+def _files(protocol: str, sha256: str) -> tuple[str, str]:
+    file = f"/console/protocols/{protocol}/files/{sha256}"
+    return file, f"{file}/thumbnail"
+
+
+def test_evidence_files_open_from_the_console_within_reach_only(setting: Setting,
+                                                                server: LocalServer) -> None:
+    """A supervisor limited to a region fetches the photos of its protocols, and of another
+    region's gets what a protocol they cannot see gives: 404."""
+    ana, anyone = setting.clients["ana"], setting.clients["all"]
+    north_file, north_thumbnail = _files(*setting.photos["north"])
+    full = ana.get(north_file)
+    assert full.status_code == 200 and full.headers["content-type"] == "image/jpeg"
+    assert hashlib.sha256(full.content).hexdigest() == setting.photos["north"][1]
+    small = ana.get(north_thumbnail)
+    assert small.status_code == 200 and small.headers["content-type"] == "image/jpeg"
+    assert small.content.startswith(b"\xff\xd8") and len(small.content) < len(full.content)
+    for path in _files(*setting.photos["south"]):
+        assert ana.get(path).status_code == 404
+        assert anyone.get(path).status_code == 200
+    assert httpx.get(server.url + north_file).status_code == 303  # to the sign-in page
+
+
+def test_a_protocol_page_shows_its_photos(setting: Setting) -> None:
+    """Each photo a thumbnail linking to the whole file, with when it was taken and whether
+    it arrived; the field it fills names it by its number."""
+    protocol, sha256 = setting.photos["north"]
+    text = _ok(setting.clients["ana"], f"/console/protocols/{protocol}?lang=en").text
+    file = f"/console/protocols/{protocol}/files/{sha256}"
+    assert f'<a class="evidence__thumb" href="{file}?lang=en"><img src="{file}/thumbnail?lang=en"' \
+        in text
+    assert "Photo № 1: Photo of the verification label and seal: scale SN-1" in text
+    assert "by the camera&#39;s clock" in text and "Received" in text
+    assert "<td>№ 1</td>" in text  # the table's cell names the file by its number
+    held, missing = setting.photos["held"]
+    waiting = _ok(setting.clients["all"], f"/console/protocols/{held}?lang=en").text
+    assert "Not received yet" in waiting and f"/files/{missing}/thumbnail" not in waiting
+
+
+def test_clearing_a_protocol_whose_photo_has_not_arrived_awaits_it(setting: Setting) -> None:
+    """Cleared from quarantine, a protocol whose files have not all arrived is not registered
+    without them: it awaits them, is found and annullable as such, and is registered when the
+    photo comes."""
+    client, (protocol, sha256) = setting.clients["ana"], setting.photos["held"]
+    page = _ok(client, f"/console/protocols/{protocol}?lang=en")
+    cleared = client.post(f"/console/protocols/{protocol}/clear?lang=en", data={
+        "reason": "Attestation renewed late", "_csrf_token": csrf_token(page)})
+    assert cleared.status_code == 200, cleared.text
+    text = cleared.text
+    assert "it will be registered when its evidence files arrive" in text
+    assert "Awaiting evidence" in text and "have not all reached the registry" in text
+    assert "Annul the protocol" in text and "Clear for registration" not in text
+    found = _ok(client, "/console/registry?status=awaiting_evidence&lang=en").text
+    assert protocol in found
+    assert client.get(_files(protocol, sha256)[0]).status_code == 404  # not arrived
+    seal = re.search(r'href="(/v/[^"?]+)', text)
+    assert seal is not None
+    story = _ok(client, f"{seal.group(1)}?lang=en").text
+    assert "It will be registered once its evidence files reach the registry" in story
+    assert "Attestation renewed late" in story
+
+    assert setting.photographer.tablet.sync().ok
+    registered = _ok(client, f"/console/protocols/{protocol}?lang=en").text
+    assert "Registered" in registered and "have not all reached" not in registered
+    assert client.get(_files(protocol, sha256)[0]).status_code == 200
+    story = _ok(client, f"{seal.group(1)}?lang=en").text
+    assert "a supervisor cleared it for registration" in story and "Registered in" in story
 
 
 def _session_cookie(response: httpx.Response) -> SimpleCookie:

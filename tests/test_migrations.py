@@ -14,7 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from field_sync import DocumentState, Register
 from schemas import Op
@@ -38,6 +38,7 @@ from server.tables import (
     AssignmentRow,
     ChangeCounter,
     InspectorRow,
+    UsedTotpStep,
 )
 from tests.databases import dispose_database, fresh_database
 
@@ -356,6 +357,7 @@ def test_a_database_before_the_console_gets_labels_regions_and_its_tables(
     downgrade(database.writer, _BEFORE_CONSOLE)
     assert "account" not in inspect(database.writer).get_table_names()
     assert "ix_protocol_signed_at_ms" in _indexes(database, "protocol")
+    database.dispose()
 
 
 def _fill_signed(database: Database) -> None:
@@ -470,4 +472,34 @@ def test_a_database_without_the_creating_pushes_keeps_its_data(empty_url: str) -
                           "number": Register(8, "tablet", 5, "N-1", 6)}
     columns = {column["name"] for column in inspect(database.writer).get_columns("protocol")}
     assert "created" not in columns
+
+
+_BEFORE_WIDE_STEPS = "0013"
+"""The last revision whose used one-time-code steps are 32-bit (0015 widens them)."""
+_LAST_STEP = (2**63 - 1) // 30_000
+"""The step of the latest signing time the wire carries (``schemas.bounds.Millis``)."""
+
+
+def _fill_steps(database: Database) -> list[tuple[str, int]]:
+    """An inspector's used steps, as a 32-bit column holds them."""
+    _fill_protocols(database)
+    used = [("i1", 59_666_666), ("i1", 2**31 - 1)]
+    with database.writer.begin() as connection:
+        for inspector, step in used:
+            connection.execute(text("INSERT INTO used_totp_step (inspector_id, step) "
+                                    "VALUES (:inspector, :step)"),
+                               {"inspector": inspector, "step": step})
+    return used
+
+
+def test_used_steps_of_any_signing_time_are_kept(empty_url: str) -> None:
+    """After the upgrade the steps used before are there, and the step of the latest signing
+    time the wire carries is kept and read back as it was (a 32-bit column overflowed)."""
+    database, used = _upgraded_from(empty_url, _BEFORE_WIDE_STEPS, _fill_steps)
+    with database.write() as session:
+        session.add(UsedTotpStep(inspector_id="i1", step=_LAST_STEP))
+    with database.read() as session:
+        steps = sorted(session.exec(select(UsedTotpStep.step)))
+    assert steps == sorted([step for _, step in used] + [_LAST_STEP])
+    assert _diffs(database) == []
     database.dispose()

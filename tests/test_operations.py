@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from client_lib import Tablet
+from field_sync.enrollment import parse_enrollment
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas.signing import TotpConfirmation
 from server.schema import head_revision
 from tests.command import field_sync
-from tests.databases import dispose_database, fresh_database
+from tests.databases import dispose_database, execute, fresh_database, query
 from tests.live import AUTHENTICATORS, complete_protocol, fresh_code, team
 
 pytestmark = pytest.mark.e2e
@@ -282,7 +284,9 @@ def test_an_operator_enrolls_assigns_and_revokes_from_a_shell(operated: Operated
     assert code is not None
     (uri,) = [line for line in issued.stdout.splitlines() if line.startswith("otpauth://")]
     code_qr, uri_qr = _qr_blocks(issued.stdout)
-    assert read_printed_qr(code_qr) == code.group(1)
+    scanned = read_printed_qr(code_qr)  # the registry's address with the code
+    assert parse_enrollment(scanned) == (server.url, code.group(1))
+    assert scanned in issued.stdout.splitlines()
     assert read_printed_qr(uri_qr) == uri
     again = field_sync("admin", "enroll-code", inspector, env=env)
     assert "otpauth://" not in again.stdout and len(_qr_blocks(again.stdout)) == 1
@@ -291,7 +295,7 @@ def test_an_operator_enrolls_assigns_and_revokes_from_a_shell(operated: Operated
     assert assigned.returncode == 0, assigned.stderr
     tablet = Tablet(server.data_dir.parent / f"{inspector}.sqlite", b"passphrase")
     try:
-        tablet.enroll(code.group(1), server.url)
+        tablet.enroll(scanned)  # all the tablet is told
         assert tablet.sync().ok
         revoked = field_sync("admin", "revoke-device", tablet.device_id, env=env)
         assert revoked.returncode == 0, revoked.stderr
@@ -316,3 +320,43 @@ def test_a_refusal_is_one_line_and_exit_1(operated: Operated) -> None:
                          operated.server.url, "--admin-token", operated.server.admin_token)
     assert (missing.returncode, missing.stderr.count("\n")) == (1, 1), missing.stderr
     assert "unknown_device" in missing.stderr
+
+
+def test_a_device_s_last_contact_is_kept_to_the_hour(operated: Operated) -> None:
+    """A device's request moves its last contact only when the one kept is an hour old: a
+    write an hour a device, not one a request."""
+    server, token = operated.server, operated.secrets["device token"]
+    device = token.partition(".")[0]
+    hour_ms = 3600 * 1000
+
+    def contact(last_seen_ms: int) -> int:
+        execute(server.db_url, "UPDATE device SET last_seen_ms = :at WHERE id = :id",
+                at=last_seen_ms, id=device)
+        pulled = httpx.get(f"{server.url}/v1/pull", timeout=30,
+                           headers={"Authorization": f"Bearer {token}"})
+        assert pulled.status_code == 200, pulled.text
+        ((last_seen,),) = query(server.db_url, "SELECT last_seen_ms FROM device WHERE id = :id",
+                                id=device)
+        return int(last_seen)
+
+    now_ms = time.time_ns() // 1_000_000
+    assert contact(now_ms - hour_ms // 2) == now_ms - hour_ms // 2
+    assert contact(now_ms - 2 * hour_ms) >= now_ms
+
+
+def test_devices_seen_are_counted_from_the_database(operated: Operated) -> None:
+    """Every worker, and a restarted registry, counts the same devices: those whose last
+    contact, as the database keeps it, is less than a day old."""
+    server = operated.server
+
+    def seen() -> float:
+        return scrape(server, METRICS_TOKEN)[("field_sync_devices_seen_24h", ())]
+
+    server.stop()  # what this process counted is gone; the database is not
+    server.start()
+    assert seen() >= 1
+    server.stop()
+    day_ago = time.time_ns() // 1_000_000 - 25 * 3600 * 1000
+    execute(server.db_url, "UPDATE device SET last_seen_ms = :at", at=day_ago)
+    server.start()
+    assert seen() == 0

@@ -73,6 +73,8 @@ def test_the_environment_fills_what_no_argument_gave(monkeypatch: pytest.MonkeyP
     ("FIELD_SYNC_CONFIRMATION", "password"),
     ("FIELD_SYNC_MAX_BODY_BYTES", "8M"),
     ("FIELD_SYNC_MAX_BODY_BYTES", "0"),
+    ("FIELD_SYNC_TRUSTED_PROXIES", "10.0.0.1,proxy.example.uz"),
+    ("FIELD_SYNC_TRUSTED_PROXIES", "10.0.0.1/8"),  # host bits past the prefix: a typo
 ])
 def test_a_setting_the_registry_cannot_run_with_is_refused(
         monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

@@ -18,7 +18,13 @@ from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas.signing import Receipt
-from tests.console_data import Region, quarantine, regional_team, sign_at_site
+from tests.console_data import (
+    Region,
+    quarantine,
+    quarantine_without_photo,
+    regional_team,
+    sign_at_site,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -173,7 +179,7 @@ def test_quarantine_filters_by_rule(
     _, south, _ = regions
     token = _appoint(server, [south.name])
     assert len(_get(server, token, "/v1/supervisor/quarantine",
-                    rule="signer_suspended").json()["protocols"]) == 1
+                    rule="attestation_lapsed").json()["protocols"]) == 1
     assert _get(server, token, "/v1/supervisor/quarantine",
                 rule="outside_geofence").json()["protocols"] == []
 
@@ -193,3 +199,28 @@ def test_regions_on_a_site_move_its_protocols(
     finally:
         admin.put_reference("site", north.site_id, {**site, "region": north.name})
         admin.close()
+
+
+def test_a_protocol_cleared_before_its_photo_arrived_awaits_it(
+        server: LocalServer, tmp_path: Path,
+        regions: tuple[Region, Region, list[Tablet]]) -> None:
+    """202 and the files awaited, not a receipt: registered when the photo comes."""
+    _, _, opened = regions
+    admin = AdminClient(server.url, server.admin_token)
+    try:
+        west = regional_team(admin, server, tmp_path, opened, f"Xorazm {secrets.token_hex(3)}")
+        protocol, sha256 = quarantine_without_photo(admin, west, "TR-XW", opened)
+    finally:
+        admin.close()
+    token = _appoint(server, [west.name])
+    path = f"/v1/supervisor/protocols/{protocol}/clear"
+    cleared = _post(server, token, path, {"reason": "Attestation renewed late"})
+    assert cleared.status_code == 202, cleared.text
+    assert cleared.json() == {"files": [sha256], "status": "awaiting_evidence"}
+    again = _post(server, token, path, {"reason": "twice"})
+    assert (again.status_code, again.json()["code"]) == (409, "not_quarantined")
+    assert west.tablet.sync().ok  # the photo goes, and the registry registers the protocol
+    assert west.tablet.status(protocol)[0] == "registered"
+    history = [entry["action"] for entry in _get(
+        server, server.admin_token, "/v1/supervisor/audit", subject=protocol).json()]
+    assert history[-3:] == ["quarantined", "cleared", "registered"]

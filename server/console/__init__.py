@@ -10,7 +10,8 @@ carries Litestar's CSRF token. The pages call the same services the JSON API doe
     /console/sign-in, /sign-in/code  sign in;  /console/sign-out
     /console/invitation/<code>       set a password and a one-time-code app
     /console/registry                search, 50 a page; /registry/export?format=csv|jsonl
-    /console/protocols/<id>          a protocol whole; …/annul, …/clear (supervisors)
+    /console/protocols/<id>          a protocol whole; …/document.pdf, …/files/<sha256>[/thumbnail];
+                                     …/annul, …/clear (supervisors)
     /console/quarantine, /audit      the quarantine queue; the audit log
     /console/admin/...               inspectors, devices, assignments, reference, accounts
 """
@@ -22,6 +23,7 @@ from typing import Any
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.router import Router
+from sqlalchemy.exc import IntegrityError
 
 from server.config import ServerConfig
 from server.console.admin_accounts import AccountPages
@@ -45,13 +47,15 @@ _NOT_CONSOLE_OR_SEAL = r"^/(?!console|v/|V/)[^/]"
 
 
 class ConsoleProtection:
-    """The console's session store and middleware settings: cookies Secure when the registry's
-    public address is https, HttpOnly, SameSite=Lax."""
+    """The console's session store and middleware settings: sessions of the configured
+    lifetime, cookies Secure when the registry's public address is https, HttpOnly,
+    SameSite=Lax."""
 
     def __init__(self, config: ServerConfig, keys: RegistryKeys) -> None:
         secure = config.public_url.lower().startswith("https://")
-        self.store = DatabaseStore()
+        self.store = DatabaseStore(config.console_session_s)
         self.sessions = ConsoleSessionConfig(secure=secure, httponly=True, samesite="lax",
+                                             max_age=config.console_session_s,
                                              exclude=_NOT_CONSOLE_OR_SEAL)
         self.csrf = CSRFConfig(secret=keys.derived_secret("console csrf"),
                                cookie_name="field_sync_csrf", cookie_path="/console",
@@ -62,7 +66,8 @@ class ConsoleProtection:
 def console_router() -> Router:
     """Every console page under ``/console``; errors there answer as pages."""
     handlers: dict[Any, Any] = {NotAuthorizedException: not_signed_in,
-                                ProblemError: error_page, HTTPException: error_page}
+                                ProblemError: error_page, HTTPException: error_page,
+                                IntegrityError: error_page}
     return Router(path="/", route_handlers=[
         SignInController, RegistryPages, ReviewPages, InspectorPages, DevicePages,
         AssignmentPages, ReferencePages, AccountPages], exception_handlers=handlers,

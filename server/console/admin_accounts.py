@@ -3,6 +3,7 @@ shown once), limit a supervisor to regions, disable an account or invite its hol
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -67,10 +68,10 @@ class AccountPages(Controller):
         """Make an account; its invitation link, shown once."""
         form = await Form.read(request)
         try:
-            invitation = await registry.run(
+            invitation = await registry.run(partial(
                 account_service.create_account, registry.database, _actor(request),
                 form.text("id", 64).lower(), form.text("full_name", 200), form.text("role", 16),
-                form.many("regions"))
+                form.many("regions"), ttl_s=registry.config.console_invitation_ttl_s))
         except ProblemError as refused:
             return await registry.run(_accounts_page, request, registry,
                                       problem_text(request, refused), 400)
@@ -94,8 +95,9 @@ class AccountPages(Controller):
         action, actor = form.text("action", 16), _actor(request)
         database = registry.database
         if action == "invite":
-            invitation = await registry.run(account_service.invite_again, database, actor,
-                                            account_id)
+            invitation = await registry.run(partial(
+                account_service.invite_again, database, actor, account_id,
+                ttl_s=registry.config.console_invitation_ttl_s))
             return _invitation_page(request, registry, invitation)
         if action == "regions":
             await registry.run(account_service.set_regions, database, actor, account_id,

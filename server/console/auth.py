@@ -15,7 +15,6 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
 from server.clock import now_ms
-from server.console.sessions import SESSION_S
 from server.problems import Forbidden
 from server.registry import Registry
 from server.services.accounts import ADMINISTRATOR, SUPERVISOR, Account, account
@@ -34,13 +33,14 @@ class NotSignedIn(NotAuthorizedException):
 
 def signed_in_account(connection: ASGIConnection[Any, Any, Any, Any]) -> Account | None:
     """The account signed in on this connection's session, if it may still act: it exists, is
-    active and not disabled, and signed in less than a session's lifetime ago."""
+    active and not disabled, and signed in less than a session's lifetime
+    (``ServerConfig.console_session_s``) ago."""
     session = connection.scope.get("session")
     if not isinstance(session, dict) or "account" not in session:
         return None
-    if now_ms() - int(session.get("since", 0)) > SESSION_S * 1000:
-        return None
     registry: Registry = connection.app.state.registry
+    if now_ms() - int(session.get("since", 0)) > registry.config.console_session_s * 1000:
+        return None
     found = account(registry.database, str(session["account"]))
     return found if found is not None and found.active and not found.disabled else None
 

@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect, Template
+from sqlalchemy.exc import IntegrityError
 
 from field_sync.i18n import local_datetime, negotiate
 from server.console.auth import NotSignedIn
 from server.console.forms import problem_words
-from server.problems import ProblemError
+from server.problems import ProblemError, already_made
 from server.registry import Registry
 from server.services.accounts import ADMINISTRATOR, Account
 from server.web import MESSAGES, Page, render
@@ -121,8 +122,11 @@ def console_page(request: Request[Any, Any, Any], registry: Registry, template: 
 
 
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """A console error as a page: a service's problem (404, 409, …) or Litestar's own."""
+    """A console error as a page: a service's problem (404, 409, …), a record two requests
+    made at once (409), or Litestar's own."""
     registry: Registry = request.app.state.registry
+    if isinstance(exc, IntegrityError):
+        exc = already_made(exc) or exc
     if isinstance(exc, ProblemError):
         status, code, text = exc.status_code, exc.code, problem_text(request, exc)
     elif isinstance(exc, HTTPException):

@@ -1,6 +1,7 @@
 """The registry in the console: search (50 a page, newest signed first, keyset-paged), the
-selection exported as CSV or JSON lines, and a protocol whole, with the supervisor's acts on
-it: annul or clear, each with a reason. Everything within the reader's reach."""
+selection exported as CSV or JSON lines, and a protocol whole (its printed form and evidence
+files too), with the supervisor's acts on it: annul or clear, each with a reason. Everything
+within the reader's reach."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from sqlmodel import select
 
@@ -19,6 +20,7 @@ from server.console.auth import current_account, signed_in, supervisor
 from server.console.forms import Form, checked_text
 from server.console.pages import console_page, flash, language, problem_text, see_other
 from server.console.svg import geofence
+from server.downloads import UNCOMPRESSED, evidence_file, evidence_thumbnail
 from server.parameters import KeyPath, KeyQuery
 from server.problems import BadRequest, ProblemError
 from server.queries import STATUSES, Filters, query
@@ -27,7 +29,7 @@ from server.services.export import EXPORT_FORMATS, export_chunks, media_type
 from server.services.printing import pdf_response, printed
 from server.services.protocol_view import protocol_view
 from server.services.regions import known_regions
-from server.services.supervision import ANNULLABLE, annul, clear
+from server.services.supervision import ANNULLABLE, Awaiting, annul, clear
 from server.tables import TemplateRow
 from server.web import MESSAGES
 
@@ -130,6 +132,22 @@ class RegistryPages(Controller):
                             lambda row, _session: reach.admits(row.region))
         return pdf_response(pdf, name, lang)
 
+    @get("/protocols/{protocol_id:str}/files/{sha256:str}", opt=UNCOMPRESSED)
+    async def evidence(self, request: Request[Any, Any, Any],
+                       registry: NamedDependency[Registry], protocol_id: KeyPath,
+                       sha256: FromPath[str]) -> Stream:
+        """An evidence file of the protocol, as the tablet sent it."""
+        return await evidence_file(request, registry, current_account(request).reach,
+                                   protocol_id, sha256)
+
+    @get("/protocols/{protocol_id:str}/files/{sha256:str}/thumbnail", opt=UNCOMPRESSED)
+    async def thumbnail(self, request: Request[Any, Any, Any],
+                        registry: NamedDependency[Registry], protocol_id: KeyPath,
+                        sha256: FromPath[str]) -> Response[bytes]:
+        """A photo's thumbnail."""
+        return await evidence_thumbnail(registry, current_account(request).reach,
+                                        protocol_id, sha256)
+
     @post("/protocols/{protocol_id:str}/annul", guards=[supervisor])
     async def annul(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
                     protocol_id: KeyPath) -> Template | Redirect:
@@ -146,18 +164,24 @@ class RegistryPages(Controller):
 async def _act(request: Request[Any, Any, Any], registry: Registry, protocol_id: str,
                act: str) -> Template | Redirect:
     form = await Form.read(request)
-    reason = form.value("reason")
-    work = annul if act == "annul" else clear
+    reason, reach = form.value("reason"), current_account(request).reach
     try:
-        await registry.run(work, registry.database, registry.keys,
-                           current_account(request).reach, protocol_id, form.text("reason"))
+        if act == "annul":
+            await registry.run(annul, registry.database, registry.keys, reach, protocol_id,
+                               form.text("reason"))
+            done = "console.protocol.annulled"
+        else:
+            cleared = await registry.run(clear, registry.database, registry.keys,
+                                         registry.catalog, reach, protocol_id,
+                                         form.text("reason"))
+            done = "console.protocol.cleared_awaiting" if isinstance(cleared, Awaiting) else \
+                "console.protocol.cleared"
     except ProblemError as refused:
         if refused.status_code == 404:
             raise
         return await registry.run(_protocol_page, request, registry, protocol_id,
                                   {act: problem_text(request, refused)}, reason, 400)
-    flash(request, "success", "console.protocol.annulled" if act == "annul" else
-          "console.protocol.cleared")
+    flash(request, "success", done)
     return see_other(request, f"/console/protocols/{protocol_id}")
 
 

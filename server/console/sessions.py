@@ -34,10 +34,8 @@ from server.clock import now_ms
 from server.database import Database
 from server.tables import WebSessionRow
 
-__all__ = ["SESSION_S", "ConsoleSessionConfig", "DatabaseStore", "rotate"]
+__all__ = ["ConsoleSessionConfig", "DatabaseStore", "rotate"]
 
-SESSION_S = 8 * 3600
-"""A session lasts a working day from sign-in."""
 _ROTATE = "_rotate"
 _LOADED = "field_sync.session_loaded"
 
@@ -47,9 +45,7 @@ def rotate(session: dict[str, Any]) -> None:
     session[_ROTATE] = True
 
 
-def _seconds(expires_in: int | dt.timedelta | None) -> int:
-    if expires_in is None:
-        return SESSION_S
+def _seconds(expires_in: int | dt.timedelta) -> int:
     return int(expires_in.total_seconds()) if isinstance(expires_in, dt.timedelta) else expires_in
 
 
@@ -57,8 +53,10 @@ class DatabaseStore(Store):
     """A Litestar store over the ``web_session`` table, keyed by the SHA-256 of the id. Bound
     to the registry's database when the app starts (``bind``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lifetime_s: int) -> None:
         self.database: Database | None = None
+        self.lifetime_s = lifetime_s
+        """How long a session lasts when the one who writes it does not say."""
 
     def bind(self, database: Database) -> None:
         """Keep sessions in ``database`` from now on."""
@@ -91,7 +89,8 @@ class DatabaseStore(Store):
     async def set(self, key: str, value: str | bytes,
                   expires_in: int | dt.timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else value
-        await anyio.to_thread.run_sync(self._set, key, data, _seconds(expires_in))
+        await anyio.to_thread.run_sync(self._set, key, data, self.lifetime_s
+                                       if expires_in is None else _seconds(expires_in))
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
         row = await anyio.to_thread.run_sync(self._get, key)
@@ -168,5 +167,4 @@ class ConsoleSessionConfig(ServerSideSessionConfig):
 
     _backend_class = ConsoleSessionBackend
     key: str = field(default="field_sync_console")
-    max_age: int = field(default=SESSION_S)
     store: str = field(default="console_sessions")

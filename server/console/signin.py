@@ -11,6 +11,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from field_sync.qr import qr_svg
+from server.client_address import client_address
 from server.clock import now_ms
 from server.console.auth import signed_in, signed_in_account
 from server.console.forms import Form, checked_text
@@ -20,6 +21,7 @@ from server.parameters import KeyPath
 from server.problems import ProblemError
 from server.registry import Registry
 from server.services.signin import (
+    Lockout,
     accept_invitation,
     check_code,
     check_password,
@@ -65,7 +67,8 @@ class SignInController(Controller):
         try:
             account = await registry.run(check_password, registry.database,
                                          checked_text("name", name, 64),
-                                         form.text("password", 1024))
+                                         form.text("password", 1024), client_address(request),
+                                         Lockout.of(registry.config))
         except ProblemError as refused:
             return console_page(request, registry, "sign_in.html", {
                 "next": target, "error": problem_text(request, refused), "name": name},
@@ -93,7 +96,8 @@ class SignInController(Controller):
         form = await Form.read(request)
         try:
             account = await registry.run(check_code, registry.database, registry.keys,
-                                         str(pending), form.text("code", 16))
+                                         str(pending), form.text("code", 16),
+                                         client_address(request), Lockout.of(registry.config))
         except ProblemError as refused:
             return console_page(request, registry, "code.html",
                                 {"error": problem_text(request, refused)},

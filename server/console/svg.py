@@ -134,9 +134,14 @@ def stacked_columns(columns: Sequence[tuple[str, Mapping[str, int]]], order: Seq
     return "".join(parts)
 
 
+def _cut(text: str, most: int) -> str:
+    """``text``, cut to ``most`` characters with an ellipsis when longer."""
+    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+
+
 def bars(items: Sequence[tuple[str, int]], title: str, label_id: str = "bars-title") -> str:
     """A horizontal bar an item, longest first as given."""
-    row, left, width = 30, 170, 460
+    row, left, width = 30, 230, 460  # room for a label of 28 characters at 13 px
     height = max(len(items), 1) * row + 10
     peak = max((count for _, count in items), default=0) or 1
     parts = [_open(width, height, title, label_id)]
@@ -144,7 +149,7 @@ def bars(items: Sequence[tuple[str, int]], title: str, label_id: str = "bars-tit
         y = 5 + index * row
         length = (width - left - 60) * count / peak
         parts += [f'<text x="{left - 8}" y="{y + 19}" font-size="13" text-anchor="end" '
-                  f'fill="#16202c">{escape(label[:28])}</text>',
+                  f'fill="#16202c">{escape(_cut(label, 28))}</text>',
                   f'<rect x="{left}" y="{y + 5}" width="{max(length, 2):.1f}" height="20" '
                   'fill="#b35c00"/>',
                   f'<text x="{left + length + 6:.1f}" y="{y + 20}" font-size="13" '

@@ -12,8 +12,9 @@ that resume after a cut, and downloads; apart from ops, streamed, never held who
   are dropped) and the blob store keeps it. 201 when it completes, 200 otherwise, with
   ``Upload-Offset``.
 - ``GET /v1/protocols/{id}/blobs/{sha256}`` (``Range: bytes=<from>-``): the file, to the device
-  in scope, supervisors and the administrator; ``.../thumbnail``: a photo's thumbnail, made
-  once and kept (``server.thumbnails``), for the console.
+  in scope, the administrator and supervisors (a token limited to regions reaches only their
+  protocols); ``.../thumbnail``: a photo's thumbnail, made once and kept
+  (``server.thumbnails``). Both served by ``server.downloads``, as the console's are.
 """
 
 from __future__ import annotations
@@ -32,24 +33,21 @@ from field_sync.media import SNIFF_BYTES, MediaRefused, check_decodes, sniff
 from schemas.attachments import BlobOffsets, BlobQuestion
 from server import evidence
 from server.auth import Caller
+from server.downloads import UNCOMPRESSED, evidence_file, evidence_thumbnail
 from server.evidence import Arrived, Declared
 from server.guards import protocol_reader
 from server.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
 from server.parameters import KeyPath
-from server.problems import BadRequest, Conflict, NotFound, ProblemError, TooLarge
+from server.problems import BadRequest, Conflict, ProblemError, TooLarge
 from server.registry import Registry, now_ms
 from server.uploads import StagingBusy, Upload
 from server.wire import decode_body, reply
 
 __all__ = ["blob_thumbnail", "download_blob", "missing_blobs", "upload_blob"]
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})")
-_RANGE = re.compile(r"bytes=([0-9]{1,15})-")
 _READERS = [*ADMINISTRATOR, *SUPERVISOR, *DEVICE]
 _EVIDENCE = ("image/jpeg", "image/png", "application/pdf")
-_NO_COMPRESSION = {"skip_compression": True}
-"""Photos and PDFs are compressed already: the registry does not spend time on them again."""
 
 
 class Unprocessable(ProblemError):
@@ -63,11 +61,6 @@ class _Received(msgspec.Struct, frozen=True):
     offset: int
     """Bytes of the file the registry holds; the upload is done when it is ``size``."""
     size: int
-
-
-def _check_hash(sha256: str) -> None:
-    if not _SHA256.fullmatch(sha256):
-        raise BadRequest("bad_hash", "a file is named by its SHA-256 in lower-case hex")
 
 
 def _stands(request: Request[Any, Any, Any], declared: Declared, offset: int,
@@ -117,7 +110,7 @@ async def missing_blobs(request: Request[Any, Any, Any], registry: NamedDependen
 
 
 @put("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}", request_max_body_size=None,
-     opt=_NO_COMPRESSION, security=DEVICE, operation_class=documented(
+     opt=UNCOMPRESSED, security=DEVICE, operation_class=documented(
          Body(str, ("application/octet-stream",)), _Received,
          responses={"201": "The last byte arrived: the file is checked and kept."}))
 async def upload_blob(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
@@ -125,7 +118,7 @@ async def upload_blob(request: Request[Any, Any, Any], registry: NamedDependency
                       sha256: FromPath[str]) -> Response[bytes]:
     """Device whose scope holds the protocol. Bytes of a file it names, from where the
     registry stands (see the module)."""
-    _check_hash(sha256)
+    evidence.check_hash(sha256)
     declared = await registry.run(evidence.declared_file, registry.database, registry.catalog,
                                   caller.inspector_id, protocol_id, sha256)
     if declared.held:
@@ -181,54 +174,21 @@ def _finish(registry: Registry, caller: Caller, declared: Declared, upload: Uplo
                                   caller.device_id), now_ms())
 
 
-async def _held(request: Request[Any, Any, Any], registry: Registry, protocol_id: str,
-                sha256: str) -> Declared:
-    """A file the protocol names and the registry holds, for someone who may read it."""
-    _check_hash(sha256)
-    reader = await registry.run(protocol_reader, request, registry)
-    # A supervisor's regions do not narrow evidence files yet: only a device's scope does.
-    declared = await registry.run(evidence.declared_file, registry.database, registry.catalog,
-                                  reader if isinstance(reader, str) else None, protocol_id,
-                                  sha256)
-    if not declared.held:
-        raise NotFound("file_not_arrived", "the registry does not hold this file yet")
-    return declared
-
-
-@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}", opt=_NO_COMPRESSION,
+@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}", opt=UNCOMPRESSED,
      security=_READERS, operation_class=documented(response=Body(str, _EVIDENCE)))
 async def download_blob(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
                         protocol_id: KeyPath, sha256: FromPath[str]) -> Stream:
     """Administrator, supervisors, or a device whose scope holds the protocol. A file the
     protocol names; ``Range: bytes=<from>-`` goes on from a byte."""
-    declared = await _held(request, registry, protocol_id, sha256)
-    start = 0
-    if (asked := request.headers.get("range")) is not None:
-        found = _RANGE.fullmatch(asked.strip())
-        if found is None or int(found.group(1)) >= declared.size:
-            raise BadRequest("bad_range", "Range is 'bytes=<first>-', within the file")
-        start = int(found.group(1))
-    chunks = await registry.run(registry.blobs.get, sha256, start)
-    headers = {"Content-Length": str(declared.size - start), "Accept-Ranges": "bytes",
-               "ETag": f'"{sha256}"', "Cache-Control": "private, max-age=31536000, immutable",
-               "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
-    if start:
-        headers["Content-Range"] = f"bytes {start}-{declared.size - 1}/{declared.size}"
-    return Stream(chunks, media_type=declared.media_type, status_code=206 if start else 200,
-                  headers=headers)
+    reader = await registry.run(protocol_reader, request, registry)
+    return await evidence_file(request, registry, reader, protocol_id, sha256)
 
 
-@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}/thumbnail", opt=_NO_COMPRESSION,
+@get("/v1/protocols/{protocol_id:str}/blobs/{sha256:str}/thumbnail", opt=UNCOMPRESSED,
      security=_READERS, operation_class=documented(response=Body(str, ("image/jpeg",))))
 async def blob_thumbnail(request: Request[Any, Any, Any], registry: NamedDependency[Registry],
                          protocol_id: KeyPath, sha256: FromPath[str]) -> Response[bytes]:
     """As the file itself. A photo's thumbnail, a JPEG at most 480 pixels across (404
     ``no_thumbnail`` for a PDF)."""
-    declared = await _held(request, registry, protocol_id, sha256)
-    made = await registry.run(registry.thumbnails.of, sha256) \
-        if declared.media_type.startswith("image/") else None
-    if made is None:
-        raise NotFound("no_thumbnail", "this file has no thumbnail")
-    return Response(made, media_type="image/jpeg", headers={
-        "ETag": f'"{sha256}-thumbnail"', "Cache-Control": "private, max-age=31536000, immutable",
-        "X-Content-Type-Options": "nosniff"})
+    reader = await registry.run(protocol_reader, request, registry)
+    return await evidence_thumbnail(registry, reader, protocol_id, sha256)

@@ -55,7 +55,7 @@ from server.routes.answers import (
 from server.services.audit_log import AuditFilters, audit_page
 from server.services.export import export_chunks, media_type
 from server.services.reach import Reach, format_regions
-from server.services.supervision import annul, clear
+from server.services.supervision import Awaiting, annul, clear
 from server.tables import SupervisorRow
 from server.wire import decode_body, reply
 
@@ -166,14 +166,18 @@ class SupervisorController(Controller):
                                                  _reach(request), protocol_id, body.reason))
 
     @post("/protocols/{protocol_id:str}/clear", status_code=200, guards=[supervisor_only],
-          security=SUPERVISOR, operation_class=documented(Reasoned, Receipt))
+          security=SUPERVISOR, operation_class=documented(Reasoned, Receipt, responses={
+              "202": ("Cleared, and awaiting evidence files that have not all arrived: "
+                      "registered when the last of them does.", Awaiting)}))
     async def clear(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
                     protocol_id: KeyPath) -> Response[bytes]:
         """Clear a quarantined protocol for registration, with a reason: it gets a registry
-        number and a receipt, as ingest would have given it."""
+        number and a receipt, as ingest would have given it; one whose evidence files have
+        not all arrived awaits them (202)."""
         body = await decode_body(request, Reasoned)
-        return reply(request, await registry.run(clear, registry.database, registry.keys,
-                                                 _reach(request), protocol_id, body.reason))
+        outcome = await registry.run(clear, registry.database, registry.keys, registry.catalog,
+                                     _reach(request), protocol_id, body.reason)
+        return reply(request, outcome, 202 if isinstance(outcome, Awaiting) else 200)
 
 
 def _appoint(database: Database, new: NewSupervisor) -> dict[str, str]:

@@ -13,7 +13,7 @@ from schemas import PullResponse, PushRequest, PushResponse
 from server.auth import Caller
 from server.changes import Cursor, pull
 from server.ingest import ingest
-from server.metrics import count_pull, count_push, device_seen
+from server.metrics import count_pull, count_push
 from server.openapi import DEVICE, documented
 from server.parameters import CursorQuery, PullLimit
 from server.problems import BadRequest, TooLarge
@@ -54,7 +54,6 @@ async def push_ops(
     )
     sizes = {item.doc: len(item.ops) for item in batch.protocols}
     count_push(answers.results, [(whole.status, sizes[whole.doc]) for whole in answers.protocols])
-    device_seen(caller.device_id)
     told = now_ms()
     return reply(request, PushResponse(results=answers.results, server_time_ms=told,
                                        protocols=answers.protocols,
@@ -94,5 +93,4 @@ async def pull_changes(
                                   states, not replies_in_json(request), packed, attachments)
     answer = reply(request, response)
     count_pull(len(answer.content))
-    device_seen(caller.device_id)
     return answer

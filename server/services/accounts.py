@@ -16,19 +16,18 @@ from schemas.bounds import Regions
 from server.audit import append as audit
 from server.auth import hash_secret
 from server.clock import now_ms, utcnow
+from server.config import ServerConfig
 from server.database import Database
 from server.problems import BadRequest, Conflict, NotFound
 from server.services.reach import Reach, format_regions, parse_regions
 from server.tables import AccountRow
 
-__all__ = ["ADMINISTRATOR", "INVITATION_S", "ROLES", "SUPERVISOR", "Account", "Invitation",
+__all__ = ["ADMINISTRATOR", "ROLES", "SUPERVISOR", "Account", "Invitation",
            "account", "accounts", "create_account", "disable_account", "invite_again",
            "reach_of", "set_regions", "view"]
 
 SUPERVISOR, ADMINISTRATOR = "supervisor", "administrator"
 ROLES = (SUPERVISOR, ADMINISTRATOR)
-INVITATION_S = 72 * 3600
-"""How long an invitation link stays good."""
 _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
@@ -77,10 +76,11 @@ def view(row: AccountRow) -> Account:
                    row.locked_until_ms, row.invitation_expires_ms if row.invitation_hash else 0)
 
 
-def _invite(row: AccountRow, now: int) -> Invitation:
-    """A fresh invitation on ``row``: any password and one-time-code app it had are gone."""
+def _invite(row: AccountRow, now: int, ttl_s: int) -> Invitation:
+    """A fresh invitation on ``row``, good for ``ttl_s`` seconds: any password and
+    one-time-code app it had are gone."""
     code = secrets.token_urlsafe(24)
-    row.invitation_hash, row.invitation_expires_ms = hash_secret(code), now + INVITATION_S * 1000
+    row.invitation_hash, row.invitation_expires_ms = hash_secret(code), now + ttl_s * 1000
     row.password_hash, row.totp_secret, row.last_totp_step = "", None, 0
     row.failures, row.locked_until_ms = 0, 0
     return Invitation(row.id, code, row.invitation_expires_ms)
@@ -107,8 +107,10 @@ def _check_new(account_id: str, full_name: str, role: str) -> None:
 
 
 def create_account(database: Database, actor: str, account_id: str, full_name: str, role: str,
-                   regions: Iterable[str] = ()) -> Invitation:
-    """A new account, with its invitation; 409 if the name is taken."""
+                   regions: Iterable[str] = (), *,
+                   ttl_s: int = ServerConfig.console_invitation_ttl_s) -> Invitation:
+    """A new account, with its invitation (good for ``ttl_s`` seconds:
+    ``ServerConfig.console_invitation_ttl_s``); 409 if the name is taken."""
     _check_new(account_id, full_name, role)
     now, stored = now_ms(), _regions(regions) if role == SUPERVISOR else ""
     with database.write() as session:
@@ -116,7 +118,7 @@ def create_account(database: Database, actor: str, account_id: str, full_name: s
             raise Conflict("account_exists", f"account {account_id!r} already exists")
         row = AccountRow(id=account_id, full_name=full_name.strip(), role=role,
                          regions=stored, created_at=utcnow())
-        invitation = _invite(row, now)
+        invitation = _invite(row, now, ttl_s)
         session.add(row)
         audit(session, now, actor, "account_created", account_id,
               {"full_name": row.full_name, "role": role, "regions": stored.splitlines()},
@@ -131,12 +133,14 @@ def _existing(session: Session, account_id: str) -> AccountRow:
     return row
 
 
-def invite_again(database: Database, actor: str, account_id: str) -> Invitation:
-    """A new invitation for an account (its password and one-time-code app are reset)."""
+def invite_again(database: Database, actor: str, account_id: str, *,
+                 ttl_s: int = ServerConfig.console_invitation_ttl_s) -> Invitation:
+    """A new invitation for an account, good for ``ttl_s`` seconds (its password and
+    one-time-code app are reset)."""
     now = now_ms()
     with database.write() as session:
         row = _existing(session, account_id)
-        invitation = _invite(row, now)
+        invitation = _invite(row, now, ttl_s)
         row.disabled_at = None
         session.add(row)
         audit(session, now, actor, "account_invited", account_id, {},

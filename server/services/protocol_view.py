@@ -2,8 +2,8 @@
 reader's language, each collection as a table (measurements with their computed error against
 the MPE, passed or failed), the signing location against the site's geofence, the signature
 (signer, device, key, method, signing time against the time the registry received it), the
-seal, the status and its history, the ops held aside with their authors, and the corrections
-before and after it."""
+seal, the status and its history, the ops held aside with their authors, the corrections
+before and after it, and its evidence files."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from sqlmodel import Session, col, select
 
+from field_sync.evidence import read_attachment
 from field_sync.geo import decimal_or_none, distance_m
 from field_sync.paths import SUPERSEDES
 from field_sync.rules import fence_reach
@@ -22,6 +23,7 @@ from schemas.signing import BiometricConfirmation, SignedProtocol
 from schemas.templates import Field
 from server.catalog import TemplateCatalog
 from server.documents import decode_state
+from server.services.evidence_view import EvidenceView, evidence_views
 from server.services.reach import Reach
 from server.services.supervision import StatusEvent, status_history
 from server.tables import (
@@ -164,10 +166,18 @@ class ProtocolView(msgspec.Struct, frozen=True):
     corrected_by: tuple[LinkView, ...]
     """The corrections of this one, nearest first."""
     annulment_reason: str = ""
+    evidence: tuple[EvidenceView, ...] = ()
+    """The files it names, in the printed protocol's order."""
 
 
-def _shown(spec: Field, value: Any, lang: str, rows: dict[str, dict[str, Any]]) -> Any:
-    """What to show for ``value``: a choice's label, a referenced row's first values."""
+def _shown(spec: Field, value: Any, lang: str, rows: dict[str, dict[str, Any]],
+           files: dict[str, int]) -> Any:
+    """What to show for ``value``: a choice's label, a referenced row's first values, the
+    number of an evidence file (as the evidence list and the printed protocol number it)."""
+    if spec.type == "attachment":
+        attachment = read_attachment(value)
+        return f"№ {files[attachment.sha256]}" if attachment is not None and \
+            attachment.sha256 in files else value
     if spec.type == "choice":
         return next((option.label.text(lang) for option in spec.options
                      if option.value == value), value)
@@ -177,14 +187,15 @@ def _shown(spec: Field, value: Any, lang: str, rows: dict[str, dict[str, Any]]) 
     return value
 
 
-def _fields(template: Template, values: dict[str, Any], lang: str) -> tuple[FieldView, ...]:
+def _fields(template: Template, values: dict[str, Any], lang: str,
+            files: dict[str, int]) -> tuple[FieldView, ...]:
     return tuple(FieldView(spec.name, spec.label.text(lang), spec.type,
-                           _shown(spec, values.get(spec.name), lang, {}), spec.unit or "")
+                           _shown(spec, values.get(spec.name), lang, {}, files), spec.unit or "")
                  for spec in template.fields if values.get(spec.name) not in (None, ""))
 
 
 def _tables(template: Template, collections: dict[str, dict[str, dict[str, Any]]],
-            lang: str) -> tuple[TableView, ...]:
+            lang: str, files: dict[str, int]) -> tuple[TableView, ...]:
     every_row = {row_id: row for rows in collections.values() for row_id, row in rows.items()}
     tables = []
     for spec in template.collections:
@@ -194,7 +205,7 @@ def _tables(template: Template, collections: dict[str, dict[str, dict[str, Any]]
         columns = tuple(Column(field.name, field.label.text(lang), field.type, field.unit or "",
                                field.computed is not None) for field in spec.fields)
         cells = tuple(tuple(
-            Cell(field.type, _shown(field, row.get(field.name), lang, every_row),
+            Cell(field.type, _shown(field, row.get(field.name), lang, every_row, files),
                  row.get(field.name) if field.computed is not None and field.type == "boolean"
                  else None)
             for field in spec.fields) for row in rows.values())
@@ -284,14 +295,16 @@ def protocol_view(session: Session, catalog: TemplateCatalog, reach: Reach, prot
     signed = frozen.signed if frozen is not None else None
     history = status_history(session, protocol_id)
     annulment = session.get(AnnulmentRow, protocol_id)
+    evidence = evidence_views(session, template, protocol, lang)
+    files = {view.sha256: view.number for view in evidence}
     return ProtocolView(
         id=row.id, title=template.title.text(lang), template=row.template_ref,
         status=row.status, region=row.region, number=row.number,
         registry_number=row.registry_number, reasons=tuple(row.reasons.splitlines()),
-        fields=_fields(template, protocol.fields, lang),
-        tables=_tables(template, protocol.collections, lang),
+        fields=_fields(template, protocol.fields, lang, files),
+        tables=_tables(template, protocol.collections, lang, files),
         location=_location(session, row, signed), signature=_signature(session, signed, history),
         history=tuple(history), held=_held(session, protocol_id),
         corrects=_chain(session, reach, row, forward=False),
         corrected_by=_chain(session, reach, row, forward=True),
-        annulment_reason=annulment.reason if annulment is not None else "")
+        annulment_reason=annulment.reason if annulment is not None else "", evidence=evidence)

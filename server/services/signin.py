@@ -1,13 +1,16 @@
 """Signing in to the console: a password (argon2), then a one-time code (TOTP, as the tablets'
 inspectors use), each checked against the account; and taking up an invitation.
 
-Failures count per account, password and code alike; the fifth locks the account for a
-quarter of an hour. A name nobody holds fails the same way, in the same time (the password is
-checked against a dummy hash), so names cannot be probed. A code is taken once. Every sign-in,
-failure and lockout is in the audit log.
+Failures count per account, password and code alike; by default the fifth locks the account
+for a quarter of an hour (``ServerConfig.console_max_failures``, ``console_lockout_s``). A name
+nobody holds fails the same way, in the same time (the password is checked against a dummy
+hash), so names cannot be probed. A code is taken once. Every sign-in, failure and lockout is in
+the audit log, with the client's address (``server.client_address``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pyotp
 from argon2 import PasswordHasher
@@ -18,20 +21,40 @@ from field_sync.confirmation import TOTP_STEP_S, matching_totp_step
 from server.audit import append as audit
 from server.auth import hash_secret
 from server.clock import now_ms
+from server.config import ServerConfig
 from server.database import Database
 from server.keys import RegistryKeys
 from server.problems import BadRequest, Unauthorized
 from server.services.accounts import Account, view
 from server.tables import AccountRow
 
-__all__ = ["LOCKOUT_AFTER", "LOCKOUT_S", "SignInRefused", "accept_invitation",
+__all__ = ["Lockout", "SignInRefused", "accept_invitation",
            "check_code", "check_new_password", "check_password", "invitation",
            "new_totp_secret", "sign_out", "totp_uri"]
 
-LOCKOUT_AFTER = 5
-"""Failures in a row that lock an account."""
-LOCKOUT_S = 15 * 60
-"""How long a lockout lasts."""
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """When failures lock an account, and for how long (``ServerConfig.console_max_failures``,
+    ``console_lockout_s``)."""
+
+    after: int = ServerConfig.console_max_failures
+    """Failures in a row that lock an account."""
+    seconds: int = ServerConfig.console_lockout_s
+    """How long a lockout lasts."""
+
+    @staticmethod
+    def of(config: ServerConfig) -> Lockout:
+        """The lockout ``config`` sets."""
+        return Lockout(config.console_max_failures, config.console_lockout_s)
+
+    def refused(self) -> SignInRefused:
+        """The one refusal of every failed sign-in, whatever its reason."""
+        return SignInRefused("sign_in_failed", "the name, the password or the code is wrong, "
+                             f"or the account is locked for {self.seconds // 60} minutes after "
+                             f"{self.after} failures")
+
 MIN_PASSWORD = 12
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("a password nobody holds")
@@ -42,18 +65,19 @@ class SignInRefused(Unauthorized):
     good (``bad_invitation``)."""
 
 
-def _fail(database: Database, account_id: str, step: str) -> None:
+def _fail(database: Database, account_id: str, step: str, address: str,
+          lockout: Lockout) -> None:
     """Count a failure against the account (if there is one), lock it at the fifth, and audit
-    it."""
+    it with the address it came from."""
     now = now_ms()
     with database.write() as session:
         row = session.get(AccountRow, account_id)
-        detail: dict[str, object] = {"step": step}
+        detail: dict[str, object] = {"step": step, "address": address}
         changed = Database.next_change(session)
         if row is not None:
             row.failures += 1
-            if row.failures >= LOCKOUT_AFTER:
-                row.failures, row.locked_until_ms = 0, now + LOCKOUT_S * 1000
+            if row.failures >= lockout.after:
+                row.failures, row.locked_until_ms = 0, now + lockout.seconds * 1000
                 detail["locked_until_ms"] = row.locked_until_ms
             session.add(row)
         audit(session, now, f"account:{account_id[:64]}", "sign_in_failed", account_id[:64],
@@ -69,14 +93,11 @@ def _usable(row: AccountRow | None) -> AccountRow | None:
     return row
 
 
-_REFUSED = ("the name, the password or the code is wrong, or the account is locked for "
-            f"{LOCKOUT_S // 60} minutes after {LOCKOUT_AFTER} failures")
-
-
-def check_password(database: Database, account_id: str, password: str) -> Account:
+def check_password(database: Database, account_id: str, password: str,
+                   address: str = "", lockout: Lockout = Lockout()) -> Account:
     """The account, if ``password`` is its password and it may sign in; ``SignInRefused``
     (one answer for every reason, so that names and lockouts cannot be probed) otherwise. The
-    second step (``check_code``) follows."""
+    second step (``check_code``) follows. ``address``: the client's, for the audit log."""
     now = now_ms()
     with database.read() as session:
         row = _usable(session.get(AccountRow, account_id))
@@ -89,8 +110,8 @@ def check_password(database: Database, account_id: str, password: str) -> Accoun
             raise VerificationError
     except (VerificationError, InvalidHashError):
         if not locked:
-            _fail(database, account_id, "password")
-        raise SignInRefused("sign_in_failed", _REFUSED) from None
+            _fail(database, account_id, "password", address, lockout)
+        raise lockout.refused() from None
     if _hasher.check_needs_rehash(row.password_hash):
         with database.write() as session:
             fresh = session.get(AccountRow, account_id)
@@ -100,28 +121,30 @@ def check_password(database: Database, account_id: str, password: str) -> Accoun
     return view(row)
 
 
-def check_code(database: Database, keys: RegistryKeys, account_id: str, code: str) -> Account:
-    """The account, signed in, if ``code`` is its one-time code now and not used before."""
+def check_code(database: Database, keys: RegistryKeys, account_id: str, code: str,
+               address: str = "", lockout: Lockout = Lockout()) -> Account:
+    """The account, signed in, if ``code`` is its one-time code now and not used before.
+    ``address``: the client's, for the audit log."""
     now = now_ms()
     with database.read() as session:
         row = _usable(session.get(AccountRow, account_id))
     if row is None or row.locked_until_ms > now:
-        raise SignInRefused("sign_in_failed", _REFUSED)
+        raise lockout.refused()
     assert row.totp_secret is not None
     secret = keys.secrets.decrypt(row.totp_secret).decode()
     step = matching_totp_step(secret, code.strip().replace(" ", ""), now)
     if step is None or step <= row.last_totp_step:
-        _fail(database, account_id, "code")
-        raise SignInRefused("sign_in_failed", _REFUSED)
+        _fail(database, account_id, "code", address, lockout)
+        raise lockout.refused()
     with database.write() as session:
         fresh = session.get(AccountRow, account_id)
         assert fresh is not None
         if step <= fresh.last_totp_step:  # the same code, twice at once
-            raise SignInRefused("sign_in_failed", _REFUSED)
+            raise lockout.refused()
         fresh.last_totp_step, fresh.failures = step, 0
         session.add(fresh)
-        audit(session, now, f"account:{account_id}", "signed_in", account_id, {},
-              Database.next_change(session))
+        audit(session, now, f"account:{account_id}", "signed_in", account_id,
+              {"address": address}, Database.next_change(session))
         return view(fresh)
 
 

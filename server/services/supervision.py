@@ -12,20 +12,23 @@ from sqlmodel import Session, col, select
 from field_sync.paths import SUPERSEDES
 from field_sync.signing import sign_canonical
 from schemas.signing import Receipt
+from server import evidence
 from server.audit import append as audit
+from server.catalog import TemplateCatalog
 from server.clock import now_ms
 from server.database import Database
 from server.documents import decode_state
+from server.evidence import AWAITING_EVIDENCE
 from server.keys import RegistryKeys
 from server.problems import BadRequest, Conflict
 from server.services.reach import Reach
 from server.signatures import issue_receipt
 from server.tables import AnnulmentRow, AuditEntryRow, ProtocolRow
 
-__all__ = ["STATUS_ACTIONS", "StatusEvent", "annul", "clear", "status_history",
+__all__ = ["STATUS_ACTIONS", "Awaiting", "StatusEvent", "annul", "clear", "status_history",
            "supersede_corrected"]
 
-ANNULLABLE = ("registered", "quarantined", "superseded", "awaiting_evidence")
+ANNULLABLE = ("registered", "quarantined", "superseded", AWAITING_EVIDENCE)
 STATUS_ACTIONS = ("registered", "quarantined", "cleared", "superseded", "annulled")
 """The audit actions that change a protocol's status."""
 _REASON_LIMIT = 2000
@@ -82,26 +85,47 @@ def supersede_corrected(session: Session, corrected_id: str, by: str, changed: i
     audit(session, at_ms, actor, "superseded", corrected_id, {"by": by}, changed)
 
 
-def clear(database: Database, keys: RegistryKeys, reach: Reach, protocol_id: str,
-          reason: str) -> Receipt:
+class Awaiting(msgspec.Struct, frozen=True):
+    """A protocol cleared from quarantine whose evidence files have not all arrived: it is
+    registered, as any protocol awaiting its files, when the last of them does."""
+
+    files: list[str]
+    """The SHA-256 of each file the registry still waits for."""
+    status: str = AWAITING_EVIDENCE
+
+
+def clear(database: Database, keys: RegistryKeys, catalog: TemplateCatalog, reach: Reach,
+          protocol_id: str, reason: str) -> Receipt | Awaiting:
     """Register a quarantined protocol within reach despite the rules it broke: a receipt and
-    a registry number, as ingest would give it, and the device hears of it on its next pull."""
+    a registry number, as ingest would give it, and the device hears of it on its next pull.
+    A protocol whose evidence files have not all arrived is not registered without them: it
+    awaits them (``Awaiting``), as it would have had it broken no rule."""
     text, now = _reason(reason), now_ms()
     with database.write() as session:
+        changed = Database.next_change(session)  # first: a file arriving takes it first too
         row = _protocol(session, reach, protocol_id)
         if row.status != "quarantined":
             raise Conflict("not_quarantined", f"a {row.status} protocol is not in quarantine")
         state = decode_state(row)
         freeze = state.frozen
         assert freeze is not None and freeze.signed is not None  # quarantine follows a signature
-        changed = Database.next_change(session)
+        template = catalog.get(session, row.template_ref)
+        assert template is not None  # a stored protocol's template is never removed
+        missing = sorted(evidence.missing_files(session, template, state.materialize(template)))
+        detail: dict[str, Any] = {"reason": text, "broken": row.reasons.splitlines()}
+        if missing:
+            evidence.await_files(session, protocol_id, missing)
+            row.status, row.changed = AWAITING_EVIDENCE, changed
+            session.add(row)
+            audit(session, now, reach.actor, "cleared", protocol_id,
+                  {**detail, "registry_number": "", "awaiting": missing}, changed)
+            return Awaiting(missing)
         receipt = issue_receipt(session, keys, freeze, now, changed)
         row.status, row.registry_number, row.changed = "registered", receipt.registry_number, \
             changed
         session.add(row)
         audit(session, now, reach.actor, "cleared", protocol_id,
-              {"reason": text, "registry_number": receipt.registry_number,
-               "broken": row.reasons.splitlines()}, changed)
+              {**detail, "registry_number": receipt.registry_number}, changed)
         corrected = state.value(SUPERSEDES)
         if isinstance(corrected, str) and corrected:
             supersede_corrected(session, corrected, protocol_id, changed, now, reach.actor)
