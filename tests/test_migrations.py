@@ -77,16 +77,16 @@ _BEFORE_STAMPS = "0006"
 _BEFORE_PACKED_REGISTERS = "0007"
 """The last revision with each protocol's registers flat (0008 packs them)."""
 _BEFORE_POSITIONS = "0008"
-"""The last revision without an inspector's position (0012 keeps it)."""
-_BEFORE_CHECKPOINTS = "0012"
+"""The last revision without an inspector's position (0009 keeps it)."""
+_BEFORE_CHECKPOINTS = "0009"
 """The last revision without the audit checkpoints' table (0010 makes it)."""
 _BEFORE_EVIDENCE = "0010"
-"""The last revision without evidence files (0014 keeps them)."""
-_BEFORE_SIGNING_TIMES = "0011"
+"""The last revision without evidence files (0011 keeps them)."""
+_BEFORE_SIGNING_TIMES = "0012"
 """The last revision without each device's latest stamp and each signature's offline gap
-(0009 keeps them)."""
-_BEFORE_CREATED = "0009"
-"""The last revision without each protocol's creating push (0013 keeps it)."""
+(0013 keeps them)."""
+_BEFORE_CREATED = "0013"
+"""The last revision without each protocol's creating push (0014 keeps it)."""
 
 # The op log as revision 0005 keeps it, one row an op: (seq, doc, push, value bytes).
 _LOGGED = ((1, "doc", 3, b"\xa2ok"), (2, "doc", 3, b"\xc3"), (3, "other", 3, b"\x07"),
@@ -260,7 +260,7 @@ def test_a_database_with_flat_registers_keeps_its_data(empty_url: str) -> None:
 
 
 def test_a_database_without_evidence_files_keeps_its_data(empty_url: str) -> None:
-    """From before evidence files (0014): the protocols stay as they were, and a protocol may
+    """From before evidence files (0011): the protocols stay as they were, and a protocol may
     then await its files (a status longer than the column took before); a downgrade turns one
     still awaiting them into a quarantined one, with the reason, and drops the file tables."""
     database, _ = _upgraded_from(empty_url, _BEFORE_EVIDENCE, _fill_protocols)
@@ -282,7 +282,7 @@ def test_a_database_without_evidence_files_keeps_its_data(empty_url: str) -> Non
 
 
 def test_a_database_without_positions_keeps_its_inspectors(empty_url: str) -> None:
-    """From before an inspector's position (0012): inspectors stay, with no position."""
+    """From before an inspector's position (0009): inspectors stay, with no position."""
     database, _ = _upgraded_from(empty_url, _BEFORE_POSITIONS, _fill_protocols)
     with database.read() as session:
         inspector = session.get(InspectorRow, "i1")
@@ -318,8 +318,8 @@ def test_a_database_without_checkpoints_keeps_its_audit_log(tmp_path: Path,
     database.dispose()
 
 
-_BEFORE_CONSOLE = "0014"
-"""The last revision without console accounts, sessions and regions (0011 adds them)."""
+_BEFORE_CONSOLE = "0011"
+"""The last revision without console accounts, sessions and regions (0012 adds them)."""
 
 
 def _fill_reference(database: Database) -> None:
@@ -394,7 +394,7 @@ def _fill_signed(database: Database) -> None:
 
 
 def test_a_database_without_signing_time_bounds_keeps_its_data(empty_url: str) -> None:
-    """From before the signing-time bounds (0009): each device gets its latest stamp among its
+    """From before the signing-time bounds (0013): each device gets its latest stamp among its
     logged and held ops, with its seq, and each signed protocol its offline gap (from its
     receipt, or from the audit entry that quarantined it); a downgrade takes them away."""
     previous = _BEFORE_SIGNING_TIMES
@@ -443,7 +443,7 @@ def _fill_logged_protocols(database: Database) -> dict[str, bytes]:
 
 
 def test_a_database_without_the_creating_pushes_keeps_its_data(empty_url: str) -> None:
-    """From before each protocol kept the push that created it (0013): each gets the first push
+    """From before each protocol kept the push that created it (0014): each gets the first push
     that merged ops into it, read off the op log (0 for none), and keeps its registers as they
     are; a protocol created since, whose registers that won in that push are stored with the
     number 0, gets that number written back into them by a downgrade."""
@@ -474,7 +474,7 @@ def test_a_database_without_the_creating_pushes_keeps_its_data(empty_url: str) -
     assert "created" not in columns
 
 
-_BEFORE_WIDE_STEPS = "0013"
+_BEFORE_WIDE_STEPS = "0014"
 """The last revision whose used one-time-code steps are 32-bit (0015 widens them)."""
 _LAST_STEP = (2**63 - 1) // 30_000
 """The step of the latest signing time the wire carries (``schemas.bounds.Millis``)."""

@@ -5,7 +5,7 @@ tablets, supervisors and exports keep them. The registry keeps every one it issu
 that it can tell, and ``audit verify`` can say, when its log is shorter than one of them.
 
 Revision ID: 0010
-Revises: 0012
+Revises: 0009
 Create Date: 2026-12-06 05:00:00.000000
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = '0010'
-down_revision: str | None = '0012'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

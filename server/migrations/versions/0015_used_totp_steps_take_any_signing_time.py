@@ -5,7 +5,7 @@ signing time past the year 4010 overflows; a signing time is any 64-bit count of
 on the wire, so the step is a 64-bit integer now. The rows are kept as they are.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-08 10:00:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = '0015'
-down_revision: str | None = '0013'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

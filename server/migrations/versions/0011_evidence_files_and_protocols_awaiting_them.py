@@ -7,7 +7,7 @@ sixteen characters the column took, so it takes 32 now), with a row in ``awaited
 file missing, and is registered when the last one arrives. No protocol had attachments before,
 so nothing is filled in.
 
-Revision ID: 0014
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-07 10:00:00.000000
 """
@@ -19,7 +19,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0014'
+revision: str = '0011'
 down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

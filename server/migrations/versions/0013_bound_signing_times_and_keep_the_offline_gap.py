@@ -7,8 +7,8 @@ signing time a signature reached the registry: the column is filled here for pro
 before, from their receipt's time or, for a quarantined one, from the audit entry that
 quarantined it.
 
-Revision ID: 0009
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-05 09:00:00.000000
 """
 
@@ -19,8 +19,8 @@ import msgspec
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0009'
-down_revision: str | None = '0011'
+revision: str = '0013'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,8 +9,8 @@ the quarantine queue reads its protocols newest first from (status, signed_at_ms
 No protocol had a region before (sites had none), so none is filled in; labels are read off the
 reference records.
 
-Revision ID: 0011
-Revises: 0014
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05 10:00:00.000000
 """
 
@@ -22,8 +22,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0011'
-down_revision: str | None = '0014'
+revision: str = '0012'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,8 +11,8 @@ registers of protocols created since, and drops the column.
 Also the credentials' generation, one row counting changes of devices and their keys: each
 process keeps credentials and the trust list in memory while it holds.
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06 06:00:00.000000
 """
 
@@ -26,8 +26,8 @@ from alembic import op
 # the protocol's ``created`` when told it.
 from schemas.packed import is_packed, pack_registers, unpack_registers
 
-revision: str = '0013'
-down_revision: str | None = '0009'
+revision: str = '0014'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
