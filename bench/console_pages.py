@@ -18,15 +18,15 @@ from typing import Any
 import httpx
 import pyotp
 
-from server.auth import hash_secret
-from server.clock import now_ms
+from server.api.auth import hash_secret
+from server.authority.keys import RegistryKeys
 from server.config import ServerConfig
 from server.console.sessions import ConsoleSessionBackend
-from server.database import Database
-from server.keys import RegistryKeys
+from server.data.clock import now_ms
+from server.data.database import Database
+from server.data.tables import WebSessionRow
 from server.services.accounts import create_account
 from server.services.signin import accept_invitation
-from server.tables import WebSessionRow
 
 __all__ = ["REGIONS", "console_kinds", "region_of"]
 

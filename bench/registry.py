@@ -61,12 +61,12 @@ from field_sync.signing import b64url, sign_canonical
 from field_sync_cli.local_server import LocalServer
 from schemas import Op, Template, builtin_templates
 from schemas.signing import LocationFix, Receipt, SignedProtocol, SigningStatement, TotpConfirmation
-from server.database import Database
-from server.documents import encode_registers, encode_vector
-from server.keys import RegistryKeys
-from server.queries import Filters, query
-from server.signatures import _registry_number
-from server.tables import ChangeCounter
+from server.authority.keys import RegistryKeys
+from server.data.database import Database
+from server.data.queries import Filters, query
+from server.data.tables import ChangeCounter
+from server.signing.signatures import _registry_number
+from server.sync.documents import encode_registers, encode_vector
 
 TEMPLATE = "metrology_supervision@1"
 CHUNK = 10_000

@@ -1,5 +1,5 @@
 """Ingest of signed protocols in one process: the registry's push path for a tablet's day of
-signatures, without HTTP, timed as CPU seconds of ``server.ingest.ingest`` alone.
+signatures, without HTTP, timed as CPU seconds of ``server.sync.ingest.ingest`` alone.
 
 A tablet (``client_lib.Tablet``, talking to the registry's own code in process) fills and signs
 ``--protocols`` protocols, each confirmed by a biometric assertion of a software authenticator;
@@ -36,19 +36,19 @@ from client_lib import Tablet
 from field_sync.signing import b64url
 from schemas import Assignment, EnrollRequest, EnrollResponse, InspectorCreate, Op, PushRequest
 from schemas.signing import BiometricConfirmation
-from server.audit_anchor import current_checkpoint
-from server.auth import Caller, require_device
-from server.catalog import TemplateCatalog
-from server.changes import Cursor, pull
+from server.api.auth import Caller, require_device
+from server.authority.audit_anchor import current_checkpoint
+from server.authority.keys import RegistryKeys
+from server.authority.trust import trust_list
 from server.config import ServerConfig
-from server.database import Database
-from server.ingest import ingest
-from server.keys import RegistryKeys
-from server.reference import put_record
+from server.data.catalog import TemplateCatalog
+from server.data.database import Database
+from server.data.reference import put_record
 from server.routes import enrollment
 from server.services.inspectors import create_inspector, issue_code, put_assignment
-from server.signatures import Signing
-from server.trust import trust_list
+from server.signing.signatures import Signing
+from server.sync.changes import Cursor, pull
+from server.sync.ingest import ingest
 
 TEMPLATE = "metrology_supervision@1"
 RP_ID, ORIGIN = "field-sync.local", "https://field-sync.local"

@@ -4,9 +4,10 @@ For each fleet size, a registry on a SQLite file of its own gets that many devic
 key (rows written as enrollment writes them). Then, in process and with the process's CPU time:
 
 - a trust list still current (what a ``304`` costs): the list as each process keeps it
-  (``server.trust.current_list``: one read of the credentials' generation), against building
+  (``server.authority.trust.current_list``: one read of the credentials' generation), against
+  building
   it from the keys as every request did before (``trusted_keys`` and its entity tag);
-- a device's credentials (``server.auth.require_device``): kept, against read from its row.
+- a device's credentials (``server.api.auth.require_device``): kept, against read from its row.
 
 Prints one JSON line a size and a table. Never pass/fail.
 
@@ -29,12 +30,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from field_sync.keys import public_key_pem
 from field_sync.seal import key_id
-from server.auth import _known_device, make_device_token, require_device
-from server.clock import now_ms, utcnow
-from server.database import Database
-from server.keys import RegistryKeys
-from server.tables import DeviceKeyRow, DeviceRow, InspectorRow
-from server.trust import current_list, entity_tag, trusted_keys
+from server.api.auth import _known_device, make_device_token, require_device
+from server.authority.keys import RegistryKeys
+from server.authority.trust import current_list, entity_tag, trusted_keys
+from server.data.clock import now_ms, utcnow
+from server.data.database import Database
+from server.data.tables import DeviceKeyRow, DeviceRow, InspectorRow
 
 URL = "https://registry.example"
 

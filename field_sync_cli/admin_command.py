@@ -9,7 +9,7 @@ import httpx
 
 from field_sync_cli.admin_client import read_answer
 from field_sync_cli.errors import FAILED, OK
-from server.importer import ImportReport
+from server.data.importer import ImportReport
 
 __all__ = ["run_import"]
 

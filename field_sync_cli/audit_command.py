@@ -22,12 +22,12 @@ from field_sync_cli.database_commands import existing_database
 from field_sync_cli.errors import FAILED, OK, Unreachable
 from field_sync_cli.pinning import PIN_VARIABLE, PinUnreadable, configured_pin
 from schemas.signing import AuditCheckpoint, KeyHandover
-from server.audit import AuditBreak, verify_chain
-from server.audit_anchor import check_checkpoint, newest_checkpoint
+from server.authority.audit import AuditBreak, verify_chain
+from server.authority.audit_anchor import check_checkpoint, newest_checkpoint
+from server.authority.key_ring import KeyRing
+from server.authority.keys import read_registry_public_key
 from server.config import ServerConfig
-from server.database import Database
-from server.key_ring import KeyRing
-from server.keys import read_registry_public_key
+from server.data.database import Database
 
 __all__ = ["run_audit_verify"]
 

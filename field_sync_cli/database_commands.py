@@ -44,7 +44,7 @@ class _MigrationSteps(logging.Filter):
 def run_db_upgrade(db: str, data_dir: Path, log_format: LogFormat, log_level: str) -> int:
     """Bring the database to the newest migration, logging each step on stderr."""
     from server import Database
-    from server.schema import current_revision, head_revision
+    from server.data.schema import current_revision, head_revision
 
     configure_logging(log_format, log_level)
     for handler in logging.getLogger().handlers:

@@ -2,7 +2,8 @@
 
 Run on the registry's machine, with the registry's data directory (or its ``registry_key``
 setting). The key in use is kept under its fingerprint, a new key is made and put in use, and
-the outgoing key signs a hand-over naming it (``server.key_ring``). Restart the registry (every
+the outgoing key signs a hand-over naming it (``server.authority.key_ring``). Restart the registry
+(every
 process) to sign trust lists and checkpoints with the new key; tablets and verifiers pinned to
 an earlier key follow the hand-overs it publishes.
 
@@ -35,8 +36,8 @@ def rotate_registry_key(data_dir: Path, key_file: Path | None) -> None:
     """Hand the registry over to a new signing key. The key in use signs the hand-over and is
     kept; restart the registry to sign with the new one."""
     from field_sync.keys import key_fingerprint, load_public_key
+    from server.authority.key_ring import KeyRing, KeyRingError
     from server.config import ServerConfig
-    from server.key_ring import KeyRing, KeyRingError
 
     path = ServerConfig(data_dir=data_dir, registry_key=key_file).signing_key_file
     if not path.is_file():

@@ -85,7 +85,8 @@ def serve(host: str, port: int, workers: int, log_level: str, log_format: LogFor
     config.public_url = config.public_url or f"http://{host}:{port}"
     import uvicorn
 
-    # The app reads X-Forwarded-For itself, from the trusted proxies only (server.client_address).
+    # The app reads X-Forwarded-For itself, from the trusted proxies only
+    # (server.api.client_address).
     common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level.lower(),
                               "log_config": None, "access_log": False, "proxy_headers": False}
     if workers == 1:

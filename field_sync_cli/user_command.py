@@ -26,7 +26,7 @@ def run_create_user(account_id: str, full_name: str, role: str, regions: Sequenc
                     data_dir: Path, db_url: str, public_url: str) -> int:
     """Make the account and print its invitation link; the exit code."""
     from server import Database, ServerConfig
-    from server.problems import ProblemError
+    from server.api.problems import ProblemError
     from server.services.accounts import create_account
 
     config = ServerConfig(data_dir=data_dir, db_url=db_url, public_url=public_url)

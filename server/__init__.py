@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from server.app import create_app
     from server.config import ServerConfig
-    from server.database import Database
+    from server.data.database import Database
 
 logging.getLogger("field_sync.server").addHandler(logging.NullHandler())
 
 __all__ = ["Database", "ServerConfig", "create_app"]
 
-_HOMES = {"Database": "server.database", "ServerConfig": "server.config",
+_HOMES = {"Database": "server.data.database", "ServerConfig": "server.config",
           "create_app": "server.app"}
 
 

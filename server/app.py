@@ -17,24 +17,23 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.plugins.prometheus import PrometheusConfig
 from sqlalchemy.exc import IntegrityError
 
-from server.client_address import with_client_addresses
-from server.compression import ZSTD, ZstdCompression
-from server.config import ServerConfig
-from server.console import ConsoleProtection, console_router
-from server.database import Database
-from server.guards import provide_caller, provide_registry
-from server.key_audit import record_handovers
-from server.keys import RegistryKeys
-from server.logs import configure_logging
-from server.metrics import DatabaseGauges, instrument_pools
-from server.openapi import openapi_config
-from server.problems import (
+from server.api.client_address import with_client_addresses
+from server.api.guards import provide_caller, provide_registry
+from server.api.openapi import openapi_config
+from server.api.problems import (
     http_exception_to_problem,
     integrity_error_to_problem,
     unexpected_error_to_problem,
 )
+from server.api.request_ids import RequestIds
+from server.authority.key_audit import record_handovers
+from server.authority.keys import RegistryKeys
+from server.config import ServerConfig
+from server.console import ConsoleProtection, console_router
+from server.data.database import Database
+from server.logs import configure_logging
+from server.metrics import DatabaseGauges, instrument_pools
 from server.registry import Registry
-from server.request_ids import RequestIds
 from server.routes.admin import AdminController
 from server.routes.anchor import audit_checkpoint, registry_key
 from server.routes.blobs import blob_thumbnail, download_blob, missing_blobs, upload_blob
@@ -49,6 +48,7 @@ from server.routes.reference import ReferenceController
 from server.routes.supervision import RegistryController, SupervisorAdmin, SupervisorController
 from server.routes.sync import pull_changes, push_ops
 from server.routes.verify import trust_list_route, verification_page, verify_json
+from server.sync.compression import ZSTD, ZstdCompression
 from server.web import brand_logo, static_files, template_config
 
 __all__ = ["app_from_environment", "create_app", "freeze_startup_objects", "prepare"]
@@ -140,7 +140,7 @@ def create_app(config: ServerConfig | None = None) -> Litestar:
         },
         request_max_body_size=config.max_body_bytes,
         # Tablets sync over mobile networks: a pull page shrinks about 7x. Zstandard where the
-        # client takes it (server.compression), else gzip at level 1 (~4 ms a megabyte, where
+        # client takes it (server.sync.compression), else gzip at level 1 (~4 ms a megabyte, where
         # the default level 9 would cost more than the page itself).
         compression_config=CompressionConfig(backend=ZSTD, compression_facade=ZstdCompression,
                                              gzip_fallback=True, gzip_compress_level=1,

@@ -3,7 +3,7 @@
 Every record of the standard ``logging`` loggers (``field_sync.*``, ``uvicorn.*``, ``alembic.*``,
 ``litestar``) goes through structlog's formatter: one JSON object a line for a log collector, or
 aligned, coloured lines for a person at a terminal. Each line carries the id of the request that
-caused it (``server.request_ids``). Secrets are scrubbed from every line before it is written,
+caused it (``server.api.request_ids``). Secrets are scrubbed from every line before it is written,
 whatever logged them (``redact``); the registry's code also never logs a body or a header.
 
 The server's modules log with ``logging.getLogger("field_sync...")`` and %-style arguments, as a

@@ -16,7 +16,7 @@ nothing), at most every ``_STATE_TTL_S``:
 - ``field_sync_quarantined_protocols{rule, code}``: quarantined protocols by broken rule;
 - ``field_sync_totp_locked_inspectors``: inspectors whose one-time codes are locked now;
 - ``field_sync_devices_seen_24h``: devices heard from in the last day (their last contact is
-  kept to the hour, ``server.auth``).
+  kept to the hour, ``server.api.auth``).
 
 With ``serve --workers N`` the workers share their counts through prometheus_client's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``serve``).
@@ -38,8 +38,8 @@ from sqlalchemy import event, func
 from sqlmodel import Session, col, select
 
 from schemas import OpResult
-from server.database import Database
-from server.tables import DeviceRow, ProtocolRow, TotpSecretRow
+from server.data.database import Database
+from server.data.tables import DeviceRow, ProtocolRow, TotpSecretRow
 
 __all__ = ["DatabaseGauges", "count_pull", "count_push", "exposition", "instrument_pools"]
 

@@ -9,16 +9,16 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from litestar import Request
 
-from server.blobstore import BlobStore, DirectoryBlobStore
-from server.catalog import TemplateCatalog
-from server.clock import now_ms
+from server.authority.keys import RegistryKeys
+from server.blobs.blobstore import BlobStore, DirectoryBlobStore
+from server.blobs.thumbnails import Thumbnails
+from server.blobs.uploads import Staging
 from server.config import ServerConfig
-from server.database import Database
-from server.deltas import Deltas
-from server.keys import RegistryKeys
-from server.signatures import Signing
-from server.thumbnails import Thumbnails
-from server.uploads import Staging
+from server.data.catalog import TemplateCatalog
+from server.data.clock import now_ms
+from server.data.database import Database
+from server.signing.signatures import Signing
+from server.sync.deltas import Deltas
 
 __all__ = ["Registry", "blob_store", "now_ms"]
 
@@ -34,7 +34,7 @@ class Registry:
     keys: RegistryKeys
     catalog: TemplateCatalog = field(default_factory=TemplateCatalog)
     deltas: Deltas = field(default_factory=Deltas)
-    """What devices that hold a protocol are sent of it, encoded once (``server.deltas``)."""
+    """What devices that hold a protocol are sent of it, encoded once (``server.sync.deltas``)."""
     blobs: BlobStore = field(init=False)
     """Where evidence files are kept (``blob_store``)."""
     staging: Staging = field(init=False)
@@ -64,7 +64,7 @@ class Registry:
 def blob_store(config: ServerConfig) -> BlobStore:
     """The blob store the configuration names."""
     if config.blob_store == "s3":
-        from server.blobstore_s3 import S3BlobStore  # noqa: PLC0415  (boto3 only when used)
+        from server.blobs.blobstore_s3 import S3BlobStore  # noqa: PLC0415  (boto3 only when used)
 
         return S3BlobStore(config.s3_bucket, config.s3_endpoint_url, config.s3_prefix)
     return DirectoryBlobStore(config.blob_folder)

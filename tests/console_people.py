@@ -15,7 +15,7 @@ import pyotp
 from field_sync.confirmation import TOTP_STEP_S
 from field_sync_cli.local_server import LocalServer
 from server import Database
-from server.keys import RegistryKeys
+from server.authority.keys import RegistryKeys
 from server.services.accounts import create_account
 from server.services.signin import accept_invitation
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from schemas import Op
 from server import Database
-from server.oplog import unpack
+from server.sync.oplog import unpack
 
 __all__ = ["ON_POSTGRES", "copy_database", "dispose_database", "execute", "fresh_database",
            "query"]

@@ -3,8 +3,8 @@
 ``InProcessTransport`` answers a tablet's enroll, push, pull, key rotation and trust-list calls
 with the registry's code itself (``routes.enrollment._enroll``, ``ingest.ingest``,
 ``changes.pull`` inside ``Database.read()``, ``routes.keys._rotate``, ``trust.trust_list``) on a
-real SQLite ``server.database.Database``, authenticating the bearer token with
-``server.auth.require_device``. Only Litestar's request plumbing is left out; every message is
+real SQLite ``server.data.database.Database``, authenticating the bearer token with
+``server.api.auth.require_device``. Only Litestar's request plumbing is left out; every message is
 still encoded and decoded as MessagePack on the way, so nothing is shared between the tablet and
 the registry that the wire would not carry.
 
@@ -17,7 +17,7 @@ Key validity times that enrollment and rotation record still come from the real 
 Signatures: with ``signed_freezes`` (as ``serve`` always runs) a freeze must carry a valid
 signature, confirmation and seal (``Tablet.sign``); without it the transport is an embedded
 registry that takes an unsigned freeze (``Tablet.freeze``), checked against the state it names
-only (see ``server.ingest.ingest``).
+only (see ``server.sync.ingest.ingest``).
 
 Fault injection, all of it behaviour a real network shows:
 
@@ -59,25 +59,25 @@ from schemas import (
     PushResponse,
 )
 from schemas.signing import AuditCheckpoint, TrustList
-from server.audit_anchor import current_checkpoint
-from server.auth import Caller, require_device
-from server.catalog import TemplateCatalog
-from server.changes import Cursor, pull
+from server.api.auth import Caller, require_device
+from server.api.problems import ProblemError
+from server.authority.audit_anchor import current_checkpoint
+from server.authority.keys import RegistryKeys
+from server.authority.registry_time import tell
+from server.authority.trust import trust_list
 from server.config import ServerConfig
-from server.database import Database
-from server.deltas import Deltas
-from server.documents import decode_state
-from server.ingest import ingest
-from server.keys import RegistryKeys
-from server.oplog import unpack
-from server.problems import ProblemError
-from server.registry_time import tell
+from server.data.catalog import TemplateCatalog
+from server.data.database import Database
+from server.data.tables import HeldOpRow, OpLogRow, ProtocolRow
 from server.routes.enrollment import _enroll
 from server.routes.keys import _rotate
 from server.services.inspectors import create_inspector, issue_code, put_assignment
-from server.signatures import Signing
-from server.tables import HeldOpRow, OpLogRow, ProtocolRow
-from server.trust import trust_list
+from server.signing.signatures import Signing
+from server.sync.changes import Cursor, pull
+from server.sync.deltas import Deltas
+from server.sync.documents import decode_state
+from server.sync.ingest import ingest
+from server.sync.oplog import unpack
 
 __all__ = [
     "Duplicated",

@@ -16,8 +16,8 @@ from field_sync.seal import Claim
 from field_sync.verify import Verdict
 from schemas import builtin_templates
 from schemas.signing import TrustedKey
-from server.checks import CheckAnswer, CheckedProtocol
-from server.seal_story import Person, SealStory, verification_path
+from server.signing.checks import CheckAnswer, CheckedProtocol
+from server.signing.seal_story import Person, SealStory, verification_path
 from server.web import STATIC_DIR, base_context, environment
 
 __all__ = ["CHECKS", "PUBLIC_URL", "STORIES", "check_html", "page_html", "serve_pages"]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from field_sync_cli.local_server import free_port
-from server.blobstore_s3 import S3BlobStore
+from server.blobs.blobstore_s3 import S3BlobStore
 
 __all__ = ["CREDENTIALS", "s3_endpoint", "s3_store"]
 

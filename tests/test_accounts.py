@@ -14,9 +14,10 @@ from sqlmodel import col, select
 
 from field_sync.confirmation import TOTP_STEP_S
 from server import Database
-from server.clock import now_ms
-from server.keys import RegistryKeys
-from server.problems import BadRequest, Conflict
+from server.api.problems import BadRequest, Conflict
+from server.authority.keys import RegistryKeys
+from server.data.clock import now_ms
+from server.data.tables import AuditEntryRow
 from server.services.accounts import (
     account,
     create_account,
@@ -32,7 +33,6 @@ from server.services.signin import (
     check_password,
     invitation,
 )
-from server.tables import AuditEntryRow
 from tests.databases import execute
 
 PASSWORD = "yashil-olma-daraxti-2026"

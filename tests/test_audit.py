@@ -29,11 +29,11 @@ from field_sync_cli.audit_command import run_audit_verify
 from field_sync_cli.errors import translate
 from field_sync_cli.local_server import LocalServer
 from schemas.signing import AuditCheckpoint
-from server.audit import append
-from server.audit_anchor import current_checkpoint
-from server.database import Database
-from server.keys import RegistryKeys, read_registry_public_key
-from server.oplog import pack, unpack
+from server.authority.audit import append
+from server.authority.audit_anchor import current_checkpoint
+from server.authority.keys import RegistryKeys, read_registry_public_key
+from server.data.database import Database
+from server.sync.oplog import pack, unpack
 from tests.databases import copy_database, dispose_database, execute, fresh_database, query
 from tests.live import PASSPHRASE, complete_protocol, fresh_code, team, wrong_code
 

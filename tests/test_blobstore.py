@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from server.blobstore import BlobMismatch, BlobStore, DirectoryBlobStore
-from server.blobstore_s3 import PART
+from server.blobs.blobstore import BlobMismatch, BlobStore, DirectoryBlobStore
+from server.blobs.blobstore_s3 import PART
 from tests.s3 import s3_endpoint, s3_store
 
 pytestmark = pytest.mark.database_free

@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.testing import AsyncTestClient
 
 from server import ServerConfig, create_app
-from server.guards import provide_registry
+from server.api.guards import provide_registry
 from server.routes.check import check_json
 from tests.conftest import ADMIN_TOKEN
 

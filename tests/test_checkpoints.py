@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from server.checkpoints import BACKSTOP_PAGES, LOG_LIMIT_BYTES
-from server.database import Database
+from server.data.checkpoints import BACKSTOP_PAGES, LOG_LIMIT_BYTES
+from server.data.database import Database
 
 PAGE_BYTES = 4096
 ROWS = 400  # a row a page or so: well over what a commit used to checkpoint at (1,000 pages)

@@ -50,9 +50,9 @@ from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas import Assignment, EnrollRequest, Op, PullResponse, PushRequest, builtin_templates
 from schemas.packed import unpack_registers
-from server.changes import Cursor
-from server.documents import decode_state
-from server.tables import ProtocolRow
+from server.data.tables import ProtocolRow
+from server.sync.changes import Cursor
+from server.sync.documents import decode_state
 from tests.databases import logged as logged_with_pushes
 from tests.databases import query
 from tests.live import PASSPHRASE, TEMPLATE, team

@@ -15,8 +15,8 @@ from field_sync.enrollment import NotAnEnrollment, enrollment_uri, parse_enrollm
 from field_sync.i18n import LANGUAGES
 from server.console.pages import _ADMINISTRATION, _SUPERVISION
 from server.console.svg import bars, geofence, stacked_columns
-from server.queries import STATUSES
-from server.reference import KINDS
+from server.data.queries import STATUSES
+from server.data.reference import KINDS
 from server.services.accounts import ROLES
 from server.services.supervision import STATUS_ACTIONS
 from server.web import MESSAGES

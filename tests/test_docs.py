@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server import problems
+from server.api import problems
 from tests.doc_blocks import DOCS, ROOT
 
 pytestmark = pytest.mark.database_free
@@ -92,6 +92,6 @@ def test_every_problem_code_is_in_the_problem_details_page() -> None:
     page = (DOCS / "protocol" / "problems.md").read_text()
     listed = set(re.findall(r"`([a-z_]+)`", page))
     generic = [*problems._CODES.values(), "http_error", "server_error"]
-    codes = {**_problem_codes(), **dict.fromkeys(generic, "server/problems.py")}
+    codes = {**_problem_codes(), **dict.fromkeys(generic, "server/api/problems.py")}
     assert len(codes) > 60
     assert {code: where for code, where in codes.items() if code not in listed} == {}

@@ -15,11 +15,11 @@ from sqlmodel import Session, select
 
 from field_sync import pack
 from schemas import Op
-from server.audit import verify_chain
-from server.auth import Caller
-from server.database import Database
-from server.ingest import Answers, ingest
-from server.tables import AuditEntryRow, ChangeCounter
+from server.api.auth import Caller
+from server.authority.audit import verify_chain
+from server.data.database import Database
+from server.data.tables import AuditEntryRow, ChangeCounter
+from server.sync.ingest import Answers, ingest
 from tests.databases import dispose_database, fresh_database
 from tests.inprocess import InProcessRegistry
 from tests.strategies import METROLOGY

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from field_sync import content_hash, pack, replay
 from schemas import Op
 from schemas.packed import pack_registers
-from server.auth import Caller
-from server.ingest import ingest
-from server.tables import ProtocolRow
+from server.api.auth import Caller
+from server.data.tables import ProtocolRow
+from server.sync.ingest import ingest
 from tests.databases import dispose_database, fresh_database
 from tests.inprocess import InProcessRegistry
 from tests.strategies import DOC, METROLOGY, edits, stamp_history
@@ -68,7 +68,7 @@ def _new_protocols(draw: st.DrawFn) -> list[Op]:
 @given(ops=_new_protocols())
 def test_a_protocol_created_in_a_push_is_stored_as_the_general_merge_stores_it(
         registry: InProcessRegistry, ops: list[Op]) -> None:
-    """Its ops merged whole (``server.new_protocol``) give the very bytes the field-by-field
+    """Its ops merged whole (``server.sync.new_protocol``) give the very bytes the field-by-field
     merge packs with the change number 0 (they won in the push that created the protocol), read
     back as that push's, and a later push merges into them field by field."""
     seq = next(_SEQS)

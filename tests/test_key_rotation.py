@@ -29,8 +29,8 @@ from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from field_sync_cli.main import main
 from schemas.signing import AuditCheckpoint, KeyHandover, RegistryKey, TrustList
-from server.key_ring import KeyRing, KeyRingError
-from server.keys import RegistryKeys
+from server.authority.key_ring import KeyRing, KeyRingError
+from server.authority.keys import RegistryKeys
 from tests.databases import dispose_database, fresh_database
 from tests.live import complete_protocol, fresh_code, team
 

@@ -20,26 +20,26 @@ from field_sync import DocumentState, Register
 from schemas import Op
 from schemas.packed import is_packed, pack_registers, unpack_registers
 from server import Database
-from server.audit import append, ops_digest, verify_chain
-from server.audit_anchor import current_checkpoint
-from server.catalog import TemplateCatalog
-from server.changes import Cursor, pull
-from server.documents import encode_vector
-from server.keys import RegistryKeys
-from server.oplog import logged_ops, pack, push_ops
-from server.schema import (
+from server.authority.audit import append, ops_digest, verify_chain
+from server.authority.audit_anchor import current_checkpoint
+from server.authority.keys import RegistryKeys
+from server.data.catalog import TemplateCatalog
+from server.data.schema import (
     current_revision,
     downgrade,
     head_revision,
     upgrade,
 )
-from server.tables import (
+from server.data.tables import (
     AssignmentMember,
     AssignmentRow,
     ChangeCounter,
     InspectorRow,
     UsedTotpStep,
 )
+from server.sync.changes import Cursor, pull
+from server.sync.documents import encode_vector
+from server.sync.oplog import logged_ops, pack, push_ops
 from tests.databases import dispose_database, fresh_database
 
 T = TypeVar("T")

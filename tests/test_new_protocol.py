@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from field_sync import DocumentState, form_of, pack, spread
 from schemas import Op
 from schemas.packed import pack_registers, unpack_registers
-from server.new_protocol import NewProtocol
+from server.sync.new_protocol import NewProtocol
 from tests.strategies import DOC, METROLOGY, ROW_IDS, edits, stamp_history
 
 DEVICE = "tablet-a"

@@ -21,7 +21,7 @@ import pytest
 
 from client_lib import Tablet
 from field_sync_cli.local_server import LocalServer
-from server.reference import put_record
+from server.data.reference import put_record
 from tests.databases import dispose_database, fresh_database
 from tests.inprocess import InProcessRegistry
 from tests.live import AUTHENTICATORS, PASSPHRASE, complete_protocol, fresh_code, totp_code

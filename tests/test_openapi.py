@@ -35,8 +35,8 @@ from field_sync.registry_pin import RegistryPin
 from field_sync_cli.local_server import LocalServer
 from server import Database
 from server.app import create_app
-from server.audit import verify_chain
-from server.audit_anchor import check_checkpoint, newest_checkpoint
+from server.authority.audit import verify_chain
+from server.authority.audit_anchor import check_checkpoint, newest_checkpoint
 from server.config import ServerConfig
 from tests.live import registry_process
 
@@ -145,7 +145,7 @@ registry key and the audit checkpoint, a supervisor's acts, the printed protocol
 def test_every_route_is_declared_or_is_a_page(document: dict[str, Any],
                                               tmp_path: Path) -> None:
     """A route is in the document with its bodies, its refusals and who may call it
-    (``server.openapi.documented``, ``security=``; one that needs no token says it is public),
+    (``server.api.openapi.documented``, ``security=``; one that needs no token says it is public),
     or it is a page and left out; so the run below reaches every endpoint there is."""
     operations = {(method.upper(), path): operation
                   for path, item in document["paths"].items() for method, operation in item.items()}

@@ -23,7 +23,7 @@ from field_sync.enrollment import parse_enrollment
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from schemas.signing import TotpConfirmation
-from server.schema import head_revision
+from server.data.schema import head_revision
 from tests.command import field_sync
 from tests.databases import dispose_database, execute, fresh_database, query
 from tests.live import AUTHENTICATORS, complete_protocol, fresh_code, team

@@ -13,8 +13,8 @@ import pytest
 from client_lib import Tablet
 from schemas import PullResponse
 from schemas.packed import is_packed
-from server.changes import Cursor, pull
-from server.tables import ProtocolRow
+from server.data.tables import ProtocolRow
+from server.sync.changes import Cursor, pull
 from tests.databases import dispose_database, fresh_database
 from tests.inprocess import InProcessRegistry
 from tests.live import PASSPHRASE, TEMPLATE

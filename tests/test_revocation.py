@@ -16,7 +16,7 @@ from field_sync.verify import trust_list_is_signed, verify_offline
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
 from server import Database
-from server.audit import verify_chain
+from server.authority.audit import verify_chain
 from tests.live import PASSPHRASE, fresh_code, team
 from tests.test_signing_server import (
     assert_registered,

@@ -79,7 +79,7 @@ def trusted(key: ec.EllipticCurvePrivateKey, **extra: Any) -> TrustedKey:
 
 def signed_list(registry: ec.EllipticCurvePrivateKey, keys: list[TrustedKey],
                 public_url: str = BASE_URL) -> TrustList:
-    """A trust list signed the way the registry signs it (server/trust.py)."""
+    """A trust list signed the way the registry signs it (server/authority/trust.py)."""
     unsigned = TrustList(issued_at_ms=SIGNED_AT * 1000, registry_key=public_key_pem(registry),
                          keys=keys, public_url=public_url)
     return msgspec.structs.replace(unsigned,

@@ -17,7 +17,7 @@ from field_sync import DocumentState, Register, pack
 from schemas import Op, PulledPage, PullResponse, PushResponse
 from schemas.packed import is_packed, unpack_registers
 from server import Database, ServerConfig
-from server.tables import ProtocolRow
+from server.data.tables import ProtocolRow
 from tests.conftest import ADMIN, TEMPLATE, Device, enroll, put_assignment
 from tests.inprocess import written
 

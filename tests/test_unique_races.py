@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from field_sync_cli.local_server import LocalServer
-from server.problems import already_made
+from server.api.problems import already_made
 from tests.databases import ON_POSTGRES
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from field_sync.i18n import LANGUAGES
-from server.seal_story import VERIFIED
+from server.signing.seal_story import VERIFIED
 from tests.browser import DESKTOP, PHONE, Browser
 from tests.pages import CHECKS, PUBLIC_URL, STORIES, check_html, page_html, serve_pages
 

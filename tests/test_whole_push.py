@@ -26,9 +26,9 @@ from sqlalchemy import text
 from field_sync import content_hash, pack, replay
 from field_sync.freeze import Freeze
 from schemas import Op, OpResult, ProtocolResult, WholeProtocol
-from server.auth import Caller
-from server.ingest import Answers, ingest
-from server.whole import prepare_push
+from server.api.auth import Caller
+from server.sync.ingest import Answers, ingest
+from server.sync.whole import prepare_push
 from tests.databases import copy_database, dispose_database, fresh_database
 from tests.inprocess import InProcessRegistry
 from tests.strategies import BASE_MS, METROLOGY, edits, filled_protocols

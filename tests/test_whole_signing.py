@@ -34,12 +34,12 @@ from field_sync.seal import claim_for, make_seal
 from field_sync.signing import sign_canonical
 from schemas import EnrollRequest, Op, WholeProtocol
 from schemas.signing import RegistryTime, SignedProtocol, SigningStatement, TotpConfirmation
-from server.auth import Caller
-from server.ingest import Answers, ingest
-from server.reference import put_record
-from server.registry_time import tell
-from server.revocation import revoke_device
-from server.tables import DeviceKeyRow
+from server.api.auth import Caller
+from server.authority.registry_time import tell
+from server.authority.revocation import revoke_device
+from server.data.reference import put_record
+from server.data.tables import DeviceKeyRow
+from server.sync.ingest import Answers, ingest
 from tests.databases import copy_database, dispose_database, fresh_database
 from tests.inprocess import InProcessRegistry
 from tests.strategies import METROLOGY, filled_protocols

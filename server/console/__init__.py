@@ -25,6 +25,8 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.router import Router
 from sqlalchemy.exc import IntegrityError
 
+from server.api.problems import ProblemError
+from server.authority.keys import RegistryKeys
 from server.config import ServerConfig
 from server.console.admin_accounts import AccountPages
 from server.console.admin_inspectors import AssignmentPages, DevicePages, InspectorPages
@@ -34,8 +36,6 @@ from server.console.registry import RegistryPages
 from server.console.review import ReviewPages
 from server.console.sessions import ConsoleSessionConfig, DatabaseStore
 from server.console.signin import SignInController
-from server.keys import RegistryKeys
-from server.problems import ProblemError
 
 __all__ = ["ConsoleProtection", "console_router"]
 

@@ -10,6 +10,8 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
+from server.api.parameters import KeyPath
+from server.api.problems import NotFound, ProblemError
 from server.console.auth import administrator, current_account
 from server.console.forms import Form
 from server.console.pages import (
@@ -20,8 +22,6 @@ from server.console.pages import (
     problem_text,
     see_other,
 )
-from server.parameters import KeyPath
-from server.problems import NotFound, ProblemError
 from server.registry import Registry
 from server.services import accounts as account_service
 from server.services.regions import known_regions

@@ -15,13 +15,13 @@ from litestar.response import Redirect, Template
 from field_sync.qr import qr_svg
 from schemas import Assignment, Inspector, InspectorCreate
 from schemas.bounds import INT64_MAX
-from server import revocation
-from server.clock import now_ms
+from server.api.parameters import KeyId, KeyPath, SearchQuery
+from server.api.problems import BadRequest, ProblemError
+from server.authority import revocation
 from server.console.auth import administrator, current_account
 from server.console.forms import Form, checked
 from server.console.pages import console_page, flash, problem_text, see_other
-from server.parameters import KeyId, KeyPath, SearchQuery
-from server.problems import BadRequest, ProblemError
+from server.data.clock import now_ms
 from server.registry import Registry
 from server.services import devices as device_service
 from server.services import inspectors as inspector_service

@@ -12,12 +12,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from server.api.parameters import KeyPath, KeyQuery, SearchQuery
+from server.api.problems import ProblemError, TooLarge
 from server.console.auth import administrator, current_account
 from server.console.forms import Form
 from server.console.pages import console_page, flash, language, message, problem_text
-from server.parameters import KeyPath, KeyQuery, SearchQuery
-from server.problems import ProblemError, TooLarge
-from server.reference import KINDS
+from server.data.reference import KINDS
 from server.registry import Registry
 from server.services.reference_files import (
     BROWSED_KINDS,

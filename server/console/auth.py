@@ -14,8 +14,8 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
-from server.clock import now_ms
-from server.problems import Forbidden
+from server.api.problems import Forbidden
+from server.data.clock import now_ms
 from server.registry import Registry
 from server.services.accounts import ADMINISTRATOR, SUPERVISOR, Account, account
 

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 
-from server.problems import BadRequest, ProblemError
-from server.reference import RecordRejected, decode, field_named
+from server.api.problems import BadRequest, ProblemError
+from server.data.reference import RecordRejected, decode, field_named
 from server.web import MESSAGES
 
 __all__ = ["Form", "checked", "checked_text", "field_word", "problem_words"]

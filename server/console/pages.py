@@ -14,9 +14,9 @@ from litestar.response import Redirect, Template
 from sqlalchemy.exc import IntegrityError
 
 from field_sync.i18n import local_datetime, negotiate
+from server.api.problems import ProblemError, already_made
 from server.console.auth import NotSignedIn
 from server.console.forms import problem_words
-from server.problems import ProblemError, already_made
 from server.registry import Registry
 from server.services.accounts import ADMINISTRATOR, Account
 from server.web import MESSAGES, Page, render

@@ -16,21 +16,21 @@ from sqlmodel import select
 
 from field_sync.qr import qr_svg
 from schemas import Template as ProtocolTemplate
+from server.api.parameters import KeyPath, KeyQuery
+from server.api.problems import BadRequest, ProblemError
+from server.blobs.downloads import UNCOMPRESSED, evidence_file, evidence_thumbnail
 from server.console.auth import current_account, signed_in, supervisor
 from server.console.forms import Form, checked_text
 from server.console.pages import console_page, flash, language, problem_text, see_other
 from server.console.svg import geofence
-from server.downloads import UNCOMPRESSED, evidence_file, evidence_thumbnail
-from server.parameters import KeyPath, KeyQuery
-from server.problems import BadRequest, ProblemError
-from server.queries import STATUSES, Filters, query
+from server.data.queries import STATUSES, Filters, query
+from server.data.tables import TemplateRow
 from server.registry import Registry
 from server.services.export import EXPORT_FORMATS, export_chunks, media_type
 from server.services.printing import pdf_response, printed
 from server.services.protocol_view import protocol_view
 from server.services.regions import known_regions
 from server.services.supervision import ANNULLABLE, Awaiting, annul, clear
-from server.tables import TemplateRow
 from server.web import MESSAGES
 
 __all__ = ["SEARCH_FIELDS", "RegistryPages", "templates"]

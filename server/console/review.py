@@ -16,14 +16,14 @@ from sqlmodel import Session
 
 from field_sync.registry_pin import RegistryPin
 from schemas.signing import AuditCheckpoint
-from server.audit import AuditBreak, verify_chain
-from server.audit_anchor import check_checkpoint, newest_checkpoint
-from server.clock import now_ms
+from server.api.parameters import KeyQuery, LogQuery
+from server.authority.audit import AuditBreak, verify_chain
+from server.authority.audit_anchor import check_checkpoint, newest_checkpoint
 from server.console.auth import current_account, signed_in
 from server.console.pages import console_page, language, message
 from server.console.svg import bars, stacked_columns
-from server.parameters import KeyQuery, LogQuery
-from server.queries import STATUSES, TASHKENT, Filters, query
+from server.data.clock import now_ms
+from server.data.queries import STATUSES, TASHKENT, Filters, query
 from server.registry import Registry
 from server.services.audit_log import MAX_SEQ, AuditFilters, audit_page
 from server.services.dashboard import DAY_MS, dashboard

@@ -29,10 +29,10 @@ from litestar.utils.dataclass import extract_dataclass_items
 from sqlalchemy import delete
 from sqlmodel import col
 
-from server.auth import hash_secret
-from server.clock import now_ms
-from server.database import Database
-from server.tables import WebSessionRow
+from server.api.auth import hash_secret
+from server.data.clock import now_ms
+from server.data.database import Database
+from server.data.tables import WebSessionRow
 
 __all__ = ["ConsoleSessionConfig", "DatabaseStore", "rotate"]
 

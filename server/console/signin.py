@@ -11,14 +11,14 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from field_sync.qr import qr_svg
-from server.client_address import client_address
-from server.clock import now_ms
+from server.api.client_address import client_address
+from server.api.parameters import KeyPath
+from server.api.problems import ProblemError
 from server.console.auth import signed_in, signed_in_account
 from server.console.forms import Form, checked_text
 from server.console.pages import console_page, flash, problem_text, see_other
 from server.console.sessions import rotate
-from server.parameters import KeyPath
-from server.problems import ProblemError
+from server.data.clock import now_ms
 from server.registry import Registry
 from server.services.signin import (
     Lockout,

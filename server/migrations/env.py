@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import server.tables  # noqa: F401 - registers every table on SQLModel.metadata
+import server.data.tables  # noqa: F401 - registers every table on SQLModel.metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=SQLModel.metadata,

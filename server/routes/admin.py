@@ -11,15 +11,15 @@ from litestar.di import NamedDependency
 
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
 from schemas.bounds import Text
-from server.guards import admin_only
-from server.openapi import ADMINISTRATOR, documented
-from server.parameters import KeyPath
-from server.problems import BadRequest
+from server.api.guards import admin_only
+from server.api.openapi import ADMINISTRATOR, documented
+from server.api.parameters import KeyPath
+from server.api.problems import BadRequest
+from server.authority.revocation import reinstate_inspector, revoke_device, suspend_inspector
 from server.registry import Registry
-from server.revocation import reinstate_inspector, revoke_device, suspend_inspector
 from server.routes.answers import DeviceRevoked, InspectorSuspension
 from server.services.inspectors import create_inspector, issue_code, put_assignment
-from server.wire import decode_body, reply
+from server.sync.wire import decode_body, reply
 
 __all__ = ["AdminController", "Suspension"]
 

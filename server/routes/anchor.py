@@ -10,11 +10,11 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
 from schemas.signing import AuditCheckpoint, RegistryKey
-from server.audit_anchor import AuditLogCut, current_checkpoint
-from server.openapi import documented
-from server.problems import ProblemError
+from server.api.openapi import documented
+from server.api.problems import ProblemError
+from server.authority.audit_anchor import AuditLogCut, current_checkpoint
 from server.registry import Registry, now_ms
-from server.wire import reply
+from server.sync.wire import reply
 
 __all__ = ["audit_checkpoint", "registry_key"]
 

@@ -1,4 +1,4 @@
-"""The answers handlers build as maps, described for the OpenAPI document (``server.openapi``).
+"""The answers handlers build as maps, described for the OpenAPI document (``server.api.openapi``).
 
 They name the fields a client may rely on; an answer may carry more. The schemathesis run in the
 tests checks every answer against them.

@@ -14,7 +14,7 @@ that resume after a cut, and downloads; apart from ops, streamed, never held who
 - ``GET /v1/protocols/{id}/blobs/{sha256}`` (``Range: bytes=<from>-``): the file, to the device
   in scope, the administrator and supervisors (a token limited to regions reaches only their
   protocols); ``.../thumbnail``: a photo's thumbnail, made once and kept
-  (``server.thumbnails``). Both served by ``server.downloads``, as the console's are.
+  (``server.blobs.thumbnails``). Both served by ``server.blobs.downloads``, as the console's are.
 """
 
 from __future__ import annotations
@@ -31,17 +31,17 @@ from litestar.response import Stream
 
 from field_sync.media import SNIFF_BYTES, MediaRefused, check_decodes, sniff
 from schemas.attachments import BlobOffsets, BlobQuestion
-from server import evidence
-from server.auth import Caller
-from server.downloads import UNCOMPRESSED, evidence_file, evidence_thumbnail
-from server.evidence import Arrived, Declared
-from server.guards import protocol_reader
-from server.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
-from server.parameters import KeyPath
-from server.problems import BadRequest, Conflict, ProblemError, TooLarge
+from server.api.auth import Caller
+from server.api.guards import protocol_reader
+from server.api.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
+from server.api.parameters import KeyPath
+from server.api.problems import BadRequest, Conflict, ProblemError, TooLarge
+from server.blobs import evidence
+from server.blobs.downloads import UNCOMPRESSED, evidence_file, evidence_thumbnail
+from server.blobs.evidence import Arrived, Declared
+from server.blobs.uploads import StagingBusy, Upload
 from server.registry import Registry, now_ms
-from server.uploads import StagingBusy, Upload
-from server.wire import decode_body, reply
+from server.sync.wire import decode_body, reply
 
 __all__ = ["blob_thumbnail", "download_blob", "missing_blobs", "upload_blob"]
 

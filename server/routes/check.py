@@ -13,10 +13,10 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 
-from server.checks import CheckAnswer, check
+from server.api.openapi import documented
 from server.config import ServerConfig
-from server.openapi import documented
 from server.registry import Registry
+from server.signing.checks import CheckAnswer, check
 from server.web import Page, render
 
 __all__ = ["check_json", "check_page", "check_router"]

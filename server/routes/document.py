@@ -10,14 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from field_sync.i18n import negotiate
-from server.guards import protocol_reader
-from server.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
-from server.parameters import KeyPath
+from server.api.guards import protocol_reader
+from server.api.openapi import ADMINISTRATOR, DEVICE, SUPERVISOR, Body, documented
+from server.api.parameters import KeyPath
+from server.data.tables import ProtocolRow
 from server.registry import Registry
-from server.scope import assignments_in_scope
 from server.services.printing import pdf_response, printed
 from server.services.reach import Reach
-from server.tables import ProtocolRow
+from server.sync.scope import assignments_in_scope
 
 __all__ = ["protocol_document"]
 

@@ -12,24 +12,24 @@ from field_sync.keys import InvalidKey, load_public_key
 from field_sync.seal import key_id
 from field_sync.signing import from_b64url
 from schemas import EnrollRequest, EnrollResponse, Inspector
-from server.audit import append as audit
-from server.auth import hash_secret, make_device_token
-from server.clock import utcnow
-from server.database import Database
-from server.keys import RegistryKeys
-from server.openapi import documented
-from server.problems import BadRequest, Conflict, Unauthorized
-from server.registry import Registry, now_ms
-from server.registry_time import tell
-from server.services.inspectors import normalize_code
-from server.tables import (
+from server.api.auth import hash_secret, make_device_token
+from server.api.openapi import documented
+from server.api.problems import BadRequest, Conflict, Unauthorized
+from server.authority.audit import append as audit
+from server.authority.keys import RegistryKeys
+from server.authority.registry_time import tell
+from server.data.clock import utcnow
+from server.data.database import Database
+from server.data.tables import (
     BiometricCredentialRow,
     DeviceKeyRow,
     DeviceRow,
     EnrollmentCodeRow,
     InspectorRow,
 )
-from server.wire import decode_body, reply
+from server.registry import Registry, now_ms
+from server.services.inspectors import normalize_code
+from server.sync.wire import decode_body, reply
 
 __all__ = ["enroll"]
 

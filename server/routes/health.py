@@ -16,10 +16,10 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.openapi import Body, documented
+from server.api.openapi import Body, documented
+from server.data.schema import current_revision, head_revision
 from server.registry import Registry, now_ms
 from server.routes.answers import Health, Readiness
-from server.schema import current_revision, head_revision
 
 __all__ = ["health", "ready"]
 

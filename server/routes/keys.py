@@ -16,18 +16,18 @@ from sqlmodel import select
 from field_sync.keys import InvalidKey, load_public_key
 from field_sync.seal import key_id
 from schemas.bounds import Millis, Text
-from server.audit import append as audit
-from server.auth import Caller
-from server.database import Database
-from server.guards import admin_only
-from server.openapi import ADMINISTRATOR, DEVICE, documented
-from server.parameters import KeyId
-from server.problems import BadRequest, Conflict
+from server.api.auth import Caller
+from server.api.guards import admin_only
+from server.api.openapi import ADMINISTRATOR, DEVICE, documented
+from server.api.parameters import KeyId
+from server.api.problems import BadRequest, Conflict
+from server.authority.audit import append as audit
+from server.data.database import Database
+from server.data.tables import DeviceKeyRow, InspectorRow
 from server.registry import Registry, now_ms
 from server.routes.answers import KeyRevoked, KeyRotated
 from server.services import devices
-from server.tables import DeviceKeyRow, InspectorRow
-from server.wire import decode_body, reply
+from server.sync.wire import decode_body, reply
 
 __all__ = ["KeyRotation", "Revocation", "revoke_key", "rotate_key"]
 

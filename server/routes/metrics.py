@@ -11,9 +11,9 @@ from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from server.auth import bearer, hash_secret, require_admin
+from server.api.auth import bearer, hash_secret, require_admin
+from server.api.problems import Unauthorized
 from server.metrics import exposition
-from server.problems import Unauthorized
 from server.registry import Registry
 
 __all__ = ["metrics", "metrics_scraper"]

@@ -11,15 +11,15 @@ from sqlmodel import col, select
 
 from field_sync import content_hash
 from schemas import Op, ProtocolRecord
-from server.auth import Caller, require_admin, require_device
-from server.documents import decode_state
-from server.openapi import ADMINISTRATOR, DEVICE, documented
-from server.parameters import KeyPath
-from server.problems import NotFound, Unauthorized
+from server.api.auth import Caller, require_admin, require_device
+from server.api.openapi import ADMINISTRATOR, DEVICE, documented
+from server.api.parameters import KeyPath
+from server.api.problems import NotFound, Unauthorized
+from server.data.tables import HeldOpRow, ProtocolRow
 from server.registry import Registry
-from server.scope import assignments_in_scope
-from server.tables import HeldOpRow, ProtocolRow
-from server.wire import reply
+from server.sync.documents import decode_state
+from server.sync.scope import assignments_in_scope
+from server.sync.wire import reply
 
 __all__ = ["get_protocol"]
 

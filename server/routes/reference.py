@@ -7,15 +7,15 @@ from typing import Any
 from litestar import Controller, Request, Response, post, put
 from litestar.di import NamedDependency
 
-from server.guards import admin_only
-from server.importer import ImportReport, import_records
-from server.openapi import ADMINISTRATOR, Body, documented
-from server.parameters import FileFormat, ImportKind, KeyPath, RecordKind
-from server.problems import BadRequest
-from server.reference import LooseRecord, RecordRejected, put_record
+from server.api.guards import admin_only
+from server.api.openapi import ADMINISTRATOR, Body, documented
+from server.api.parameters import FileFormat, ImportKind, KeyPath, RecordKind
+from server.api.problems import BadRequest
+from server.data.importer import ImportReport, import_records
+from server.data.reference import LooseRecord, RecordRejected, put_record
 from server.registry import Registry
 from server.routes.answers import ReferenceStored
-from server.wire import decode_body, reply
+from server.sync.wire import decode_body, reply
 
 __all__ = ["ReferenceController"]
 

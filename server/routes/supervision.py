@@ -16,19 +16,16 @@ from litestar.response import Stream
 from schemas import ProtocolPage
 from schemas.bounds import Key, Name, Regions, Text
 from schemas.signing import Receipt
-from server.audit import append as audit
-from server.auth import make_supervisor_token
-from server.clock import now_ms, utcnow
-from server.database import Database
-from server.guards import admin_only, supervisor_only, supervisor_or_admin
-from server.openapi import (
+from server.api.auth import make_supervisor_token
+from server.api.guards import admin_only, supervisor_only, supervisor_or_admin
+from server.api.openapi import (
     ADMINISTRATOR,
     SUPERVISOR,
     SUPERVISOR_OR_ADMINISTRATOR,
     Body,
     documented,
 )
-from server.parameters import (
+from server.api.parameters import (
     AfterSeq,
     AuditLimit,
     DayQuery,
@@ -42,10 +39,14 @@ from server.parameters import (
     SearchQuery,
     StatusQuery,
 )
-from server.problems import BadRequest, Conflict
-from server.queries import Filters, Order, count, query
+from server.api.problems import BadRequest, Conflict
+from server.authority.audit import append as audit
+from server.authority.revocation import revoke_supervisor
+from server.data.clock import now_ms, utcnow
+from server.data.database import Database
+from server.data.queries import Filters, Order, count, query
+from server.data.tables import SupervisorRow
 from server.registry import Registry
-from server.revocation import revoke_supervisor
 from server.routes.answers import (
     AnnulmentAct,
     AuditEntry,
@@ -56,8 +57,7 @@ from server.services.audit_log import AuditFilters, audit_page
 from server.services.export import export_chunks, media_type
 from server.services.reach import Reach, format_regions
 from server.services.supervision import Awaiting, annul, clear
-from server.tables import SupervisorRow
-from server.wire import decode_body, reply
+from server.sync.wire import decode_body, reply
 
 __all__ = ["RegistryController", "SupervisorAdmin", "SupervisorController"]
 

@@ -10,17 +10,17 @@ from litestar.params import FromQuery
 
 from field_sync.evidence import has_attachment_fields
 from schemas import PullResponse, PushRequest, PushResponse
-from server.auth import Caller
-from server.changes import Cursor, pull
-from server.ingest import ingest
+from server.api.auth import Caller
+from server.api.openapi import DEVICE, documented
+from server.api.parameters import CursorQuery, PullLimit
+from server.api.problems import BadRequest, TooLarge
+from server.authority.registry_time import tell
 from server.metrics import count_pull, count_push
-from server.openapi import DEVICE, documented
-from server.parameters import CursorQuery, PullLimit
-from server.problems import BadRequest, TooLarge
 from server.registry import Registry, now_ms
-from server.registry_time import tell
-from server.whole import as_msgpack
-from server.wire import JSON, decode_body, replies_in_json, reply
+from server.sync.changes import Cursor, pull
+from server.sync.ingest import ingest
+from server.sync.whole import as_msgpack
+from server.sync.wire import JSON, decode_body, replies_in_json, reply
 
 __all__ = ["pull_changes", "push_ops"]
 

@@ -11,15 +11,15 @@ from litestar.response import Template
 
 from field_sync.verify import Verdict
 from schemas.signing import TrustList
+from server.api.openapi import documented
+from server.authority.trust import current_list
 from server.console.auth import signed_in_account
-from server.openapi import documented
+from server.data.tables import ProtocolRow
 from server.registry import Registry
-from server.seal_story import SealStory, story_of, verification_path
-from server.tables import ProtocolRow
-from server.trust import current_list
-from server.verification import verdict_for
+from server.signing.seal_story import SealStory, story_of, verification_path
+from server.signing.verification import verdict_for
+from server.sync.wire import reply
 from server.web import Page, render
-from server.wire import reply
 
 __all__ = ["console_link", "trust_list_route", "verification_page", "verify_json"]
 

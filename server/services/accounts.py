@@ -13,14 +13,14 @@ import msgspec
 from sqlmodel import Session, col, select
 
 from schemas.bounds import Regions
-from server.audit import append as audit
-from server.auth import hash_secret
-from server.clock import now_ms, utcnow
+from server.api.auth import hash_secret
+from server.api.problems import BadRequest, Conflict, NotFound
+from server.authority.audit import append as audit
 from server.config import ServerConfig
-from server.database import Database
-from server.problems import BadRequest, Conflict, NotFound
+from server.data.clock import now_ms, utcnow
+from server.data.database import Database
+from server.data.tables import AccountRow
 from server.services.reach import Reach, format_regions, parse_regions
-from server.tables import AccountRow
 
 __all__ = ["ADMINISTRATOR", "ROLES", "SUPERVISOR", "Account", "Invitation",
            "account", "accounts", "create_account", "disable_account", "invite_again",

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
+from server.data.tables import AuditEntryRow, ProtocolRow
 from server.services.reach import Reach
-from server.tables import AuditEntryRow, ProtocolRow
 
 __all__ = ["AuditFilters", "audit_page"]
 

@@ -15,8 +15,7 @@ from sqlalchemy import func
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from server.services.reach import Reach
-from server.tables import (
+from server.data.tables import (
     AccountRow,
     DeviceRow,
     InspectorRow,
@@ -24,6 +23,7 @@ from server.tables import (
     ReceiptRow,
     TotpSecretRow,
 )
+from server.services.reach import Reach
 
 __all__ = ["DAY_MS", "Dashboard", "Gap", "Lockout", "QuietDevice", "dashboard"]
 

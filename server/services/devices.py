@@ -1,6 +1,7 @@
 """Tablets and their signing keys, as administrators see and revoke them.
 
-Revoking a device (``server.revocation``) ends its credentials and revokes its keys from that
+Revoking a device (``server.authority.revocation``) ends its credentials and revokes its keys from
+that
 moment; revoking a key makes its signatures dated after a given time untrusted: the trust list
 carries the time, and seals signed later verify as ``revoked``. Both are audited.
 """
@@ -13,12 +14,19 @@ import msgspec
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from server.audit import append as audit
-from server.clock import now_ms
-from server.database import Database
-from server.problems import NotFound
-from server.revocation import revoke_device
-from server.tables import AuditEntryRow, DeviceKeyRow, DeviceRow, HeldOpRow, InspectorRow, OpLogRow
+from server.api.problems import NotFound
+from server.authority.audit import append as audit
+from server.authority.revocation import revoke_device
+from server.data.clock import now_ms
+from server.data.database import Database
+from server.data.tables import (
+    AuditEntryRow,
+    DeviceKeyRow,
+    DeviceRow,
+    HeldOpRow,
+    InspectorRow,
+    OpLogRow,
+)
 
 __all__ = ["DeviceView", "KeyView", "device", "devices", "revoke_device", "revoke_key"]
 

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from field_sync.printed_evidence import exhibits
 from schemas import Protocol, Template
-from server.evidence import held
+from server.blobs.evidence import held
 
 __all__ = ["EvidenceView", "evidence_views"]
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import msgspec
 
-from server.documents import decode_state
-from server.queries import Filters, stream, summary
+from server.data.queries import Filters, stream, summary
 from server.registry import Registry
+from server.sync.documents import decode_state
 
 __all__ = ["EXPORT_COLUMNS", "EXPORT_FORMATS", "export_chunks", "media_type"]
 

@@ -16,21 +16,21 @@ from field_sync.confirmation import TOTP_STEP_S
 from field_sync.enrollment import enrollment_uri
 from field_sync.qr import qr_svg
 from schemas import Assignment, EnrollmentCode, Inspector, InspectorCreate
-from server.audit import append as audit
-from server.auth import hash_secret
-from server.clock import now_ms, utcnow
-from server.database import Database
-from server.keys import RegistryKeys
-from server.problems import BadRequest, Conflict, NotFound
-from server.reference import RecordRejected, put_record
-from server.scope import assignments_since
-from server.tables import (
+from server.api.auth import hash_secret
+from server.api.problems import BadRequest, Conflict, NotFound
+from server.authority.audit import append as audit
+from server.authority.keys import RegistryKeys
+from server.data.clock import now_ms, utcnow
+from server.data.database import Database
+from server.data.reference import RecordRejected, put_record
+from server.data.tables import (
     AssignmentRow,
     EnrollmentCodeRow,
     InspectorRow,
     TotpSecretRow,
     UsedTotpStep,
 )
+from server.sync.scope import assignments_since
 
 __all__ = ["assignment", "assignments", "create_inspector", "inspector", "inspectors",
            "issue_code", "new_enrollment_code", "normalize_code", "put_assignment",

@@ -11,12 +11,12 @@ from sqlmodel import Session
 
 from field_sync.document import printed_protocol, render_pdf
 from field_sync.evidence import attachments_of
-from server.documents import decode_state
-from server.evidence import site_of
-from server.problems import NotFound
+from server.api.problems import NotFound
+from server.blobs.evidence import site_of
+from server.data.tables import ProtocolRow
 from server.registry import Registry
-from server.scope import assignment_team
-from server.tables import ProtocolRow
+from server.sync.documents import decode_state
+from server.sync.scope import assignment_team
 
 __all__ = ["pdf_response", "printed"]
 

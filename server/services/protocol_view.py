@@ -21,12 +21,8 @@ from schemas import Template
 from schemas.reference import Site
 from schemas.signing import BiometricConfirmation, SignedProtocol
 from schemas.templates import Field
-from server.catalog import TemplateCatalog
-from server.documents import decode_state
-from server.services.evidence_view import EvidenceView, evidence_views
-from server.services.reach import Reach
-from server.services.supervision import StatusEvent, status_history
-from server.tables import (
+from server.data.catalog import TemplateCatalog
+from server.data.tables import (
     AnnulmentRow,
     DeviceRow,
     HeldOpRow,
@@ -35,6 +31,10 @@ from server.tables import (
     ReceiptRow,
     ReferenceRow,
 )
+from server.services.evidence_view import EvidenceView, evidence_views
+from server.services.reach import Reach
+from server.services.supervision import StatusEvent, status_history
+from server.sync.documents import decode_state
 
 __all__ = ["Cell", "Column", "FieldView", "HeldView", "LinkView", "LocationView",
            "ProtocolView", "SignatureView", "TableView", "protocol_view"]

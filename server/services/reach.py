@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, false
 from sqlmodel import col
 
-from server.problems import NotFound
-from server.tables import ProtocolRow
+from server.api.problems import NotFound
+from server.data.tables import ProtocolRow
 
 __all__ = ["ADMINISTRATOR", "Reach", "format_regions", "parse_regions"]
 

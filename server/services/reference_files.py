@@ -11,12 +11,12 @@ import msgspec
 from sqlalchemy import delete
 from sqlmodel import col, select
 
-from server.clock import now_ms
-from server.database import Database
-from server.importer import ImportReport, import_records
-from server.problems import BadRequest, NotFound
-from server.reference import KINDS, RecordRejected
-from server.tables import ReferenceRow, StagedImportRow
+from server.api.problems import BadRequest, NotFound
+from server.data.clock import now_ms
+from server.data.database import Database
+from server.data.importer import ImportReport, import_records
+from server.data.reference import KINDS, RecordRejected
+from server.data.tables import ReferenceRow, StagedImportRow
 
 __all__ = ["BROWSED_KINDS", "Staged", "browse", "commit_import", "stage_import"]
 

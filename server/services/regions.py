@@ -11,8 +11,8 @@ import msgspec
 from sqlmodel import col, select
 
 from schemas.reference import Site
-from server.database import Database
-from server.tables import ReferenceRow
+from server.data.database import Database
+from server.data.tables import ReferenceRow
 
 __all__ = ["known_regions"]
 

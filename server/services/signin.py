@@ -5,7 +5,7 @@ Failures count per account, password and code alike; by default the fifth locks 
 for a quarter of an hour (``ServerConfig.console_max_failures``, ``console_lockout_s``). A name
 nobody holds fails the same way, in the same time (the password is checked against a dummy
 hash), so names cannot be probed. A code is taken once. Every sign-in, failure and lockout is in
-the audit log, with the client's address (``server.client_address``).
+the audit log, with the client's address (``server.api.client_address``).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
 from field_sync.confirmation import TOTP_STEP_S, matching_totp_step
-from server.audit import append as audit
-from server.auth import hash_secret
-from server.clock import now_ms
+from server.api.auth import hash_secret
+from server.api.problems import BadRequest, Unauthorized
+from server.authority.audit import append as audit
+from server.authority.keys import RegistryKeys
 from server.config import ServerConfig
-from server.database import Database
-from server.keys import RegistryKeys
-from server.problems import BadRequest, Unauthorized
+from server.data.clock import now_ms
+from server.data.database import Database
+from server.data.tables import AccountRow
 from server.services.accounts import Account, view
-from server.tables import AccountRow
 
 __all__ = ["Lockout", "SignInRefused", "accept_invitation",
            "check_code", "check_new_password", "check_password", "invitation",

@@ -12,18 +12,18 @@ from sqlmodel import Session, col, select
 from field_sync.paths import SUPERSEDES
 from field_sync.signing import sign_canonical
 from schemas.signing import Receipt
-from server import evidence
-from server.audit import append as audit
-from server.catalog import TemplateCatalog
-from server.clock import now_ms
-from server.database import Database
-from server.documents import decode_state
-from server.evidence import AWAITING_EVIDENCE
-from server.keys import RegistryKeys
-from server.problems import BadRequest, Conflict
+from server.api.problems import BadRequest, Conflict
+from server.authority.audit import append as audit
+from server.authority.keys import RegistryKeys
+from server.blobs import evidence
+from server.blobs.evidence import AWAITING_EVIDENCE
+from server.data.catalog import TemplateCatalog
+from server.data.clock import now_ms
+from server.data.database import Database
+from server.data.tables import AnnulmentRow, AuditEntryRow, ProtocolRow
 from server.services.reach import Reach
-from server.signatures import issue_receipt
-from server.tables import AnnulmentRow, AuditEntryRow, ProtocolRow
+from server.signing.signatures import issue_receipt
+from server.sync.documents import decode_state
 
 __all__ = ["STATUS_ACTIONS", "Awaiting", "StatusEvent", "annul", "clear", "status_history",
            "supersede_corrected"]

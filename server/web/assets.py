@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
-from server.problems import NotFound
+from server.api.problems import NotFound
 from server.registry import Registry
 
 __all__ = ["STATIC_DIR", "brand_logo", "file_version", "static_files", "static_url"]

@@ -31,7 +31,7 @@ _CHUNK = 5_000
 
 
 def _label(kind: str, body: bytes) -> str:
-    """What ``server.reference`` labels a record of ``kind`` with (as of this revision)."""
+    """What ``server.data.reference`` labels a record of ``kind`` with (as of this revision)."""
     record = msgspec.msgpack.decode(body)
     if not isinstance(record, dict):
         return ''
