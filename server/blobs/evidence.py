@@ -30,6 +30,7 @@ from server.data.catalog import TemplateCatalog
 from server.data.database import Database
 from server.data.tables import AssignmentRow, AwaitedBlobRow, BlobRow, ProtocolRow, ReferenceRow
 from server.services.reach import Reach
+from server.signing.corrections import supersede_corrected
 from server.signing.signatures import issue_receipt
 from server.sync.documents import decode_state
 from server.sync.scope import assignments_in_scope
@@ -182,17 +183,6 @@ def _register(session: Session, keys: RegistryKeys, protocol_id: str, now_ms: in
           changed)
     corrected = state.value(SUPERSEDES)
     if isinstance(corrected, str) and corrected:
-        _supersede(session, corrected, protocol_id, changed, now_ms, actor)
+        supersede_corrected(session, corrected, protocol_id, changed, now_ms, actor)
     return True
 
-
-def _supersede(session: Session, corrected_id: str, by: str, changed: int, at_ms: int,
-               actor: str) -> None:
-    """A correction just registered supersedes the protocol it corrects, if that one is still
-    registered or quarantined (it may have been annulled since the correction was made)."""
-    old = session.get(ProtocolRow, corrected_id)
-    if old is None or old.status not in ("registered", "quarantined"):
-        return
-    old.status, old.superseded_by, old.changed = "superseded", by, changed
-    session.add(old)
-    audit(session, at_ms, actor, "superseded", corrected_id, {"by": by}, changed)

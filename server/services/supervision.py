@@ -22,11 +22,11 @@ from server.data.clock import now_ms
 from server.data.database import Database
 from server.data.tables import AnnulmentRow, AuditEntryRow, ProtocolRow
 from server.services.reach import Reach
+from server.signing.corrections import supersede_corrected
 from server.signing.signatures import issue_receipt
 from server.sync.documents import decode_state
 
-__all__ = ["STATUS_ACTIONS", "Awaiting", "StatusEvent", "annul", "clear", "status_history",
-           "supersede_corrected"]
+__all__ = ["STATUS_ACTIONS", "Awaiting", "StatusEvent", "annul", "clear", "status_history"]
 
 ANNULLABLE = ("registered", "quarantined", "superseded", AWAITING_EVIDENCE)
 STATUS_ACTIONS = ("registered", "quarantined", "cleared", "superseded", "annulled")
@@ -71,18 +71,6 @@ def annul(database: Database, keys: RegistryKeys, reach: Reach, protocol_id: str
         session.add(row)
         audit(session, now, reach.actor, "annulled", protocol_id, act, changed)
     return {**act, "signature": signature}
-
-
-def supersede_corrected(session: Session, corrected_id: str, by: str, changed: int,
-                        at_ms: int, actor: str) -> None:
-    """A correction just registered supersedes the protocol it corrects, if that one is still
-    registered or quarantined (it may have been annulled since the correction was made)."""
-    old = session.get(ProtocolRow, corrected_id)
-    if old is None or old.status not in ("registered", "quarantined"):
-        return
-    old.status, old.superseded_by, old.changed = "superseded", by, changed
-    session.add(old)
-    audit(session, at_ms, actor, "superseded", corrected_id, {"by": by}, changed)
 
 
 class Awaiting(msgspec.Struct, frozen=True):

@@ -44,7 +44,7 @@ from server.data.tables import (
     ProtocolRow,
     ReceiptRow,
 )
-from server.services.supervision import supersede_corrected
+from server.signing.corrections import supersede_corrected
 from server.signing.signatures import AwaitingEvidence, Before, SignatureRefused, Signing, register
 from server.sync import oplog
 from server.sync.documents import decode_state, encode_registers, encode_vector, encode_vector_of
