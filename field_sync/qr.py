@@ -8,11 +8,14 @@ in C): a pure-Python encoder spends some 30 ms choosing a seal's mask pattern, z
 from __future__ import annotations
 
 import io
+import re
 
 import zxingcpp
 from PIL import Image
 
 __all__ = ["qr_png", "qr_svg", "qr_version"]
+
+_SIZE = re.compile(r'<svg width="(\d+)" height="(\d+)"')
 
 MODULE_PX = 6
 """Pixels a module in the PNG (and user units in the SVG): a version 13 seal is 462 across."""
@@ -37,5 +40,13 @@ def qr_png(text: str) -> bytes:
 
 
 def qr_svg(text: str) -> bytes:
-    """An SVG of the QR code of ``text``, with its quiet zone."""
-    return zxingcpp.write_barcode_to_svg(_symbol(text), scale=MODULE_PX).encode()
+    """An SVG of the QR code of ``text``, with its quiet zone: a file of its own, or inline in
+    a page, where it scales to whatever size the page gives it (its ``viewBox``)."""
+    svg = zxingcpp.write_barcode_to_svg(_symbol(text), scale=MODULE_PX)
+    # From the <svg> element on (no XML prolog or doctype inside HTML); with no viewBox, a
+    # page that sizes the image would crop the code instead of scaling it.
+    svg = svg[svg.index("<svg"):]
+    size = _SIZE.search(svg)
+    assert size is not None, "zxing-cpp's SVG has its width and height"
+    width, height = size.groups()
+    return svg.replace("<svg ", f'<svg viewBox="0 0 {width} {height}" ', 1).encode()

@@ -149,6 +149,9 @@ def test_search_open_annul_and_the_public_page_changes(console: Console) -> None
     assert "Inside the geofence" in console.browser.text()
     seal_path = console.find("a[href^='/v/']").get_attribute("href")
     assert seal_path is not None
+    # The seal's QR as the page draws it, small, is whole and reads back as the seal.
+    seal = _read_qr(console.find("figure.qr--small svg"))
+    assert seal.upper().endswith(seal_path.rsplit("/", 1)[1].split("?")[0].upper())
     console.submit("form.act-annul", reason="Bayonnoma notoʻgʻri obyektda tuzilgan")
     assert "The protocol is annulled." in console.browser.text()
     assert "notoʻgʻri obyektda" in console.find("ol.timeline").text
