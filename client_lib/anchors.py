@@ -5,6 +5,9 @@ When the agency rotates its registry key, the trust list carries the key's hand-
 signed by a key they lead to from the pinned one is kept, and the tablet pins that key from
 then on (the checkpoint of the same sync is checked against it).
 
+A trust list older than the one kept is refused, as a checkpoint that goes back is (below): an
+old list, replayed, could be from before a key was revoked.
+
 The tablet keeps the newest checkpoint it was given, as evidence: a registry whose audit log
 was later cut short cannot show a log that reaches it. A checkpoint that goes back (fewer
 entries, or the same entry with another hash) is not kept, and is logged as what it is.
@@ -54,6 +57,13 @@ def _keep_trust_list(store: DeviceStore, pin: RegistryPin, fresh: TrustList) -> 
         return pin  # unchanged: checked and kept already, its key pinned with it
     if not pin.signed(fresh):
         log.warning("ignoring a trust list not signed by the pinned registry key")
+        return pin
+    kept = kept_trust_list(store)
+    if kept is not None and fresh.issued_at_ms < kept.issued_at_ms:
+        # An older list the registry key did sign, replayed: it may be from before a key was
+        # revoked, and seals that key made since would verify again.
+        log.error("the registry's trust list went back: one issued at %d was kept, and one "
+                  "issued at %d came; the newer is kept", kept.issued_at_ms, fresh.issued_at_ms)
         return pin
     newest = pin.newest_key(fresh.handovers)
     with store.transaction() as db:
