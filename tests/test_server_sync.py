@@ -1083,3 +1083,19 @@ async def test_the_content_hash_follows_the_content(client: AsyncTestClient,
     assert outcomes(await push(client, alice, [alice.op(doc, "conclusion", "compliant")])) == [
         ("accepted", "")]
     assert (await record(client, doc))["content_hash"] == first  # same content, same hash
+
+
+async def test_a_json_protocol_pushed_whole_with_a_value_past_64_bits_is_a_clear_400(
+        client: AsyncTestClient, teams: Teams) -> None:
+    """Its value has no MessagePack form to be stored in: the push is refused whole, and the
+    protocol is not stored (never a 500)."""
+    doc = str(uuid.uuid4())
+    op = teams.alice.op(doc, "", {"_template": TEMPLATE, "_assignment": "A", "findings": 2**70})
+    body = {"ops": [], "protocols": [[doc, [[op.seq, op.path, op.value, op.hlc]]]]}
+    response = await client.post("/v1/push", content=msgspec.json.encode(body),
+                                 headers={**teams.alice.headers,
+                                          "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "bad_value"
+    unknown = await client.get(f"/v1/protocols/{doc}", headers=ADMIN)
+    assert unknown.status_code == 404

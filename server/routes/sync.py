@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
@@ -35,12 +36,16 @@ async def push_ops(
     """Device. Merge a batch of the device's own ops; one result per op, or one per protocol
     pushed whole whose ops all fared alike."""
     batch = await decode_body(request, PushRequest)
-    if batch.protocols and JSON in request.headers.get("content-type", "").lower():
-        batch.protocols = as_msgpack(batch.protocols)  # values are kept as MessagePack
     count = len(batch.ops) + sum(len(item.ops) for item in batch.protocols)
     if count > registry.config.max_batch_ops:
         raise TooLarge("batch_too_large",
                        f"{count} ops; send at most {registry.config.max_batch_ops}")
+    if batch.protocols and JSON in request.headers.get("content-type", "").lower():
+        try:  # values are kept as MessagePack
+            batch.protocols = await registry.run(as_msgpack, batch.protocols)
+        except (OverflowError, msgspec.EncodeError) as exc:
+            raise BadRequest("bad_value", f"a value of a protocol pushed whole has no "
+                             f"MessagePack form: {exc}") from exc
     answers = await registry.run(
         ingest,
         registry.database,
