@@ -80,10 +80,12 @@ def geofence(*, lat: str, lon: str, accuracy_m: str, site_lat: str, site_lon: st
         f'<circle cx="{fx:.1f}" cy="{fy:.1f}" r="{max(accuracy / per_px, 3):.1f}" '
         f'fill="{fix_colour}" fill-opacity=".18" stroke="{fix_colour}" stroke-width="1.5"/>',
         f'<circle cx="{fx:.1f}" cy="{fy:.1f}" r="4.5" fill="{fix_colour}"/>',
-        # The fix's label on the side away from the centre, so the two never overlap.
+        # The fix's label runs toward the middle, where the drawing has room for it, above or
+        # below the fix; a white halo keeps it legible across the fence's line.
         f'<text x="{fx - 9 if fx > half else fx + 9:.1f}" '
         f'y="{fy - 10 if fy <= half else fy + 20:.1f}" font-size="13" '
         f'text-anchor="{"end" if fx > half else "start"}" fill="{fix_colour}" '
+        f'stroke="#fff" stroke-width="4" stroke-linejoin="round" paint-order="stroke" '
         f'font-weight="700">{escape(labels["fix"])}</text>']
     length, bar_px = _scale_bar(per_px)
     parts += [
