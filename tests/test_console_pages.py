@@ -16,6 +16,7 @@ import pytest
 from client_lib import Tablet
 from field_sync_cli.admin_client import AdminClient
 from field_sync_cli.local_server import LocalServer
+from server.console.pages import message
 from tests.console_data import (
     Region,
     quarantine,
@@ -169,6 +170,11 @@ def test_a_supervisor_clears_a_quarantined_protocol_with_a_reason(setting: Setti
     client, protocol = setting.clients["ana"], setting.quarantined
     page = _ok(client, f"/console/protocols/{protocol}?lang=en")
     assert "Clear for registration" in page.text
+    # The broken rule in the reader's words, the registry's detail after it.
+    assert "<strong>Attestation lapsed</strong>" in page.text
+    assert "rule 1 attestation_lapsed" not in page.text
+    queue = _ok(client, "/console/quarantine?lang=ru").text
+    assert f"<strong>{message('ru', 'console.rule.attestation_lapsed')}</strong>" in queue
     empty = client.post(f"/console/protocols/{protocol}/clear?lang=en",
                         data={"reason": "  ", "_csrf_token": csrf_token(page)})
     assert empty.status_code == 400 and "Write the reason" in empty.text
