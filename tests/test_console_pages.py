@@ -101,6 +101,8 @@ def test_every_page_renders_for_an_administrator(setting: Setting) -> None:
         _ok(client, path)
     integrity = _ok(client, "/console/audit?check=true&lang=en").text
     assert "badge--ok" in integrity and "Newest checkpoint the registry signed" in integrity
+    signed_in = _ok(client, "/console/audit?action=signed_in&lang=ru").text
+    assert f">{message('ru', 'console.audit_action.signed_in')}</a>" in signed_in  # in words
 
 
 def test_a_protocol_page_shows_the_protocol_whole(setting: Setting) -> None:
