@@ -8,6 +8,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterator
+from html import escape
 from http.cookies import SimpleCookie
 
 import httpx
@@ -99,6 +100,8 @@ def test_every_page_renders_for_an_administrator(setting: Setting) -> None:
                  "/console/admin/reference?kind=instrument", "/console/admin/accounts",
                  f"/console/admin/accounts/{setting.people['ana'].name}"):
         _ok(client, path)
+    found = _ok(client, f"/console/registry?region={north.name}").text
+    assert f'<td title="{inspector.id}">{escape(inspector.full_name)}</td>' in found  # a name
     integrity = _ok(client, "/console/audit?check=true&lang=en").text
     assert "badge--ok" in integrity and "Newest checkpoint the registry signed" in integrity
     signed_in = _ok(client, "/console/audit?action=signed_in&lang=ru").text

@@ -23,6 +23,7 @@ from server.console.auth import current_account, signed_in, supervisor
 from server.console.forms import Form, checked_text
 from server.console.pages import console_page, flash, language, problem_text, see_other
 from server.console.svg import geofence
+from server.data.names import inspector_names
 from server.data.queries import STATUSES, Filters, query
 from server.data.tables import TemplateRow
 from server.registry import Registry
@@ -90,12 +91,14 @@ class RegistryPages(Controller):
         reach = current_account(request).reach
         with registry.database.read() as session:
             page = query(session, _filters(request, search), after, PAGE_SIZE, "newest")
+            inspectors = inspector_names(session, (p.inspector_id for p in page.protocols))
         kinds = templates(registry, lang)
         regions = sorted(reach.regions) if reach.regions is not None else \
             known_regions(registry.database)
         return console_page(request, registry, "registry.html", {
             "search": search, "page": page, "after": after, "kinds": kinds,
-            "titles": dict(kinds), "region_options": [(region, region) for region in regions],
+            "titles": dict(kinds), "inspectors": inspectors,
+            "region_options": [(region, region) for region in regions],
             "status_options": [(status, MESSAGES.text(lang, f"console.status.{status}"))
                                for status in STATUSES],
             "searched": any(search.values()),

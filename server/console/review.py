@@ -23,6 +23,7 @@ from server.console.auth import current_account, signed_in
 from server.console.pages import console_page, language, message
 from server.console.svg import bars, stacked_columns
 from server.data.clock import now_ms
+from server.data.names import inspector_names
 from server.data.queries import STATUSES, TASHKENT, Filters, query
 from server.registry import Registry
 from server.services.audit_log import MAX_SEQ, AuditFilters, audit_page
@@ -75,8 +76,9 @@ class ReviewPages(Controller):
             page = query(session, Filters(status="quarantined", rule=rule, reach=reach),
                          after, PAGE_SIZE, "newest")
             rules = dashboard(session, reach, now_ms(), 1).by_rule
+            inspectors = inspector_names(session, (p.inspector_id for p in page.protocols))
         return console_page(request, registry, "quarantine.html", {
-            "page": page, "rule": rule, "rules": rules, "after": after,
+            "page": page, "rule": rule, "rules": rules, "after": after, "inspectors": inspectors,
             "rule_labels": _rule_labels(language(request), rules)}, section="quarantine")
 
     @get("/audit", sync_to_thread=True)

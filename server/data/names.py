@@ -7,6 +7,7 @@ not a subquery it may read the whole table to test."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_
@@ -15,7 +16,7 @@ from sqlmodel import Session, col
 
 from server.data.tables import InspectorRow, ReferenceRow
 
-__all__ = ["MOST_KEYS", "Names", "resolve_names"]
+__all__ = ["MOST_KEYS", "Names", "inspector_names", "resolve_names"]
 
 MOST_KEYS = 1000
 """The most keys a name stands for (a name as short as "a" finds this many, first by key)."""
@@ -68,3 +69,14 @@ def resolve_names(session: Session, entity: str, inspector: str, site: str) -> N
         else _references(session, "entity", entity),
         inspectors=_with(inspector, _inspectors(session, inspector)) if inspector else None,
         sites=_with(site, _references(session, "site", site)) if site else None)
+
+
+def inspector_names(session: Session, ids: Iterable[str]) -> dict[str, str]:
+    """The full name of each of these inspectors the registry knows (one query for a page)."""
+    wanted = sorted(set(ids) - {""})
+    if not wanted:
+        return {}
+    rows = session.execute(select_columns(col(InspectorRow.id), col(InspectorRow.full_name))
+                           .where(col(InspectorRow.id).in_(wanted))).tuples().all()
+    return dict(rows)
+
