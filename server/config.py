@@ -143,7 +143,8 @@ class ServerConfig:
     """An image file (SVG or PNG) shown beside the agency's name on the registry's pages."""
     check_requests_per_minute: int = 30
     """How many checks by number (``GET /v1/check``, the ``/check`` page) one client may make
-    in a minute before it is answered 429 with ``Retry-After``."""
+    in a minute before it is answered 429 with ``Retry-After``. Each worker process counts
+    its own: with ``--workers N`` a client may make up to N times as many."""
 
     # -- evidence files -------------------------------------------------------------------------
     blob_store: BlobStoreKind = "directory"
