@@ -19,6 +19,7 @@ from server.console.auth import NotSignedIn
 from server.console.forms import problem_words
 from server.registry import Registry
 from server.services.accounts import ADMINISTRATOR, Account
+from server.signing.reasons import broken_rule
 from server.web import MESSAGES, Page, render
 
 __all__ = ["console_page", "error_page", "flash", "language", "link", "message",
@@ -95,8 +96,8 @@ def console_page(request: Request[Any, Any, Any], registry: Registry, template: 
                  status: int = 200) -> Template:
     """``console/<template>`` with the console's context: ``account``, ``navigation``,
     ``section``, ``flashes`` (taken from the session), ``href(path, **query)`` (a link keeping
-    the language) and ``word(group, value)`` (a status, role, kind… in words: the catalog's
-    ``console.<group>.<value>``)."""
+    the language), ``broken_rule(line)`` (``server.signing.reasons``) and ``word(group,
+    value)`` (a status, role, kind… in words: the catalog's ``console.<group>.<value>``)."""
     lang = language(request)
     account: Account | None = getattr(request.state, "account", None)
     pending = request.session.pop("flash", []) if "session" in request.scope and \
@@ -116,6 +117,7 @@ def console_page(request: Request[Any, Any, Any], registry: Registry, template: 
 
     page = {"account": account, "navigation": _navigation(account, section, lang),
             "section": section, "flashes": flashes, "href": href, "word": word, "clock": clock,
+            "broken_rule": broken_rule,
             "console_url": "/console",
             **(context or {})}
     return render(request, registry, Page(f"console/{template}", page, status, _HEADERS))

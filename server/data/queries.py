@@ -20,6 +20,7 @@ from server.api.problems import BadRequest
 from server.data.names import Names, resolve_names
 from server.data.tables import DRAFT, ProtocolRow, protocol_columns
 from server.services.reach import Reach
+from server.signing.reasons import rule_marker
 
 __all__ = ["STATUSES", "Filters", "Listed", "Order", "count", "query", "stream", "summary"]
 
@@ -133,7 +134,7 @@ class Filters:
                 f"{self.template.partition('@')[0]}@", autoescape=True))
         if self.rule:
             statement = statement.where(col(ProtocolRow.reasons).contains(
-                f" {self.rule}:", autoescape=True))
+                rule_marker(self.rule), autoescape=True))
         statement = self._signed(statement)
         return statement if self.reach is None else self.reach.narrow(statement)
 

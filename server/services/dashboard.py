@@ -5,7 +5,6 @@ reach."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -24,12 +23,12 @@ from server.data.tables import (
     TotpSecretRow,
 )
 from server.services.reach import Reach
+from server.signing.reasons import broken_rule
 
 __all__ = ["DAY_MS", "Dashboard", "Gap", "Lockout", "QuietDevice", "dashboard"]
 
 DAY_MS = 86_400_000
 _OFFSET_MS = 5 * 3_600_000  # the agency's days: Tashkent keeps UTC+05:00 all year
-_RULE = re.compile(r"^rule \d+ ([a-z_]+):")
 
 
 class QuietDevice(msgspec.Struct, frozen=True):
@@ -99,8 +98,7 @@ def _by_rule(session: Session, reach: Reach) -> dict[str, int]:
         col(ProtocolRow.status) == "quarantined")))
     rules: Counter[str] = Counter()
     for (text,) in reasons:
-        rules.update({match.group(1) for line in text.splitlines()
-                      if (match := _RULE.match(line))})
+        rules.update({rule[0] for line in text.splitlines() if (rule := broken_rule(line))})
     return dict(rules.most_common())
 
 

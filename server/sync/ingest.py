@@ -45,6 +45,7 @@ from server.data.tables import (
     ReceiptRow,
 )
 from server.signing.corrections import supersede_corrected
+from server.signing.reasons import reason_text
 from server.signing.signatures import AwaitingEvidence, Before, SignatureRefused, Signing, register
 from server.sync import oplog
 from server.sync.documents import decode_state, encode_registers, encode_vector, encode_vector_of
@@ -221,8 +222,7 @@ def _freeze(batch: _Batch, op: Op, state: State, session: Session,
             evidence.await_files(session, op.doc, outcome.files)
             batch.statuses[op.doc] = (evidence.AWAITING_EVIDENCE, [])
         else:
-            batch.statuses[op.doc] = ("quarantined", [f"rule {b.rule} {b.code}: {b.message}"
-                                                      for b in outcome]) \
+            batch.statuses[op.doc] = ("quarantined", [reason_text(b) for b in outcome]) \
                 if isinstance(outcome, list) else ("registered", [])
     for logged in merged:
         if not covers(freeze, logged):  # merged before the freeze arrived, now set aside
