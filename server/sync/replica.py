@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from server.data.tables import ChangeCounter
@@ -29,6 +30,16 @@ __all__ = ["WAIT_S", "PullReads"]
 WAIT_S = 0.05
 """How long a page waits for the replica to catch up before the database serves it."""
 _COUNTER = select(ChangeCounter.value).where(ChangeCounter.id == 1)  # type: ignore[call-overload]
+
+
+def _counter(replica: Session) -> int | None:
+    """The replica's change counter; None while it has not replayed the table or its row (a
+    new registry), or when it cannot be read at all (a broken replica): the database serves."""
+    try:
+        value: int | None = replica.execute(_COUNTER).scalar()
+    except DBAPIError:
+        return None
+    return value
 
 
 class PullReads:
@@ -60,13 +71,15 @@ class PullReads:
                 floor = session.execute(_COUNTER).scalar_one()
             deadline = time.monotonic() + WAIT_S
             while True:
-                with Session(self._replica, expire_on_commit=False) as session, session.begin():
-                    # No row yet: the replica has not replayed the database's first change.
-                    reached = session.execute(_COUNTER).scalar()
+                session = Session(self._replica, expire_on_commit=False)
+                try:  # a read-only snapshot: closing it ends it
+                    reached = _counter(session)
                     if reached is not None and reached >= floor:
                         self.served["replica"] += 1
                         yield session
                         return
+                finally:
+                    session.close()
                 if time.monotonic() >= deadline:
                     break
                 time.sleep(0.002)  # replay is under way: a WAL record or two
